@@ -1,0 +1,303 @@
+"""HTTP for one event loop: the only module that touches the network.
+
+One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive) together with the
+ZeroGPU token cache. aiohttp's errors are translated to the project's in :func:`translated`,
+HTTP error statuses in :func:`raise_for_status`, and :meth:`SpaceSession.sse` is the one SSE loop.
+The session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import sys
+import weakref
+from typing import Any, AsyncIterator, Mapping
+
+import aiohttp
+
+from .errors import (
+    ConnectionFailed,
+    G4FError,
+    G4FTimeout,
+    ResponseStatusError,
+    SpaceUnavailable,
+    StreamError,
+    one_line,
+    quota_error,
+)
+from .sse import SSEDecoder, SSEEvent
+from .zerogpu import (
+    FALLBACK_TOKEN,
+    TokenCache,
+    ZeroGPUToken,
+    cookie_header,
+    jwt_url,
+    parse_jwt_reply,
+    parse_space_page,
+)
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout_at as _timeout_at
+else:  # aiohttp depends on async-timeout before 3.11
+    from async_timeout import timeout_at as _timeout_at
+
+__all__ = ["Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "translated"]
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_JSON_BODY = 16 * 1024 * 1024
+CONNECT_TIMEOUT = 30.0
+DRAIN_GRACE = 1.0
+
+
+class Deadline:
+    """A call's overall time limit, applied around each network wait (never across a yield)."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._at = None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+    @contextlib.asynccontextmanager
+    async def scope(self, at: float | None = None) -> AsyncIterator[None]:
+        when = self._at if at is None else (at if self._at is None else min(at, self._at))
+        if when is None:
+            yield
+            return
+        try:
+            async with _timeout_at(when):
+                yield
+        except TimeoutError as exc:
+            if isinstance(exc, G4FError):
+                raise
+            if at is not None and (self._at is None or at < self._at):
+                raise _GraceOver() from None
+            raise G4FTimeout(f"no result within {self.timeout:g} s (timeout={self.timeout:g})") from None
+
+
+class _GraceOver(Exception):
+    """Internal: the short wait for a clean end of stream ran out (not an error)."""
+
+
+@contextlib.contextmanager
+def translated(url: str) -> Any:
+    """The one place where aiohttp's exceptions become the project's."""
+    host = aiohttp.client.URL(url).host or "the server"
+    try:
+        yield
+    except aiohttp.ServerTimeoutError as exc:
+        raise G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})") from None
+    except aiohttp.ClientProxyConnectionError as exc:
+        raise ConnectionFailed(f"cannot reach the proxy: {one_line(exc.os_error.strerror or exc)}") from None
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectionFailed(f"cannot connect to {host}: {one_line(exc.os_error.strerror or exc)}") from None
+    except aiohttp.ClientHttpProxyError as exc:
+        raise ConnectionFailed(f"the proxy refused the request ({exc.status})") from None
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+        raise ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}") from None
+    except aiohttp.InvalidURL:
+        raise ConnectionFailed("invalid URL") from None
+    except aiohttp.ClientError as exc:
+        raise ConnectionFailed(f"request to {host} failed: {type(exc).__name__}") from None
+
+
+def _describe_html(text: str) -> str:
+    low = text.lower()
+    for word in ("sleeping", "paused", "building", "starting", "runtime error"):
+        if word in low:
+            return f"the Space is {word} (HTML page)"
+    return "HTML content"
+
+
+async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
+    """The one place for HTTP error statuses: a one-line message from JSON, text or HTML."""
+    if resp.status < 400:
+        return
+    raw = await resp.content.read(MAX_ERROR_BODY)
+    text = raw.decode("utf-8", errors="replace")
+    ctype = resp.headers.get("content-type", "").lower()
+    is_html = "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+    message: str | None = None
+    if not is_html:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for key in ("error", "message", "detail"):
+                value = body.get(key)
+                if isinstance(value, list):  # FastAPI validation errors
+                    value = "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
+                if isinstance(value, str) and value.strip():
+                    message = value
+                    break
+    quota = quota_error(message or text)
+    if quota is not None:
+        raise quota
+    if message is None:
+        message = _describe_html(text) if is_html else text
+    message = one_line(message) or (resp.reason or "no details")
+    if resp.status in (502, 503, 504):
+        raise SpaceUnavailable(f"Space unavailable ({resp.status}): {message}", resp.status)
+    raise ResponseStatusError(f"Response {resp.status}: {message}", resp.status)
+
+
+class SpaceSession:
+    """The HTTP session and token cache of one event loop."""
+
+    def __init__(self) -> None:
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),  # cookies go only where we put them by hand
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+        )
+        self.tokens = TokenCache()
+        self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+
+    @property
+    def closed(self) -> bool:
+        return self.http.closed
+
+    async def close(self) -> None:
+        await self.http.close()
+        self.tokens.clear()
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, method: str, url: str, *, deadline: Deadline, proxy: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A checked response; on any exit before the body is read the connection is closed."""
+        if isinstance(url, str) and "%" in url:
+            url = aiohttp.client.URL(url, encoded=True)
+        async with deadline.scope():
+            with translated(str(url)):
+                resp = await self.http.request(method, url, proxy=proxy, **kwargs)
+        ok = False
+        try:
+            async with deadline.scope():
+                with translated(str(url)):
+                    await raise_for_status(resp)
+            yield resp
+            ok = True
+        finally:
+            resp.release() if ok else resp.close()
+
+    async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
+        async with self.open(method, url, deadline=deadline, **kwargs) as resp:
+            async with deadline.scope():
+                with translated(url):
+                    raw = await resp.content.read(MAX_JSON_BODY + 1)
+        if len(raw) > MAX_JSON_BODY:
+            raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
+            raise StreamError(f"expected JSON, got {kind}") from None
+
+    async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
+        async with self.open(method, url, deadline=deadline, **kwargs) as resp:
+            async with deadline.scope():
+                with translated(url):
+                    raw = await resp.content.read(MAX_JSON_BODY)
+        return raw.decode("utf-8", errors="replace")
+
+    async def sse(
+        self, url: str, *, deadline: Deadline, headers: Mapping[str, str], proxy: str | None
+    ) -> AsyncIterator[SSEEvent]:
+        """The one SSE loop: events as they complete, bounded by the deadline per read."""
+        decoder = SSEDecoder()
+        async with self.open("GET", url, deadline=deadline, headers=dict(headers), proxy=proxy) as resp:
+            while True:
+                async with deadline.scope():
+                    with translated(url):
+                        chunk = await resp.content.readany()
+                if not chunk:
+                    return
+                for event in decoder.feed(chunk):
+                    yield event
+
+    async def drain(self, events: AsyncIterator[SSEEvent], deadline: Deadline) -> None:
+        """After the result, wait briefly for the stream's end so the connection can be reused."""
+        at = asyncio.get_running_loop().time() + DRAIN_GRACE
+        with contextlib.suppress(_GraceOver, G4FError):
+            async with deadline.scope(at):
+                async for _ in events:
+                    pass
+
+    async def zerogpu_token(
+        self,
+        *,
+        hub: str,
+        space: str,
+        cookies: Mapping[str, str] | None,
+        proxy: str | None,
+        deadline: Deadline,
+    ) -> tuple[ZeroGPUToken, bool, str | None]:
+        """(token, fetched now?, why the fallback was used). Cookies go to the hub only."""
+        cookie = cookie_header(cookies) if cookies else ""
+        key = (hub, space, hashlib.sha256(cookie.encode()).hexdigest()[:16] if cookie else "")
+        cached = self.tokens.get(key)
+        if cached is not None:
+            return cached, False, None
+        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self.tokens.get(key)
+            if cached is not None:
+                return cached, False, None
+            headers = {"cookie": cookie} if cookie else {}
+            token = uuid = problem = None
+            try:
+                page = await self.text(
+                    "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers,
+                    proxy=proxy, allow_redirects=False,
+                )
+                token, uuid = parse_space_page(page)
+                if cookie:
+                    reply = await self.json(
+                        "GET", jwt_url(hub, space), deadline=deadline, headers=headers,
+                        proxy=proxy, allow_redirects=False,
+                    )
+                    token = parse_jwt_reply(reply) or token
+            except G4FTimeout:
+                raise
+            except G4FError as exc:
+                problem = str(exc)
+            return self.tokens.put(key, token or FALLBACK_TOKEN, uuid), True, problem
+
+
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SpaceSession]" = weakref.WeakKeyDictionary()
+_keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+
+
+async def _closer(session: SpaceSession) -> AsyncIterator[None]:
+    # Parked async generator: ``loop.shutdown_asyncgens()`` (run by asyncio.run and asyncio.Runner)
+    # closes it, and its ``finally`` closes the session before the loop goes away.
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def get_session() -> SpaceSession:
+    """The running loop's session, made on first use."""
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        session = SpaceSession()
+        _sessions[loop] = session
+        keeper = _closer(session)
+        await keeper.asend(None)
+        _keepers[loop] = keeper
+    return session
+
+
+async def aclose() -> None:
+    """Close the running loop's session (the magic calls this on unload; tests after each test)."""
+    loop = asyncio.get_running_loop()
+    session = _sessions.pop(loop, None)
+    keeper = _keepers.pop(loop, None)
+    if keeper is not None:
+        await keeper.aclose()
+    elif session is not None:
+        await session.close()

@@ -1,0 +1,54 @@
+"""Where requests go: the hub and each Space, overridable per call or all at once.
+
+``G4F_MAGIC_ENDPOINT=http://127.0.0.1:7860`` sends every request to one gateway, keeping the original
+host as the first path segment: ``https://roxky-flux-1-dev.hf.space/gradio_api/queue/join`` becomes
+``http://127.0.0.1:7860/roxky-flux-1-dev.hf.space/gradio_api/queue/join``. The local Space serves
+that layout, and a reverse proxy can too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import InvalidOption
+
+__all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env"]
+
+ENV_VAR = "G4F_MAGIC_ENDPOINT"
+HUB_URL = "https://huggingface.co"
+
+
+def check_base_url(url: str, name: str = "endpoint", show: bool = True) -> str:
+    """``show=False`` for URLs that may carry credentials (a proxy's user:password)."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        got = f"; got {url!r}" if show else ""
+        raise InvalidOption(f"{name} must be an http(s) URL{got}")
+    return url.rstrip("/")
+
+
+def through_gateway(url: str, gateway: str | None) -> str:
+    """Rewrite ``url`` to go through ``gateway`` (host kept as the first path segment)."""
+    if not gateway:
+        return url
+    parts = urlsplit(url)
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    return f"{gateway.rstrip('/')}/{parts.netloc}{rest}"
+
+
+def gateway_from_env() -> str | None:
+    value = os.environ.get(ENV_VAR, "").strip()
+    return check_base_url(value, ENV_VAR) if value else None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Resolved base URLs for one call."""
+
+    hub: str
+    janus: str  # the Janus Space base (``api_url``)
+    flux_dev: str  # the FLUX.1-dev Space base (``FluxDev.url``)
+    flux_predict: str  # the full legacy ``/run/predict`` URL (``url_flux``)
+    referer: str

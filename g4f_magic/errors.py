@@ -1,0 +1,118 @@
+"""The one error hierarchy of g4f_magic.
+
+Every message is one line of plain text: no HTML, no ``<a`` link tails, no secrets.
+Leaf classes also inherit the matching built-in so callers can catch either::
+
+    G4FError
+    ├── InvalidOption (ValueError)        bad option, detected before any request
+    │   └── ModelNotFound (LookupError)   unknown model; names the known ones and the closest
+    ├── ConnectionFailed (ConnectionError) host unreachable, proxy refused, connection dropped
+    ├── ResponseStatusError               an HTTP error status from the hub or a Space
+    │   └── SpaceUnavailable              502/503/504: queue full, sleeping, paused, building
+    ├── GenerationError                   the Space ran the job and reported a failure
+    │   └── QuotaExceeded                 ZeroGPU quota; ``retry_after`` when the Space says
+    ├── StreamError                       malformed or truncated event stream, missing result
+    └── G4FTimeout (TimeoutError)         the call's time limit ran out
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = [
+    "G4FError",
+    "InvalidOption",
+    "ModelNotFound",
+    "ConnectionFailed",
+    "ResponseStatusError",
+    "SpaceUnavailable",
+    "GenerationError",
+    "QuotaExceeded",
+    "StreamError",
+    "G4FTimeout",
+    "one_line",
+    "quota_error",
+]
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+MAX_MESSAGE = 300
+
+
+def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
+    """Make remote text safe for a one-line error: cut link tails, drop tags, fold whitespace."""
+    s = str(text).split(" <a ", 1)[0]
+    s = html.unescape(_TAG.sub(" ", s))
+    s = _SPACE.sub(" ", s).strip()
+    if len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return s
+
+
+class G4FError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class InvalidOption(G4FError, ValueError):
+    """An option or input that cannot work; raised before any request is sent."""
+
+
+class ModelNotFound(InvalidOption, LookupError):
+    """The model name is not one the provider knows."""
+
+
+class ConnectionFailed(G4FError, ConnectionError):
+    """The network failed below HTTP: refused, unreachable, reset, proxy error."""
+
+
+class ResponseStatusError(G4FError):
+    """An HTTP error status; ``status`` keeps the code for callers that branch on it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SpaceUnavailable(ResponseStatusError):
+    """The Space cannot take work now (queue full, sleeping, paused, building, gateway errors)."""
+
+
+class GenerationError(G4FError):
+    """The Space accepted the job and then reported that it failed."""
+
+
+class QuotaExceeded(GenerationError):
+    """The ZeroGPU quota is used up; ``retry_after`` is in seconds when the Space says when."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StreamError(G4FError):
+    """The event stream broke the protocol: bad JSON, cut short, or no result."""
+
+
+class G4FTimeout(G4FError, TimeoutError):
+    """The time limit given by ``timeout=`` ran out."""
+
+
+_RETRY_IN = re.compile(r"retry in (\d+):(\d{1,2}):(\d{1,2})", re.I)
+_RETRY_S = re.compile(r"retry in (\d+(?:\.\d+)?)\s*s", re.I)
+
+
+def quota_error(text: str) -> QuotaExceeded | None:
+    """Recognise the ZeroGPU quota message in both its old and its newer wording."""
+    if "exceeded your gpu quota" not in text.lower() and "gpu quota exceeded" not in text.lower():
+        return None
+    retry: float | None = None
+    m = _RETRY_IN.search(text)
+    if m:
+        h, mi, s = (int(g) for g in m.groups())
+        retry = float(h * 3600 + mi * 60 + s)
+    else:
+        m2 = _RETRY_S.search(text)
+        if m2:
+            retry = float(m2.group(1))
+    return QuotaExceeded(one_line(text), retry_after=retry)

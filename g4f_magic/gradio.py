@@ -1,0 +1,296 @@
+"""Gradio queue messages → events, without I/O.
+
+Facts from Gradio's server and clients: one SSE stream per ``session_hash`` carries messages for
+every event of that session (each tagged ``event_id``, heartbeats and ``close_stream`` untagged);
+``process_generating`` streams outputs, the first message full and later ones as lists of
+``[action, path, value]`` edits, and once a stream has generated, ``process_completed`` carries
+edits as well.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TypedDict
+from urllib.parse import urljoin, urlsplit
+
+from .errors import GenerationError, StreamError, one_line, quota_error
+from .events import Reasoning
+
+__all__ = [
+    "Generating",
+    "Completed",
+    "QueueDecoder",
+    "apply_diff",
+    "file_url",
+    "image_urls",
+    "FileData",
+]
+
+
+class FileData(TypedDict, total=False):
+    path: str
+    url: str | None
+    orig_name: str | None
+    size: int | None
+    mime_type: str | None
+    meta: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Generating:
+    """The outputs as they stand after a ``process_generating`` message (edits applied)."""
+
+    data: list[Any]
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A successful ``process_completed``: the final outputs."""
+
+    data: list[Any]
+
+
+def _edit(target: Any, path: list[Any], action: str, value: Any) -> Any:
+    if not path:
+        if action == "replace":
+            return value
+        if action == "append":
+            return target + value
+        raise StreamError(f"cannot apply diff action {action!r} at the root")
+    parent = target
+    for key in path[:-1]:
+        parent = parent[key]
+    key = path[-1]
+    if action == "replace":
+        parent[key] = value
+    elif action == "append":
+        parent[key] += value
+    elif action == "add":
+        if isinstance(parent, list):
+            parent.insert(key, value)
+        else:
+            parent[key] = value
+    elif action == "delete":
+        del parent[key]
+    else:
+        raise StreamError(f"unknown diff action {action!r}")
+    return target
+
+
+def apply_diff(obj: Any, diff: Any) -> Any:
+    """Apply Gradio's streamed edits; a malformed edit is a ``StreamError``, never a crash."""
+    if not isinstance(diff, list):
+        raise StreamError("a streamed update is not a list of edits")
+    try:
+        for edit in diff:
+            action, path, value = edit
+            if not isinstance(path, list):
+                raise StreamError("a streamed edit has no path list")
+            obj = _edit(obj, path, action, value)
+    except StreamError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise StreamError(f"a streamed edit does not fit the output ({type(exc).__name__})") from exc
+    return obj
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+class QueueDecoder:
+    """Turns one event's queue messages into ``Reasoning`` / ``Generating`` / ``Completed``.
+
+    Errors are raised as the project's own exceptions; heartbeats are throttled so a UI is not
+    flooded by a Space that sends one every few milliseconds.
+    """
+
+    def __init__(
+        self,
+        event_id: str | None = None,
+        *,
+        heartbeat_every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.event_id = event_id
+        self.done = False
+        self._clock = clock
+        self._started = clock()
+        self._heartbeat_every = heartbeat_every
+        self._last_heartbeat = -math.inf
+        self._outputs: list[Any] | None = None
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def decode(self, payload: str) -> list[Reasoning | Generating | Completed]:
+        """Decode one SSE ``data`` payload."""
+        try:
+            msg = json.loads(payload)
+        except ValueError as exc:
+            raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc
+        if msg is None:
+            return []
+        if not isinstance(msg, dict):
+            raise StreamError(f"the Space sent a {type(msg).__name__} where a message belongs")
+        return self.handle(msg)
+
+    def handle(self, msg: dict[str, Any]) -> list[Reasoning | Generating | Completed]:
+        kind = msg.get("msg")
+        eid = msg.get("event_id")
+        if eid is not None and self.event_id is not None and eid != self.event_id:
+            return []  # another event of the same session
+        if kind == "close_stream":
+            if not self.done:
+                raise StreamError("stream ended before the result")
+            return []
+        if kind == "unexpected_error":
+            raise GenerationError(one_line(msg.get("message") or "the Space reported an unexpected error"))
+        if kind == "estimation":
+            return [self._estimation(msg)]
+        if kind == "process_starts":
+            eta = _num(msg.get("eta"))
+            text = f"Started (ETA {eta:.1f}s)" if eta is not None else "Started"
+            return [Reasoning(text, "start", eta=eta, elapsed=self._elapsed())]
+        if kind == "progress":
+            return [self._progress(msg.get("progress_data"))]
+        if kind == "log":
+            level = msg.get("level")
+            return [
+                Reasoning(
+                    one_line(msg.get("log", ""), 2000),
+                    "log",
+                    level=str(level) if level is not None else None,
+                    elapsed=self._elapsed(),
+                )
+            ]
+        if kind == "heartbeat":
+            now = self._clock()
+            if now - self._last_heartbeat < self._heartbeat_every:
+                return []
+            self._last_heartbeat = now
+            return [Reasoning("Generating…", "heartbeat", elapsed=now - self._started)]
+        if kind == "process_generating":
+            return [Generating(self._merge(msg))]
+        if kind == "process_completed":
+            return [self._completed(msg)]
+        return []  # unknown message kinds (new Gradio features) are not errors
+
+    def _estimation(self, msg: dict[str, Any]) -> Reasoning:
+        rank = msg.get("rank")
+        size = msg.get("queue_size")
+        eta = _num(msg.get("rank_eta"))
+        pos = rank + 1 if isinstance(rank, int) and not isinstance(rank, bool) else None
+        qsize = size if isinstance(size, int) and not isinstance(size, bool) else None
+        text = "In queue"
+        if pos is not None:
+            text = f"In queue: position {pos}" + (f" of {qsize}" if qsize else "")
+        if eta is not None:
+            text += f", ETA {eta:.1f}s"
+        return Reasoning(text, "queue", rank=pos, queue_size=qsize, eta=eta, elapsed=self._elapsed())
+
+    def _progress(self, data: Any) -> Reasoning:
+        unit_data = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
+        if unit_data is None:
+            return Reasoning("Generating", "progress", elapsed=self._elapsed())
+        index = _num(unit_data.get("index"))
+        length = _num(unit_data.get("length"))
+        desc = unit_data.get("desc")
+        unit = unit_data.get("unit")
+        parts = [one_line(desc, 200)] if isinstance(desc, str) and desc.strip() else []
+        if index is not None:
+            parts.append(_fmt_num(index) + (f"/{_fmt_num(length)}" if length else ""))
+        else:
+            frac = _num(unit_data.get("progress"))
+            if frac is not None:
+                parts.append(f"{frac * 100:.0f}%")
+        if not parts:
+            parts.append("Generating")
+        return Reasoning(
+            " ".join(parts),
+            "progress",
+            progress_index=index,
+            progress_length=length,
+            progress_unit=unit if isinstance(unit, str) else None,
+            elapsed=self._elapsed(),
+        )
+
+    def _merge(self, msg: dict[str, Any]) -> list[Any]:
+        output = msg.get("output")
+        data = output.get("data") if isinstance(output, dict) else None
+        if not isinstance(data, list):
+            raise StreamError("a streamed update has no output data")
+        if self._outputs is None:
+            self._outputs = list(data)
+        else:
+            if len(data) != len(self._outputs):
+                raise StreamError("a streamed update does not match the outputs")
+            self._outputs = [apply_diff(o, d) for o, d in zip(self._outputs, data)]
+        return list(self._outputs)
+
+    def _completed(self, msg: dict[str, Any]) -> Completed:
+        output = msg.get("output")
+        error = output.get("error") if isinstance(output, dict) else None
+        if msg.get("success") is False or error is not None:
+            raise self._error(output if isinstance(output, dict) else {})
+        if not isinstance(output, dict) or not isinstance(output.get("data"), list):
+            raise StreamError("the Space finished without a result")
+        data = self._merge(msg) if self._outputs is not None else list(output["data"])
+        self.done = True
+        return Completed(data)
+
+    @staticmethod
+    def _error(output: dict[str, Any]) -> Exception:
+        error = output.get("error")
+        title = output.get("title")
+        if error is None:
+            return GenerationError("the Space reported an error without details")
+        text = str(error)
+        quota = quota_error(text)
+        if quota is not None:
+            return quota
+        if isinstance(title, str) and "zerogpu" in title.lower():
+            return GenerationError(one_line(f"{title}: {text}"))
+        return GenerationError(one_line(text) or "the Space reported an error without details")
+
+
+def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str:
+    """The absolute http(s) URL of a Gradio FileData (or URL string); relative ones join ``base``."""
+    url: Any = None
+    if isinstance(value, str):
+        url = value
+    elif isinstance(value, dict):
+        url = value.get("url")
+        if not url and isinstance(value.get("path"), str):
+            url = f"{base.rstrip('/')}/{file_route}{value['path']}"
+    if not isinstance(url, str) or not url:
+        raise StreamError("the result has no image URL")
+    if url.startswith("/") or "://" not in url:
+        url = urljoin(base.rstrip("/") + "/", url)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise StreamError("the Space returned an image URL that is not http(s)")
+    return url
+
+
+def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:
+    """URLs of a gallery (``[{"image": FileData, "caption"}]``), a list of files, or one file."""
+    items = value if isinstance(value, list) else [value]
+    urls = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("image"), (dict, str)):
+            item = item["image"]
+        elif isinstance(item, (list, tuple)) and item:  # older galleries: [file, caption]
+            item = item[0]
+        urls.append(file_url(item, base, file_route))
+    if not urls:
+        raise StreamError("the result has no image")
+    return tuple(urls)

@@ -1,0 +1,55 @@
+"""``python -m g4f_magic.localspace --port N``: serve the local Space until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from ..endpoints import ENV_VAR
+from .app import FAULTS, LocalSpace, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m g4f_magic.localspace",
+        description="A local stand-in for the Hugging Face hub and the FLUX / Janus Spaces (not a model).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port; 0 picks a free one (default 7860)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request")
+    parser.add_argument("--step-delay-ms", type=float, default=20.0, help="delay between progress messages")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
+                        help="arm a fault for the next matching request (repeatable)")
+    args = parser.parse_args(argv)
+    space = LocalSpace(latency=args.latency_ms / 1000, step_delay=args.step_delay_ms / 1000)
+    for fault in args.fault:
+        space.arm(fault)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        server = serve(space, args.host, args.port)
+        url = await server.__anext__()
+        print(f"Local Space (a stand-in, not a model) serving on {url}", flush=True)
+        print(f"Point g4f_magic at it with: export {ENV_VAR}={url}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.aclose()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"localspace: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

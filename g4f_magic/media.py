@@ -1,0 +1,63 @@
+"""Image bytes: what format they are (by magic numbers, never by name) and vision inputs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidOption
+
+__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS"]
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def image_mime(data: bytes) -> str | None:
+    """The MIME type of PNG, JPEG, GIF or WebP bytes; ``None`` for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    data: bytes
+    name: str
+    mime_type: str
+
+
+def _one(item: Any) -> MediaItem:
+    name = None
+    if isinstance(item, tuple) and len(item) == 2:
+        item, name = item
+    if isinstance(item, (str, os.PathLike)):
+        path = os.fspath(item)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise InvalidOption(f"cannot read image {path!r}: {exc.strerror}") from exc
+        name = name or os.path.basename(path)
+    elif isinstance(item, (bytes, bytearray, memoryview)):
+        data = bytes(item)
+    else:
+        raise InvalidOption(f"media must be bytes, a path or (bytes, name); got {type(item).__name__}")
+    mime = image_mime(data)
+    if mime is None:
+        raise InvalidOption(f"{name or 'media'} is not a PNG, JPEG, GIF or WebP image")
+    return MediaItem(data, str(name or f"image.{EXTENSIONS[mime]}"), mime)
+
+
+def load_media(media: Any) -> list[MediaItem]:
+    """Accept one item or a list of items; check every one before anything is sent."""
+    if media is None:
+        return []
+    items = media if isinstance(media, list) else [media]
+    return [_one(i) for i in items]

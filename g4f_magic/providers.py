@@ -1,0 +1,251 @@
+"""The providers: ``DeepseekAI_JanusPro7b``, ``FluxDev`` and ``G4F``, with g4f's class interface.
+
+Routing is an explicit table (``G4F.routes``), not substring tests. Class attributes hold the
+endpoints so that subclassing works as in g4f; per-call keywords and ``G4F_MAGIC_ENDPOINT`` override
+them (see :mod:`g4f_magic.endpoints`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, AsyncIterator, ClassVar, Mapping
+
+from .client import Deadline, get_session
+from .endpoints import HUB_URL, Endpoints, check_base_url, gateway_from_env, through_gateway
+from .errors import InvalidOption, ModelNotFound
+from .events import Event, JsonConversation
+from .media import load_media
+from .prompts import Messages, chat_prompt, image_prompt
+from .routes import SEED_RANGES, Call, flux_dev, janus_chat, janus_image, run_predict
+from .sizes import image_size
+
+__all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_info"]
+
+DEFAULT_TIMEOUT = 300.0
+_EXTRA = {
+    "media", "images", "conversation", "return_conversation", "timeout", "guidance_scale",
+    "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url",
+}
+
+
+def _check_seed(seed: Any, route: str) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidOption(f"seed must be a whole number; got {seed!r}")
+    hi = SEED_RANGES[route][1]
+    if not 0 <= seed <= hi:
+        raise InvalidOption(f"seed must be between 0 and {hi}; got {seed}")
+    return seed
+
+
+def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise InvalidOption(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}")
+    return value
+
+
+def _defining_class(cls: type, attr: str) -> type:
+    return next(k for k in cls.__mro__ if attr in vars(k))
+
+
+class FluxDev:
+    """FLUX.1-dev on the Gradio queue API."""
+
+    label = "FLUX.1-dev"
+    space = "roxky/FLUX.1-dev"
+    url = "https://roxky-flux-1-dev.hf.space"
+    default_model = "flux-dev"
+    models: ClassVar[list[str]] = ["flux-dev"]
+    image_models: ClassVar[list[str]] = ["flux-dev"]
+
+
+class DeepseekAI_JanusPro7b:
+    """Janus-Pro-7B: text and vision chat, and text-to-image, on the Gradio queue API."""
+
+    label = "DeepSeek Janus-Pro-7B"
+    space = "deepseek-ai/Janus-Pro-7B"
+    url = f"https://huggingface.co/spaces/{space}"
+    api_url = "https://deepseek-ai-janus-pro-7b.hf.space"
+    referer = f"{api_url}?__theme=light"
+    hub_url = HUB_URL
+    url_flux: ClassVar[str | None] = None
+    flux_space: ClassVar[str | None] = None
+    flux_dev_provider: ClassVar[type[FluxDev]] = FluxDev
+
+    working = True
+    supports_stream = True
+    supports_system_message = True
+    supports_message_history = True
+
+    default_model = "janus-pro-7b"
+    default_image_model = "janus-pro-7b-image"
+    default_vision_model = default_model
+    model_aliases: ClassVar[dict[str, str]] = {}
+    models: ClassVar[list[str]] = [default_model, default_image_model]
+    image_models: ClassVar[list[str]] = [default_image_model]
+    vision_models: ClassVar[list[str]] = [default_model]
+    routes: ClassVar[dict[str, str]] = {"janus-pro-7b": "janus_chat", "janus-pro-7b-image": "janus_image"}
+
+    @classmethod
+    def route(cls, model: str) -> str:
+        """Which wire flow serves ``model``; an unknown name is ``ModelNotFound`` with a hint."""
+        if not isinstance(model, str) or model not in cls.routes:
+            known = ", ".join(cls.models)
+            close = difflib.get_close_matches(str(model), cls.models, n=1, cutoff=0.4)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ModelNotFound(f"unknown model {model!r}{hint} Known models: {known}")
+        return cls.routes[model]
+
+    @classmethod
+    def get_model(cls, model: str) -> str:
+        cls.route(model)
+        return cls.model_aliases.get(model, model)
+
+    @classmethod
+    def endpoints(
+        cls,
+        endpoint: str | None = None,
+        hub_url: str | None = None,
+        api_url: str | None = None,
+        flux_dev_url: str | None = None,
+        url_flux: str | None = None,
+    ) -> Endpoints:
+        """Class attributes, then the gateway (per call, else the env variable), then explicit URLs."""
+        gateway = check_base_url(endpoint) if endpoint else gateway_from_env()
+        # A subclass that moved api_url without restating referer gets a referer that follows it.
+        referer = cls.referer
+        if _defining_class(cls, "api_url") is not _defining_class(cls, "referer") and issubclass(
+            _defining_class(cls, "api_url"), _defining_class(cls, "referer")
+        ):
+            referer = f"{cls.api_url}?__theme=light"
+        janus = through_gateway(cls.api_url, gateway)
+        if gateway:
+            referer = f"{janus}?__theme=light"
+        if api_url:
+            janus = check_base_url(api_url, "api_url")
+            referer = f"{janus}?__theme=light"
+        predict = cls.url_flux or f"{cls.api_url}/run/predict"
+        return Endpoints(
+            hub=check_base_url(hub_url, "hub_url") if hub_url else through_gateway(cls.hub_url, gateway),
+            janus=janus,
+            flux_dev=check_base_url(flux_dev_url, "flux_dev_url") if flux_dev_url
+            else through_gateway(cls.flux_dev_provider.url, gateway).rstrip("/"),
+            flux_predict=check_base_url(url_flux, "url_flux") if url_flux else through_gateway(predict, gateway),
+            referer=referer,
+        )
+
+    @classmethod
+    async def create_async_generator(
+        cls,
+        model: str,
+        messages: Messages,
+        proxy: str | None = None,
+        prompt: str | None = None,
+        aspect_ratio: str = "1:1",
+        width: int | None = None,
+        height: int | None = None,
+        seed: int | None = None,
+        cookies: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        zerogpu_uuid: str | None = "[object Object]",
+        api_url: str | None = None,
+        url_flux: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Event]:
+        """Stream one generation's events. Every option is checked before any request."""
+        unknown = sorted(set(kwargs) - _EXTRA)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(_EXTRA), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidOption(f"unknown option {unknown[0]!r}{hint}")
+        route = cls.route(model)
+        timeout = kwargs.get("timeout", DEFAULT_TIMEOUT)
+        if timeout is not None:
+            timeout = _check_number("timeout", timeout, 0.001, 86400)
+        media = load_media(kwargs.get("media", kwargs.get("images")))
+        if media and route != "janus_chat":
+            raise InvalidOption(f"images are only read by {cls.default_vision_model}; {model} ignores them")
+        if len(media) > 1:
+            raise InvalidOption(f"{cls.default_vision_model} takes one image per question; got {len(media)}")
+        conversation = kwargs.get("conversation")
+        if conversation is not None and not isinstance(conversation, JsonConversation):
+            raise InvalidOption("conversation must be the JsonConversation a previous chat yielded")
+        if proxy is not None:
+            check_base_url(proxy, "proxy", show=False)
+        ends = cls.endpoints(kwargs.get("endpoint"), kwargs.get("hub_url"), api_url, kwargs.get("flux_dev_url"), url_flux)
+
+        if route == "janus_chat":
+            text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
+            options: dict[str, Any] = {"space": cls.space, "prompt": text, "seed": _check_seed(seed, "janus"),
+                                       "media": media, "conversation": conversation}
+            flow = janus_chat
+        elif route == "janus_image":
+            options = {"space": cls.space, "model": model, "prompt": image_prompt(messages, prompt),
+                       "seed": _check_seed(seed, "janus")}
+            flow = janus_image
+        else:
+            w, h = image_size(aspect_ratio, width, height)
+            options = {"model": model, "prompt": image_prompt(messages, prompt), "width": w, "height": h}
+            if route == "flux_dev":
+                options.update(
+                    space=cls.flux_dev_provider.space, seed=_check_seed(seed, "flux_dev"),
+                    guidance_scale=_check_number("guidance_scale", kwargs.get("guidance_scale", 3.5), 0, 30),
+                    num_inference_steps=int(_check_number("num_inference_steps", kwargs.get("num_inference_steps", 28), 1, 200)),
+                )
+                flow = flux_dev
+            else:
+                options.update(space=cls.flux_space, seed=_check_seed(seed, "run_predict"))
+                flow = run_predict
+
+        call = Call(
+            session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
+            cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid,
+        )
+        gen = flow(call, **options)
+        try:
+            async for event in gen:
+                yield event
+        finally:
+            await gen.aclose()
+
+
+class G4F(DeepseekAI_JanusPro7b):
+    """The G4F framework Spaces: FLUX (queue API and legacy /run/predict) plus Janus-Pro-7B."""
+
+    label = "G4F framework"
+    space = "roxky/Janus-Pro-7B"
+    url = "https://huggingface.co/spaces/roxky/g4f-space"
+    api_url = "https://roxky-janus-pro-7b.hf.space"
+    url_flux = "https://roxky-g4f-flux.hf.space/run/predict"
+    referer = f"{api_url}?__theme=light"
+    flux_space = "roxky/g4f-flux"
+
+    default_model = "flux"
+    model_aliases: ClassVar[dict[str, str]] = {"flux-schnell": default_model}
+    image_models: ClassVar[list[str]] = [
+        DeepseekAI_JanusPro7b.default_image_model, default_model, "flux-dev", *model_aliases.keys()
+    ]
+    models: ClassVar[list[str]] = [DeepseekAI_JanusPro7b.default_model, *image_models]
+    # Upstream sends "flux" and "flux-dev" to FluxDev before its alias check, so only the spelling
+    # "flux-schnell" reaches url_flux's /run/predict. Kept, but said here rather than implied.
+    routes: ClassVar[dict[str, str]] = {
+        **DeepseekAI_JanusPro7b.routes,
+        "flux": "flux_dev",
+        "flux-dev": "flux_dev",
+        "flux-schnell": "run_predict",
+    }
+
+
+def model_info(provider: type[DeepseekAI_JanusPro7b] = G4F) -> list[dict[str, str]]:
+    """One row per model: kind, Space and route, for ``%g4f models`` and the panel."""
+    spaces = {
+        "janus_chat": provider.space, "janus_image": provider.space,
+        "flux_dev": provider.flux_dev_provider.space, "run_predict": provider.flux_space or "",
+    }
+    rows = []
+    for name in provider.models:
+        route = provider.routes[name]
+        kind = "text+vision" if name in provider.vision_models else "image"
+        rows.append({"model": name, "kind": kind, "space": spaces[route], "route": route})
+    return rows

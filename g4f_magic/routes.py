@@ -1,0 +1,261 @@
+"""The wire flows, one async generator each: Janus chat, Janus image, FLUX.1-dev, legacy /run/predict.
+
+Each takes a :class:`Call` (resolved endpoints, session, deadline, credentials) and yields events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import string
+import time
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Mapping
+
+import aiohttp
+
+from .client import Deadline, SpaceSession
+from .endpoints import Endpoints
+from .errors import StreamError
+from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .gradio import Completed, Generating, QueueDecoder, image_urls
+from .media import MediaItem
+
+__all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "run_predict", "SEED_RANGES"]
+
+SEED_RANGES = {
+    "flux_dev": (0, 2147483647),  # the FLUX.1-dev Space's MAX_SEED
+    "janus": (1000, 999999),
+    "run_predict": (9999, 2**32 - 1),
+}
+STATUS_EVERY = 0.2
+
+
+def pick_seed(route: str) -> int:
+    lo, hi = SEED_RANGES[route]
+    return random.randint(lo, hi)
+
+
+def new_session_hash(length: int = 12) -> str:
+    return uuidlib.uuid4().hex[:length]
+
+
+def predict_session_hash() -> str:
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def zerogpu_headers(token: str | None, uuid: str | None) -> dict[str, str]:
+    """Only for join / predict requests; a header whose value is None is left out."""
+    headers = {"x-zerogpu-token": token, "x-zerogpu-uuid": uuid}
+    return {k: v for k, v in headers.items() if v is not None}
+
+
+@dataclass
+class Call:
+    session: SpaceSession
+    endpoints: Endpoints
+    deadline: Deadline
+    proxy: str | None = None
+    cookies: Mapping[str, str] | None = None
+    api_key: str | None = None
+    zerogpu_uuid: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def token(self, space: str) -> tuple[str | None, str | None, Reasoning | None]:
+        """(token, uuid, a status line when the hub had to be asked)."""
+        if self.api_key is not None:
+            return self.api_key, self.zerogpu_uuid, None
+        item, fetched, problem = await self.session.zerogpu_token(
+            hub=self.endpoints.hub, space=space, cookies=self.cookies,
+            proxy=self.proxy, deadline=self.deadline,
+        )
+        note = None
+        if fetched:
+            text = "Acquired GPU token" if problem is None else f"No GPU token ({problem}); continuing without one"
+            note = Reasoning(text, "token", elapsed=self.elapsed())
+        return item.token, item.uuid, note
+
+    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
+        reply = await self.session.json(
+            "POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
+            json=body, headers={"content-type": "application/json", **headers}, proxy=self.proxy,
+        )
+        event_id = reply.get("event_id") if isinstance(reply, dict) else None
+        return event_id if isinstance(event_id, str) and event_id else None
+
+    async def queue(
+        self, base: str, session_hash: str, event_id: str | None
+    ) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """Stream one event's messages; after the result, drain the stream so keep-alive holds."""
+        decoder = QueueDecoder(event_id)
+        events = self.session.sse(
+            f"{base}/gradio_api/queue/data?session_hash={session_hash}",
+            deadline=self.deadline,
+            headers={"accept": "text/event-stream", "referer": self.endpoints.referer},
+            proxy=self.proxy,
+        )
+        try:
+            async for sse in events:
+                for item in decoder.decode(sse.data):
+                    if isinstance(item, Completed):
+                        await self.session.drain(events, self.deadline)
+                        yield item
+                        return
+                    yield item
+        finally:
+            await events.aclose()
+        raise StreamError("stream ended before the result")
+
+    async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
+        form = aiohttp.FormData()
+        form.add_field("files", item.data, filename=item.name, content_type=item.mime_type)
+        reply = await self.session.json(
+            "POST", f"{base}/gradio_api/upload?upload_id={session_hash}",
+            deadline=self.deadline, data=form, proxy=self.proxy,
+        )
+        if not isinstance(reply, list) or not reply or not isinstance(reply[0], str):
+            raise StreamError("the upload reply is not a list of server paths")
+        path = reply[0]
+        return {
+            "path": path,
+            "url": f"{base}/gradio_api/file={path}",
+            "orig_name": item.name,
+            "size": len(item.data),
+            "mime_type": item.mime_type,
+            "meta": {"_type": "gradio.FileData"},
+        }
+
+    def finished(self) -> Reasoning:
+        t = self.elapsed()
+        return Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
+
+
+async def janus_chat(
+    call: Call, *, space: str, prompt: str, seed: int | None, media: list[MediaItem],
+    conversation: JsonConversation | None,
+) -> AsyncIterator[Event]:
+    base = call.endpoints.janus
+    session_hash = conversation.session_hash if conversation else new_session_hash()
+    token, uuid, note = await call.token(space)
+    if note:
+        yield note
+    yield JsonConversation(session_hash, uuid, token)
+    image = await call.upload(base, session_hash, media[-1]) if media else None
+    seed = pick_seed("janus") if seed is None else seed
+    body = {
+        "data": [image, prompt, seed, 0.95, 0.1], "event_data": None,
+        "fn_index": 2, "trigger_id": 10, "session_hash": session_hash,
+    }
+    event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
+    sent = ""
+    async for item in call.queue(base, session_hash, event_id):
+        if isinstance(item, Reasoning):
+            yield item
+            continue
+        text = item.data[0] if item.data else None
+        if not isinstance(text, str):
+            if isinstance(item, Completed):
+                raise StreamError("the chat result is not text")
+            continue
+        if text.startswith(sent) and len(text) > len(sent):
+            yield text[len(sent):]
+            sent = text
+    yield call.finished()
+
+
+async def janus_image(
+    call: Call, *, space: str, model: str, prompt: str, seed: int | None
+) -> AsyncIterator[Event]:
+    base = call.endpoints.janus
+    session_hash = new_session_hash()
+    token, uuid, note = await call.token(space)
+    if note:
+        yield note
+    seed = pick_seed("janus") if seed is None else seed
+    body = {
+        "data": [prompt, seed, 5, 1], "event_data": None,
+        "fn_index": 3, "trigger_id": 20, "session_hash": session_hash,
+    }
+    event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
+    async for item in call.queue(base, session_hash, event_id):
+        if isinstance(item, Reasoning):
+            yield item
+        elif isinstance(item, Completed):
+            urls = image_urls(item.data[0] if item.data else None, base)
+            yield call.finished()
+            yield ImageResponse(urls, prompt, model, seed)
+
+
+async def flux_dev(
+    call: Call, *, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
+    guidance_scale: float, num_inference_steps: int,
+) -> AsyncIterator[Event]:
+    base = call.endpoints.flux_dev
+    session_hash = new_session_hash()
+    token, uuid, note = await call.token(space)
+    if note:
+        yield note
+    seed = pick_seed("flux_dev") if seed is None else seed
+    body = {
+        "data": [prompt, seed, False, width, height, guidance_scale, num_inference_steps],
+        "event_data": None, "fn_index": 2, "trigger_id": 4, "session_hash": session_hash,
+    }
+    event_id = await call.join(base, body, zerogpu_headers(token, uuid))
+    if event_id is None:
+        raise StreamError("the Space accepted the job without an event_id")
+    async for item in call.queue(base, session_hash, event_id):
+        if isinstance(item, Reasoning):
+            yield item
+        elif isinstance(item, Generating):
+            if item.data and item.data[0]:
+                yield ImagePreview(image_urls(item.data[0], base), prompt)
+        else:
+            urls = image_urls(item.data[0] if item.data else None, base)
+            used = item.data[1] if len(item.data) > 1 else None
+            if isinstance(used, int) and not isinstance(used, bool):
+                seed = used
+            yield call.finished()
+            yield ImageResponse(urls, prompt, model, seed, width, height)
+
+
+async def run_predict(
+    call: Call, *, space: str, model: str, prompt: str, seed: int | None, width: int, height: int
+) -> AsyncIterator[Event]:
+    url = call.endpoints.flux_predict
+    base = url.rsplit("/run/predict", 1)[0]
+    token, uuid, note = await call.token(space)
+    if note:
+        yield note
+    seed = pick_seed("run_predict") if seed is None else seed
+    body = {
+        "data": [prompt, seed, width, height, True, 1], "event_data": None,
+        "fn_index": 3, "session_hash": predict_session_hash(), "trigger_id": 10,
+    }
+    task = asyncio.ensure_future(call.session.json(
+        "POST", url, deadline=call.deadline, json=body, headers=zerogpu_headers(token, uuid), proxy=call.proxy,
+    ))
+    try:
+        while not task.done():
+            t = call.elapsed()
+            yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
+            await asyncio.wait({task}, timeout=STATUS_EVERY)
+        reply = task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    data = reply.get("data") if isinstance(reply, dict) else None
+    if not isinstance(data, list) or not data:
+        raise StreamError("the Space replied without data")
+    urls = image_urls(data[0], base, file_route="file=")
+    used = data[1] if len(data) > 1 else None
+    if isinstance(used, int) and not isinstance(used, bool):
+        seed = used
+    yield ImageResponse(urls, prompt, model, seed, width, height)
+    yield call.finished()
