@@ -9,12 +9,13 @@ edits as well.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .errors import GenerationError, StreamError, one_line, quota_error
 from .events import Reasoning
@@ -234,7 +235,8 @@ class QueueDecoder:
         else:
             if len(data) != len(self._outputs):
                 raise StreamError("a streamed update does not match the outputs")
-            self._outputs = [apply_diff(o, d) for o, d in zip(self._outputs, data)]
+            # Edits work in place; copy so snapshots already handed out stay as they were.
+            self._outputs = [apply_diff(copy.deepcopy(o), d) for o, d in zip(self._outputs, data)]
         return list(self._outputs)
 
     def _completed(self, msg: dict[str, Any]) -> Completed:
@@ -274,8 +276,8 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str
             url = f"{base.rstrip('/')}/{file_route}{value['path']}"
     if not isinstance(url, str) or not url:
         raise StreamError("the result has no image URL")
-    if url.startswith("/") or "://" not in url:
-        url = urljoin(base.rstrip("/") + "/", url)
+    if not urlsplit(url).scheme:  # relative to the Space root, which may sit under a path prefix
+        url = f"{base.rstrip('/')}/{url.lstrip('/')}"
     if urlsplit(url).scheme not in ("http", "https"):
         raise StreamError("the Space returned an image URL that is not http(s)")
     return url

@@ -65,6 +65,7 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any = None
+    peer_port: int | None = None  # the client's port: equal ports mean a reused connection
     at: float = field(default_factory=time.time)
 
 
@@ -84,6 +85,11 @@ def _jwt(sub: str, ttl: float) -> str:
     body = part({"sub": sub, "exp": int(time.time() + ttl), "onBehalfOf": "local-standin"})
     sig = base64.urlsafe_b64encode(hashlib.sha256(body.encode()).digest()).rstrip(b"=").decode()
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{body}.{sig}"
+
+
+def _peer_port(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return peer[1] if isinstance(peer, tuple) and len(peer) > 1 else None
 
 
 class LocalSpace:
@@ -161,6 +167,7 @@ class LocalSpace:
             self.received.append(Received(
                 request.method, parts[1] if len(parts) > 1 else "", "/" + (parts[2] if len(parts) > 2 else ""),
                 dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body,
+                _peer_port(request),
             ))
             if self.latency:
                 await asyncio.sleep(self.latency)

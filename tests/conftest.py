@@ -1,0 +1,72 @@
+"""Fixtures: an in-process local Space on 127.0.0.1, a loopback-only network guard, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Any
+
+import pytest
+
+import g4f_magic
+from g4f_magic.localspace import LocalSpace, serve
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check(address: Any) -> None:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise AssertionError(f"a test tried to reach {host}: tests only talk to 127.0.0.1")
+        except ValueError:
+            raise AssertionError(f"a test tried to reach {host!r}: tests only talk to 127.0.0.1") from None
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    _check(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    _check(address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.delenv(g4f_magic.ENV_VAR, raising=False)
+
+
+@pytest.fixture(autouse=True)
+async def no_leaks() -> Any:
+    """Close the loop's session after each test and fail on any loop-level error report
+    (``Task was destroyed``, ``Unclosed client session``, ``Unclosed connection``)."""
+    loop = asyncio.get_running_loop()
+    reports: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, ctx: reports.append(ctx))
+    yield
+    await g4f_magic.aclose()
+    await asyncio.sleep(0)
+    assert not reports, [r.get("message") for r in reports]
+
+
+@pytest.fixture
+async def space() -> Any:
+    ls = LocalSpace(step_delay=0.001)
+    server = serve(ls)
+    ls.url = await server.__anext__()  # type: ignore[attr-defined]
+    yield ls
+    await server.aclose()
+
+
+@pytest.fixture
+def endpoint(space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every provider call at the local Space through the environment variable."""
+    monkeypatch.setenv(g4f_magic.ENV_VAR, space.url)  # type: ignore[attr-defined]
+    return space.url  # type: ignore[attr-defined]
