@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test space clean
+.PHONY: test demo space clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(PY) -m g4f_magic.demo --out build/demo
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

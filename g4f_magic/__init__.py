@@ -30,6 +30,7 @@ _EXPORTS = {
     "StreamError": "errors",
     "G4FTimeout": "errors",
     "aclose": "client",
+    "fetch_image": "client",
     "ENV_VAR": "endpoints",
 }
 

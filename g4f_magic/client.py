@@ -28,6 +28,7 @@ from .errors import (
     one_line,
     quota_error,
 )
+from .media import image_mime
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
     FALLBACK_TOKEN,
@@ -44,10 +45,14 @@ if sys.version_info >= (3, 11):
 else:  # aiohttp depends on async-timeout before 3.11
     from async_timeout import timeout_at as _timeout_at
 
-__all__ = ["Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "translated"]
+__all__ = [
+    "Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "translated", "fetch_image",
+    "MAX_IMAGE_BYTES",
+]
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 16 * 1024 * 1024
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 DRAIN_GRACE = 1.0
 
@@ -202,6 +207,24 @@ class SpaceSession:
                     raw = await resp.content.read(MAX_JSON_BODY)
         return raw.decode("utf-8", errors="replace")
 
+    async def image(
+        self, url: str, *, deadline: Deadline, proxy: str | None = None, max_bytes: int = MAX_IMAGE_BYTES
+    ) -> tuple[bytes, str]:
+        """Download an image once: refused past ``max_bytes`` or when the bytes are not an image."""
+        async with self.open("GET", url, deadline=deadline, proxy=proxy) as resp:
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
+            async with deadline.scope():
+                with translated(url):
+                    raw = await resp.content.read(max_bytes + 1)
+            ctype = resp.headers.get("content-type", "unknown").split(";")[0]
+        if len(raw) > max_bytes:
+            raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
+        mime = image_mime(raw)
+        if mime is None:
+            raise StreamError(f"the Space served something that is not an image (content type {one_line(ctype, 60)})")
+        return raw, mime
+
     async def sse(
         self, url: str, *, deadline: Deadline, headers: Mapping[str, str], proxy: str | None
     ) -> AsyncIterator[SSEEvent]:
@@ -301,3 +324,11 @@ async def aclose() -> None:
         await keeper.aclose()
     elif session is not None:
         await session.close()
+
+
+async def fetch_image(
+    url: str, *, proxy: str | None = None, timeout: float | None = 60.0, max_bytes: int = MAX_IMAGE_BYTES
+) -> tuple[bytes, str]:
+    """(bytes, MIME type by magic numbers) of a result image, on the running loop's session."""
+    session = await get_session()
+    return await session.image(url, deadline=Deadline(timeout), proxy=proxy, max_bytes=max_bytes)

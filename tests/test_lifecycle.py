@@ -1,0 +1,238 @@
+"""Sessions and tasks close on success, error and cancellation; keep-alive; proxy; endpoints; CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from helpers import collect
+
+import g4f_magic
+from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
+from g4f_magic.client import get_session
+from g4f_magic.localspace import LocalSpace
+
+
+def other_tasks() -> set[asyncio.Task[Any]]:
+    """Client-side tasks still alive (the in-process local Space's own handler tasks excluded)."""
+    return {
+        t for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and not t.get_coro().__qualname__.startswith("RequestHandler.")
+    }
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+
+
+async def test_closing_the_generator_mid_stream_closes_the_connection(space: LocalSpace, endpoint: str) -> None:
+    space.arm("slow")
+    gen = G4F.create_async_generator("flux", "x")
+    async for ev in gen:
+        if isinstance(ev, Reasoning) and ev.kind == "progress":
+            break
+    await gen.aclose()
+    assert await space.wait_disconnect(), "the local Space never saw the client go away"
+    await settle()
+    assert other_tasks() == set()
+
+
+async def test_cancelling_the_task_mid_stream_closes_the_connection(space: LocalSpace, endpoint: str) -> None:
+    space.arm("slow")
+    seen = asyncio.Event()
+
+    async def consume() -> None:
+        async for ev in G4F.create_async_generator("janus-pro-7b-image", "x"):
+            if isinstance(ev, Reasoning) and ev.kind == "progress":
+                seen.set()
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.wait_for(seen.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await space.wait_disconnect()
+    await settle()
+    assert other_tasks() == set()
+
+
+async def test_cancelling_run_predict_cancels_its_request_task(space: LocalSpace, endpoint: str) -> None:
+    space.arm("predict_slow")
+    gen = G4F.create_async_generator("flux-schnell", "x")
+    async for ev in gen:
+        if isinstance(ev, Reasoning) and ev.kind == "generating":
+            break
+    await gen.aclose()
+    await settle()
+    assert other_tasks() == set()
+
+
+async def test_error_mid_stream_leaves_no_task(space: LocalSpace, endpoint: str) -> None:
+    space.arm("unexpected_error")
+    with pytest.raises(g4f_magic.GenerationError):
+        await collect("flux", "x")
+    await settle()
+    assert other_tasks() == set()
+
+
+async def test_one_session_per_loop_and_aclose(space: LocalSpace, endpoint: str) -> None:
+    first = await get_session()
+    await collect("flux", "x")
+    assert await get_session() is first
+    await g4f_magic.aclose()
+    assert first.closed
+    second = await get_session()
+    assert second is not first and not second.closed
+
+
+def test_asyncio_run_closes_the_session_by_itself(tmp_path: Any) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio, gc, os
+        from g4f_magic import G4F
+        from g4f_magic.localspace import LocalSpace, serve
+
+        async def main():
+            server = serve(LocalSpace())
+            os.environ["G4F_MAGIC_ENDPOINT"] = await server.__anext__()
+            async for ev in G4F.create_async_generator("flux", "x"):
+                pass
+            await server.aclose()
+            print("done", ev.model)
+
+        asyncio.run(main())
+        gc.collect()
+    """))
+    out = subprocess.run([sys.executable, "-X", "dev", "-W", "error", str(script)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done flux"
+    assert "Unclosed" not in out.stderr and "destroyed" not in out.stderr, out.stderr
+
+
+class LoopbackProxy:
+    """A minimal HTTP forward proxy on loopback that records the request lines it forwards."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.headers: list[str] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+            self.seen.append(f"{method} {target}")
+            self.headers.append(head.decode("latin-1"))
+            length = next((int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length:")), 0)
+            body = await reader.readexactly(length) if length else b""
+            from urllib.parse import urlsplit
+
+            url = urlsplit(target)
+            up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
+            path = url.path + (f"?{url.query}" if url.query else "")
+            kept = [h for h in lines[1:] if h and not h.lower().startswith(("connection:", "proxy-"))]
+            up_w.write(f"{method} {path} {version}\r\n".encode() + "\r\n".join(kept + ["Connection: close"]).encode()
+                       + b"\r\n\r\n" + body)
+            await up_w.drain()
+            while chunk := await up_r.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+            up_w.close()
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> None:
+    proxy = LoopbackProxy()
+    async with proxy as proxy_url:
+        events = await collect("flux", "x", proxy=proxy_url, cookies={"token": "hf_cookie_secret"})
+        await collect("flux-schnell", "y", proxy=proxy_url)
+    assert isinstance(events[-1], ImageResponse)
+    assert [s.split("?")[0] for s in proxy.seen] == [
+        f"GET {endpoint}/huggingface.co/spaces/roxky/FLUX.1-dev",
+        f"GET {endpoint}/huggingface.co/api/spaces/roxky/FLUX.1-dev/jwt",
+        f"POST {endpoint}/roxky-flux-1-dev.hf.space/gradio_api/queue/join",
+        f"GET {endpoint}/roxky-flux-1-dev.hf.space/gradio_api/queue/data",
+        f"GET {endpoint}/huggingface.co/spaces/roxky/g4f-flux",
+        f"POST {endpoint}/roxky-g4f-flux.hf.space/run/predict",
+    ]
+    for line, head in zip(proxy.seen, proxy.headers):
+        if "huggingface.co" not in line:
+            assert "hf_cookie_secret" not in head
+
+
+async def test_per_call_endpoint_and_urls(space: LocalSpace) -> None:
+    url = space.url  # type: ignore[attr-defined]
+    img = (await collect("flux", "x", endpoint=url))[-1]
+    assert img.urls[0].startswith(f"{url}/roxky-flux-1-dev.hf.space/")
+    await collect("janus-pro-7b-image", "x", endpoint=url, api_url=f"{url}/deepseek-ai-janus-pro-7b.hf.space",
+                  hub_url=f"{url}/huggingface.co")
+    join = space.requests("deepseek-ai-janus-pro-7b.hf.space", "/gradio_api/queue/join")[0]
+    assert join.headers["referer"] == f"{url}/deepseek-ai-janus-pro-7b.hf.space?__theme=light"
+
+
+async def test_subclass_overrides_like_upstream(space: LocalSpace) -> None:
+    base = url = space.url  # type: ignore[attr-defined]
+
+    class MyFlux(FluxDev):
+        url = f"{base}/roxky-flux-1-dev.hf.space"
+
+    class Mine(G4F):
+        api_url = f"{base}/deepseek-ai-janus-pro-7b.hf.space"
+        url_flux = f"{base}/roxky-g4f-flux.hf.space/run/predict"
+        hub_url = f"{base}/huggingface.co"
+        flux_dev_provider = MyFlux
+
+    class MyReferer(Mine):
+        referer = "https://example.invalid/custom"
+
+    ends = Mine.endpoints()
+    assert ends.referer == f"{url}/deepseek-ai-janus-pro-7b.hf.space?__theme=light"
+    assert MyReferer.endpoints().referer == "https://example.invalid/custom"
+    for model in ("flux", "flux-schnell", "janus-pro-7b-image"):
+        events = [e async for e in Mine.create_async_generator(model, "x")]
+        assert isinstance(events[-1] if model != "flux-schnell" else events[-2], ImageResponse)
+    hosts = {r.host for r in space.received}
+    assert hosts == {"huggingface.co", "roxky-flux-1-dev.hf.space", "roxky-g4f-flux.hf.space",
+                     "deepseek-ai-janus-pro-7b.hf.space"}
+
+
+def test_env_var_must_be_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", "localhost:7860")
+    with pytest.raises(g4f_magic.InvalidOption, match="G4F_MAGIC_ENDPOINT must be an http"):
+        G4F.endpoints()
+
+
+def test_localspace_command_serves_until_terminated() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "g4f_magic.localspace", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "not a model" in line
+        url = line.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:")
+        import urllib.request
+
+        with urllib.request.urlopen(url + "/", timeout=10) as resp:
+            page = resp.read().decode()
+        assert "local stand-in" in page and "not a model" in page
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
