@@ -204,8 +204,8 @@ async def test_token_is_cached_per_space_and_connection_reused(space: LocalSpace
     assert [r.path for r in space.requests(HUB)] == ["/spaces/roxky/FLUX.1-dev", "/spaces/roxky/Janus-Pro-7B"]
     joins = space.requests(FLUX_DEV, "/gradio_api/queue/join")
     assert joins[0].headers["x-zerogpu-token"] == joins[1].headers["x-zerogpu-token"]
-    ports = {r.peer_port for r in space.received if r.path != "/gradio_api/queue/data"}
-    assert len(ports) <= 2, ports  # keep-alive: a handful of connections, not one per request
+    ports = {r.peer_port for r in space.received}
+    assert len(ports) == 1, ports  # keep-alive: every request of the three calls on one connection
 
 
 async def test_expired_token_is_fetched_again(space: LocalSpace, endpoint: str) -> None:
