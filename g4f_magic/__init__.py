@@ -34,7 +34,44 @@ _EXPORTS = {
     "ENV_VAR": "endpoints",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
+
+_loaded: dict[int, Any] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext g4f_magic``: register ``%%g4f`` / ``%g4f`` (configurable as ``G4FMagics``)."""
+    from .magic import G4FMagics
+
+    if id(ipython) in _loaded:
+        return
+    magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
+    ipython.register_magics(magics)
+    _loaded[id(ipython)] = magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics, cancel background runs, close the HTTP session: nothing stays behind."""
+    magics = _loaded.pop(id(ipython), None)
+    if magics is None:
+        return
+    from .client import aclose
+    from .runner import run_sync
+
+    async def shutdown() -> None:
+        import asyncio
+
+        for task in list(magics.tasks):
+            task.cancel()
+        await asyncio.gather(*magics.tasks, return_exceptions=True)
+        await aclose()
+
+    run_sync(shutdown())
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("g4f", None)
+    ipython.magics_manager.registry.pop(type(magics).__name__, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
 
 
 def __getattr__(name: str) -> Any:

@@ -70,3 +70,46 @@ def endpoint(space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point every provider call at the local Space through the environment variable."""
     monkeypatch.setenv(g4f_magic.ENV_VAR, space.url)  # type: ignore[attr-defined]
     return space.url  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def thread_space() -> Any:
+    """A local Space on its own loop in a thread, for code that runs its own loop (the magic)."""
+    import threading
+
+    ls = LocalSpace(step_delay=0.001)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    server = serve(ls)
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        ls.url = loop.run_until_complete(server.__anext__())  # type: ignore[attr-defined]
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(server.aclose())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="localspace", daemon=True)
+    thread.start()
+    assert started.wait(20), "the local Space did not start"
+    yield ls
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(20)
+
+
+@pytest.fixture
+def ip(thread_space: LocalSpace, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A real InteractiveShell with the extension loaded and pointed at the local Space."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    thread_space.reset()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("G4F_MAGIC_TOKEN", raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "g4f_magic")
+    shell.run_line_magic("config", f"G4FMagics.endpoint = {thread_space.url!r}")  # type: ignore[attr-defined]
+    shell.run_line_magic("config", "G4FMagics.image_dir = 'imgs'")
+    yield shell
+    shell.run_line_magic("unload_ext", "g4f_magic")
+    shell.user_ns.pop("_g4f", None)

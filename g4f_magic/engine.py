@@ -1,0 +1,160 @@
+"""One generation request → events for a view → results. Shared by the magic and the panel.
+
+Pure async: no IPython, no ipywidgets. A view is any object with the three methods of ``View``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .client import MAX_IMAGE_BYTES, fetch_image
+from .errors import G4FError, InvalidOption, StreamError
+from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .providers import G4F
+from .result import GeneratedImage, Result, ResultSet
+from .routes import SEED_RANGES
+
+__all__ = ["Job", "ChatState", "View", "run_job", "MAX_COUNT"]
+
+MAX_COUNT = 16
+_SEED_ROUTE = {"flux_dev": "flux_dev", "run_predict": "run_predict", "janus_image": "janus", "janus_chat": "janus"}
+
+
+class View(Protocol):
+    def status(self, index: int, event: Reasoning) -> None: ...
+    def preview(self, index: int, data: bytes, mime: str) -> None: ...
+    def text(self, chunk: str) -> None: ...
+
+
+@dataclass
+class ChatState:
+    """A Janus conversation that continues across cells until ``--new``."""
+
+    messages: list[dict[str, str]] = field(default_factory=list)
+    conversation: JsonConversation | None = None
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.conversation = None
+
+
+@dataclass
+class Job:
+    model: str
+    prompt: str
+    aspect_ratio: str = "1:1"
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+    count: int = 1
+    image: bytes | None = None
+    proxy: str | None = None
+    timeout: float | None = 300.0
+    endpoint: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    max_image_bytes: int = MAX_IMAGE_BYTES
+
+    def provider_options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
+                                "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
+        if self.endpoint:
+            opts["endpoint"] = self.endpoint
+        return opts
+
+
+def _seeds(job: Job, route: str) -> list[int | None]:
+    if job.seed is not None:
+        return [job.seed + i for i in range(job.count)]
+    if job.count == 1:
+        return [None]
+    lo, hi = SEED_RANGES[_SEED_ROUTE[route]]
+    return random.sample(range(lo, hi + 1), job.count)
+
+
+async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list[Result]:
+    started = time.monotonic()
+    log: list[str] = []
+    shown_preview = None
+    async for ev in G4F.create_async_generator(job.model, job.prompt, seed=seed, **job.provider_options()):
+        if isinstance(ev, Reasoning):
+            if ev.kind == "log":
+                log.append(ev.status)
+            view.status(index, ev)
+        elif isinstance(ev, ImagePreview) and ev.urls and ev.urls[0] != shown_preview:
+            shown_preview = ev.urls[0]
+            try:
+                data, mime = await fetch_image(ev.urls[0], proxy=job.proxy, timeout=30,
+                                               max_bytes=job.max_image_bytes)
+            except G4FError:
+                continue  # a lost preview is not worth failing the generation for
+            view.preview(index, data, mime)
+        elif isinstance(ev, ImageResponse):
+            results = []
+            for url in ev.urls:
+                data, mime = await fetch_image(url, proxy=job.proxy, timeout=job.timeout,
+                                               max_bytes=job.max_image_bytes)
+                results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height,
+                                      GeneratedImage(data, mime, url), elapsed=time.monotonic() - started,
+                                      log=log))
+            return results
+    raise StreamError("the generation ended without an image")
+
+
+async def _all_or_nothing(coros: list[Any]) -> list[Any]:
+    """Run concurrently; the first failure cancels the rest (and waits for them to close)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+        return [t.result() for t in tasks]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _chat(job: Job, chat: ChatState, view: View) -> Result:
+    started = time.monotonic()
+    messages = [*chat.messages, {"role": "user", "content": job.prompt}]
+    media = job.image
+    parts: list[str] = []
+    log: list[str] = []
+    conversation = None
+    async for ev in G4F.create_async_generator(
+        job.model, messages, seed=job.seed, conversation=chat.conversation, media=media, **job.provider_options()
+    ):
+        if isinstance(ev, JsonConversation):
+            conversation = ev
+        elif isinstance(ev, Reasoning):
+            if ev.kind == "log":
+                log.append(ev.status)
+            view.status(0, ev)
+        elif isinstance(ev, str):
+            parts.append(ev)
+            view.text(ev)
+    text = "".join(parts)
+    chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
+    chat.conversation = conversation
+    return Result(job.prompt, job.model, job.seed, text=text, elapsed=time.monotonic() - started, log=log)
+
+
+async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+    """Run ``job``; several images come back as a ``ResultSet``."""
+    route = G4F.route(job.model)
+    if not 1 <= job.count <= MAX_COUNT:
+        raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {job.count}")
+    if route == "janus_chat":
+        if job.count != 1:
+            raise InvalidOption(f"{job.model} answers once per question; drop -n")
+        return await _chat(job, chat if chat is not None else ChatState(), view)
+    if job.image is not None:
+        raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")
+    batches = await _all_or_nothing([_image_one(job, i, s, view) for i, s in enumerate(_seeds(job, route))])
+    results = [r for batch in batches for r in batch]
+    return results[0] if len(results) == 1 else ResultSet(results)

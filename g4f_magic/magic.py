@@ -1,0 +1,342 @@
+"""``%%g4f`` / ``%g4f``: parse options, start a run, hand its events to a view. Nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import getpass
+import os
+import re
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
+
+from .client import MAX_IMAGE_BYTES, fetch_image
+from .endpoints import ENV_VAR
+from .engine import ChatState, Job, run_job
+from .errors import G4FError
+from .providers import G4F, model_info
+from .result import Result, ResultSet
+from .runner import kernel_loop, run_sync
+from .views import PlainView, WidgetView
+
+__all__ = ["G4FMagics", "TOKEN_ENV"]
+
+TOKEN_ENV = "G4F_MAGIC_TOKEN"
+SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout")
+_TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
+
+
+class Secret(str):
+    """A string whose repr never shows it (``%config G4FMagics`` prints reprs)."""
+
+    def __repr__(self) -> str:
+        return "'***'" if self else "''"
+
+
+@magics_class
+class G4FMagics(Magics):
+    """Image and chat generation on Hugging Face Spaces (``%g4f help``)."""
+
+    default_model = Unicode("flux", help="Model used when -m is not given.").tag(config=True)
+    aspect_ratio = Unicode("1:1", help="Aspect ratio used when -a is not given (W:H).").tag(config=True)
+    timeout = Float(300.0, help="Seconds a generation may take in all.").tag(config=True)
+    image_dir = Unicode("g4f_images", help="Folder for saved images (autosave, terminal runs).").tag(config=True)
+    autosave = Bool(False, help="Save every image to image_dir as PNG with its prompt and seed.").tag(config=True)
+    endpoint = Unicode("", help=f"Gateway URL for every request (as ${ENV_VAR}); empty: the real Spaces.").tag(config=True)
+    proxy = Unicode("", help="HTTP(S) proxy URL.").tag(config=True)
+    max_image_bytes = Int(MAX_IMAGE_BYTES, help="Largest image accepted from a Space, in bytes.").tag(config=True)
+    widgets = CaselessStrEnum(["auto", "on", "off"], "auto",
+                              help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
+    token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
+                    ).tag(config=True)
+
+    @validate("token")
+    def _mask_token(self, proposal: Any) -> Secret:
+        return Secret(proposal["value"])
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.chat = ChatState()
+        self.history: list[dict[str, Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._login: Secret | None = None
+
+    # -- the magic ------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("-m", "--model", help="model: flux, flux-dev, flux-schnell, janus-pro-7b, janus-pro-7b-image")
+    @argument("-a", "--aspect-ratio", help="W:H, e.g. 16:9 (about one megapixel)")
+    @argument("-W", "--width", type=int, help="width in pixels (multiple of 8)")
+    @argument("-H", "--height", type=int, help="height in pixels (multiple of 8)")
+    @argument("-s", "--seed", type=int, help="seed (random and reported when omitted)")
+    @argument("-n", "--count", type=int, default=1, help="images at once, distinct seeds, shown as a grid")
+    @argument("--image", help="for janus-pro-7b: a path, URL, or variable holding image bytes or a result")
+    @argument("-o", "--out", help="also store the result in this variable")
+    @argument("--save", help="save the image(s) here: a .png path or a folder")
+    @argument("--proxy", help="HTTP(S) proxy URL")
+    @argument("--timeout", type=float, help="seconds the whole generation may take")
+    @argument("--new", action="store_true", help="start a new Janus chat")
+    @argument("--bg", action="store_true", help="return at once; the output keeps updating")
+    @argument("-v", "--verbose", action="store_true", help="show heartbeats and open the log")
+    @argument("--no-interpolate", action="store_true", help="leave {name} in the prompt as written")
+    @argument("--no-widgets", action="store_true", help="plain status lines; images saved to files")
+    @argument("--api-key", help=f"ZeroGPU token; write $NAME to read an environment variable (default ${TOKEN_ENV})")
+    @argument("prompt", nargs="*", help="the prompt (line magic); in a cell, the cell body")
+    @line_cell_magic
+    def g4f(self, line: str, cell: str | None = None) -> Any:
+        """Generate images or chat on Hugging Face Spaces, streaming the Space's status live.
+
+        Examples::
+
+            %%g4f -m flux -a 16:9 -s 42
+            a lighthouse in a storm, {style}
+
+            %%g4f -n 4 -o grid
+            a watercolor fox
+
+            %%g4f -m janus-pro-7b --image grid
+            What animal is in this picture?
+
+            %g4f a red bicycle, studio photo
+            %g4f models | help | config | history | login | logout
+
+        The cell text is the prompt; {name} takes a variable from the namespace ({{ for a brace).
+        Janus chat continues across cells until --new. The result is returned (and kept in _g4f):
+        ``.save(path)`` writes PNG with prompt, seed, model and size in its metadata.
+        """
+        words = line.split()
+        if cell is None and words and words[0] in SUBCOMMANDS:
+            return self._subcommand(words[0], words[1:])
+        self._check_options(words)
+        args = parse_argstring(self.g4f, line)
+        if _TOKENISH.search(line) or (args.api_key and not args.api_key.startswith("$")):
+            print(f"g4f: warning: a token written in a cell is saved with the notebook; use %g4f login "
+                  f"or the {TOKEN_ENV} environment variable (--api-key $NAME reads one).", file=sys.stderr)
+        if cell is not None and args.prompt:
+            raise UsageError("put the prompt in the cell body (the line holds options only)")
+        prompt = cell if cell is not None else " ".join(args.prompt)
+        if not args.no_interpolate:
+            prompt = self._interpolate(prompt)
+        job = self._job(args, prompt.strip())
+        if args.new:
+            self.chat.reset()
+        plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
+        view = PlainView(job.model, job.count, args.verbose) if plain else WidgetView(job.model, job.count, args.verbose)
+        if args.bg:
+            return self._start_bg(job, view, args, args.image)
+        if isinstance(view, WidgetView):
+            display(view.widget)
+        result = self._run_fg(job, view, args.image)
+        self._keep(result, args, plain)
+        if isinstance(result, ResultSet):
+            for r in result:
+                display(r)
+        return result
+
+    # -- running --------------------------------------------------------------------------------
+    async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
+        ticker = asyncio.ensure_future(view.ticker())
+        try:
+            if image is not None:
+                job.image = await self._image_bytes(image, job)
+            result = await run_job(job, view, self.chat)
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        summary = result.summary() if isinstance(result, Result) else "; ".join(r.summary() for r in result)
+        view.finish(summary)
+        return result
+
+    def _run_fg(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
+        try:
+            return run_sync(self._run(job, view, image))
+        except KeyboardInterrupt:
+            view.cancelled()
+            raise
+        except G4FError as exc:
+            view.fail(str(exc))
+            raise UsageError(f"{type(exc).__name__}: {exc}") from None
+
+    def _start_bg(self, job: Job, view: Any, args: Any, image: str | None) -> None:
+        loop = kernel_loop()
+        if loop is None or not isinstance(view, WidgetView):
+            raise UsageError("--bg needs a Jupyter kernel with widgets (the kernel's loop keeps running)")
+        display(view.widget)
+
+        async def background() -> None:
+            try:
+                result = await self._run(job, view, image)
+            except asyncio.CancelledError:
+                view.cancelled()
+                raise
+            except G4FError as exc:
+                view.fail(str(exc))
+                return
+            self._keep(result, args, plain=False)
+            with view.output:
+                for r in result if isinstance(result, ResultSet) else [result]:
+                    display(r)
+
+        task = loop.create_task(background())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return None
+
+    async def _image_bytes(self, ref: str, job: Job) -> bytes:
+        ns = self.shell.user_ns if self.shell is not None else {}
+        value = ns.get(ref, ref) if ref.isidentifier() else ref
+        if isinstance(value, ResultSet) and value:
+            value = value[0]
+        if isinstance(value, Result):
+            if value.image is None:
+                raise UsageError(f"{ref} holds a text result, not an image")
+            return value.image.data
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
+            return data
+        if isinstance(value, (str, Path)) and Path(value).is_file():
+            return Path(value).read_bytes()
+        raise UsageError(f"--image {ref}: not a variable with image bytes or a result, a file, or an http(s) URL")
+
+    def _keep(self, result: Result | ResultSet, args: Any, plain: bool) -> None:
+        ns = self.shell.user_ns if self.shell is not None else {}
+        ns["_g4f"] = result
+        if args.out:
+            ns[args.out] = result
+        for r in result if isinstance(result, ResultSet) else [result]:
+            self.history.append({"prompt": r.prompt, "model": r.model, "seed": r.seed, "size": r.size,
+                                 "elapsed": round(r.elapsed, 2), "kind": "image" if r.image else "text"})
+        target = args.save or (self.image_dir if (self.autosave or plain) else None)
+        if target and (isinstance(result, ResultSet) or result.image is not None):
+            paths = result.save(target) if isinstance(result, ResultSet) else [result.save(target)]
+            for p in paths:
+                print(f"saved {p}")
+
+    # -- options --------------------------------------------------------------------------------
+    def _check_options(self, words: list[str]) -> None:
+        known = [o for a in self.g4f.parser._actions for o in a.option_strings]  # type: ignore[attr-defined]
+        for word in words:
+            name = word.split("=", 1)[0]
+            if name.startswith("-") and len(name) > 1 and not _is_number(name) and name not in known:
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise UsageError(f"unknown option {name}{hint} (see %g4f help)")
+
+    def _interpolate(self, text: str) -> str:
+        ns = self.shell.user_ns if self.shell is not None else {}
+        try:
+            return string.Formatter().vformat(text, (), _Namespace(ns))
+        except KeyError as exc:
+            raise UsageError(f"{{{exc.args[0]}}} is not defined; define it, write {{{{ }}}} for a brace, "
+                             "or use --no-interpolate") from None
+        except (ValueError, IndexError, AttributeError) as exc:
+            raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from None
+
+    def _job(self, args: Any, prompt: str) -> Job:
+        model = args.model or self.default_model
+        try:
+            G4F.route(model)
+        except G4FError as exc:
+            raise UsageError(str(exc)) from None
+        if not prompt:
+            raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
+        api_key = args.api_key
+        if api_key and api_key.startswith("$"):
+            api_key = os.environ.get(api_key[1:]) or None
+            if api_key is None:
+                raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
+        return Job(
+            model=model, prompt=prompt, aspect_ratio=args.aspect_ratio or self.aspect_ratio,
+            width=args.width, height=args.height, seed=args.seed, count=args.count,
+            proxy=args.proxy or self.proxy or None,
+            timeout=args.timeout if args.timeout is not None else self.timeout,
+            endpoint=self.endpoint or None, api_key=api_key or self._token(),
+            max_image_bytes=self.max_image_bytes,
+        )
+
+    def _token(self) -> str | None:
+        return self._login or os.environ.get(TOKEN_ENV) or (str(self.token) or None)
+
+    def _token_source(self) -> str:
+        if self._login:
+            return "set (from %g4f login, in memory)"
+        if os.environ.get(TOKEN_ENV):
+            return f"set (from ${TOKEN_ENV})"
+        return "set (from config)" if self.token else "not set"
+
+    def _has_kernel(self) -> bool:
+        return type(self.shell).__name__ == "ZMQInteractiveShell"
+
+    # -- subcommands ----------------------------------------------------------------------------
+    def _subcommand(self, name: str, rest: list[str]) -> None:
+        if rest:
+            raise UsageError(f"%g4f {name} takes no arguments")
+        if name == "help":
+            print(self.g4f.__doc__)
+        elif name == "models":
+            rows = model_info()
+            print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
+                                                               for r in rows]))
+        elif name == "config":
+            settings = [
+                ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
+                ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
+                ["endpoint", self.endpoint or os.environ.get(ENV_VAR) or "(the real Spaces)"],
+                ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", str(self.max_image_bytes)],
+                ["widgets", self.widgets], ["token", self._token_source()],
+                ["chat", f"{len(self.chat.messages)} messages"],
+            ]
+            print(_table(["setting", "value"], settings))
+        elif name == "history":
+            if not self.history:
+                print("no generations yet")
+                return
+            rows = [[str(i + 1), h["model"], str(h["seed"]), h["size"], f"{h['elapsed']}s", h["prompt"][:60]]
+                    for i, h in enumerate(self.history)]
+            print(_table(["#", "model", "seed", "size", "time", "prompt"], rows))
+        elif name == "login":
+            value = getpass.getpass("ZeroGPU / Hugging Face token (kept in memory only): ").strip()
+            if not value:
+                raise UsageError("no token given; nothing changed")
+            self._login = Secret(value)
+            print("token kept in memory for this session; %g4f logout forgets it")
+        elif name == "logout":
+            self._login = None
+            print("token forgotten")
+
+
+class _Namespace(dict):  # type: ignore[type-arg]
+    """The user namespace for str.format, raising KeyError for names that are not there."""
+
+    def __init__(self, ns: dict[str, Any]) -> None:
+        super().__init__()
+        self.ns = ns
+
+    def __missing__(self, key: str) -> Any:
+        if key in self.ns:
+            return self.ns[key]
+        raise KeyError(key)
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Results: the downloaded bytes, a PNG for front ends, and PNG files that carry their recipe."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidOption, StreamError
+from .media import EXTENSIONS
+from .render import escape, markdown_html
+
+__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "MAX_PIXELS"]
+
+MAX_PIXELS = 64 * 1024 * 1024  # a declared size past this is refused before decoding (decompression bombs)
+
+
+def _open(data: bytes) -> Any:
+    from PIL import Image
+
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Exception as exc:  # Pillow raises many types for bad bytes
+        raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from None
+    if im.width * im.height > MAX_PIXELS:
+        raise StreamError(f"the image declares {im.width}x{im.height} pixels, more than this package decodes")
+    return im
+
+
+def to_png(data: bytes, text: dict[str, str] | None = None) -> bytes:
+    """PNG bytes (with ``text`` chunks) from PNG, JPEG, GIF or WebP bytes."""
+    from PIL import PngImagePlugin
+
+    im = _open(data)
+    info = PngImagePlugin.PngInfo()
+    for k, v in (text or {}).items():
+        info.add_itxt(k, v)
+    if im.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        im = im.convert("RGBA")
+    out = io.BytesIO()
+    im.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+@dataclass
+class GeneratedImage:
+    """One image as the Space served it (``data`` kept for saving) and a PNG for display."""
+
+    data: bytes
+    mime: str
+    url: str
+    _png: bytes | None = field(default=None, repr=False)
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            self._png = self.data if self.mime == "image/png" else to_png(self.data)
+        return self._png
+
+    def __repr__(self) -> str:
+        return f"GeneratedImage({self.mime}, {len(self.data)} bytes, url={self.url!r})"
+
+
+@dataclass
+class Result:
+    """One generation: an image, or chat text. Renders itself and saves with its recipe."""
+
+    prompt: str
+    model: str
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    image: GeneratedImage | None = None
+    text: str = ""
+    elapsed: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str | None:
+        return self.image.url if self.image else None
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}" if self.width and self.height else ""
+
+    def summary(self) -> str:
+        parts = [self.model]
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        if self.size:
+            parts.append(self.size)
+        parts.append(f"{self.elapsed:.1f}s")
+        return " · ".join(parts)
+
+    def metadata(self) -> dict[str, str]:
+        meta = {"prompt": self.prompt, "model": self.model, "Software": "g4f_magic"}
+        if self.seed is not None:
+            meta["seed"] = str(self.seed)
+        if self.size:
+            meta["size"] = self.size
+        return meta
+
+    def __repr__(self) -> str:
+        what = f"image {self.image.mime}" if self.image else f"text {len(self.text)} chars"
+        return f"<Result {self.summary()} · {what} · prompt {self.prompt[:60]!r}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.image is None:
+            caption = f'<div style="color:#888;font-size:small">{escape(self.summary())}</div>'
+            return {"text/plain": self.text, "text/html": markdown_html(self.text) + caption}, {}
+        png = self.image.png
+        meta = {"image/png": {"width": self.width, "height": self.height}} if self.size else {}
+        return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(self)}, meta
+
+    def save(self, path: str | Path, index: int = 0) -> Path:
+        """Write the image: PNG (with prompt, seed, model, size as text chunks) unless the path's
+        suffix asks for the format the Space served. A folder gets a name made from the recipe."""
+        if self.image is None:
+            target = Path(path)
+            if target.is_dir() or not target.suffix:
+                target = target / f"{self.model}-{_slug(self.prompt)}.md"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(self.text, encoding="utf-8")
+            return target
+        target = Path(path)
+        if target.is_dir() or not target.suffix:
+            suffix = f"-{index}" if index else ""
+            target = target / f"{self.model}-{self.seed}{suffix}-{_slug(self.prompt)}.png"
+        suffix = target.suffix.lower().lstrip(".")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == "png":
+            target.write_bytes(to_png(self.image.data, self.metadata()))
+        elif suffix in ("jpg", "jpeg", "webp", "gif") and EXTENSIONS[self.image.mime] == suffix.replace("jpeg", "jpg"):
+            target.write_bytes(self.image.data)
+        else:
+            raise InvalidOption(f"cannot save a {self.image.mime} as .{suffix}; use .png")
+        return target
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "image"
+
+
+class ResultSet(list):  # type: ignore[type-arg]
+    """Several results (``-n 4``, a Janus gallery); each displays itself, this shows a summary."""
+
+    def save(self, folder: str | Path) -> list[Path]:
+        return [r.save(folder, i) for i, r in enumerate(self)]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/plain": f"<ResultSet of {len(self)}: " + "; ".join(r.summary() for r in self) + ">"}

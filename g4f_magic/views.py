@@ -1,0 +1,159 @@
+"""Where a run's events are shown: widgets in a notebook, plain lines elsewhere.
+
+Both are thin: text becomes HTML only through :mod:`g4f_magic.render`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any, TextIO
+
+from .events import Reasoning
+from .render import error_html, log_html, markdown_html, status_html, status_line
+
+__all__ = ["PlainView", "WidgetView"]
+
+
+class PlainView:
+    """Status lines on a text stream; a line only when the status changes (heartbeats with -v)."""
+
+    def __init__(self, model: str, count: int = 1, verbose: bool = False, out: TextIO | None = None) -> None:
+        self.model = model
+        self.count = count
+        self.verbose = verbose
+        self.out = out or sys.stdout
+        self._last: dict[int, str] = {}
+        self._in_text = False
+
+    def _print(self, line: str) -> None:
+        if self._in_text:
+            self.out.write("\n")
+            self._in_text = False
+        print(line, file=self.out, flush=True)
+
+    def status(self, index: int, event: Reasoning) -> None:
+        if event.kind in ("heartbeat", "generating") and not self.verbose:
+            return
+        prefix = f"[{index + 1}/{self.count}] " if self.count > 1 else ""
+        line = prefix + status_line(self.model, event.status, event.elapsed)
+        if self._last.get(index) != event.status:
+            self._last[index] = event.status
+            self._print(line)
+
+    def preview(self, index: int, data: bytes, mime: str) -> None:
+        return None  # a terminal has nowhere to draw it
+
+    def text(self, chunk: str) -> None:
+        self.out.write(chunk)
+        self.out.flush()
+        self._in_text = True
+
+    def finish(self, summary: str) -> None:
+        self._print(f"{self.model} · done · {summary}")
+
+    def fail(self, message: str) -> None:
+        self._print(f"{self.model} · error · {message}")
+
+    def cancelled(self) -> None:
+        self._print(f"{self.model} · cancelled")
+
+    async def ticker(self) -> None:
+        return None
+
+
+class WidgetView:
+    """One status line updated in place, a collapsible log, previews replaced in place, streamed
+    Markdown, and an Output widget for results of background runs. Updates are coalesced."""
+
+    def __init__(self, model: str, count: int = 1, verbose: bool = False, min_interval: float = 0.1) -> None:
+        import ipywidgets as w
+
+        self.model = model
+        self.count = count
+        self.verbose = verbose
+        self.min_interval = min_interval
+        self.started = time.monotonic()
+        self.state = "running"
+        self._status: dict[int, str] = {}
+        self._logs: list[str] = []
+        self._text = ""
+        self._dirty = False
+        self._last_flush = 0.0
+        self.status_w = w.HTML(status_html(model, "Starting", 0.0))
+        self.log_w = w.HTML("")
+        self.text_w = w.HTML("")
+        self.previews = [w.Image(layout=w.Layout(display="none", max_width="256px")) for _ in range(count)]
+        self.output = w.Output()
+        self.widget = w.VBox([self.status_w, self.log_w, w.HBox(self.previews), self.text_w, self.output])
+        self.widget.add_class("g4f-run")
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and (not self._dirty or now - self._last_flush < self.min_interval):
+            return
+        self._last_flush = now
+        self._dirty = False
+        if self.count > 1:
+            text = " | ".join(f"{i + 1}: {self._status.get(i, 'waiting')}" for i in range(self.count))
+        else:
+            text = self._status.get(0, "Starting")
+        new = status_html(self.model, text, self._elapsed(), self.state)
+        if new != self.status_w.value:
+            self.status_w.value = new
+        logs = log_html(self._logs, open_=self.verbose)
+        if logs != self.log_w.value:
+            self.log_w.value = logs
+        if self._text:
+            rendered = markdown_html(self._text)
+            if rendered != self.text_w.value:
+                self.text_w.value = rendered
+
+    def status(self, index: int, event: Reasoning) -> None:
+        if event.kind == "log":
+            self._logs.append(event.status)
+        elif event.kind != "heartbeat" or index not in self._status:
+            self._status[index] = event.status
+        self._dirty = True
+        self._flush()
+
+    def preview(self, index: int, data: bytes, mime: str) -> None:
+        image = self.previews[index]
+        image.format = mime.split("/")[-1]
+        image.value = data
+        image.layout.display = ""
+
+    def text(self, chunk: str) -> None:
+        self._text += chunk
+        self._dirty = True
+        self._flush()
+
+    def _end(self, state: str, line: str) -> None:
+        self.state = state
+        for image in self.previews:  # the result replaces the preview: each image is kept once
+            image.layout.display = "none"
+            image.value = b""
+        self._status = {0: line}
+        self.count = 1
+        self._flush(force=True)
+
+    def finish(self, summary: str) -> None:
+        self._end("done", f"done · {summary}")
+
+    def fail(self, message: str) -> None:
+        self._end("error", "error")
+        self.status_w.value = error_html(f"{self.model} · {message}")
+
+    def cancelled(self) -> None:
+        self._end("cancelled", "cancelled")
+
+    async def ticker(self) -> None:
+        """Keep the elapsed time moving while the Space is quiet (queue waits)."""
+        while True:
+            await asyncio.sleep(0.5)
+            self._dirty = True
+            self._flush()

@@ -1,0 +1,218 @@
+"""%%g4f and %g4f in a real InteractiveShell against the local Space."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from g4f_magic.localspace import LocalSpace
+from g4f_magic.result import Result, ResultSet
+
+
+def cell(ip: Any, line: str, body: str) -> tuple[Any, Any]:
+    with capture_output() as cap:
+        value = ip.run_cell_magic("g4f", line, body)
+    return value, cap
+
+
+def test_image_cell_prints_status_saves_and_returns_a_result(ip: Any, thread_space: LocalSpace) -> None:
+    result, cap = cell(ip, "-m flux -a 16:9 -s 42", "a lighthouse in a storm")
+    assert isinstance(result, Result)
+    assert (result.model, result.seed, result.width, result.height) == ("flux", 42, 1360, 760)
+    assert result.image is not None and result.image.mime == "image/webp"
+    assert "flux · In queue: position 2 of 2, ETA 1.5s" in cap.stdout
+    assert "flux · Sampling 28/28" in cap.stdout
+    assert "flux · done · flux · seed 42 · 1360x760" in cap.stdout
+    saved = Path("imgs") / "flux-42-a-lighthouse-in-a-storm.png"
+    assert f"saved {saved}" in cap.stdout and saved.exists()  # no widgets here: saved and path printed
+    from PIL import Image
+
+    with Image.open(saved) as im:
+        assert im.size == (1360, 760)
+        assert im.text["prompt"] == "a lighthouse in a storm" and im.text["seed"] == "42"
+        assert im.text["model"] == "flux" and im.text["size"] == "1360x760"
+    assert ip.user_ns["_g4f"] is result
+    bundle, meta = result._repr_mimebundle_()
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG") and meta["image/png"] == {"width": 1360, "height": 760}
+
+
+def test_result_lands_in_out_through_run_cell(ip: Any) -> None:
+    with capture_output():
+        res = ip.run_cell("%%g4f -s 7 -o pic\na red bicycle", store_history=True)
+    assert res.success, res.error_in_exec
+    assert isinstance(res.result, Result) and ip.user_ns["pic"] is res.result
+    assert ip.user_ns["Out"][res.execution_count] is res.result
+
+
+def test_interpolation_and_its_errors(ip: Any) -> None:
+    ip.user_ns["style"] = "oil painting"
+    result, _ = cell(ip, "-m flux-schnell -s 10000", "a ship, {style} {{literal}}")
+    assert result.prompt == "a ship, oil painting {literal}"
+    result, _ = cell(ip, "-m flux-schnell -s 10000 --no-interpolate", "keep {style}")
+    assert result.prompt == "keep {style}"
+    with pytest.raises(UsageError, match=r"\{nope\} is not defined"):
+        cell(ip, "", "a {nope}")
+
+
+def test_count_gives_distinct_seeds_and_one_display_per_image(ip: Any) -> None:
+    result, cap = cell(ip, "-n 3 -s 100 -m flux", "a fox")
+    assert isinstance(result, ResultSet) and [r.seed for r in result] == [100, 101, 102]
+    pngs = [o for o in cap.outputs if "image/png" in o.data]
+    assert len(pngs) == 3
+    result, _ = cell(ip, "-n 2 -m flux-schnell", "a fox")
+    assert len({r.seed for r in result}) == 2
+
+
+def test_janus_chat_keeps_context_until_new(ip: Any) -> None:
+    first, cap = cell(ip, "-m janus-pro-7b", "hello")
+    assert first.text == "Local stand-in reply (not a model). You asked: hello"
+    assert first.text in cap.stdout  # streamed as it came
+    second, _ = cell(ip, "-m janus-pro-7b", "and again?")
+    assert second.text.endswith("You asked: and again? (this conversation has 2 user turns)")
+    third, _ = cell(ip, "-m janus-pro-7b --new", "fresh")
+    assert third.text == "Local stand-in reply (not a model). You asked: fresh"
+
+
+def test_vision_question_about_a_generated_image(ip: Any) -> None:
+    cell(ip, "-m flux -s 3 -W 256 -H 128 -o pic", "a cat")
+    answer, _ = cell(ip, "-m janus-pro-7b --new --image pic", "what is this?")
+    assert "I see a 256x128 WEBP image" in answer.text
+
+
+def test_line_magic_prompt(ip: Any) -> None:
+    with capture_output():
+        result = ip.run_line_magic("g4f", "-m flux-schnell -s 12345 a red bicycle, studio photo")
+    assert result.prompt == "a red bicycle, studio photo" and result.seed == 12345
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("-m flux-pro", "unknown model 'flux-pro'; did you mean 'flux'?"),
+        ("--aspect 16:9", "unknown option --aspect; did you mean --aspect-ratio?"),
+        ("-s abc", "argument -s/--seed: invalid int value: 'abc'"),
+        ("-a 16-9", "aspect ratio must be W:H"),
+        ("-n 99", "count must be from 1 to 16"),
+        ("--image nothing_here -m janus-pro-7b", "--image nothing_here: not a variable"),
+        ("--bg", "--bg needs a Jupyter kernel"),
+        ("-m janus-pro-7b -n 2", "answers once per question"),
+    ],
+)
+def test_bad_input_is_one_usage_error_line(ip: Any, line: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        cell(ip, line, "a cat")
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_generation_errors_become_usage_errors(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("quota_new")
+    with pytest.raises(UsageError) as info:
+        cell(ip, "-m flux", "a cat")
+    assert str(info.value) == "QuotaExceeded: You have exceeded your GPU quota (60s requested vs. 56s left)."
+    result, _ = cell(ip, "-m flux -s 1", "works again")  # the magic stays usable
+    assert result.seed == 1
+
+
+def test_empty_prompt(ip: Any) -> None:
+    with pytest.raises(UsageError, match="the prompt is empty"):
+        cell(ip, "", "   ")
+
+
+def test_save_option_and_result_save(ip: Any, tmp_path: Path) -> None:
+    result, cap = cell(ip, f"-m flux -s 5 --save {tmp_path / 'out.png'}", "a boat")
+    assert (tmp_path / "out.png").read_bytes().startswith(b"\x89PNG")
+    webp = result.save(tmp_path / "orig.webp")
+    assert webp.read_bytes() == result.image.data  # the Space's own bytes, untouched
+
+
+def test_subcommands(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "models")
+    import re
+
+    assert re.search(r"^flux-schnell\s+image\s+roxky/g4f-flux\s+run_predict$", cap.stdout, re.M)
+    assert re.search(r"^janus-pro-7b\s+text\+vision\s+roxky/Janus-Pro-7B\s+janus_chat$", cap.stdout, re.M)
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "help")
+    assert cap.stdout.strip() == ip.find_line_magic("g4f").__doc__.strip()
+    assert "--aspect-ratio" in cap.stdout and "Examples" in cap.stdout
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "history")
+    assert "no generations yet" in cap.stdout
+    cell(ip, "-m flux -s 9", "a tree")
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "history")
+    assert "a tree" in cap.stdout and "9" in cap.stdout
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "login")
+        ip.run_line_magic("g4f", "config")
+        ip.run_line_magic("config", "G4FMagics")
+    assert "set (from %g4f login, in memory)" in cap.stdout
+    assert "hf_logintoken_123456" not in cap.stdout
+    cell(ip, "-m flux", "with login")
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "history")
+    assert "hf_logintoken" not in cap.stdout
+
+
+def test_login_token_is_sent_and_never_shown(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    with capture_output():
+        ip.run_line_magic("g4f", "login")
+    result, cap = cell(ip, "-m flux", "a cat")
+    join = thread_space.requests(path="/gradio_api/queue/join")[-1]
+    assert join.headers["x-zerogpu-token"] == "hf_logintoken_123456"
+    text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()[0]["text/plain"])
+    assert "hf_logintoken" not in text
+
+
+def test_config_token_is_masked_and_env_token_used(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    ip.run_line_magic("config", "G4FMagics.token = 'hf_configtoken_999999'")
+    with capture_output() as cap:
+        ip.run_line_magic("config", "G4FMagics")
+        ip.run_line_magic("g4f", "config")
+    assert "hf_configtoken" not in cap.stdout and "set (from config)" in cap.stdout
+    monkeypatch.setenv("G4F_MAGIC_TOKEN", "hf_envtoken_7777777")
+    cell(ip, "-m flux", "a cat")
+    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == "hf_envtoken_7777777"
+    ip.run_line_magic("config", "G4FMagics.token = ''")
+
+
+def test_literal_token_on_the_line_warns(ip: Any) -> None:
+    _, cap = cell(ip, "-m flux --api-key hf_literal_abcdefgh", "a cat")
+    assert "a token written in a cell is saved with the notebook" in cap.stderr
+    assert "hf_literal_abcdefgh" not in cap.stderr + cap.stdout
+
+
+def test_config_defaults_apply(ip: Any) -> None:
+    ip.run_line_magic("config", "G4FMagics.default_model = 'flux-dev'")
+    ip.run_line_magic("config", "G4FMagics.aspect_ratio = '9:16'")
+    result, _ = cell(ip, "", "a cat")
+    assert (result.model, result.width, result.height) == ("flux-dev", 760, 1360)
+    ip.run_line_magic("config", "G4FMagics.default_model = 'flux'")
+    ip.run_line_magic("config", "G4FMagics.aspect_ratio = '1:1'")
+
+
+def test_html_in_prompt_and_answer_is_text_not_markup(ip: Any) -> None:
+    result, _ = cell(ip, "-m janus-pro-7b --new", "<img src=x onerror=alert(1)>")
+    html = result._repr_mimebundle_()[0]["text/html"]
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_unload_leaves_nothing(ip: Any) -> None:
+    import g4f_magic
+
+    ip.run_line_magic("unload_ext", "g4f_magic")
+    assert "g4f" not in ip.magics_manager.magics["line"] and "g4f" not in ip.magics_manager.magics["cell"]
+    assert not any(type(c).__name__ == "G4FMagics" for c in ip.configurables)
+    assert g4f_magic._loaded == {}
+    ip.run_line_magic("load_ext", "g4f_magic")  # the fixture unloads again
+    ip.run_line_magic("config", "G4FMagics.endpoint = 'http://127.0.0.1:1'")
