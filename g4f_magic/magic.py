@@ -150,8 +150,8 @@ class G4FMagics(Magics):
         finally:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
-        summary = result.summary() if isinstance(result, Result) else "; ".join(r.summary() for r in result)
-        view.finish(summary)
+        recipes = [result.recipe()] if isinstance(result, Result) else [r.recipe() for r in result]
+        view.finish("; ".join(r for r in recipes if r))
         return result
 
     def _run_fg(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:

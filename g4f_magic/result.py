@@ -86,14 +86,15 @@ class Result:
     def size(self) -> str:
         return f"{self.width}x{self.height}" if self.width and self.height else ""
 
-    def summary(self) -> str:
-        parts = [self.model]
-        if self.seed is not None:
-            parts.append(f"seed {self.seed}")
+    def recipe(self) -> str:
+        """What reproduces the image: seed and size."""
+        parts = [f"seed {self.seed}"] if self.seed is not None else []
         if self.size:
             parts.append(self.size)
-        parts.append(f"{self.elapsed:.1f}s")
         return " · ".join(parts)
+
+    def summary(self) -> str:
+        return " · ".join(p for p in (self.model, self.recipe(), f"{self.elapsed:.1f}s") if p)
 
     def metadata(self) -> dict[str, str]:
         meta = {"prompt": self.prompt, "model": self.model, "Software": "g4f_magic"}

@@ -50,8 +50,8 @@ class PlainView:
         self.out.flush()
         self._in_text = True
 
-    def finish(self, summary: str) -> None:
-        self._print(f"{self.model} · done · {summary}")
+    def finish(self, recipe: str) -> None:
+        self._print(status_line(self.model, "done" + (f" · {recipe}" if recipe else ""), None))
 
     def fail(self, message: str) -> None:
         self._print(f"{self.model} · error · {message}")
@@ -141,8 +141,8 @@ class WidgetView:
         self.count = 1
         self._flush(force=True)
 
-    def finish(self, summary: str) -> None:
-        self._end("done", f"done · {summary}")
+    def finish(self, recipe: str) -> None:
+        self._end("done", "done" + (f" · {recipe}" if recipe else ""))
 
     def fail(self, message: str) -> None:
         self._end("error", "error")

@@ -28,7 +28,7 @@ def test_image_cell_prints_status_saves_and_returns_a_result(ip: Any, thread_spa
     assert result.image is not None and result.image.mime == "image/webp"
     assert "flux · In queue: position 2 of 2, ETA 1.5s" in cap.stdout
     assert "flux · Sampling 28/28" in cap.stdout
-    assert "flux · done · flux · seed 42 · 1360x760" in cap.stdout
+    assert "flux · done · seed 42 · 1360x760\n" in cap.stdout
     saved = Path("imgs") / "flux-42-a-lighthouse-in-a-storm.png"
     assert f"saved {saved}" in cap.stdout and saved.exists()  # no widgets here: saved and path printed
     from PIL import Image

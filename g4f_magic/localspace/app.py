@@ -98,6 +98,7 @@ class LocalSpace:
     def __init__(self, latency: float = 0.0, step_delay: float = 0.005, token_ttl: float = 600.0) -> None:
         self.latency = latency
         self.step_delay = step_delay
+        self.slow_delay = 0.05  # per progress step of the "slow" fault (400 steps)
         self.token_ttl = token_ttl
         self.received: list[Received] = []
         self.disconnects: list[str] = []
@@ -328,7 +329,7 @@ class LocalSpace:
             await w.send({"msg": "progress", "event_id": eid, "progress_data": [
                 {"index": i, "length": steps, "unit": "steps", "progress": None,
                  "desc": "Sampling" if job.kind == "flux_dev" else None}]})
-            await asyncio.sleep(0.05 if fault == "slow" else self.step_delay)
+            await asyncio.sleep(self.slow_delay if fault == "slow" else self.step_delay)
         await w.send({"msg": "log", "event_id": eid, "log": "Model loaded on the local stand-in",
                       "level": "info", "title": None})
         if fault == "huge_line":

@@ -1,0 +1,166 @@
+"""The magic in real kernels: a notebook executed with nbclient, an interrupt, and --bg."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from typing import Any
+
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+from g4f_magic.localspace import LocalSpace
+
+SECRET = "hf_kernelsecret_0123456789"
+
+
+@pytest.fixture
+def kernel_env(thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> LocalSpace:
+    thread_space.reset()
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", thread_space.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("G4F_MAGIC_TOKEN", SECRET)
+    monkeypatch.chdir(tmp_path)
+    return thread_space
+
+
+def widget_values(nb: Any) -> list[str]:
+    state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
+    return [v["state"]["value"] for v in state.values() if isinstance(v["state"].get("value"), str)]
+
+
+@pytest.mark.timeout(120)
+def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -> None:
+    nb = nbformat.v4.new_notebook()
+    sources = [
+        "%load_ext g4f_magic",
+        "style = 'oil painting'",
+        "%%g4f -m flux -a 16:9 -s 42 -o pic\na lighthouse in a storm, {style}",
+        "%%g4f -m flux-schnell -n 2 -s 500\ntwo foxes",
+        "%%g4f -m janus-pro-7b\nhello",
+        "%%g4f -m janus-pro-7b\nand again?",
+        "print(type(pic).__name__, pic.seed, pic.prompt)",
+        "%%g4f -m janus-pro-7b --new\n<img src=x onerror=alert(1)>",
+    ]
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    NotebookClient(nb, timeout=90, kernel_name="python3", store_widget_state=True).execute()
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, path)
+    saved = path.read_text()
+
+    image_cell = nb.cells[2].outputs
+    pngs = [o for o in image_cell if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1 and pngs[0].output_type == "execute_result"
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in image_cell)
+    grid = [o for o in nb.cells[3].outputs if "image/png" in o.get("data", {})]
+    assert len(grid) == 2  # one image/png per generated image
+    assert nb.cells[6].outputs[0].text == "Result 42 a lighthouse in a storm, oil painting\n"
+
+    values = widget_values(nb)
+    assert any("flux · done · seed 42 · 1360x760" in v and 'data-state="done"' in v for v in values)
+    assert any("Model loaded on the local stand-in" in v for v in values)  # the log lines
+    assert any("You asked: and again? (this conversation has 2 user turns)" in v for v in values)
+    # a preview was shown while generating, then emptied: each image is stored once
+    images = [v for v in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
+              if v["model_name"] == "ImageModel"]
+    assert images and all(b["data"] == "" for v in images for b in v.get("buffers", []))
+    html = [o["data"]["text/html"] for o in nb.cells[7].outputs if "text/html" in o.get("data", {})]
+    html += [v for v in widget_values(nb) if "onerror" in v]
+    assert html and all("<img src=x" not in h and "&lt;img src=x onerror=alert(1)&gt;" in h for h in html)
+    assert SECRET not in saved
+    join = kernel_env.requests(path="/gradio_api/queue/join")[0]
+    assert join.headers["x-zerogpu-token"] == SECRET  # it was used, and still never saved
+
+
+class Kernel:
+    """A bare kernel driven with jupyter_client, collecting every iopub message."""
+
+    def __init__(self) -> None:
+        self.km, self.kc = start_new_kernel(kernel_name="python3")
+        self.iopub: list[dict[str, Any]] = []
+
+    def execute(self, code: str, timeout: float = 60) -> dict[str, Any]:
+        msg_id = self.kc.execute(code)
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+        self.drain()
+        return reply["content"]
+
+    def drain(self, wait: float = 0.2) -> None:
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                self.iopub.append(self.kc.get_iopub_msg(timeout=0.05))
+            except queue.Empty:
+                pass
+
+    def value(self, expr: str) -> Any:
+        content = self.execute(f"__v = {expr}", timeout=30)
+        assert content["status"] == "ok", content
+        reply = self.kc.execute_interactive(f"print(repr(__v))", timeout=30, output_hook=self._hook)
+        assert reply["content"]["status"] == "ok"
+        return self._last
+
+    def _hook(self, msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            self._last = msg["content"]["text"].strip()
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(kernel_env: LocalSpace) -> Any:
+    k = Kernel()
+    assert k.execute("%load_ext g4f_magic")["status"] == "ok"
+    yield k
+    k.close()
+
+
+@pytest.mark.timeout(120)
+def test_interrupt_cancels_cleanly_and_the_next_cell_runs(kernel: Kernel, kernel_env: LocalSpace) -> None:
+    msg_id = kernel.kc.execute("%%g4f -m flux\na slow one [fault:slow]")
+    deadline = time.monotonic() + 30
+    while not kernel_env.requests(path="/gradio_api/queue/data") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the stream
+    kernel.km.interrupt_kernel()
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert kernel_env.disconnects, "the connection was not closed"
+    kernel.drain(0.5)
+    updates = [json.dumps(m["content"]) for m in kernel.iopub if m["msg_type"] == "comm_msg"]
+    assert any("cancelled" in u for u in updates)
+    assert kernel.value("6 * 7") == "42"
+    assert kernel.execute("%%g4f -m flux -s 3\nafter the interrupt")["status"] == "ok"
+    assert kernel.value("_g4f.seed") == "3"
+
+
+@pytest.mark.timeout(120)
+def test_bg_leaves_the_kernel_free_and_still_completes(kernel: Kernel, kernel_env: LocalSpace) -> None:
+    kernel_env.slow_delay = 0.01  # 400 steps: about 4 s of streaming
+    try:
+        started = time.monotonic()
+        assert kernel.execute("%%g4f --bg -m flux -s 77 -o later\nin the background [fault:slow]")["status"] == "ok"
+        assert kernel.value("6 * 7") == "42"
+        quick = time.monotonic() - started
+        assert kernel.value("'later' in dir()") == "False"  # the first run is still streaming
+        deadline = time.monotonic() + 60
+        while kernel.value("'later' in dir()") != "True":
+            assert time.monotonic() < deadline, "the background run never finished"
+            time.sleep(0.2)
+        assert kernel.value("later.seed") == "77"
+        kernel.drain(0.5)
+        updates = [json.dumps(m["content"]) for m in kernel.iopub if m["msg_type"] == "comm_msg"]
+        assert any("done" in u and "seed 77" in u for u in updates)
+        outputs = [m for m in kernel.iopub if m["msg_type"] == "display_data"
+                   and "image/png" in m["content"]["data"]]
+        assert len(outputs) == 1  # the image went into the run's Output widget
+        assert quick < 30
+    finally:
+        kernel_env.slow_delay = 0.05
