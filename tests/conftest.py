@@ -12,6 +12,11 @@ import pytest
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, serve
 
+# Kernels, IPython and Jupyter write nothing to the home folder, and no user kernelspec shadows python3.
+_HOME = __import__("tempfile").mkdtemp(prefix="g4f-tests-")
+for _var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+    __import__("os").environ[_var] = f"{_HOME}/{_var.lower()}"
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
