@@ -28,7 +28,7 @@ from .errors import (
     one_line,
     quota_error,
 )
-from .media import image_mime
+from .media import MAX_IMAGE_BYTES, image_mime
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
     FALLBACK_TOKEN,
@@ -52,7 +52,6 @@ __all__ = [
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 16 * 1024 * 1024
-MAX_IMAGE_BYTES = 32 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 DRAIN_GRACE = 1.0
 

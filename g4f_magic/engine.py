@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .client import MAX_IMAGE_BYTES, fetch_image
+from .client import fetch_image
+from .media import MAX_IMAGE_BYTES
 from .errors import G4FError, InvalidOption, StreamError
 from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .providers import G4F

@@ -10,7 +10,7 @@ import re
 import string
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -18,14 +18,15 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
 
-from .client import MAX_IMAGE_BYTES, fetch_image
 from .endpoints import ENV_VAR
-from .engine import ChatState, Job, run_job
 from .errors import G4FError
-from .providers import G4F, model_info
+from .media import MAX_IMAGE_BYTES
 from .result import Result, ResultSet
 from .runner import kernel_loop, run_sync
 from .views import PlainView, WidgetView
+
+if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
+    from .engine import ChatState, Job
 
 __all__ = ["G4FMagics", "TOKEN_ENV"]
 
@@ -64,10 +65,18 @@ class G4FMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.chat = ChatState()
+        self._chat: ChatState | None = None
         self.history: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self._login: Secret | None = None
+
+    @property
+    def chat(self) -> ChatState:
+        if self._chat is None:
+            from .engine import ChatState
+
+            self._chat = ChatState()
+        return self._chat
 
     # -- the magic ------------------------------------------------------------------------------
     @magic_arguments()
@@ -142,6 +151,8 @@ class G4FMagics(Magics):
 
     # -- running --------------------------------------------------------------------------------
     async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
+        from .engine import run_job
+
         ticker = asyncio.ensure_future(view.ticker())
         try:
             if image is not None:
@@ -179,10 +190,10 @@ class G4FMagics(Magics):
             except G4FError as exc:
                 view.fail(str(exc))
                 return
-            self._keep(result, args, plain=False)
             with view.output:
                 for r in result if isinstance(result, ResultSet) else [result]:
                     display(r)
+            self._keep(result, args, plain=False)
 
         task = loop.create_task(background())
         self.tasks.add(task)
@@ -201,6 +212,8 @@ class G4FMagics(Magics):
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str) and value.startswith(("http://", "https://")):
+            from .client import fetch_image
+
             data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
             return data
         if isinstance(value, (str, Path)) and Path(value).is_file():
@@ -242,6 +255,9 @@ class G4FMagics(Magics):
             raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from None
 
     def _job(self, args: Any, prompt: str) -> Job:
+        from .engine import Job
+        from .providers import G4F
+
         model = args.model or self.default_model
         try:
             G4F.route(model)
@@ -283,6 +299,8 @@ class G4FMagics(Magics):
         if name == "help":
             print(self.g4f.__doc__)
         elif name == "models":
+            from .providers import model_info
+
             rows = model_info()
             print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
                                                                for r in rows]))

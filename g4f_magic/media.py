@@ -8,8 +8,9 @@ from typing import Any
 
 from .errors import InvalidOption
 
-__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS"]
+__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES"]
 
+MAX_IMAGE_BYTES = 32 * 1024 * 1024  # the largest image accepted from a Space
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 

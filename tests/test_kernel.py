@@ -81,13 +81,31 @@ class Kernel:
         self.km, self.kc = start_new_kernel(kernel_name="python3")
         self.iopub: list[dict[str, Any]] = []
 
-    def execute(self, code: str, timeout: float = 60) -> dict[str, Any]:
+    def run(self, code: str, timeout: float = 60) -> tuple[dict[str, Any], str]:
+        """Execute; keep every iopub message (a background run's output has another parent)."""
         msg_id = self.kc.execute(code)
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            assert time.monotonic() < deadline, f"no idle status for {code!r}"
+            try:
+                msg = self.kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            self.iopub.append(msg)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
         reply = self.kc.get_shell_msg(timeout=timeout)
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = self.kc.get_shell_msg(timeout=timeout)
-        self.drain()
-        return reply["content"]
+        return reply["content"], "".join(out)
+
+    def execute(self, code: str, timeout: float = 60) -> dict[str, Any]:
+        return self.run(code, timeout)[0]
 
     def drain(self, wait: float = 0.2) -> None:
         end = time.monotonic() + wait
@@ -97,16 +115,10 @@ class Kernel:
             except queue.Empty:
                 pass
 
-    def value(self, expr: str) -> Any:
-        content = self.execute(f"__v = {expr}", timeout=30)
+    def value(self, expr: str) -> str:
+        content, out = self.run(f"print(repr({expr}))", timeout=30)
         assert content["status"] == "ok", content
-        reply = self.kc.execute_interactive(f"print(repr(__v))", timeout=30, output_hook=self._hook)
-        assert reply["content"]["status"] == "ok"
-        return self._last
-
-    def _hook(self, msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            self._last = msg["content"]["text"].strip()
+        return out.strip()
 
     def close(self) -> None:
         self.kc.stop_channels()

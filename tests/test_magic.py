@@ -216,3 +216,79 @@ def test_unload_leaves_nothing(ip: Any) -> None:
     assert g4f_magic._loaded == {}
     ip.run_line_magic("load_ext", "g4f_magic")  # the fixture unloads again
     ip.run_line_magic("config", "G4FMagics.endpoint = 'http://127.0.0.1:1'")
+
+
+def test_load_ext_defers_heavy_imports() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'g4f_magic')\n"
+        "print(sorted(m for m in ('aiohttp', 'ipywidgets', 'PIL', 'markdown_it') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_timeout_option_names_the_limit(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("heartbeats_only")
+    with pytest.raises(UsageError) as info:
+        cell(ip, "-m flux --timeout 0.5", "a cat")
+    assert str(info.value) == "G4FTimeout: no result within 0.5 s (timeout=0.5)"
+
+
+def test_verbose_shows_heartbeats(ip: Any) -> None:
+    _, quiet = cell(ip, "-m flux", "a cat")
+    _, loud = cell(ip, "-m flux -v", "a cat")
+    assert "Generating…" not in quiet.stdout and "flux · Generating…" in loud.stdout
+
+
+def test_proxy_option_is_used(ip: Any, thread_space: LocalSpace) -> None:
+    # nothing listens on this loopback port, so only a run that really used the proxy fails so
+    with pytest.raises(UsageError, match="ConnectionFailed: cannot reach the proxy"):
+        cell(ip, "-m flux --proxy http://127.0.0.1:9", "a cat")
+
+
+def test_image_from_a_path_and_a_url(ip: Any, tmp_path: Path) -> None:
+    from g4f_magic.localspace.images import placeholder
+
+    path = tmp_path / "in.png"
+    path.write_bytes(placeholder("x", 1, 40, 24, "PNG"))
+    answer, _ = cell(ip, f"-m janus-pro-7b --new --image {path}", "what is it?")
+    assert "I see a 40x24 PNG image named" in answer.text
+    pic, _ = cell(ip, "-m flux -s 4 -W 64 -H 32", "a dog")
+    answer, _ = cell(ip, f"-m janus-pro-7b --new --image {pic.url}", "and this?")
+    assert "I see a 64x32 WEBP image" in answer.text
+
+
+def test_logout_forgets_the_token(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "login")
+        ip.run_line_magic("g4f", "logout")
+        ip.run_line_magic("g4f", "config")
+    assert "token forgotten" in cap.stdout and "not set" in cap.stdout
+    cell(ip, "-m flux", "a cat")
+    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] != "hf_logintoken_123456"
+
+
+def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:
+    ip.run_line_magic("config", "G4FMagics.widgets = 'on'")
+    try:
+        _, cap = cell(ip, "-m flux -s 2", "a cat")
+        views = [o for o in cap.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+        assert len(views) == 1 and "saved" not in cap.stdout  # widgets: nothing written to disk
+        _, cap = cell(ip, "-m flux -s 2 --no-widgets", "a cat")
+        assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in cap.outputs)
+        assert "flux · done · seed 2" in cap.stdout and "saved imgs" in cap.stdout
+    finally:
+        ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
+
+
+def test_cell_help_is_the_same_text(ip: Any) -> None:
+    assert ip.find_cell_magic("g4f").__doc__ == ip.find_line_magic("g4f").__doc__
+    assert "%g4f [-m MODEL] [-a ASPECT_RATIO]" in ip.find_cell_magic("g4f").__doc__
