@@ -358,3 +358,19 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def options_markdown() -> str:
+    """The options table of the README, from the same parser as ``%g4f help``."""
+    rows = ["| option | meaning |", "|---|---|"]
+    for action in G4FMagics.g4f.parser._actions:  # type: ignore[attr-defined]
+        if action.dest == "help":
+            continue
+        names = ", ".join(f"`{o}`" for o in action.option_strings) or "`PROMPT`"
+        meta = f" `{action.metavar or action.dest.upper()}`" if action.option_strings and action.nargs != 0 else ""
+        rows.append(f"| {names}{meta} | {action.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(options_markdown())

@@ -47,6 +47,12 @@ def predict_session_hash() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def queue_body(data: list[Any], fn_index: int, trigger_id: int, session_hash: str) -> dict[str, Any]:
+    """The JSON of a Gradio ``queue/join``."""
+    return {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+            "session_hash": session_hash}
+
+
 def zerogpu_headers(token: str | None, uuid: str | None) -> dict[str, str]:
     """Only for join / predict requests; a header whose value is None is left out."""
     headers = {"x-zerogpu-token": token, "x-zerogpu-uuid": uuid}
@@ -148,10 +154,7 @@ async def janus_chat(
     yield JsonConversation(session_hash, uuid, token)
     image = await call.upload(base, session_hash, media[-1]) if media else None
     seed = pick_seed("janus") if seed is None else seed
-    body = {
-        "data": [image, prompt, seed, 0.95, 0.1], "event_data": None,
-        "fn_index": 2, "trigger_id": 10, "session_hash": session_hash,
-    }
+    body = queue_body([image, prompt, seed, 0.95, 0.1], 2, 10, session_hash)
     event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
     sent = ""
     async for item in call.queue(base, session_hash, event_id):
@@ -178,10 +181,7 @@ async def janus_image(
     if note:
         yield note
     seed = pick_seed("janus") if seed is None else seed
-    body = {
-        "data": [prompt, seed, 5, 1], "event_data": None,
-        "fn_index": 3, "trigger_id": 20, "session_hash": session_hash,
-    }
+    body = queue_body([prompt, seed, 5, 1], 3, 20, session_hash)
     event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
     async for item in call.queue(base, session_hash, event_id):
         if isinstance(item, Reasoning):
@@ -202,10 +202,7 @@ async def flux_dev(
     if note:
         yield note
     seed = pick_seed("flux_dev") if seed is None else seed
-    body = {
-        "data": [prompt, seed, False, width, height, guidance_scale, num_inference_steps],
-        "event_data": None, "fn_index": 2, "trigger_id": 4, "session_hash": session_hash,
-    }
+    body = queue_body([prompt, seed, False, width, height, guidance_scale, num_inference_steps], 2, 4, session_hash)
     event_id = await call.join(base, body, zerogpu_headers(token, uuid))
     if event_id is None:
         raise StreamError("the Space accepted the job without an event_id")

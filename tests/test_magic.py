@@ -292,3 +292,11 @@ def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:
 def test_cell_help_is_the_same_text(ip: Any) -> None:
     assert ip.find_cell_magic("g4f").__doc__ == ip.find_line_magic("g4f").__doc__
     assert "%g4f [-m MODEL] [-a ASPECT_RATIO]" in ip.find_cell_magic("g4f").__doc__
+
+
+def test_readme_options_table_is_generated_from_the_parser() -> None:
+    from g4f_magic.magic import options_markdown
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("<!-- options:", 1)[1].split("-->", 1)[1].split("<!-- /options -->", 1)[0]
+    assert block.strip() == options_markdown()
