@@ -29,6 +29,7 @@ _EXPORTS = {
     "QuotaExceeded": "errors",
     "StreamError": "errors",
     "G4FTimeout": "errors",
+    "Panel": "panel",
     "aclose": "client",
     "fetch_image": "client",
     "ENV_VAR": "endpoints",

@@ -19,7 +19,7 @@ from .providers import G4F
 from .result import GeneratedImage, Result, ResultSet
 from .routes import SEED_RANGES
 
-__all__ = ["Job", "ChatState", "View", "run_job", "MAX_COUNT"]
+__all__ = ["Job", "ChatState", "View", "LiveView", "run_job", "run_in_view", "MAX_COUNT"]
 
 MAX_COUNT = 16
 _SEED_ROUTE = {"flux_dev": "flux_dev", "run_predict": "run_predict", "janus_image": "janus", "janus_chat": "janus"}
@@ -29,6 +29,13 @@ class View(Protocol):
     def status(self, index: int, event: Reasoning) -> None: ...
     def preview(self, index: int, data: bytes, mime: str) -> None: ...
     def text(self, chunk: str) -> None: ...
+
+
+class LiveView(View, Protocol):
+    """A view that also keeps time while the Space is quiet and shows the end of a run."""
+
+    async def ticker(self) -> None: ...
+    def finish(self, recipe: str) -> None: ...
 
 
 @dataclass
@@ -159,3 +166,16 @@ async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result
     batches = await _all_or_nothing([_image_one(job, i, s, view) for i, s in enumerate(_seeds(job, route))])
     results = [r for batch in batches for r in batch]
     return results[0] if len(results) == 1 else ResultSet(results)
+
+
+async def run_in_view(job: Job, view: LiveView, chat: ChatState | None = None) -> Result | ResultSet:
+    """``run_job`` with the view's clock running, and the recipe shown at the end."""
+    ticker = asyncio.ensure_future(view.ticker())
+    try:
+        result = await run_job(job, view, chat)
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+    recipes = [result.recipe()] if isinstance(result, Result) else [r.recipe() for r in result]
+    view.finish("; ".join(r for r in recipes if r))
+    return result

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not b
 __all__ = ["G4FMagics", "TOKEN_ENV"]
 
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
-SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout")
+SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 
@@ -114,7 +114,7 @@ class G4FMagics(Magics):
             What animal is in this picture?
 
             %g4f a red bicycle, studio photo
-            %g4f models | help | config | history | login | logout
+            %g4f models | help | config | history | login | logout | panel
 
         The cell text is the prompt; {name} takes a variable from the namespace ({{ for a brace).
         Janus chat continues across cells until --new. The result is returned (and kept in _g4f):
@@ -151,19 +151,11 @@ class G4FMagics(Magics):
 
     # -- running --------------------------------------------------------------------------------
     async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
-        from .engine import run_job
+        from .engine import run_in_view
 
-        ticker = asyncio.ensure_future(view.ticker())
-        try:
-            if image is not None:
-                job.image = await self._image_bytes(image, job)
-            result = await run_job(job, view, self.chat)
-        finally:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-        recipes = [result.recipe()] if isinstance(result, Result) else [r.recipe() for r in result]
-        view.finish("; ".join(r for r in recipes if r))
-        return result
+        if image is not None:
+            job.image = await self._image_bytes(image, job)
+        return await run_in_view(job, view, self.chat)
 
     def _run_fg(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
         try:
@@ -293,11 +285,18 @@ class G4FMagics(Magics):
         return type(self.shell).__name__ == "ZMQInteractiveShell"
 
     # -- subcommands ----------------------------------------------------------------------------
-    def _subcommand(self, name: str, rest: list[str]) -> None:
+    def _subcommand(self, name: str, rest: list[str]) -> Any:
         if rest:
             raise UsageError(f"%g4f {name} takes no arguments")
         if name == "help":
             print(self.g4f.__doc__)
+        elif name == "panel":
+            from .panel import Panel
+
+            try:
+                display(Panel(self))
+            except G4FError as exc:
+                raise UsageError(str(exc)) from None
         elif name == "models":
             from .providers import model_info
 

@@ -82,11 +82,14 @@ class WidgetView:
         self._dirty = False
         self._last_flush = 0.0
         self.status_w = w.HTML(status_html(model, "Starting", 0.0))
+        self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, layout=w.Layout(display="none", width="240px"))
+        self._fraction: float | None = None
         self.log_w = w.HTML("")
         self.text_w = w.HTML("")
         self.previews = [w.Image(layout=w.Layout(display="none", max_width="256px")) for _ in range(count)]
         self.output = w.Output()
-        self.widget = w.VBox([self.status_w, self.log_w, w.HBox(self.previews), self.text_w, self.output])
+        self.widget = w.VBox([w.HBox([self.status_w, self.progress]), self.log_w, w.HBox(self.previews),
+                              self.text_w, self.output])
         self.widget.add_class("g4f-run")
 
     def _elapsed(self) -> float:
@@ -105,6 +108,10 @@ class WidgetView:
         new = status_html(self.model, text, self._elapsed(), self.state)
         if new != self.status_w.value:
             self.status_w.value = new
+        if self._fraction is not None and self._fraction != self.progress.value:
+            self.progress.value = self._fraction
+            if self.progress.layout.display == "none":
+                self.progress.layout.display = ""
         logs = log_html(self._logs, open_=self.verbose)
         if logs != self.log_w.value:
             self.log_w.value = logs
@@ -118,6 +125,8 @@ class WidgetView:
             self._logs.append(event.status)
         elif event.kind != "heartbeat" or index not in self._status:
             self._status[index] = event.status
+        if event.kind == "progress" and event.progress_index is not None and event.progress_length:
+            self._fraction = max(0.0, min(1.0, event.progress_index / event.progress_length))
         self._dirty = True
         self._flush()
 
@@ -139,6 +148,8 @@ class WidgetView:
             image.value = b""
         self._status = {0: line}
         self.count = 1
+        if state == "done" and self._fraction is not None:
+            self._fraction = 1.0
         self._flush(force=True)
 
     def finish(self, recipe: str) -> None:

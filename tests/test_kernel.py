@@ -176,3 +176,27 @@ def test_bg_leaves_the_kernel_free_and_still_completes(kernel: Kernel, kernel_en
         assert quick < 30
     finally:
         kernel_env.slow_delay = 0.05
+
+
+@pytest.mark.timeout(120)
+def test_a_cell_completes_while_a_panel_generation_runs(kernel: Kernel, kernel_env: LocalSpace) -> None:
+    kernel_env.slow_delay = 0.01
+    try:
+        content, _ = kernel.run("%g4f panel")
+        assert content["status"] == "ok"
+        assert any(m["msg_type"] == "display_data" and "application/vnd.jupyter.widget-view+json"
+                   in m["content"]["data"] for m in kernel.iopub)
+        setup = ("from g4f_magic import Panel\n"
+                 "p = Panel()\n"
+                 "p.prompt.value = 'panel run [fault:slow]'\n"
+                 "p.generate_button.click()\n"
+                 "len(p.tasks)")
+        assert kernel.execute(setup)["status"] == "ok"
+        assert kernel.value("(6 * 7, len(p.tasks))") == "(42, 1)"  # answered while the run streams
+        deadline = time.monotonic() + 60
+        while kernel.value("len(p.results)") != "1":
+            assert time.monotonic() < deadline, "the panel run never finished"
+            time.sleep(0.2)
+        assert kernel.value("p.stop_button.disabled") == "True"
+    finally:
+        kernel_env.slow_delay = 0.05

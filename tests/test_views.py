@@ -58,3 +58,12 @@ def test_plain_view_prints_changes_only(capsys: Any) -> None:
     view.status(0, Reasoning("1/2", "progress", elapsed=0.5))
     out = capsys.readouterr().out.splitlines()
     assert out == ["flux · In queue", "flux · 1/2 · 0.5s"]
+
+
+def test_progress_bar_follows_progress_events() -> None:
+    view = WidgetView("flux", min_interval=0)
+    assert view.progress.layout.display == "none"
+    view.status(0, Reasoning("Sampling 7/28", "progress", progress_index=7, progress_length=28))
+    assert view.progress.value == 0.25 and view.progress.layout.display == ""
+    view.finish("seed 1")
+    assert view.progress.value == 1.0
