@@ -27,7 +27,7 @@ from .views import WidgetView
 
 __all__ = ["Panel", "PromptBox"]
 
-RUN_UPDATE_INTERVAL = 0.25  # at most ~4 flushes a second per run, a few properties each
+RUN_UPDATE_INTERVAL = 0.3  # about 3 flushes a second per run, 2-3 properties each: under 10 messages/s
 THUMB = 128
 
 
