@@ -1,10 +1,15 @@
-# `make test` and `make demo` set everything up from nothing: a venv in .venv with the project installed.
+# `make demo` and `make test` set everything up from nothing: a venv in .venv with the project
+# installed, and (for the browser test) Debian's Chromium.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+# `make demo` uses the bundled local Space; `make demo G4F_MAGIC_ENDPOINT=` talks to the real Spaces;
+# `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
+DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test demo space clean
+.PHONY: test demo space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +17,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Playwright cannot download its own browser here; the test drives Debian's.
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "could not install chromium: run 'apt-get install chromium' as root, then make test"; exit 1; }
+
+test: $(STAMP) chromium
 	$(PY) -m pytest
 
 demo: $(STAMP)
-	$(PY) -m g4f_magic.demo --out build/demo
+	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

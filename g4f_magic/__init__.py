@@ -48,6 +48,10 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
     ipython.register_magics(magics)
+    if magics._has_kernel():  # cells run as coroutines on the kernel's loop, never nested
+        from .magic import async_cell
+
+        ipython.input_transformers_cleanup.append(async_cell)
     _loaded[id(ipython)] = magics
 
 
@@ -68,6 +72,10 @@ def unload_ipython_extension(ipython: Any) -> None:
         await aclose()
 
     run_sync(shutdown())
+    from .magic import async_cell
+
+    if async_cell in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(async_cell)
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("g4f", None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import socket
 import sys
 import weakref
 from typing import Any, AsyncIterator, Mapping
@@ -84,18 +85,29 @@ class _GraceOver(Exception):
     """Internal: the short wait for a clean end of stream ran out (not an error)."""
 
 
+def _cause(error: BaseException | None) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, socket.gaierror):
+        return "host name not resolved"
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return "timed out"
+    return one_line(getattr(error, "strerror", None) or type(error).__name__)
+
+
 @contextlib.contextmanager
 def translated(url: str) -> Any:
     """The one place where aiohttp's exceptions become the project's."""
-    host = aiohttp.client.URL(url).host or "the server"
+    parsed = aiohttp.client.URL(url)
+    host = (parsed.host or "the server") + (f":{parsed.explicit_port}" if parsed.explicit_port else "")
     try:
         yield
     except aiohttp.ServerTimeoutError as exc:
         raise G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})") from None
     except aiohttp.ClientProxyConnectionError as exc:
-        raise ConnectionFailed(f"cannot reach the proxy: {one_line(exc.os_error.strerror or exc)}") from None
+        raise ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}") from None
     except aiohttp.ClientConnectorError as exc:
-        raise ConnectionFailed(f"cannot connect to {host}: {one_line(exc.os_error.strerror or exc)}") from None
+        raise ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}") from None
     except aiohttp.ClientHttpProxyError as exc:
         raise ConnectionFailed(f"the proxy refused the request ({exc.status})") from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:

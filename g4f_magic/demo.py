@@ -1,69 +1,80 @@
-"""Offline demo: start the local Space, run every route, save the images. ``python -m g4f_magic.demo``."""
+"""The offline demo: run the quickstart notebook in a real kernel and write it out as HTML.
+
+``python -m g4f_magic.demo`` with ``G4F_MAGIC_ENDPOINT`` unset, or set to ``local``, starts the local
+Space. With ``--real`` (``make demo G4F_MAGIC_ENDPOINT=``) it leaves the variable unset and talks to
+the real Spaces. With a URL, it uses that gateway.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
-from . import G4F, ImageResponse, JsonConversation, Reasoning, fetch_image
 from .endpoints import ENV_VAR
-from .localspace import LocalSpace, serve
-from .media import EXTENSIONS
 
-RUNS = [
-    ("flux", "a lighthouse in a storm, oil painting", {"aspect_ratio": "16:9", "seed": 42}),
-    ("flux-schnell", "a red fox in the snow", {"aspect_ratio": "1:1", "seed": 12345}),
-    ("janus-pro-7b-image", "a watercolor hummingbird", {"seed": 2024}),
-    ("janus-pro-7b", "Describe a lighthouse in one sentence.", {}),
-]
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
 
 
-async def run(out: Path, endpoint: str | None) -> int:
-    server = None
-    if endpoint is None:
-        server = serve(LocalSpace(step_delay=0.02))
-        endpoint = await server.__anext__()
-        print(f"local Space (a stand-in, not a model) on {endpoint}")
+@contextlib.contextmanager
+def _endpoint(choice: str) -> Iterator[str]:
+    if choice == "local":
+        from .localspace import LocalSpace, in_thread
+
+        with in_thread(LocalSpace(step_delay=0.02)) as url:
+            print(f"local Space (a stand-in, not a model) on {url}", flush=True)
+            yield url
+    else:
+        yield choice
+
+
+def run(notebook: Path, out: Path, choice: str, timeout: float) -> Path:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        for model, prompt, options in RUNS:
-            print(f"\n== {model}: {prompt}")
-            async for ev in G4F.create_async_generator(model, prompt, endpoint=endpoint, **options):
-                if isinstance(ev, Reasoning):
-                    print(f"   [{ev.kind}] {ev.status}")
-                elif isinstance(ev, ImageResponse):
-                    for i, url in enumerate(ev.urls):
-                        data, mime = await fetch_image(url)
-                        path = out / f"{model}-{ev.seed}-{i}.{EXTENSIONS[mime]}"
-                        path.write_bytes(data)
-                        size = f", {ev.width}x{ev.height}" if ev.width and ev.height else ""
-                        print(f"   saved {path} ({len(data)} bytes, {mime}{size}, seed {ev.seed})")
-                elif isinstance(ev, str) and not isinstance(ev, JsonConversation):
-                    print(ev, end="", flush=True)
-            print()
-    finally:
-        if server is not None:
-            await server.aclose()
-    print(f"\nimages in {out}")
-    return 0
+    nb = nbformat.read(notebook, as_version=4)
+    with _endpoint(choice) as url:
+        if url:
+            os.environ[ENV_VAR] = url  # the kernel inherits it
+        else:
+            os.environ.pop(ENV_VAR, None)
+            print("no endpoint: talking to the real Hugging Face Spaces", flush=True)
+        started = time.monotonic()
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                                resources={"metadata": {"path": str(out)}})
+        client.execute()
+        print(f"executed {notebook.name} in {time.monotonic() - started:.1f}s", flush=True)
+    executed = out / notebook.name
+    nbformat.write(nb, executed)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    html = out / (notebook.stem + ".html")
+    html.write_text(body, encoding="utf-8")
+    return html
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m g4f_magic.demo", description=__doc__)
-    parser.add_argument("--out", default="build/demo", help="folder for the images")
-    parser.add_argument("--endpoint", default=os.environ.get(ENV_VAR) or None,
-                        help=f"gateway URL (default: ${ENV_VAR}, else a local Space started here)")
+    parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
+    parser.add_argument("--out", type=Path, default=Path("build/demo"))
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
+    parser.add_argument("--real", action="store_true", help="the real Spaces (needs internet)")
     args = parser.parse_args(argv)
-    from .errors import G4FError
-
+    choice = "" if args.real else (os.environ.get(ENV_VAR) or "local")
     try:
-        return asyncio.run(run(Path(args.out), args.endpoint))
-    except G4FError as exc:
-        print(f"demo: {type(exc).__name__}: {exc}", file=sys.stderr)
+        html = run(args.notebook, args.out, choice, args.timeout)
+    except Exception as exc:  # a failed cell: nbclient's CellExecutionError names the kernel's error
+        what = f"{exc.ename}: {exc.evalue}" if hasattr(exc, "ename") else f"{type(exc).__name__}: {exc}"
+        print(f"demo failed: {what.strip().splitlines()[0] if what.strip() else type(exc).__name__}",
+              file=sys.stderr)
         return 1
+    print(f"HTML with the images inline: {html.resolve()}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not b
 __all__ = ["G4FMagics", "TOKEN_ENV"]
 
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
+SET_WIDTH = 320
 SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
@@ -123,7 +124,47 @@ class G4FMagics(Magics):
         words = line.split()
         if cell is None and words and words[0] in SUBCOMMANDS:
             return self._subcommand(words[0], words[1:])
-        self._check_options(words)
+        plan = self._prepare(line, cell)
+        if plan is None:
+            return None
+        job, view, args, plain = plan
+        try:
+            result = run_sync(self._run(job, view, args.image))
+        except KeyboardInterrupt:
+            view.cancelled()
+            raise
+        except G4FError as exc:
+            view.fail(str(exc))
+            raise UsageError(f"{type(exc).__name__}: {exc}") from None
+        return self._finish(result, view, args, plain)
+
+    async def run_async(self, line: str, cell: str | None = None) -> Any:
+        """The same run awaited on the kernel's own loop.
+
+        In a kernel, ``%%g4f`` cells are rewritten to ``await`` this (see ``async_cell``), so the
+        loop is never re-entered: ipykernel 7 breaks when another queued cell (JupyterLab's Run
+        All) is handled inside a nested ``run_until_complete``.
+        """
+        words = line.split()
+        if cell is None and words and words[0] in SUBCOMMANDS:
+            return self._subcommand(words[0], words[1:])
+        plan = self._prepare(line, cell)
+        if plan is None:
+            return None
+        job, view, args, plain = plan
+        try:
+            result = await self._run(job, view, args.image)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            view.cancelled()
+            raise KeyboardInterrupt from None  # what an interrupted cell reports
+        except G4FError as exc:
+            view.fail(str(exc))
+            raise UsageError(f"{type(exc).__name__}: {exc}") from None
+        return self._finish(result, view, args, plain)
+
+    def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
+        """Parse and check everything, make the view; None when a --bg run was started instead."""
+        self._check_options(line.split())
         args = parse_argstring(self.g4f, line)
         if _TOKENISH.search(line) or (args.api_key and not args.api_key.startswith("$")):
             print(f"g4f: warning: a token written in a cell is saved with the notebook; use %g4f login "
@@ -139,15 +180,26 @@ class G4FMagics(Magics):
         plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
         view = PlainView(job.model, job.count, args.verbose) if plain else WidgetView(job.model, job.count, args.verbose)
         if args.bg:
-            return self._start_bg(job, view, args, args.image)
+            self._start_bg(job, view, args, args.image)
+            return None
         if isinstance(view, WidgetView):
             display(view.widget)
-        result = self._run_fg(job, view, args.image)
+        return job, view, args, plain
+
+    def _finish(self, result: Result | ResultSet, view: Any, args: Any, plain: bool) -> Result | ResultSet:
+        if isinstance(view, WidgetView):
+            print(view.trace())  # kept in the saved notebook and its HTML, where widgets may not render
         self._keep(result, args, plain)
         if isinstance(result, ResultSet):
-            for r in result:
-                display(r)
+            self._show_set(result)
         return result
+
+    @staticmethod
+    def _show_set(results: ResultSet) -> None:
+        """Each image once, as its own image/png, at a size that lets several fit on a screen."""
+        for r in results:
+            data, meta = r.mimebundle(max_width=SET_WIDTH)
+            display(data, metadata=meta, raw=True)
 
     # -- running --------------------------------------------------------------------------------
     async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
@@ -156,16 +208,6 @@ class G4FMagics(Magics):
         if image is not None:
             job.image = await self._image_bytes(image, job)
         return await run_in_view(job, view, self.chat)
-
-    def _run_fg(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
-        try:
-            return run_sync(self._run(job, view, image))
-        except KeyboardInterrupt:
-            view.cancelled()
-            raise
-        except G4FError as exc:
-            view.fail(str(exc))
-            raise UsageError(f"{type(exc).__name__}: {exc}") from None
 
     def _start_bg(self, job: Job, view: Any, args: Any, image: str | None) -> None:
         loop = kernel_loop()
@@ -183,8 +225,10 @@ class G4FMagics(Magics):
                 view.fail(str(exc))
                 return
             with view.output:
-                for r in result if isinstance(result, ResultSet) else [result]:
-                    display(r)
+                if isinstance(result, ResultSet):
+                    self._show_set(result)
+                else:
+                    display(result)
             self._keep(result, args, plain=False)
 
         task = loop.create_task(background())
@@ -373,3 +417,22 @@ def options_markdown() -> str:
 
 if __name__ == "__main__":
     print(options_markdown())
+
+
+_CELL = re.compile(r"\A%%g4f(?:[ \t]+([^\n]*))?\n?(.*)\Z", re.S)
+_LINE = re.compile(r"\A%g4f[ \t]+([^\n]*?)\s*\Z")
+
+
+def async_cell(lines: list[str]) -> list[str]:
+    """IPython input transformer: a ``%%g4f`` cell, or a one-line ``%g4f PROMPT`` cell, becomes
+    top-level ``await`` of the magic's coroutine, which ipykernel runs on its own loop."""
+    text = "".join(lines)
+    m = _CELL.match(text)
+    if m:
+        line, cell = m.group(1) or "", m.group(2)
+    else:
+        m = _LINE.match(text)
+        if not m or (m.group(1).split() or [""])[0] in SUBCOMMANDS:
+            return lines
+        line, cell = m.group(1), None
+    return [f"await get_ipython().find_cell_magic('g4f').__self__.run_async({line!r}, {cell!r})\n"]

@@ -109,11 +109,18 @@ class Result:
         return f"<Result {self.summary()} · {what} · prompt {self.prompt[:60]!r}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.mimebundle()
+
+    def mimebundle(self, max_width: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Data and metadata for display; ``max_width`` scales the shown size (sets of images)."""
         if self.image is None:
             caption = f'<div style="color:#888;font-size:small">{escape(self.summary())}</div>'
             return {"text/plain": self.text, "text/html": markdown_html(self.text) + caption}, {}
         png = self.image.png
-        meta = {"image/png": {"width": self.width, "height": self.height}} if self.size else {}
+        meta: dict[str, Any] = {}
+        if self.width and self.height:
+            scale = min(1.0, max_width / self.width) if max_width else 1.0
+            meta = {"image/png": {"width": round(self.width * scale), "height": round(self.height * scale)}}
         return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(self)}, meta
 
     def save(self, path: str | Path, index: int = 0) -> Path:

@@ -77,6 +77,7 @@ class WidgetView:
         self.started = time.monotonic()
         self.state = "running"
         self._status: dict[int, str] = {}
+        self._trace: list[tuple[str, str]] = []  # (kind, text): what streamed, for static copies
         self._logs: list[str] = []
         self._text = ""
         self._dirty = False
@@ -125,6 +126,11 @@ class WidgetView:
             self._logs.append(event.status)
         elif event.kind != "heartbeat" or index not in self._status:
             self._status[index] = event.status
+        if index == 0 and event.kind in ("queue", "start", "progress", "generating"):
+            if self._trace and self._trace[-1][0] == event.kind:
+                self._trace[-1] = (event.kind, event.status)
+            else:
+                self._trace.append((event.kind, event.status))
         if event.kind == "progress" and event.progress_index is not None and event.progress_length:
             self._fraction = max(0.0, min(1.0, event.progress_index / event.progress_length))
         self._dirty = True
@@ -146,6 +152,9 @@ class WidgetView:
         for image in self.previews:  # the result replaces the preview: each image is kept once
             image.layout.display = "none"
             image.value = b""
+        if state == "done":  # likewise the streamed answer: the result shows it
+            self._text = ""
+            self.text_w.value = ""
         self._status = {0: line}
         self.count = 1
         if state == "done" and self._fraction is not None:
@@ -154,6 +163,11 @@ class WidgetView:
 
     def finish(self, recipe: str) -> None:
         self._end("done", "done" + (f" · {recipe}" if recipe else ""))
+
+    def trace(self) -> str:
+        """One line of what streamed (each kind's last word), for viewers that do not run widgets."""
+        steps = [text for _, text in self._trace] + [self._status.get(0, "")]
+        return status_line(self.model, " → ".join(s for s in steps if s), self._elapsed())
 
     def fail(self, message: str) -> None:
         self._end("error", "error")

@@ -80,27 +80,12 @@ def endpoint(space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def thread_space() -> Any:
     """A local Space on its own loop in a thread, for code that runs its own loop (the magic)."""
-    import threading
+    from g4f_magic.localspace import in_thread
 
     ls = LocalSpace(step_delay=0.001)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    server = serve(ls)
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        ls.url = loop.run_until_complete(server.__anext__())  # type: ignore[attr-defined]
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(server.aclose())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="localspace", daemon=True)
-    thread.start()
-    assert started.wait(20), "the local Space did not start"
-    yield ls
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(20)
+    with in_thread(ls) as url:
+        ls.url = url  # type: ignore[attr-defined]
+        yield ls
 
 
 @pytest.fixture

@@ -33,12 +33,28 @@ async def test_fetch_image_refuses_oversize_and_non_images(space: LocalSpace, en
         await fetch_image(f"{endpoint}/")
 
 
-def test_demo_runs_offline_and_saves_every_image(tmp_path: Path) -> None:
+@pytest.mark.timeout(180)
+def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path) -> None:
+    import base64
+    import re
+
     out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=170)
     assert out.returncode == 0, out.stderr
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files[:1] == ["flux-42-0.webp"] and len(files) == 7
-    assert "flux-schnell-12345-0.png" in files
-    assert "You asked: Describe a lighthouse in one sentence." in out.stdout
-    assert "In queue: position 2 of 2" in out.stdout
+    html_path = tmp_path / "quickstart.html"
+    assert f"HTML with the images inline: {html_path}" in out.stdout
+    html = html_path.read_text()
+    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(pngs) == 5  # one lighthouse, four foxes, each inline once
+    assert all(base64.b64decode(p).startswith(b"\x89PNG") for p in pngs)
+    assert "In queue: position 1 of 1, ETA 0.5s → Started (ETA 2.0s) → Sampling 28/28 → done · seed 42" in html
+    assert "You asked: Say it in one word. (this conversation has 2 user turns)" in html
+    assert (tmp_path / "quickstart.ipynb").exists()
+
+
+def test_demo_with_an_unreachable_endpoint_fails_clearly(tmp_path: Path) -> None:
+    env = {**__import__("os").environ, "G4F_MAGIC_ENDPOINT": "http://127.0.0.1:9"}
+    out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=170, env=env)
+    assert out.returncode == 1
+    assert "demo failed" in out.stderr and "cannot connect to 127.0.0.1:9" in out.stderr

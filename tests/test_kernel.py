@@ -61,7 +61,10 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     values = widget_values(nb)
     assert any("flux · done · seed 42 · 1360x760" in v and 'data-state="done"' in v for v in values)
     assert any("Model loaded on the local stand-in" in v for v in values)  # the log lines
-    assert any("You asked: and again? (this conversation has 2 user turns)" in v for v in values)
+    answer = "You asked: and again? (this conversation has 2 user turns)"
+    [result] = [o for o in nb.cells[5].outputs if o.output_type == "execute_result"]
+    assert answer in result["data"]["text/plain"] and answer in result["data"]["text/html"]
+    assert not any(answer in v for v in values)  # streamed live, then kept once: in the result
     # a preview was shown while generating, then emptied: each image is stored once
     images = [v for v in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
               if v["model_name"] == "ImageModel"]
@@ -200,3 +203,34 @@ def test_a_cell_completes_while_a_panel_generation_runs(kernel: Kernel, kernel_e
         assert kernel.value("p.stop_button.disabled") == "True"
     finally:
         kernel_env.slow_delay = 0.05
+
+
+@pytest.mark.timeout(120)
+def test_cells_queued_at_once_like_run_all(kernel: Kernel, kernel_env: LocalSpace) -> None:
+    """JupyterLab's Run All sends every execute request at once. A nested event loop would let
+    ipykernel 7 handle the next request inside the running one ("cannot enter context")."""
+    cells = ["%%g4f -m flux -s 1\nfirst", "%%g4f -m flux-schnell -s 10000\nsecond",
+             "%%g4f -m janus-pro-7b --new\nthird", "%g4f -m flux -s 2 fourth", "6 * 7"]
+    ids = [kernel.kc.execute(c) for c in cells]
+    replies = {}
+    deadline = time.monotonic() + 90
+    while len(replies) < len(ids):
+        assert time.monotonic() < deadline, f"only {len(replies)} of {len(ids)} cells answered"
+        msg = kernel.kc.get_shell_msg(timeout=60)
+        replies[msg["parent_header"]["msg_id"]] = msg["content"]
+    assert [replies[i]["status"] for i in ids] == ["ok"] * len(ids)
+    kernel.drain(0.5)
+    errors = [m["content"].get("text", "") for m in kernel.iopub if m["msg_type"] == "stream"
+              and m["content"]["name"] == "stderr"]
+    assert not any("already entered" in e or "Task was destroyed" in e for e in errors), errors
+    assert kernel.value("_g4f.seed") == "2"
+
+
+def test_async_cell_transformer() -> None:
+    from g4f_magic.magic import async_cell
+
+    [code] = async_cell(["%%g4f -m flux -s 42\n", "a 'quoted' \"prompt\"\n"])
+    assert code == ("await get_ipython().find_cell_magic('g4f').__self__.run_async("
+                    "'-m flux -s 42', 'a \\'quoted\\' \"prompt\"\\n')\n")
+    assert async_cell(["%g4f models\n"]) == ["%g4f models\n"]  # subcommands stay synchronous
+    assert async_cell(["x = %g4f a cat\n"]) == ["x = %g4f a cat\n"]  # inside code: the sync path

@@ -249,7 +249,7 @@ def test_verbose_shows_heartbeats(ip: Any) -> None:
 
 def test_proxy_option_is_used(ip: Any, thread_space: LocalSpace) -> None:
     # nothing listens on this loopback port, so only a run that really used the proxy fails so
-    with pytest.raises(UsageError, match="ConnectionFailed: cannot reach the proxy"):
+    with pytest.raises(UsageError, match="^ConnectionFailed: cannot reach the proxy: connection refused$"):
         cell(ip, "-m flux --proxy http://127.0.0.1:9", "a cat")
 
 

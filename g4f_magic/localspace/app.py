@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import html
 import io
 import json
 import re
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from aiohttp import web
 
@@ -505,6 +507,33 @@ class _Writer:
         if self._batch:
             await self.resp.write(b"".join(self._batch))
             self._batch.clear()
+
+
+@contextlib.contextmanager
+def in_thread(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``space`` from a thread with its own loop (for code that runs its own loop or a kernel)."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    server = serve(space, host, port)
+    url: list[str] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        url.append(loop.run_until_complete(server.__anext__()))
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(server.aclose())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="localspace", daemon=True)
+    thread.start()
+    if not started.wait(20):
+        raise RuntimeError("the local Space did not start within 20 s")
+    try:
+        yield url[0]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(20)
 
 
 async def serve(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:

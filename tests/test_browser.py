@@ -1,0 +1,170 @@
+"""The quickstart notebook in JupyterLab, driven by Debian's Chromium through Playwright.
+
+Every wait is bounded and fails with what it was waiting for, plus a screenshot. ``make test``
+installs Chromium; a missing browser is a failure here, not a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from g4f_magic.localspace import LocalSpace
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "build" / "screenshots"
+TOKEN = "g4f-browser-test"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    home = tmp_path_factory.mktemp("lab")
+    root = home / "root"
+    root.mkdir()
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
+    env = {**os.environ, "G4F_MAGIC_ENDPOINT": thread_space.url}  # type: ignore[attr-defined]
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+                "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        env[var] = str(home / var.lower())
+    settings = Path(env["JUPYTER_CONFIG_DIR"]) / "lab/user-settings/@jupyterlab/apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port = free_port()
+    log = open(home / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser",
+         f"--IdentityProvider.token={TOKEN}", "--ServerApp.ip=127.0.0.1", f"--port={port}",
+         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("JupyterLab did not start within 90 s:\n" + (home / "lab.log").read_text()[-3000:])
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+class Browser:
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def wait(self, what: str, js: str, timeout: float = 60) -> Any:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            return self.page.wait_for_function(js, timeout=timeout * 1000)
+        except PlaywrightTimeout:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what} (screenshot: build/screenshots/failure.png)")
+
+    def shot(self, name: str, locator: Any = None) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (locator or self.page).screenshot(path=str(SHOTS / name))
+
+
+def with_browser(test: Callable[[Browser], None]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            test(Browser(page))
+        finally:
+            browser.close()
+
+
+@pytest.mark.timeout(300)
+def test_quickstart_in_jupyterlab(lab: str, thread_space: LocalSpace) -> None:
+    thread_space.step_delay = 0.03  # slow enough for the status to be seen changing
+
+    def run(b: Browser) -> None:
+        page = b.page
+        page.goto(f"{lab}/lab/tree/quickstart.ipynb?token={TOKEN}&reset")
+        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
+        b.wait("the notebook's kernel to be idle",
+               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
+        b.wait("the status bar to show an idle kernel",
+               "() => [...document.querySelectorAll('.jp-StatusBar-Widget')].some(e => e.textContent.includes('| Idle'))")
+        page.wait_for_timeout(2000)  # Lab finishes connecting the session after it first shows idle
+        # Record every text the status lines show, to see them stream.
+        page.evaluate("""() => {
+            window.__g4f = new Set();
+            new MutationObserver(() => document.querySelectorAll('.g4f-status')
+                .forEach(e => window.__g4f.add(e.textContent))).observe(document.body,
+                {subtree: true, childList: true, characterData: true});
+        }""")
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        b.wait("a rendered image from the %%g4f cell",
+               "() => [...document.querySelectorAll('.jp-OutputArea-output img')].some(i => i.naturalWidth > 0)")
+        b.wait("a status line that says done", "() => [...window.__g4f].some(t => t.includes('done · seed 42'))")
+        seen = page.evaluate("() => [...window.__g4f]")
+        assert any("Sampling" in t or "In queue" in t for t in seen), seen  # it streamed, not just ended
+        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 120)
+        b.shot("notebook.png")
+
+        panel = page.locator(".g4f-panel").first
+        panel.scroll_into_view_if_needed()
+        page.locator(".g4f-panel .g4f-prompt").fill("a red bicycle, studio photo")
+        panel.get_by_role("button", name="Generate").click()
+        b.wait("the panel's large image",
+               "() => [...document.querySelectorAll('.g4f-panel img')].some(i => i.naturalWidth > 0)", 60)
+        b.wait("the panel's caption", "() => (document.querySelector('.g4f-caption') || {}).textContent"
+               "?.includes('a red bicycle')")
+        b.wait("one gallery entry", "() => document.querySelectorAll('.g4f-panel button[title]').length >= 1")
+        b.shot("panel.png", panel)
+
+        page.locator(".g4f-panel .g4f-prompt").fill(XSS)
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the injected prompt shown as text",
+               f"() => (document.querySelector('.g4f-caption') || {{}}).textContent?.includes({json.dumps(XSS)})")
+        assert page.locator(".g4f-panel img[src='x']").count() == 0
+        assert b.dialogs == []
+        b.shot("panel-injection.png", panel)
+
+    try:
+        with_browser(run)
+    finally:
+        thread_space.step_delay = 0.001
