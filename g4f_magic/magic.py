@@ -124,30 +124,16 @@ class G4FMagics(Magics):
         words = line.split()
         if cell is None and words and words[0] in SUBCOMMANDS:
             return self._subcommand(words[0], words[1:])
-        plan = self._prepare(line, cell)
-        if plan is None:
-            return None
-        job, view, args, plain = plan
-        try:
-            result = run_sync(self._run(job, view, args.image))
-        except KeyboardInterrupt:
-            view.cancelled()
-            raise
-        except G4FError as exc:
-            view.fail(str(exc))
-            raise UsageError(f"{type(exc).__name__}: {exc}") from None
-        return self._finish(result, view, args, plain)
+        return run_sync(self.run_async(line, cell))
 
     async def run_async(self, line: str, cell: str | None = None) -> Any:
         """The same run awaited on the kernel's own loop.
 
         In a kernel, ``%%g4f`` cells are rewritten to ``await`` this (see ``async_cell``), so the
         loop is never re-entered: ipykernel 7 breaks when another queued cell (JupyterLab's Run
-        All) is handled inside a nested ``run_until_complete``.
+        All) is handled inside a nested ``run_until_complete``. Elsewhere ``g4f`` runs it with
+        ``run_sync``. Subcommands never come here (the transformer leaves them alone).
         """
-        words = line.split()
-        if cell is None and words and words[0] in SUBCOMMANDS:
-            return self._subcommand(words[0], words[1:])
         plan = self._prepare(line, cell)
         if plan is None:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,23 @@ def test_readme_options_table_is_generated_from_the_parser() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     block = readme.split("<!-- options:", 1)[1].split("-->", 1)[1].split("<!-- /options -->", 1)[0]
     assert block.strip() == options_markdown()
+
+
+def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: LocalSpace) -> None:
+    import signal
+    import threading
+
+    thread_space.arm("slow")
+    timer = threading.Timer(0.8, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cell(ip, "-m flux", "interrupt me")
+    finally:
+        timer.cancel()
+    deadline = time.monotonic() + 5
+    while not thread_space.disconnects and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert thread_space.disconnects, "the connection stayed open after Ctrl-C"
+    result, cap = cell(ip, "-m flux -s 8", "after ctrl-c")  # the next run works
+    assert result.seed == 8
