@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test demo space chromium clean
+.PHONY: test demo bench space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP) chromium
 
 demo: $(STAMP)
 	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
+
+# Side-by-side figures (issue #6): installs the upstream provider beside ours, writes benchmarks/RESULTS.md.
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m benchmarks.run
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

@@ -27,7 +27,6 @@ from .views import WidgetView
 
 __all__ = ["Panel", "PromptBox"]
 
-RUN_UPDATE_INTERVAL = 0.3  # about 3 flushes a second per run, 2-3 properties each: under 10 messages/s
 THUMB = 128
 
 
@@ -247,7 +246,7 @@ class Panel:
         except G4FError as exc:
             self.error.value = error_html(str(exc))
             return None
-        view = WidgetView(job.model, job.count, min_interval=RUN_UPDATE_INTERVAL)
+        view = WidgetView(job.model, job.count)
         stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px"))
         row = w.HBox([view.widget, stop_one])
         self.runs.children = (row, *self.runs.children)
@@ -282,7 +281,8 @@ class Panel:
             self._show_transcript()
         for r in result if isinstance(result, ResultSet) else [result]:
             if r.image is not None:
-                self._add(r)
+                thumb = await asyncio.to_thread(_thumbnail, r.image.png)  # decoding stays off the loop
+                self._add(r, thumb)
         return result
 
     def stop(self) -> None:
@@ -307,9 +307,9 @@ class Panel:
         self.transcript.value = ""
 
     # -- results -------------------------------------------------------------------------------
-    def _add(self, result: Result) -> None:
+    def _add(self, result: Result, thumbnail: bytes) -> None:
         self.results.append(result)
-        thumb = w.Image(value=_thumbnail(result.image.png), format="png")  # type: ignore[union-attr]
+        thumb = w.Image(value=thumbnail, format="png")
         label = f"{result.model} · seed {result.seed}"
         button = w.Button(description=label, tooltip=result.prompt, layout=w.Layout(width=f"{THUMB}px"))
         button.on_click(lambda _, r=result: self.show(r))

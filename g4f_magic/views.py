@@ -13,7 +13,9 @@ from typing import Any, TextIO
 from .events import Reasoning
 from .render import error_html, log_html, markdown_html, status_html, status_line
 
-__all__ = ["PlainView", "WidgetView"]
+__all__ = ["PlainView", "WidgetView", "UPDATE_INTERVAL"]
+
+UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 properties each, under 10 messages/s
 
 
 class PlainView:
@@ -67,7 +69,8 @@ class WidgetView:
     """One status line updated in place, a collapsible log, previews replaced in place, streamed
     Markdown, and an Output widget for results of background runs. Updates are coalesced."""
 
-    def __init__(self, model: str, count: int = 1, verbose: bool = False, min_interval: float = 0.1) -> None:
+    def __init__(self, model: str, count: int = 1, verbose: bool = False,
+                 min_interval: float = UPDATE_INTERVAL) -> None:
         import ipywidgets as w
 
         self.model = model

@@ -1,0 +1,106 @@
+"""The clients compared: this project's provider, the upstream gpt4free provider (the last g4f release
+with ``hf_space/G4F.py``, 0.5.4.5, pointed at the same server), and the floor: raw aiohttp doing only
+what the wire needs (join + stream, or one POST), on one kept-alive session."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+
+from g4f_magic import G4F, aclose
+from g4f_magic.sse import SSEDecoder
+
+PROMPT = "a lighthouse in a storm"
+ROUTES = {"queue (janus-pro-7b-image)": "janus-pro-7b-image", "run/predict (flux-schnell)": "flux-schnell"}
+Call = Callable[[], Awaitable[None]]
+
+
+def ours(gateway: str, model: str, token: str | None = "bench-token") -> Call:
+    async def call() -> None:
+        async for _ in G4F.create_async_generator(model, PROMPT, endpoint=gateway, api_key=token, seed=7,
+                                                  aspect_ratio="1:1"):
+            pass
+    return call
+
+
+class Floor:
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+        self.session = aiohttp.ClientSession()
+
+    def call(self, model: str) -> Call:
+        janus = f"{self.gateway}/roxky-janus-pro-7b.hf.space/gradio_api"
+        predict = f"{self.gateway}/roxky-g4f-flux.hf.space/run/predict"
+        headers = {"x-zerogpu-token": "bench-token"}
+
+        async def queue() -> None:
+            sh = uuid.uuid4().hex[:12]
+            body = {"data": [PROMPT, 7, 5, 1], "event_data": None, "fn_index": 3, "trigger_id": 20, "session_hash": sh}
+            async with self.session.post(f"{janus}/queue/join", json=body, headers=headers) as r:
+                await r.read()
+            decoder = SSEDecoder()
+            async with self.session.get(f"{janus}/queue/data?session_hash={sh}") as r:
+                async for chunk in r.content.iter_any():
+                    for ev in decoder.feed(chunk):
+                        if json.loads(ev.data).get("msg") == "close_stream":
+                            return
+
+        async def run_predict() -> None:
+            body = {"data": [PROMPT, 7, 1024, 1024, True, 1], "event_data": None, "fn_index": 3,
+                    "session_hash": uuid.uuid4().hex[:10], "trigger_id": 10}
+            async with self.session.post(predict, json=body, headers=headers) as r:
+                await r.json()
+
+        return queue if model == "janus-pro-7b-image" else run_predict
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def upstream_provider(gateway: str) -> Any:
+    """gpt4free's G4F with its URLs moved to the gateway (its hub address is hard-coded: rewritten)."""
+    import importlib
+
+    # the package re-exports classes under their modules' names: take the modules themselves
+    importlib.import_module("g4f.Provider.hf_space.G4F")
+    janus_module = sys.modules["g4f.Provider.hf_space.DeepseekAI_JanusPro7b"]
+    g4f_module = sys.modules["g4f.Provider.hf_space.G4F"]
+    Upstream = g4f_module.G4F
+    original = getattr(janus_module, "_unpatched_get_zerogpu_token", janus_module.get_zerogpu_token)
+    janus_module._unpatched_get_zerogpu_token = original  # each gateway wraps the original once
+
+    class Rewriting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def get(self, url: str, **kwargs: Any) -> Any:
+            return self.inner.get(url.replace("https://huggingface.co", f"{gateway}/huggingface.co"), **kwargs)
+
+    async def get_zerogpu_token(space: str, session: Any, conversation: Any, cookies: Any = None) -> Any:
+        return await original(space, Rewriting(session), conversation, cookies or {})
+
+    janus_module.get_zerogpu_token = get_zerogpu_token
+    g4f_module.get_zerogpu_token = get_zerogpu_token
+
+    class Up(Upstream):
+        api_url = f"{gateway}/roxky-janus-pro-7b.hf.space"
+        referer = f"{api_url}?__theme=light"
+        url_flux = f"{gateway}/roxky-g4f-flux.hf.space/run/predict"
+
+    return Up
+
+
+def upstream(provider: Any, model: str, token: str | None = "bench-token") -> Call:
+    async def call() -> None:
+        # width/height given: upstream's /run/predict path crashes on its own None default
+        async for _ in provider.create_async_generator(model, [{"role": "user", "content": PROMPT}], api_key=token,
+                                                       seed=7, width=1024, height=1024):
+            pass
+    return call
+
+
+__all__ = ["ours", "Floor", "upstream_provider", "upstream", "ROUTES", "aclose"]

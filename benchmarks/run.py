@@ -1,0 +1,232 @@
+"""``python -m benchmarks.run``: every figure of issue #6 that is measured so far, side by side.
+
+Prints a Markdown report and writes it to benchmarks/RESULTS.md with the machine, versions and
+command. Everything talks to the bundled local Space on 127.0.0.1 (through a latency proxy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from g4f_magic.localspace import LocalSpace, in_thread
+
+from .clients import ROUTES, Floor, aclose, ours, upstream, upstream_provider
+from .netem import latency_proxy
+
+HERE = Path(__file__).resolve().parent
+
+
+async def timed(call: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await call()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f}"
+
+
+async def warm_and_cold(space_port: int, n: int, rtts: list[float]) -> tuple[list[str], list[str]]:
+    warm = ["| route | RTT | floor (raw aiohttp) | g4f_magic | upstream g4f 0.5.4.5 | ours / floor | upstream / ours |",
+            "|---|---|---|---|---|---|---|"]
+    cold = ["| RTT | g4f_magic first call (token fetched) | g4f_magic next call (token cached) "
+            "| upstream, token fetched every call |", "|---|---|---|---|"]
+    for rtt in rtts:
+        async with latency_proxy(space_port, rtt) as gw:
+            up = upstream_provider(gw)
+            floor = Floor(gw)
+            try:
+                for label, model in ROUTES.items():
+                    med = {}
+                    for name, call in (("floor", floor.call(model)), ("ours", ours(gw, model)),
+                                       ("upstream", upstream(up, model))):
+                        await timed(call, 2)  # warm-up: connections, token cache, imports
+                        med[name] = statistics.median(await timed(call, n))
+                    warm.append(f"| {label} | {rtt * 1000:.0f} ms | {ms(med['floor'])} ms | {ms(med['ours'])} ms | "
+                                f"{ms(med['upstream'])} ms | {med['ours'] / med['floor']:.2f}× | "
+                                f"{med['upstream'] / med['ours']:.2f}× |")
+                await aclose()  # a new session and an empty token cache: the first call is cold
+                model = "janus-pro-7b-image"
+                first = (await timed(ours(gw, model, token=None), 1))[0]
+                cached = statistics.median(await timed(ours(gw, model, token=None), n))
+                up_fetch = statistics.median(await timed(upstream(up, model, token=None), n))
+                cold.append(f"| {rtt * 1000:.0f} ms | {ms(first)} ms | {ms(cached)} ms | {ms(up_fetch)} ms |")
+            finally:
+                await floor.close()
+                await aclose()
+    return warm, cold
+
+
+def load_ext_cost(repeats: int) -> list[str]:
+    code = ("import time; from IPython.core.interactiveshell import InteractiveShell; ip = InteractiveShell.instance();"
+            "t = time.perf_counter(); ip.run_line_magic('load_ext', 'g4f_magic'); print(time.perf_counter() - t)")
+    base = "from IPython.core.interactiveshell import InteractiveShell; InteractiveShell.instance()"
+    inside, with_ext, without = [], [], []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        inside.append(float(out.stdout.strip()))
+        for target, src in ((with_ext, base + "; InteractiveShell.instance().run_line_magic('load_ext', 'g4f_magic')"),
+                            (without, base)):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", src], check=True)
+            target.append(time.perf_counter() - t)
+    added = statistics.median(with_ext) - statistics.median(without)
+    return ["| measure | median |", "|---|---|",
+            f"| `%load_ext g4f_magic` inside a started shell | {ms(statistics.median(inside))} ms |",
+            f"| IPython shell start-up, without the extension | {ms(statistics.median(without))} ms |",
+            f"| IPython shell start-up, with `%load_ext g4f_magic` | {ms(statistics.median(with_ext))} ms |",
+            f"| added to start-up | {ms(added)} ms |"]
+
+
+def kernel_figures(space: LocalSpace, url: str) -> list[str]:
+    """Trivial-cell latency while a --bg run and a panel run stream; front-end messages per second."""
+    from jupyter_client.manager import start_new_kernel
+
+    os.environ["G4F_MAGIC_ENDPOINT"] = url
+    km, kc = start_new_kernel(kernel_name="python3")
+    seen: list[dict[str, Any]] = []
+
+    def run(code: str) -> float:
+        t = time.perf_counter()
+        msg_id = kc.execute(code)
+        while True:
+            reply = kc.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return time.perf_counter() - t
+
+    def drain() -> None:
+        while True:
+            try:
+                seen.append(kc.get_iopub_msg(timeout=0.01))
+            except queue.Empty:
+                return
+
+    try:
+        run("%load_ext g4f_magic")
+        run("1")
+        idle = [run("1") for _ in range(20)]
+        space.slow_delay = 0.01  # 400 progress steps: about 4 s of streaming, heartbeats throttled
+        rows = []
+        for label, code in (("`%%g4f --bg`", "%%g4f --bg -m flux -s 1\nbusy [fault:slow]"),
+                            ("panel", "from g4f_magic import Panel\np = Panel()\np.prompt.value = 'busy [fault:slow]'\n"
+                                      "p.generate()")):
+            drain()
+            seen.clear()
+            start = time.perf_counter()
+            bg_id = kc.execute(code)
+            busy = []
+            while time.perf_counter() - start < 3.0:
+                busy.append(run("1"))
+                time.sleep(0.05)
+            time.sleep(2.5)
+            drain()
+            duration = time.perf_counter() - start
+            comm = [m for m in seen if m["msg_type"] == "comm_msg"]
+            rows.append(f"| {label} | {ms(statistics.median(busy))} ms | {ms(max(busy))} ms | {len(busy)} | "
+                        f"{len(comm)} in {duration:.1f} s = {len(comm) / duration:.1f}/s |")
+            del bg_id
+    finally:
+        space.slow_delay = 0.05
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    return ["| while streaming | trivial cell, median | max | cells | widget messages (all runs' widgets) |",
+            "|---|---|---|---|---|",
+            f"| nothing (baseline) | {ms(statistics.median(idle))} ms | {ms(max(idle))} ms | {len(idle)} | – |", *rows]
+
+
+def notebook_figures(url: str) -> list[str]:
+    """Bytes each image adds to the saved notebook, copies of it, and the kernel's peak RSS."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ["G4F_MAGIC_ENDPOINT"] = url
+    sizes, copies, rss = {}, {}, {}
+    for n in (0, 1, 3):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("%load_ext g4f_magic")]
+        nb.cells += [nbformat.v4.new_code_cell(f"%%g4f -m flux -s {i}\na lighthouse") for i in range(n)]
+        nb.cells += [nbformat.v4.new_code_cell(
+            "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")]
+        client = NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True)
+        client.execute()
+        with tempfile.NamedTemporaryFile(suffix=".ipynb", delete=False) as fh:
+            path = Path(fh.name)
+        nbformat.write(nb, path)
+        text = path.read_text()
+        sizes[n] = len(text.encode())
+        copies[n] = text.count('"image/png": "iVBOR')
+        rss[n] = int(nb.cells[-1].outputs[0]["text"].strip()) / 1024
+        path.unlink()
+    per_image = (sizes[3] - sizes[1]) / 2
+    return ["| measure | value |", "|---|---|",
+            f"| saved notebook, 0 / 1 / 3 images (1024×1024) | {sizes[0]:,} / {sizes[1]:,} / {sizes[3]:,} bytes |",
+            f"| bytes added per image | {per_image:,.0f} |",
+            f"| PNG copies in the notebook for 1 / 3 images | {copies[1]} / {copies[3]} |",
+            f"| kernel peak RSS, 0 / 1 / 3 images shown | {rss[0]:.0f} / {rss[1]:.0f} / {rss[3]:.0f} MiB |"]
+
+
+def versions() -> str:
+    names = ["g4f_magic", "aiohttp", "ipython", "ipykernel", "ipywidgets", "g4f"]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("-n", type=int, default=15, help="timed calls per client and route (after 2 warm-ups)")
+    parser.add_argument("--rtt", type=float, nargs="*", default=[0.0, 0.05], help="round trips, seconds")
+    parser.add_argument("--repeats", type=int, default=7, help="fresh processes for the start-up figure")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+
+    space = LocalSpace(step_delay=0.0)
+    sections: list[str] = []
+    with in_thread(space) as url:
+        port = int(url.rsplit(":", 1)[1])
+        warm, cold = asyncio.run(warm_and_cold(port, args.n, args.rtt))
+        sections += [f"## 1. Warm-call latency (median of {args.n} sequential calls, local Space)", *warm, "",
+                     "## 2. Cold call: the ZeroGPU token fetched from the hub page", *cold, ""]
+        sections += [f"## 3. `%load_ext g4f_magic` cost (median of {args.repeats} fresh processes)",
+                     *load_ext_cost(args.repeats), ""]
+        sections += ["## 4–5. Kernel responsiveness and front-end traffic while a generation streams",
+                     *kernel_figures(space, url), ""]
+        sections += ["## 6. Notebook size and memory", *notebook_figures(url), ""]
+    header = [
+        "# Benchmark results", "",
+        f"- command: `python -m benchmarks.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip(),
+        f"- machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        f"- versions: {versions()}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "- server: the bundled local Space (no model work; step delay 0), behind a loopback latency proxy "
+        "(connection set-up one RTT, each direction half an RTT).", "",
+    ]
+    report = "\n".join(header + sections)
+    print(report)
+    args.out.write_text(report + "\n", encoding="utf-8")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The benchmark's latency proxy forwards faithfully (what it adds is measured, never asserted here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import collect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.netem import latency_proxy  # noqa: E402
+
+from g4f_magic import ImageResponse  # noqa: E402
+
+from g4f_magic.localspace import LocalSpace  # noqa: E402
+
+
+@pytest.mark.parametrize("rtt", [0.0, 0.02])
+async def test_latency_proxy_carries_a_whole_generation(space: LocalSpace, rtt: float) -> None:
+    port = int(space.url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    async with latency_proxy(port, rtt) as gateway:
+        direct = await collect("flux", "x", seed=3, endpoint=space.url)  # type: ignore[attr-defined]
+        via = await collect("flux", "x", seed=3, endpoint=gateway)
+    assert isinstance(via[-1], ImageResponse) and via[-1].seed == direct[-1].seed == 3
+    def texts(events: list) -> list[str]:  # heartbeats are throttled by the clock: left out
+        return [str(e) for e in events if getattr(e, "kind", None) in ("queue", "start", "progress", "log")]
+
+    assert texts(via) == texts(direct)
+    assert via[-1].urls[0].startswith(gateway)
