@@ -129,7 +129,7 @@ def kernel_figures(space: LocalSpace, url: str) -> list[str]:
             drain()
             seen.clear()
             start = time.perf_counter()
-            bg_id = kc.execute(code)
+            started = run(code)  # returns at once: the run goes on as a task on the kernel's loop
             busy = []
             while time.perf_counter() - start < 3.0:
                 busy.append(run("1"))
@@ -138,9 +138,9 @@ def kernel_figures(space: LocalSpace, url: str) -> list[str]:
             drain()
             duration = time.perf_counter() - start
             comm = [m for m in seen if m["msg_type"] == "comm_msg"]
-            rows.append(f"| {label} | {ms(statistics.median(busy))} ms | {ms(max(busy))} ms | {len(busy)} | "
-                        f"{len(comm)} in {duration:.1f} s = {len(comm) / duration:.1f}/s |")
-            del bg_id
+            rows.append(f"| {label} (cell returned in {ms(started)} ms) | {ms(statistics.median(busy))} ms | "
+                        f"{ms(max(busy))} ms | {len(busy)} | {len(comm)} in {duration:.1f} s = "
+                        f"{len(comm) / duration:.1f}/s |")
     finally:
         space.slow_delay = 0.05
         kc.stop_channels()
