@@ -19,21 +19,30 @@ ROUTES = {"queue (janus-pro-7b-image)": "janus-pro-7b-image", "run/predict (flux
 Call = Callable[[], Awaitable[None]]
 
 
-def ours(gateway: str, model: str, token: str | None = "bench-token") -> Call:
+def ours(gateway: str, model: str, token: str | None = "bench-token", **urls: str) -> Call:
     async def call() -> None:
         async for _ in G4F.create_async_generator(model, PROMPT, endpoint=gateway, api_key=token, seed=7,
-                                                  aspect_ratio="1:1"):
+                                                  aspect_ratio="1:1", **urls):
             pass
     return call
 
 
+def gradio_client_call(base: str) -> Callable[[], None]:
+    """gradio_client on the same route (synchronous; outputs not downloaded, as for the others)."""
+    from gradio_client import Client
+
+    client = Client(base + "/", verbose=False, download_files=False)
+    return lambda: client.predict(PROMPT, 7, 5, 1, fn_index=3)
+
+
 class Floor:
-    def __init__(self, gateway: str) -> None:
+    def __init__(self, gateway: str, janus_base: str | None = None) -> None:
         self.gateway = gateway
+        self.janus_base = janus_base or f"{gateway}/roxky-janus-pro-7b.hf.space"
         self.session = aiohttp.ClientSession()
 
     def call(self, model: str) -> Call:
-        janus = f"{self.gateway}/roxky-janus-pro-7b.hf.space/gradio_api"
+        janus = f"{self.janus_base}/gradio_api"
         predict = f"{self.gateway}/roxky-g4f-flux.hf.space/run/predict"
         headers = {"x-zerogpu-token": "bench-token"}
 
@@ -61,7 +70,7 @@ class Floor:
         await self.session.close()
 
 
-def upstream_provider(gateway: str) -> Any:
+def upstream_provider(gateway: str, janus_base: str | None = None) -> Any:
     """gpt4free's G4F with its URLs moved to the gateway (its hub address is hard-coded: rewritten)."""
     import importlib
 
@@ -87,7 +96,7 @@ def upstream_provider(gateway: str) -> Any:
     g4f_module.get_zerogpu_token = get_zerogpu_token
 
     class Up(Upstream):
-        api_url = f"{gateway}/roxky-janus-pro-7b.hf.space"
+        api_url = janus_base or f"{gateway}/roxky-janus-pro-7b.hf.space"
         referer = f"{api_url}?__theme=light"
         url_flux = f"{gateway}/roxky-g4f-flux.hf.space/run/predict"
 
@@ -103,4 +112,4 @@ def upstream(provider: Any, model: str, token: str | None = "bench-token") -> Ca
     return call
 
 
-__all__ = ["ours", "Floor", "upstream_provider", "upstream", "ROUTES", "aclose"]
+__all__ = ["ours", "Floor", "upstream_provider", "upstream", "gradio_client_call", "ROUTES", "aclose"]

@@ -17,13 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from g4f_magic.localspace import LocalSpace, in_thread
 
-from .clients import ROUTES, Floor, aclose, ours, upstream, upstream_provider
+from .clients import ROUTES, Floor, aclose, gradio_client_call, ours, upstream, upstream_provider
 from .netem import latency_proxy
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +74,62 @@ async def warm_and_cold(space_port: int, n: int, rtts: list[float]) -> tuple[lis
     return warm, cold
 
 
+async def real_gradio(n: int, rtts: list[float]) -> list[str]:
+    """The queue route (Janus text-to-image, fn 3) on Gradio's own server, gradio_client included."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.gradio_app", str(port)], cwd=HERE.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = ["| RTT | floor (raw aiohttp) | g4f_magic | upstream g4f 0.5.4.5 | gradio_client | ours / floor "
+            "| upstream / ours | gradio_client / ours |", "|---|---|---|---|---|---|---|---|"]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the Gradio app did not start") from None
+                await asyncio.sleep(0.5)
+        for rtt in rtts:
+            async with latency_proxy(port, rtt) as base:
+                floor = Floor(base, janus_base=base)
+                up = upstream_provider(base, janus_base=base)
+                model = "janus-pro-7b-image"
+                med = {}
+                try:
+                    for name, call in (("floor", floor.call(model)), ("ours", ours(base, model, api_url=base)),
+                                       ("upstream", upstream(up, model))):
+                        await timed(call, 2)
+                        med[name] = statistics.median(await timed(call, n))
+                    predict = await asyncio.to_thread(gradio_client_call, base)
+
+                    async def gc() -> None:
+                        await asyncio.to_thread(predict)
+
+                    await timed(gc, 2)
+                    med["gradio_client"] = statistics.median(await timed(gc, n))
+                finally:
+                    await floor.close()
+                    await aclose()
+                rows.append(f"| {rtt * 1000:.0f} ms | {ms(med['floor'])} ms | {ms(med['ours'])} ms | "
+                            f"{ms(med['upstream'])} ms | {ms(med['gradio_client'])} ms | "
+                            f"{med['ours'] / med['floor']:.2f}× | {med['upstream'] / med['ours']:.2f}× | "
+                            f"{med['gradio_client'] / med['ours']:.2f}× |")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return rows
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def load_ext_cost(repeats: int) -> list[str]:
     code = ("import time; from IPython.core.interactiveshell import InteractiveShell; ip = InteractiveShell.instance();"
             "t = time.perf_counter(); ip.run_line_magic('load_ext', 'g4f_magic'); print(time.perf_counter() - t)")
@@ -118,8 +175,9 @@ def kernel_figures(space: LocalSpace, url: str) -> list[str]:
                 return
 
     try:
-        run("%load_ext g4f_magic")
         run("1")
+        run("import IPython")
+        load = run("%load_ext g4f_magic")
         idle = [run("1") for _ in range(20)]
         space.slow_delay = 0.01  # 400 progress steps: about 4 s of streaming, heartbeats throttled
         rows = []
@@ -145,7 +203,9 @@ def kernel_figures(space: LocalSpace, url: str) -> list[str]:
         space.slow_delay = 0.05
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    return ["| while streaming | trivial cell, median | max | cells | widget messages (all runs' widgets) |",
+    return [f"`%load_ext g4f_magic` in this real kernel: {ms(load - statistics.median(idle))} ms "
+            "(the cell's round trip minus a trivial cell's; one sample).", "",
+            "| while streaming | trivial cell, median | max | cells | widget messages (all runs' widgets) |",
             "|---|---|---|---|---|",
             f"| nothing (baseline) | {ms(statistics.median(idle))} ms | {ms(max(idle))} ms | {len(idle)} | – |", *rows]
 
@@ -181,15 +241,16 @@ def notebook_figures(url: str) -> list[str]:
             f"| kernel peak RSS, 0 / 1 / 3 images shown | {rss[0]:.0f} / {rss[1]:.0f} / {rss[3]:.0f} MiB |"]
 
 
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def versions() -> str:
-    names = ["g4f_magic", "aiohttp", "ipython", "ipykernel", "ipywidgets", "g4f"]
-    found = []
-    for name in names:
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name} (not installed)")
-    return ", ".join(found)
+    names = ["g4f_magic", "aiohttp", "ipython", "ipykernel", "ipywidgets", "g4f", "gradio", "gradio_client"]
+    return ", ".join(f"{name} {_version(name)}" for name in names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     with in_thread(space) as url:
         port = int(url.rsplit(":", 1)[1])
         warm, cold = asyncio.run(warm_and_cold(port, args.n, args.rtt))
+        gradio_rows = asyncio.run(real_gradio(args.n, args.rtt))
         sections += [f"## 1. Warm-call latency (median of {args.n} sequential calls, local Space)", *warm, "",
+                     f"## 1b. The queue route on a real Gradio server (gradio {_version('gradio')}), "
+                     f"median of {args.n}", *gradio_rows, "",
                      "## 2. Cold call: the ZeroGPU token fetched from the hub page", *cold, ""]
         sections += [f"## 3. `%load_ext g4f_magic` cost (median of {args.repeats} fresh processes)",
                      *load_ext_cost(args.repeats), ""]
@@ -214,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         sections += ["## 6. Notebook size and memory", *notebook_figures(url), ""]
     header = [
         "# Benchmark results", "",
-        f"- command: `python -m benchmarks.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip(),
+        "- command: `" + " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]) + "`",
         f"- machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         f"- versions: {versions()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
