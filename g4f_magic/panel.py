@@ -85,8 +85,11 @@ def _settings(magics: Any) -> dict[str, Any]:
         defaults = {k: t.default_value for k, t in G4FMagics.class_traits(config=True).items()}
         defaults["api_key"] = None
         return defaults
+    from .magic import Secret
+
     values = {k: getattr(magics, k) for k in magics.trait_names(config=True)}
-    values["api_key"] = magics._token()
+    token = magics._token()
+    values["api_key"] = Secret(token) if token else None  # printing the settings shows '***'
     return values
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from helpers import fresh_python
 
 from g4f_magic import G4F, DeepseekAI_JanusPro7b, FluxDev, ModelNotFound
 
@@ -62,6 +60,4 @@ def test_core_imports_no_ipython_and_package_import_is_lazy() -> None:
         "assert not bad, bad\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert fresh_python(code) == "ok"

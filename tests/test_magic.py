@@ -220,8 +220,7 @@ def test_unload_leaves_nothing(ip: Any) -> None:
 
 
 def test_load_ext_defers_heavy_imports() -> None:
-    import subprocess
-    import sys
+    from helpers import fresh_python
 
     code = (
         "import sys\n"
@@ -230,9 +229,7 @@ def test_load_ext_defers_heavy_imports() -> None:
         "ip.run_line_magic('load_ext', 'g4f_magic')\n"
         "print(sorted(m for m in ('aiohttp', 'ipywidgets', 'PIL', 'markdown_it') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_timeout_option_names_the_limit(ip: Any, thread_space: LocalSpace) -> None:

@@ -193,8 +193,11 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
     try:
         from g4f_magic.panel import _settings
 
+        ip.run_line_magic("config", "G4FMagics.token = 'hf_panelsecret_12345678'")
         s = _settings(None)
         assert s["default_model"] == "flux-dev" and s["aspect_ratio"] == "9:16"
+        assert s["api_key"] == "hf_panelsecret_12345678" and "hf_panelsecret" not in repr(s)
     finally:
         ip.run_line_magic("config", "G4FMagics.default_model = 'flux'")
         ip.run_line_magic("config", "G4FMagics.aspect_ratio = '1:1'")
+        ip.run_line_magic("config", "G4FMagics.token = ''")
