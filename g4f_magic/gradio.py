@@ -28,6 +28,7 @@ __all__ = [
     "file_url",
     "image_urls",
     "FileData",
+    "upload_paths",
 ]
 
 
@@ -278,9 +279,22 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str
         raise StreamError("the result has no image URL")
     if not urlsplit(url).scheme:  # relative to the Space root, which may sit under a path prefix
         url = f"{base.rstrip('/')}/{url.lstrip('/')}"
-    if urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
         raise StreamError("the Space returned an image URL that is not http(s)")
+    # Gradio serves results from its own host; a URL elsewhere (an internal address, another site)
+    # would make this client fetch whatever a hostile Space names. Refused.
+    if parts.netloc.lower() != urlsplit(base).netloc.lower():
+        raise StreamError(f"the Space pointed an image at another host ({one_line(parts.hostname or '?', 80)}); "
+                          "refused")
     return url
+
+
+def upload_paths(reply: Any) -> list[str]:
+    """The server paths of a ``/gradio_api/upload`` reply."""
+    if not isinstance(reply, list) or not reply or not all(isinstance(p, str) and p for p in reply):
+        raise StreamError("the upload reply is not a list of server paths")
+    return reply
 
 
 def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from .client import Deadline, SpaceSession
 from .endpoints import Endpoints
 from .errors import StreamError
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
-from .gradio import Completed, Generating, QueueDecoder, image_urls
+from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .media import MediaItem
 
 __all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "run_predict", "SEED_RANGES"]
@@ -125,9 +125,7 @@ class Call:
             "POST", f"{base}/gradio_api/upload?upload_id={session_hash}",
             deadline=self.deadline, data=form, proxy=self.proxy,
         )
-        if not isinstance(reply, list) or not reply or not isinstance(reply[0], str):
-            raise StreamError("the upload reply is not a list of server paths")
-        path = reply[0]
+        path = upload_paths(reply)[0]
         return {
             "path": path,
             "url": f"{base}/gradio_api/file={path}",

@@ -50,6 +50,7 @@ FAULTS: dict[str, str] = {
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
     "heartbeats_only": "stream", "slow": "stream", "relative_url": "stream", "path_only": "stream",
+    "offhost_url": "stream",
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict",
@@ -302,6 +303,8 @@ class LocalSpace:
         def url(fd: dict[str, Any]) -> dict[str, Any]:
             if fault == "path_only":
                 return fd
+            if fault == "offhost_url":
+                return {**fd, "url": "http://169.254.169.254/latest/meta-data/"}
             return {**fd, "url": f"/gradio_api/file={fd['path']}" if fault == "relative_url"
                     else f"{base}/gradio_api/file={fd['path']}"}
 
