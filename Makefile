@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test demo bench fuzz space chromium clean
+.PHONY: test demo bench fuzz soak space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_fuzz.py --timeout=0
+
+# 300 sequential + 30 concurrent generations with random faults; what leaked (writes benchmarks/SOAK.md).
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

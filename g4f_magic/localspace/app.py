@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, AsyncIterator, Iterator
 
@@ -35,6 +36,7 @@ SPACE_HOSTS = {
     "roxky-flux-1-dev.hf.space": "flux_dev",
     "roxky-g4f-flux.hf.space": "predict",
 }
+MAX_FILES = 256  # a long-running local Space serves recent files, like Gradio's cache
 STANDIN = "g4f_magic local Space: a local stand-in for testing, not a model"
 
 # fault name → the request that shows it
@@ -108,7 +110,7 @@ class LocalSpace:
         self.tokens_issued: list[str] = []
         self._armed: dict[str, list[str]] = {}
         self._jobs: dict[str, list[Job]] = {}
-        self._files: dict[str, tuple[bytes, str]] = {}
+        self._files: OrderedDict[str, tuple[bytes, str]] = OrderedDict()  # the newest MAX_FILES
         self._uploads: dict[str, bytes] = {}
 
     # -- control -------------------------------------------------------------------------------
@@ -283,9 +285,11 @@ class LocalSpace:
             await writer.send({"msg": "close_stream", "event_id": None})
             await writer.flush()
             await resp.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             self.disconnects.append(session)
             raise
+        except ConnectionResetError:  # the client went away: expected (timeouts, Stop, interrupts)
+            self.disconnects.append(session)
         return resp
 
     def _image_file(self, host: str, prompt: str, seed: int, w: int, h: int, fmt: str, label: str = "") -> dict[str, Any]:
@@ -293,6 +297,9 @@ class LocalSpace:
         ext = fmt.lower()
         path = f"/tmp/gradio/{hashlib.sha256(data).hexdigest()[:32]}/image.{ext}"
         self._files[path] = (data, f"image/{ext}")
+        self._files.move_to_end(path)
+        while len(self._files) > MAX_FILES:
+            self._files.popitem(last=False)
         return {"path": path, "url": None, "size": len(data), "orig_name": f"image.{ext}",
                 "mime_type": f"image/{ext}", "is_stream": False, "meta": {"_type": "gradio.FileData"}}
 

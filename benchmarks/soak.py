@@ -1,0 +1,169 @@
+"""``python -m benchmarks.soak``: many generations against the local Space with random faults and
+latency, sequentially and concurrently; then what leaked. Prints a table, writes benchmarks/SOAK.md.
+
+Faults ride in the prompt (``[fault:NAME]``), so concurrent jobs never take each other's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from g4f_magic import (
+    G4F,
+    G4FTimeout,
+    GenerationError,
+    QuotaExceeded,
+    ResponseStatusError,
+    SpaceUnavailable,
+    StreamError,
+    aclose,
+)
+from g4f_magic.localspace import LocalSpace, in_thread
+
+HERE = Path(__file__).resolve().parent
+EXPECTED: dict[str | None, type[BaseException] | None] = {
+    None: None,
+    "join_400": ResponseStatusError, "join_422": ResponseStatusError, "join_429": ResponseStatusError,
+    "join_500_text": ResponseStatusError, "join_502": SpaceUnavailable, "join_503_queue_full": SpaceUnavailable,
+    "join_503_sleeping": SpaceUnavailable, "join_no_event_id": StreamError,
+    "error_string": GenerationError, "error_link": GenerationError, "error_null": GenerationError,
+    "zerogpu_worker": GenerationError, "quota_old": QuotaExceeded, "quota_new": QuotaExceeded,
+    "unexpected_error": GenerationError, "cut_before_completion": StreamError, "close_early": StreamError,
+    "malformed_json": StreamError, "offhost_url": StreamError, "heartbeats_only": G4FTimeout,
+    "comments": None, "crlf": None, "split_writes": None, "batched_writes": None, "data_null": None,
+    "foreign_event": None, "cut_after_completion": None, "huge_line": None, "relative_url": None,
+}
+MODELS = ["flux", "flux-dev", "janus-pro-7b-image", "janus-pro-7b"]
+HANG_LIMIT = 30.0
+
+
+def sockets() -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def one(gateway: str, rng: random.Random, tally: dict[str, int], odd: list[str]) -> None:
+    fault = rng.choice(list(EXPECTED)) if rng.random() < 0.5 else None
+    model = rng.choice(MODELS)
+    if model == "janus-pro-7b" and fault in ("offhost_url", "relative_url"):
+        fault = None  # chat results carry no file URL
+    prompt = f"soak {rng.randrange(10**6)}" + (f" [fault:{fault}]" if fault else "")
+    expected = EXPECTED[fault]
+    if fault == "join_no_event_id" and model.startswith("janus"):
+        expected = None  # SPEC: only FluxDev needs the join's event_id; Janus streams without it
+
+    async def run() -> None:
+        async for _ in G4F.create_async_generator(model, prompt, endpoint=gateway, api_key="soak-token",
+                                                  timeout=1.5 if fault == "heartbeats_only" else 20):
+            pass
+
+    try:
+        await asyncio.wait_for(run(), HANG_LIMIT)
+    except asyncio.TimeoutError as exc:
+        if isinstance(exc, G4FTimeout) and expected is G4FTimeout:
+            tally["failed as expected"] += 1
+        elif isinstance(exc, G4FTimeout):
+            tally["unexpected"] += 1
+            odd.append(f"{model} {fault}: {type(exc).__name__}: {exc}")
+        else:
+            tally["hung"] += 1
+            odd.append(f"{model} {fault}: hung past {HANG_LIMIT:g} s")
+    except Exception as exc:  # noqa: BLE001 - counted: the soak must see everything
+        if expected is not None and type(exc) is expected:
+            tally["failed as expected"] += 1
+        else:
+            tally["unexpected"] += 1
+            odd.append(f"{model} {fault}: {type(exc).__name__}: {exc}")
+    else:
+        if expected is None:
+            tally["completed"] += 1
+        else:
+            tally["unexpected"] += 1
+            odd.append(f"{model} {fault}: completed, expected {expected.__name__}")
+
+
+async def soak(gateway: str, space: LocalSpace, sequential: int, concurrent: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    reports: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _l, ctx: reports.append(ctx))
+    rows = ["| phase | runs | completed | failed as expected | unexpected | hung | wall |", "|---|---|---|---|---|---|---|"]
+    odd: list[str] = []
+    warmup = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
+    for _ in range(30):  # imports, the token cache and the Space's caches settle before the baseline
+        await one(gateway, rng, warmup, odd)
+    await asyncio.sleep(0.1)
+    gc.collect()
+    base = {"sockets": sockets(), "tasks": len(asyncio.all_tasks()), "rss": rss_mib()}
+    for phase, total, width in (("sequential", sequential, 1), ("concurrent", concurrent, concurrent)):
+        tally = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
+        t = time.perf_counter()
+        for start in range(0, total, width):
+            space.latency = rng.choice([0.0, 0.002, 0.01])
+            await asyncio.gather(*(one(gateway, rng, tally, odd) for _ in range(min(width, total - start))))
+        rows.append(f"| {phase} | {total} | {tally['completed']} | {tally['failed as expected']} | "
+                    f"{tally['unexpected']} | {tally['hung']} | {time.perf_counter() - t:.1f} s |")
+    await aclose()
+    await asyncio.sleep(0.2)
+    gc.collect()
+    after = {"sockets": sockets(), "tasks": len(asyncio.all_tasks()), "rss": rss_mib()}
+    rows += ["", "| resource | before | after |", "|---|---|---|",
+             f"| open sockets (this process, local Space included) | {base['sockets']} | {after['sockets']} |",
+             f"| asyncio tasks | {base['tasks']} | {after['tasks']} |",
+             f"| RSS (client and in-process local Space; baseline after 30 warm-up runs) | {base['rss']:.0f} MiB "
+             f"| {after['rss']:.0f} MiB |",
+             f"| loop error reports (Unclosed…, Task was destroyed) | – | {len(reports)} |"]
+    if odd:
+        rows += ["", "Unexpected outcomes:", *[f"- {o}" for o in odd[:20]]]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
+    parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--concurrent", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "SOAK.md")
+    args = parser.parse_args(argv)
+    space = LocalSpace(step_delay=0.001)
+    with warnings.catch_warnings(record=True) as caught, in_thread(space) as url:
+        warnings.simplefilter("always")
+        rows = asyncio.run(soak(url, space, args.sequential, args.concurrent, args.seed))
+        gc.collect()
+    unclosed = [w for w in caught if "Unclosed" in str(w.message) or issubclass(w.category, ResourceWarning)]
+    report = "\n".join([
+        "# Soak", "",
+        "- command: `" + " ".join(["python -m benchmarks.soak", *(argv if argv is not None else sys.argv[1:])]) + "`",
+        f"- {args.sequential} sequential and {args.concurrent} concurrent generations, half with a random fault "
+        f"of {len(EXPECTED) - 1}, random latency (0/2/10 ms per request), seed {args.seed}", "",
+        *rows, "", f"ResourceWarning / \"Unclosed\" warnings: {len(unclosed)}",
+    ])
+    print(report)
+    args.out.write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
