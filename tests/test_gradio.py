@@ -129,11 +129,11 @@ def test_stream_errors() -> None:
 
 
 def test_file_urls() -> None:
-    base = "https://x.hf.space"
-    assert file_url({"url": "https://x.hf.space/f.png"}, base) == "https://x.hf.space/f.png"
-    assert file_url({"url": "/gradio_api/file=/tmp/a.webp"}, base) == "https://x.hf.space/gradio_api/file=/tmp/a.webp"
-    assert file_url({"path": "/tmp/a.webp", "url": None}, base) == "https://x.hf.space/gradio_api/file=/tmp/a.webp"
-    assert file_url({"path": "/tmp/a.png"}, base, "file=") == "https://x.hf.space/file=/tmp/a.png"
+    base = "https://space.example"
+    assert file_url({"url": "https://space.example/f.png"}, base) == "https://space.example/f.png"
+    assert file_url({"url": "/gradio_api/file=/tmp/a.webp"}, base) == "https://space.example/gradio_api/file=/tmp/a.webp"
+    assert file_url({"path": "/tmp/a.webp", "url": None}, base) == "https://space.example/gradio_api/file=/tmp/a.webp"
+    assert file_url({"path": "/tmp/a.png"}, base, "file=") == "https://space.example/file=/tmp/a.png"
     with pytest.raises(StreamError, match="not http"):
         file_url({"url": "javascript:alert(1)"}, base)
     with pytest.raises(StreamError, match="no image URL"):

@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 
 import pytest
-from helpers import collect
+from helpers import DEEPSEEK, FLUX_DEV, HUB, PREDICT, collect
 
 import g4f_magic
 from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
@@ -164,52 +164,50 @@ async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> N
         await collect("flux-schnell", "y", proxy=proxy_url)
     assert isinstance(events[-1], ImageResponse)
     assert [s.split("?")[0] for s in proxy.seen] == [
-        f"GET {endpoint}/huggingface.co/spaces/roxky/FLUX.1-dev",
-        f"GET {endpoint}/huggingface.co/api/spaces/roxky/FLUX.1-dev/jwt",
-        f"POST {endpoint}/roxky-flux-1-dev.hf.space/gradio_api/queue/join",
-        f"GET {endpoint}/roxky-flux-1-dev.hf.space/gradio_api/queue/data",
-        f"GET {endpoint}/huggingface.co/spaces/roxky/g4f-flux",
-        f"POST {endpoint}/roxky-g4f-flux.hf.space/run/predict",
+        f"GET {endpoint}/{HUB}/spaces/roxky/FLUX.1-dev",
+        f"GET {endpoint}/{HUB}/api/spaces/roxky/FLUX.1-dev/jwt",
+        f"POST {endpoint}/{FLUX_DEV}/gradio_api/queue/join",
+        f"GET {endpoint}/{FLUX_DEV}/gradio_api/queue/data",
+        f"GET {endpoint}/{HUB}/spaces/roxky/g4f-flux",
+        f"POST {endpoint}/{PREDICT}/run/predict",
     ]
     for line, head in zip(proxy.seen, proxy.headers):
-        if "huggingface.co" not in line:
+        if f"/{HUB}/" not in line:
             assert "hf_cookie_secret" not in head
 
 
 async def test_per_call_endpoint_and_urls(space: LocalSpace) -> None:
     url = space.url  # type: ignore[attr-defined]
     img = (await collect("flux", "x", endpoint=url))[-1]
-    assert img.urls[0].startswith(f"{url}/roxky-flux-1-dev.hf.space/")
-    await collect("janus-pro-7b-image", "x", endpoint=url, api_url=f"{url}/deepseek-ai-janus-pro-7b.hf.space",
-                  hub_url=f"{url}/huggingface.co")
-    join = space.requests("deepseek-ai-janus-pro-7b.hf.space", "/gradio_api/queue/join")[0]
-    assert join.headers["referer"] == f"{url}/deepseek-ai-janus-pro-7b.hf.space?__theme=light"
+    assert img.urls[0].startswith(f"{url}/{FLUX_DEV}/")
+    await collect("janus-pro-7b-image", "x", endpoint=url, api_url=f"{url}/{DEEPSEEK}", hub_url=f"{url}/{HUB}")
+    join = space.requests(DEEPSEEK, "/gradio_api/queue/join")[0]
+    assert join.headers["referer"] == f"{url}/{DEEPSEEK}?__theme=light"
 
 
 async def test_subclass_overrides_like_upstream(space: LocalSpace) -> None:
     base = url = space.url  # type: ignore[attr-defined]
 
     class MyFlux(FluxDev):
-        url = f"{base}/roxky-flux-1-dev.hf.space"
+        url = f"{base}/{FLUX_DEV}"
 
     class Mine(G4F):
-        api_url = f"{base}/deepseek-ai-janus-pro-7b.hf.space"
-        url_flux = f"{base}/roxky-g4f-flux.hf.space/run/predict"
-        hub_url = f"{base}/huggingface.co"
+        api_url = f"{base}/{DEEPSEEK}"
+        url_flux = f"{base}/{PREDICT}/run/predict"
+        hub_url = f"{base}/{HUB}"
         flux_dev_provider = MyFlux
 
     class MyReferer(Mine):
         referer = "https://example.invalid/custom"
 
     ends = Mine.endpoints()
-    assert ends.referer == f"{url}/deepseek-ai-janus-pro-7b.hf.space?__theme=light"
+    assert ends.referer == f"{url}/{DEEPSEEK}?__theme=light"
     assert MyReferer.endpoints().referer == "https://example.invalid/custom"
     for model in ("flux", "flux-schnell", "janus-pro-7b-image"):
         events = [e async for e in Mine.create_async_generator(model, "x")]
         assert isinstance(events[-1] if model != "flux-schnell" else events[-2], ImageResponse)
     hosts = {r.host for r in space.received}
-    assert hosts == {"huggingface.co", "roxky-flux-1-dev.hf.space", "roxky-g4f-flux.hf.space",
-                     "deepseek-ai-janus-pro-7b.hf.space"}
+    assert hosts == {HUB, FLUX_DEV, PREDICT, DEEPSEEK}
 
 
 def test_env_var_must_be_a_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from g4f_magic.zerogpu import (
     parse_jwt_reply,
     parse_space_page,
 )
+from g4f_magic.endpoints import HUB_URL
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.localspace.app import _jwt
 
@@ -100,8 +101,8 @@ def test_zerogpu_page_and_jwt_parsing() -> None:
 
 def test_jwt_url_is_quoted_iso_with_milliseconds() -> None:
     now = datetime(2026, 11, 25, 6, 0, 0, 123000, tzinfo=timezone.utc)
-    assert jwt_url("https://huggingface.co", "roxky/FLUX.1-dev", now) == (
-        "https://huggingface.co/api/spaces/roxky/FLUX.1-dev/jwt"
+    assert jwt_url(HUB_URL, "roxky/FLUX.1-dev", now) == (
+        f"{HUB_URL}/api/spaces/roxky/FLUX.1-dev/jwt"
         "?expiration=2026-11-25T06%3A10%3A00.123%2B00%3A00&include_pro_status=true"
     )
 

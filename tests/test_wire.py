@@ -6,17 +6,13 @@ import re
 from typing import Any
 
 import pytest
-from helpers import collect
+from helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
 
 from g4f_magic import G4F, ImageResponse, JsonConversation, Reasoning
 from g4f_magic.localspace import LocalSpace
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
 
-FLUX_DEV = "roxky-flux-1-dev.hf.space"
-JANUS = "roxky-janus-pro-7b.hf.space"
-PREDICT = "roxky-g4f-flux.hf.space"
-HUB = "huggingface.co"
 
 
 def one(space: LocalSpace, host: str, path: str, method: str | None = None) -> Any:
