@@ -22,7 +22,6 @@ from .routes import SEED_RANGES
 __all__ = ["Job", "ChatState", "View", "LiveView", "run_job", "run_in_view", "MAX_COUNT"]
 
 MAX_COUNT = 16
-_SEED_ROUTE = {"flux_dev": "flux_dev", "run_predict": "run_predict", "janus_image": "janus", "janus_chat": "janus"}
 
 
 class View(Protocol):
@@ -79,7 +78,7 @@ def _seeds(job: Job, route: str) -> list[int | None]:
         return [job.seed + i for i in range(job.count)]
     if job.count == 1:
         return [None]
-    lo, hi = SEED_RANGES[_SEED_ROUTE[route]]
+    lo, hi = SEED_RANGES[route]
     return random.sample(range(lo, hi + 1), job.count)
 
 

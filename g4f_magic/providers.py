@@ -177,25 +177,25 @@ class DeepseekAI_JanusPro7b:
 
         if route == "janus_chat":
             text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
-            options: dict[str, Any] = {"space": cls.space, "prompt": text, "seed": _check_seed(seed, "janus"),
+            options: dict[str, Any] = {"space": cls.space, "prompt": text, "seed": _check_seed(seed, route),
                                        "media": media, "conversation": conversation}
             flow = janus_chat
         elif route == "janus_image":
             options = {"space": cls.space, "model": model, "prompt": image_prompt(messages, prompt),
-                       "seed": _check_seed(seed, "janus")}
+                       "seed": _check_seed(seed, route)}
             flow = janus_image
         else:
             w, h = image_size(aspect_ratio, width, height)
             options = {"model": model, "prompt": image_prompt(messages, prompt), "width": w, "height": h}
             if route == "flux_dev":
                 options.update(
-                    space=cls.flux_dev_provider.space, seed=_check_seed(seed, "flux_dev"),
+                    space=cls.flux_dev_provider.space, seed=_check_seed(seed, route),
                     guidance_scale=_check_number("guidance_scale", kwargs.get("guidance_scale", 3.5), 0, 30),
                     num_inference_steps=int(_check_number("num_inference_steps", kwargs.get("num_inference_steps", 28), 1, 200)),
                 )
                 flow = flux_dev
             else:
-                options.update(space=cls.flux_space, seed=_check_seed(seed, "run_predict"))
+                options.update(space=cls.flux_space, seed=_check_seed(seed, route))
                 flow = run_predict
 
         call = Call(

@@ -25,10 +25,12 @@ from .media import MediaItem
 
 __all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "run_predict", "SEED_RANGES"]
 
-SEED_RANGES = {
+_JANUS_SEEDS = (1000, 999999)
+SEED_RANGES = {  # by route; a seed is picked client-side so every result can be reproduced
     "flux_dev": (0, 2147483647),  # the FLUX.1-dev Space's MAX_SEED
-    "janus": (1000, 999999),
     "run_predict": (9999, 2**32 - 1),
+    "janus_chat": _JANUS_SEEDS,
+    "janus_image": _JANUS_SEEDS,
 }
 STATUS_EVERY = 0.2
 
@@ -151,7 +153,7 @@ async def janus_chat(
         yield note
     yield JsonConversation(session_hash, uuid, token)
     image = await call.upload(base, session_hash, media[-1]) if media else None
-    seed = pick_seed("janus") if seed is None else seed
+    seed = pick_seed("janus_chat") if seed is None else seed
     body = queue_body([image, prompt, seed, 0.95, 0.1], 2, 10, session_hash)
     event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
     sent = ""
@@ -178,7 +180,7 @@ async def janus_image(
     token, uuid, note = await call.token(space)
     if note:
         yield note
-    seed = pick_seed("janus") if seed is None else seed
+    seed = pick_seed("janus_image") if seed is None else seed
     body = queue_body([prompt, seed, 5, 1], 3, 20, session_hash)
     event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
     async for item in call.queue(base, session_hash, event_id):
