@@ -15,6 +15,7 @@ from .client import fetch_image
 from .media import MAX_IMAGE_BYTES
 from .errors import G4FError, InvalidOption, StreamError
 from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .prompts import drop_controls
 from .providers import G4F
 from .result import GeneratedImage, Result, ResultSet
 from .routes import SEED_RANGES
@@ -64,6 +65,10 @@ class Job:
     endpoint: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_image_bytes: int = MAX_IMAGE_BYTES
+
+    def __post_init__(self) -> None:
+        # what the Space receives, so results, history and PNG metadata carry no terminal escapes
+        self.prompt = drop_controls(self.prompt)
 
     def provider_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,

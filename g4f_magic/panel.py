@@ -48,7 +48,9 @@ class PromptBox(anywidget.AnyWidget):
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
           e.preventDefault();
           push();
-          model.send({ event: "submit" });
+          // the text rides along: while the kernel is busy, ipywidgets holds back state updates
+          // but not custom messages, so "submit" could arrive before the prompt it is for
+          model.send({ event: "submit", value: ta.value });
         }
       });
       model.on("change:value", () => { if (ta.value !== model.get("value")) ta.value = model.get("value"); });
@@ -69,6 +71,8 @@ class PromptBox(anywidget.AnyWidget):
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "submit":
+            if isinstance(content.get("value"), str):
+                self.value = content["value"]
             for handler in self._submit_handlers:
                 handler(self)
 
@@ -91,6 +95,12 @@ def _settings(magics: Any) -> dict[str, Any]:
     token = magics._token()
     values["api_key"] = Secret(token) if token else None  # printing the settings shows '***'
     return values
+
+
+def _close_tree(widget: w.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
 
 
 def _thumbnail(png: bytes) -> bytes:
@@ -296,9 +306,12 @@ class Panel:
     def clear(self) -> None:
         """Forget results and finished runs; running ones stay."""
         running = {v.widget for v in self.tasks.values()}
+        gone = [r for r in self.runs.children if r.children[0] not in running] + list(self.gallery.children)
         self.runs.children = tuple(r for r in self.runs.children if r.children[0] in running)
         self.results.clear()
         self.gallery.children = ()
+        for widget in gone:  # a widget nobody shows still lives in the kernel until closed
+            _close_tree(widget)
         self.current = None
         self.large.value, self.large.layout.display = b"", "none"
         self.caption.value = self.download_link.value = self.error.value = ""

@@ -7,22 +7,22 @@ from typing import Any, Mapping, Sequence, Union
 
 from .errors import InvalidOption
 
-__all__ = ["Messages", "normalize_messages", "chat_prompt", "image_prompt"]
+__all__ = ["Messages", "normalize_messages", "chat_prompt", "image_prompt", "drop_controls"]
 
 Messages = Union[str, Sequence[str], Sequence[Mapping[str, Any]]]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _clean(text: str) -> str:
+def drop_controls(text: str) -> str:
     """Drop control characters (terminal escapes, NUL) but keep newlines and tabs."""
     return _CONTROL.sub("", text)
 
 
 def _content(value: Any) -> str:
     if isinstance(value, str):
-        return _clean(value)
+        return drop_controls(value)
     if isinstance(value, list):  # OpenAI-style parts: keep the text ones
-        return _clean("\n".join(
+        return drop_controls("\n".join(
             p.get("text", "") for p in value if isinstance(p, Mapping) and p.get("type") == "text"
         ))
     if value is None:
@@ -33,13 +33,13 @@ def _content(value: Any) -> str:
 def normalize_messages(messages: Messages) -> list[dict[str, str]]:
     """A string, a list of strings (user turns) or role/content dicts → role/content dicts."""
     if isinstance(messages, str):
-        return [{"role": "user", "content": _clean(messages)}]
+        return [{"role": "user", "content": drop_controls(messages)}]
     if not isinstance(messages, Sequence):
         raise InvalidOption("messages must be a string or a list of messages")
     out = []
     for m in messages:
         if isinstance(m, str):
-            out.append({"role": "user", "content": _clean(m)})
+            out.append({"role": "user", "content": drop_controls(m)})
         elif isinstance(m, Mapping) and "content" in m:
             out.append({"role": str(m.get("role") or "user"), "content": _content(m["content"])})
         else:
@@ -69,6 +69,6 @@ def image_prompt(messages: Messages, prompt: str | None = None) -> str:
                 break
             run.append(m["content"].strip())
         prompt = "\n".join(reversed([r for r in run if r]))
-    if not isinstance(prompt, str) or not _clean(prompt).strip():
+    if not isinstance(prompt, str) or not drop_controls(prompt).strip():
         raise InvalidOption("the prompt is empty")
-    return _clean(prompt).strip()
+    return drop_controls(prompt).strip()

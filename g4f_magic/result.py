@@ -13,7 +13,7 @@ from .errors import InvalidOption, StreamError
 from .media import EXTENSIONS
 from .render import escape, markdown_html
 
-__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "MAX_PIXELS"]
+__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "MAX_PIXELS"]
 
 MAX_PIXELS = 64 * 1024 * 1024  # a declared size past this is refused before decoding (decompression bombs)
 
@@ -28,6 +28,12 @@ def _open(data: bytes) -> Any:
     if im.width * im.height > MAX_PIXELS:
         raise StreamError(f"the image declares {im.width}x{im.height} pixels, more than this package decodes")
     return im
+
+
+def checked(data: bytes) -> bytes:
+    """``data`` unchanged once its header decodes to no more than ``MAX_PIXELS`` pixels."""
+    _open(data).close()
+    return data
 
 
 def to_png(data: bytes, text: dict[str, str] | None = None) -> bytes:
@@ -57,7 +63,8 @@ class GeneratedImage:
     @property
     def png(self) -> bytes:
         if self._png is None:
-            self._png = self.data if self.mime == "image/png" else to_png(self.data)
+            # a PNG goes to the front end as served, so its declared size is checked here too
+            self._png = checked(self.data) if self.mime == "image/png" else to_png(self.data)
         return self._png
 
     def __repr__(self) -> str:

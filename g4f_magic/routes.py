@@ -66,9 +66,10 @@ class Call:
     session: SpaceSession
     endpoints: Endpoints
     deadline: Deadline
-    proxy: str | None = None
-    cookies: Mapping[str, str] | None = None
-    api_key: str | None = None
+    # credentials (a proxy URL may carry user:password) stay out of the repr
+    proxy: str | None = field(default=None, repr=False)
+    cookies: Mapping[str, str] | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
     zerogpu_uuid: str | None = None
     started: float = field(default_factory=time.monotonic)
 

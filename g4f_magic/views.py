@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from .events import Reasoning
 from .render import error_html, log_html, markdown_html, status_html, status_line

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import logging
 import socket
 from typing import Any
 
 import pytest
+from leakscan import SCANNER, TOKEN
 
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, serve
@@ -16,6 +19,93 @@ from g4f_magic.localspace import LocalSpace, serve
 _HOME = __import__("tempfile").mkdtemp(prefix="g4f-tests-")
 for _var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
     __import__("os").environ[_var] = f"{_HOME}/{_var.lower()}"
+
+
+
+# -- the secrets scan (see leakscan): every channel a secret could leak through feeds the scanner ---------
+class _ScanLogs(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        SCANNER.scan("log", self.format(record), record.name)
+
+
+def _scanned_init(init: Any) -> Any:
+    def __init__(self: BaseException, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        SCANNER.scan("exception", f"{type(self).__name__}: {self}", type(self).__name__)
+    return __init__
+
+
+def _scan_captures() -> None:
+    from IPython.utils.capture import capture_output
+
+    enter, exit_ = capture_output.__enter__, capture_output.__exit__
+
+    def __enter__(self: Any) -> Any:
+        self._scanned = enter(self)
+        return self._scanned
+
+    def __exit__(self: Any, *exc: Any) -> Any:
+        io = self._scanned
+        SCANNER.scan("output", io.stdout + io.stderr, "capture_output")
+        SCANNER.scan("output", json.dumps([o.data for o in io.outputs], default=lambda _: "<bytes>"), "displays")
+        return exit_(self, *exc)
+
+    capture_output.__enter__, capture_output.__exit__ = __enter__, __exit__  # type: ignore[method-assign]
+
+
+def _scan_widgets() -> None:
+    """What a widget sends a front end: its whole state when it opens, then each update."""
+    from ipywidgets import Widget
+
+    open_, send = Widget.open, Widget._send
+
+    def open(self: Any) -> None:  # noqa: A001 - the method's own name
+        open_(self)
+        SCANNER.scan_widget(self, self.get_state())
+
+    def _send(self: Any, msg: Any, buffers: Any = None) -> None:
+        SCANNER.scan_widget(self, msg)
+        send(self, msg, buffers)
+
+    Widget.open, Widget._send = open, _send  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from IPython.core.error import UsageError
+
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)  # every record is formatted and scanned, whatever its level
+    root.addHandler(_ScanLogs())
+    g4f_magic.G4FError.__init__ = _scanned_init(g4f_magic.G4FError.__init__)  # type: ignore[method-assign]
+    UsageError.__init__ = _scanned_init(UsageError.__init__)  # type: ignore[method-assign]
+    _scan_captures()
+    _scan_widgets()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "teardown":
+        return
+    for name, text in rep.sections:  # captured stdout, stderr (kernels' too) and log, all phases
+        SCANNER.scan("captured " + name.split()[-1], text, name)
+    hits = SCANNER.take()
+    if hits:
+        rep.outcome = "failed"
+        rep.longrepr = SCANNER.report(hits)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(SCANNER.summary())
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks() -> Any:
+    """After each test, the reprs of the package's live objects are scanned."""
+    yield
+    SCANNER.scan_objects()
+
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -66,8 +156,10 @@ async def space() -> Any:
     ls = LocalSpace(step_delay=0.001)
     server = serve(ls)
     ls.url = await server.__anext__()  # type: ignore[attr-defined]
+    SCANNER.watch(ls)
     yield ls
     await server.aclose()
+    SCANNER.unwatch(ls)
 
 
 @pytest.fixture
@@ -85,7 +177,9 @@ def thread_space() -> Any:
     ls = LocalSpace(step_delay=0.001)
     with in_thread(ls) as url:
         ls.url = url  # type: ignore[attr-defined]
+        SCANNER.watch(ls)
         yield ls
+        SCANNER.unwatch(ls)
 
 
 @pytest.fixture
@@ -103,3 +197,24 @@ def ip(thread_space: LocalSpace, tmp_path: Any, monkeypatch: pytest.MonkeyPatch)
     yield shell
     shell.run_line_magic("unload_ext", "g4f_magic")
     shell.user_ns.pop("_g4f", None)
+
+
+@pytest.fixture
+def kernel_env(thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> LocalSpace:
+    thread_space.reset()
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", thread_space.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("G4F_MAGIC_TOKEN", TOKEN)
+    monkeypatch.chdir(tmp_path)
+    return thread_space
+
+
+@pytest.fixture
+def kernel(kernel_env: LocalSpace) -> Any:
+    from kernels import Kernel
+
+    k = Kernel()
+    assert k.execute("%load_ext g4f_magic")["status"] == "ok"
+    yield k
+    k.close()
+
+

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 
 async def collect(model: str, prompt: Any = "a lighthouse in a storm", **kwargs: Any) -> list[Any]:
@@ -22,8 +24,6 @@ def fresh_python(code: str) -> str:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc
 
 
@@ -39,3 +39,44 @@ def _hosts() -> dict[str, str]:
 
 HOSTS = _hosts()
 HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "DEEPSEEK", "FLUX_DEV", "PREDICT"))
+
+
+class LoopbackProxy:
+    """A minimal HTTP forward proxy on loopback that records the request lines it forwards."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.headers: list[str] = []
+        self.bodies: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+            self.seen.append(f"{method} {target}")
+            self.headers.append(head.decode("latin-1"))
+            length = next((int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length:")), 0)
+            body = await reader.readexactly(length) if length else b""
+            self.bodies.append(body)
+            url = urlsplit(target)
+            up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
+            path = url.path + (f"?{url.query}" if url.query else "")
+            kept = [h for h in lines[1:] if h and not h.lower().startswith(("connection:", "proxy-"))]
+            up_w.write(f"{method} {path} {version}\r\n".encode() + "\r\n".join(kept + ["Connection: close"]).encode()
+                       + b"\r\n\r\n" + body)
+            await up_w.drain()
+            while chunk := await up_r.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+            up_w.close()
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.server.close()
+        await self.server.wait_closed()

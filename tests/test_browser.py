@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+import nbformat
 import pytest
+from leakscan import SCANNER, TOKEN
 
 from g4f_magic.localspace import LocalSpace
 
@@ -26,8 +27,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
-TOKEN = "g4f-browser-test"
+LAB_TOKEN = "g4f-browser-test"  # JupyterLab's own login token
 XSS = "<img src=x onerror=alert(1)>"
+# Appended to the quickstart: a compromised Space's answer, log line and error (the error last: it stops Run All).
+HOSTILE_CELLS = ["%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
+                 "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
+                 "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
 
 
 def free_port() -> int:
@@ -43,8 +48,11 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
     home = tmp_path_factory.mktemp("lab")
     root = home / "root"
     root.mkdir()
-    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
-    env = {**os.environ, "G4F_MAGIC_ENDPOINT": thread_space.url}  # type: ignore[attr-defined]
+    nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in HOSTILE_CELLS]
+    nbformat.write(nb, root / "quickstart.ipynb")
+    env = {**os.environ, "G4F_MAGIC_ENDPOINT": thread_space.url,  # type: ignore[attr-defined]
+           "G4F_MAGIC_TOKEN": TOKEN}
     for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
                 "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
         env[var] = str(home / var.lower())
@@ -56,7 +64,7 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
     log = open(home / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser",
-         f"--IdentityProvider.token={TOKEN}", "--ServerApp.ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={LAB_TOKEN}", "--ServerApp.ip=127.0.0.1", f"--port={port}",
          "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -64,7 +72,7 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
     deadline = time.monotonic() + 90
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as resp:
+            with urllib.request.urlopen(f"{url}/api/status?token={LAB_TOKEN}", timeout=2) as resp:
                 if resp.status == 200:
                     break
         except OSError:
@@ -73,7 +81,7 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
             proc.kill()
             pytest.fail("JupyterLab did not start within 90 s:\n" + (home / "lab.log").read_text()[-3000:])
         time.sleep(0.3)
-    yield url
+    yield url, root / "quickstart.ipynb"
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -116,13 +124,14 @@ def with_browser(test: Callable[[Browser], None]) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_quickstart_in_jupyterlab(lab: str, thread_space: LocalSpace) -> None:
+def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
+    lab_url, saved = lab
     # About a second of sampling per image: several 0.3 s widget flushes, so the stream is visible.
     thread_space.step_delay = 0.2
 
     def run(b: Browser) -> None:
         page = b.page
-        page.goto(f"{lab}/lab/tree/quickstart.ipynb?token={TOKEN}&reset")
+        page.goto(f"{lab_url}/lab/tree/quickstart.ipynb?token={LAB_TOKEN}&reset")
         b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
         b.wait("the notebook's kernel to be idle",
                "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
@@ -147,6 +156,18 @@ def test_quickstart_in_jupyterlab(lab: str, thread_space: LocalSpace) -> None:
         b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 120)
         b.shot("notebook.png")
 
+        # What a hostile Space sent, rendered by JupyterLab: text, never elements, links or script.
+        b.wait("the hostile error line (the last cell)", "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+               ".some(e => e.textContent.includes('GenerationError: GPU exploded'))", 60)
+        outputs = page.locator(".jp-OutputArea-output")
+        text = "\n".join(outputs.all_text_contents())
+        assert "<script>alert('answer')</script>" in text and "[click me](javascript:alert('answer'))" in text
+        assert "alert('log') model loaded" in text
+        for selector in ("script", "img[src='x']", "a[href^='javascript']", "b:has-text('exploded')"):
+            assert page.locator(f".jp-OutputArea-output {selector}").count() == 0, selector
+        assert b.dialogs == []
+        b.shot("hostile-outputs.png", outputs.last)
+
         panel = page.locator(".g4f-panel").first
         panel.scroll_into_view_if_needed()
         page.locator(".g4f-panel .g4f-prompt").fill("a red bicycle, studio photo")
@@ -165,6 +186,15 @@ def test_quickstart_in_jupyterlab(lab: str, thread_space: LocalSpace) -> None:
         assert page.locator(".g4f-panel img[src='x']").count() == 0
         assert b.dialogs == []
         b.shot("panel-injection.png", panel)
+
+        # Saved from the browser, the notebook holds every output and no secret.
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while "GPU exploded" not in saved.read_text():
+            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
+            time.sleep(0.3)
+        SCANNER.scan("notebook", saved.read_text(), "saved from JupyterLab")
+        assert TOKEN not in saved.read_text()
 
     try:
         with_browser(run)

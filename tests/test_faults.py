@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from helpers import collect
+from leakscan import COOKIE, TOKEN
 
 from g4f_magic import (
     ConnectionFailed,
@@ -21,7 +22,7 @@ from g4f_magic import (
 )
 from g4f_magic.localspace import LocalSpace
 
-SECRETS = ("hf_secret_key", "hf_cookie_secret")
+SECRETS = (TOKEN, COOKIE)
 
 
 def assert_clean(message: str) -> None:
@@ -32,7 +33,7 @@ def assert_clean(message: str) -> None:
 
 async def fails(model: str, **kw: Any) -> BaseException:
     with pytest.raises(Exception) as info:
-        await collect(model, "a cat", api_key="hf_secret_key", **kw)
+        await collect(model, "a cat", api_key=TOKEN, **kw)
     assert_clean(str(info.value))
     return info.value
 
@@ -173,6 +174,6 @@ async def test_unreachable_space_is_connection_failed(monkeypatch: pytest.Monkey
         port = s.getsockname()[1]
     monkeypatch.setenv("G4F_MAGIC_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(ConnectionFailed) as info:
-        await collect("flux", "x", api_key="hf_secret_key")
+        await collect("flux", "x", api_key=TOKEN)
     assert str(info.value) == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert_clean(str(info.value))

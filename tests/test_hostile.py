@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
+from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import collect
+from kernels import html_outputs, run_notebook
 
 from g4f_magic import StreamError
+from g4f_magic.engine import Job, run_job
 from g4f_magic.gradio import file_url
 from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace.images import png_declaring
 from g4f_magic.prompts import chat_prompt, image_prompt
-from g4f_magic.result import to_png
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge size (decompresses to gigabytes if decoded)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+from g4f_magic.result import GeneratedImage, Result, to_png
+from g4f_magic.views import PlainView
 
 
 @pytest.mark.parametrize("side", [9000, 100_000])
@@ -29,6 +24,36 @@ def test_decompression_bomb_is_refused_before_decoding(side: int) -> None:
     with pytest.raises(StreamError) as info:
         to_png(png_declaring(side, side))
     assert "pixels" in str(info.value) or "DecompressionBomb" in str(info.value)
+
+
+def test_a_png_bomb_is_not_passed_through_to_the_front_end() -> None:
+    image = GeneratedImage(png_declaring(9000, 9000), "image/png", "http://x/a.png")
+    with pytest.raises(StreamError, match="declares 9000x9000 pixels"):
+        image.png
+
+
+async def image_job(prompt: str, **kw: Any) -> Any:
+    return await run_job(Job("flux", prompt, seed=1, **kw), PlainView("flux", out=__import__("io").StringIO()))
+
+
+async def test_a_content_type_that_lies_is_refused(space: LocalSpace, endpoint: str) -> None:
+    space.arm("file_lies")
+    with pytest.raises(StreamError) as info:
+        await image_job("a page posing as an image")
+    assert str(info.value) == "the Space served something that is not an image (content type image/webp)"
+    assert isinstance(await image_job("the next one is fine"), Result)
+
+
+async def test_a_bomb_served_by_the_space_is_refused(space: LocalSpace, endpoint: str) -> None:
+    space.arm("file_bomb")
+    with pytest.raises(StreamError, match=r"^the image declares 9000x9000 pixels, more than this package decodes$"):
+        await image_job("a bomb")
+
+
+async def test_a_non_http_image_url_is_refused(space: LocalSpace, endpoint: str) -> None:
+    space.arm("scheme_url")
+    with pytest.raises(StreamError, match=r"^the Space returned an image URL that is not http\(s\)$"):
+        await collect("flux", "x")
 
 
 async def test_image_url_off_the_space_host_is_refused(space: LocalSpace, endpoint: str) -> None:
@@ -57,3 +82,44 @@ async def test_control_characters_never_reach_the_space(space: LocalSpace, endpo
     await collect("flux", "a boat\x1b]0;pwned\x07 at sea")
     join = space.requests(path="/gradio_api/queue/join")[0]
     assert join.body["data"][0] == "a boat]0;pwned at sea"
+
+
+# Each cell: a payload, and the one line the notebook shows (None: the cell succeeds, neutralised).
+KERNEL_CASES = [
+    ("%config G4FMagics.max_image_bytes = 2000", None),
+    ("%%g4f -m flux -s 1\nan image too large", "StreamError: the image is larger than the 2000-byte limit"),
+    ("%config G4FMagics.max_image_bytes = 33554432", None),
+    ("%%g4f -m flux -s 1\na bomb [fault:file_bomb]",
+     "StreamError: the image declares 9000x9000 pixels, more than this package decodes"),
+    ("%%g4f -m flux -s 1\na page posing as an image [fault:file_lies]",
+     "StreamError: the Space served something that is not an image (content type image/webp)"),
+    ("%%g4f -m flux -s 1\nelsewhere [fault:offhost_url]",
+     "StreamError: the Space pointed an image at another host (169.254.169.254); refused"),
+    ("%%g4f -m flux -s 1\na file URL [fault:scheme_url]", "StreamError: the Space returned an image URL that is not http(s)"),
+    ("%%g4f -m flux -s 5\na hostile log line [fault:log_html]", None),
+    ("%%g4f -m flux -s 1\na hostile error [fault:error_html]", "GenerationError: GPU exploded"),
+    ("%%g4f -m janus-pro-7b --new\na hostile answer [fault:answer_html]", None),
+    ("%%g4f -m flux -s 9 -o boat\na boat\x1b]0;pwned\x07 at sea", None),
+    ("print(repr(boat.prompt))", None),
+]
+
+
+@pytest.mark.timeout(180)
+def test_each_hostile_payload_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Path) -> None:
+    nb = run_notebook(["%load_ext g4f_magic"] + [src for src, _ in KERNEL_CASES], tmp_path / "hostile.ipynb",
+                      allow_errors=True)
+    for (src, expected), cell in zip(KERNEL_CASES, nb.cells[1:]):
+        errors = [o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
+        assert errors == ([f"UsageError: {expected}\n"] if expected else []), src
+    assert nb.cells[-1].outputs[0].text == "'a boat]0;pwned at sea'\n"
+    assert kernel_env.requests(path="/gradio_api/queue/join")[-1].body["data"][0] == "a boat]0;pwned at sea"
+
+    # Nothing the Space sent is markup: not in any HTML output, not in any widget (text/plain may quote it).
+    rendered = html_outputs(nb)
+    for raw in ("<script", "<img src=x", "<b>exploded", 'href="javascript'):
+        assert raw not in rendered
+    answer_html = [o.data["text/html"] for o in nb.cells[10].outputs if o.output_type == "execute_result"]
+    assert answer_html and "&lt;script&gt;alert('answer')&lt;/script&gt;" in answer_html[0]
+    assert "[click me](javascript:alert('answer'))" in answer_html[0]  # shown, not a link
+    assert "alert(&#x27;log&#x27;) model loaded" in rendered  # the log line, its tags dropped
+    assert "GPU exploded" in rendered  # the live view's error line

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-import queue
 import time
 from typing import Any
 
-import nbformat
 import pytest
-from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
+from kernels import Kernel, run_notebook, widget_values
+from leakscan import TOKEN
 
 from g4f_magic.localspace import LocalSpace
-
-SECRET = "hf_kernelsecret_0123456789"
-
-
-@pytest.fixture
-def kernel_env(thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> LocalSpace:
-    thread_space.reset()
-    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", thread_space.url)  # type: ignore[attr-defined]
-    monkeypatch.setenv("G4F_MAGIC_TOKEN", SECRET)
-    monkeypatch.chdir(tmp_path)
-    return thread_space
-
-
-def widget_values(nb: Any) -> list[str]:
-    state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
-    return [v["state"]["value"] for v in state.values() if isinstance(v["state"].get("value"), str)]
 
 
 @pytest.mark.timeout(120)
 def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -> None:
-    nb = nbformat.v4.new_notebook()
     sources = [
         "%load_ext g4f_magic",
         "style = 'oil painting'",
@@ -44,10 +25,8 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
         "print(type(pic).__name__, pic.seed, pic.prompt)",
         "%%g4f -m janus-pro-7b --new\n<img src=x onerror=alert(1)>",
     ]
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    NotebookClient(nb, timeout=90, kernel_name="python3", store_widget_state=True).execute()
     path = tmp_path / "run.ipynb"
-    nbformat.write(nb, path)
+    nb = run_notebook(sources, path)
     saved = path.read_text()
 
     image_cell = nb.cells[2].outputs
@@ -72,68 +51,9 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     html = [o["data"]["text/html"] for o in nb.cells[7].outputs if "text/html" in o.get("data", {})]
     html += [v for v in widget_values(nb) if "onerror" in v]
     assert html and all("<img src=x" not in h and "&lt;img src=x onerror=alert(1)&gt;" in h for h in html)
-    assert SECRET not in saved
+    assert TOKEN not in saved
     join = kernel_env.requests(path="/gradio_api/queue/join")[0]
-    assert join.headers["x-zerogpu-token"] == SECRET  # it was used, and still never saved
-
-
-class Kernel:
-    """A bare kernel driven with jupyter_client, collecting every iopub message."""
-
-    def __init__(self) -> None:
-        self.km, self.kc = start_new_kernel(kernel_name="python3")
-        self.iopub: list[dict[str, Any]] = []
-
-    def run(self, code: str, timeout: float = 60) -> tuple[dict[str, Any], str]:
-        """Execute; keep every iopub message (a background run's output has another parent)."""
-        msg_id = self.kc.execute(code)
-        out: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            assert time.monotonic() < deadline, f"no idle status for {code!r}"
-            try:
-                msg = self.kc.get_iopub_msg(timeout=1)
-            except queue.Empty:
-                continue
-            self.iopub.append(msg)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-        reply = self.kc.get_shell_msg(timeout=timeout)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.kc.get_shell_msg(timeout=timeout)
-        return reply["content"], "".join(out)
-
-    def execute(self, code: str, timeout: float = 60) -> dict[str, Any]:
-        return self.run(code, timeout)[0]
-
-    def drain(self, wait: float = 0.2) -> None:
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            try:
-                self.iopub.append(self.kc.get_iopub_msg(timeout=0.05))
-            except queue.Empty:
-                pass
-
-    def value(self, expr: str) -> str:
-        content, out = self.run(f"print(repr({expr}))", timeout=30)
-        assert content["status"] == "ok", content
-        return out.strip()
-
-    def close(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
-
-
-@pytest.fixture
-def kernel(kernel_env: LocalSpace) -> Any:
-    k = Kernel()
-    assert k.execute("%load_ext g4f_magic")["status"] == "ok"
-    yield k
-    k.close()
+    assert join.headers["x-zerogpu-token"] == TOKEN  # it was used, and still never saved
 
 
 @pytest.mark.timeout(120)

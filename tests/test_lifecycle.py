@@ -10,7 +10,8 @@ import textwrap
 from typing import Any
 
 import pytest
-from helpers import DEEPSEEK, FLUX_DEV, HUB, PREDICT, collect
+from helpers import DEEPSEEK, FLUX_DEV, HUB, PREDICT, LoopbackProxy, collect
+from leakscan import COOKIE
 
 import g4f_magic
 from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
@@ -116,51 +117,10 @@ def test_asyncio_run_closes_the_session_by_itself(tmp_path: Any) -> None:
     assert "Unclosed" not in out.stderr and "destroyed" not in out.stderr, out.stderr
 
 
-class LoopbackProxy:
-    """A minimal HTTP forward proxy on loopback that records the request lines it forwards."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.headers: list[str] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, version = lines[0].split(" ")
-            self.seen.append(f"{method} {target}")
-            self.headers.append(head.decode("latin-1"))
-            length = next((int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length:")), 0)
-            body = await reader.readexactly(length) if length else b""
-            from urllib.parse import urlsplit
-
-            url = urlsplit(target)
-            up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
-            path = url.path + (f"?{url.query}" if url.query else "")
-            kept = [h for h in lines[1:] if h and not h.lower().startswith(("connection:", "proxy-"))]
-            up_w.write(f"{method} {path} {version}\r\n".encode() + "\r\n".join(kept + ["Connection: close"]).encode()
-                       + b"\r\n\r\n" + body)
-            await up_w.drain()
-            while chunk := await up_r.read(65536):
-                writer.write(chunk)
-                await writer.drain()
-            up_w.close()
-        finally:
-            writer.close()
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-
-
 async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> None:
     proxy = LoopbackProxy()
     async with proxy as proxy_url:
-        events = await collect("flux", "x", proxy=proxy_url, cookies={"token": "hf_cookie_secret"})
+        events = await collect("flux", "x", proxy=proxy_url, cookies={"token": COOKIE})
         await collect("flux-schnell", "y", proxy=proxy_url)
     assert isinstance(events[-1], ImageResponse)
     assert [s.split("?")[0] for s in proxy.seen] == [
@@ -173,7 +133,7 @@ async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> N
     ]
     for line, head in zip(proxy.seen, proxy.headers):
         if f"/{HUB}/" not in line:
-            assert "hf_cookie_secret" not in head
+            assert COOKIE not in head
 
 
 async def test_per_call_endpoint_and_urls(space: LocalSpace) -> None:

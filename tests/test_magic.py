@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,12 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
+from leakscan import MARK, secret
 
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.result import Result, ResultSet
+
+LOGIN, CONFIG, ENV, LITERAL = (secret(n) for n in ("login", "config", "env", "literal"))
 
 
 def cell(ip: Any, line: str, body: str) -> tuple[Any, Any]:
@@ -151,46 +153,46 @@ def test_subcommands(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with capture_output() as cap:
         ip.run_line_magic("g4f", "history")
     assert "a tree" in cap.stdout and "9" in cap.stdout
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": LOGIN)
     with capture_output() as cap:
         ip.run_line_magic("g4f", "login")
         ip.run_line_magic("g4f", "config")
         ip.run_line_magic("config", "G4FMagics")
     assert "set (from %g4f login, in memory)" in cap.stdout
-    assert "hf_logintoken_123456" not in cap.stdout
+    assert LOGIN not in cap.stdout
     cell(ip, "-m flux", "with login")
     with capture_output() as cap:
         ip.run_line_magic("g4f", "history")
-    assert "hf_logintoken" not in cap.stdout
+    assert MARK not in cap.stdout
 
 
 def test_login_token_is_sent_and_never_shown(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": LOGIN)
     with capture_output():
         ip.run_line_magic("g4f", "login")
     result, cap = cell(ip, "-m flux", "a cat")
     join = thread_space.requests(path="/gradio_api/queue/join")[-1]
-    assert join.headers["x-zerogpu-token"] == "hf_logintoken_123456"
+    assert join.headers["x-zerogpu-token"] == LOGIN
     text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()[0]["text/plain"])
-    assert "hf_logintoken" not in text
+    assert MARK not in text
 
 
 def test_config_token_is_masked_and_env_token_used(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
-    ip.run_line_magic("config", "G4FMagics.token = 'hf_configtoken_999999'")
+    ip.run_line_magic("config", f"G4FMagics.token = {CONFIG!r}")
     with capture_output() as cap:
         ip.run_line_magic("config", "G4FMagics")
         ip.run_line_magic("g4f", "config")
-    assert "hf_configtoken" not in cap.stdout and "set (from config)" in cap.stdout
-    monkeypatch.setenv("G4F_MAGIC_TOKEN", "hf_envtoken_7777777")
+    assert CONFIG not in cap.stdout and "set (from config)" in cap.stdout
+    monkeypatch.setenv("G4F_MAGIC_TOKEN", ENV)
     cell(ip, "-m flux", "a cat")
-    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == "hf_envtoken_7777777"
+    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == ENV
     ip.run_line_magic("config", "G4FMagics.token = ''")
 
 
 def test_literal_token_on_the_line_warns(ip: Any) -> None:
-    _, cap = cell(ip, "-m flux --api-key hf_literal_abcdefgh", "a cat")
+    _, cap = cell(ip, f"-m flux --api-key {LITERAL}", "a cat")
     assert "a token written in a cell is saved with the notebook" in cap.stderr
-    assert "hf_literal_abcdefgh" not in cap.stderr + cap.stdout
+    assert LITERAL not in cap.stderr + cap.stdout
 
 
 def test_config_defaults_apply(ip: Any) -> None:
@@ -264,14 +266,14 @@ def test_image_from_a_path_and_a_url(ip: Any, tmp_path: Path) -> None:
 
 
 def test_logout_forgets_the_token(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "hf_logintoken_123456")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": LOGIN)
     with capture_output() as cap:
         ip.run_line_magic("g4f", "login")
         ip.run_line_magic("g4f", "logout")
         ip.run_line_magic("g4f", "config")
     assert "token forgotten" in cap.stdout and "not set" in cap.stdout
     cell(ip, "-m flux", "a cat")
-    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] != "hf_logintoken_123456"
+    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] != LOGIN
 
 
 def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets
 import pytest
+from leakscan import secret
 
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.panel import Panel
@@ -54,6 +55,14 @@ async def test_ctrl_enter_submits(panel: Panel) -> None:
     assert len(panel.tasks) == 1
     await finish_all(panel)
     assert len(panel.results) == 1
+
+
+async def test_submit_carries_the_text_typed_while_the_kernel_was_busy(panel: Panel) -> None:
+    panel.prompt.value = "the old prompt"  # the front end's state update is still held back
+    panel.prompt._handle_custom_msg({"event": "submit", "value": "the new prompt"}, [])
+    await finish_all(panel)
+    assert panel.prompt.value == "the new prompt"
+    assert [r.prompt for r in panel.results] == ["the new prompt"]
 
 
 async def test_ratio_keeps_sides_in_step(panel: Panel) -> None:
@@ -148,11 +157,18 @@ async def test_several_runs_at_once_each_with_its_own_status(panel: Panel) -> No
 
 
 async def test_clear(panel: Panel) -> None:
+    from ipywidgets.widgets.widget import _instances
+
     panel.prompt.value = "x"
     panel.generate()
     await finish_all(panel)
+    shown = [panel.runs.children[0], panel.gallery.children[0]]
+    inner = [c for row in shown for c in row.children]
+    ids = [x.model_id for x in shown + inner]
     panel.clear_button.click()
     assert panel.results == [] and panel.gallery.children == () and panel.runs.children == ()
+    assert all(x.comm is None for x in shown + inner)  # closed: the kernel lets go of them
+    assert not any(i in _instances for i in ids)
     assert panel.large.layout.display == "none" and panel.save_button.disabled
 
 
@@ -180,6 +196,8 @@ async def test_widget_messages_are_coalesced(panel: Panel, space: LocalSpace, mo
     space.slow_delay = 0.05
 
 
+PANEL = secret("panel")
+
 def test_panel_needs_a_kernel_loop() -> None:
     from g4f_magic import InvalidOption
 
@@ -193,10 +211,10 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
     try:
         from g4f_magic.panel import _settings
 
-        ip.run_line_magic("config", "G4FMagics.token = 'hf_panelsecret_12345678'")
+        ip.run_line_magic("config", f"G4FMagics.token = {PANEL!r}")
         s = _settings(None)
         assert s["default_model"] == "flux-dev" and s["aspect_ratio"] == "9:16"
-        assert s["api_key"] == "hf_panelsecret_12345678" and "hf_panelsecret" not in repr(s)
+        assert s["api_key"] == PANEL and PANEL not in repr(s)
     finally:
         ip.run_line_magic("config", "G4FMagics.default_model = 'flux'")
         ip.run_line_magic("config", "G4FMagics.aspect_ratio = '1:1'")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
+from leakscan import COOKIE, TOKEN
 
-from g4f_magic import G4F, ImageResponse, JsonConversation, Reasoning
+from g4f_magic import ImageResponse, JsonConversation, Reasoning
 from g4f_magic.localspace import LocalSpace
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
@@ -145,15 +146,15 @@ async def test_run_predict_seed_range(space: LocalSpace, endpoint: str) -> None:
 
 
 async def test_api_key_is_the_token_and_the_hub_is_not_asked(space: LocalSpace, endpoint: str) -> None:
-    await collect("flux", "x", api_key="hf_apikey_123", zerogpu_uuid="my-uuid")
+    await collect("flux", "x", api_key=TOKEN, zerogpu_uuid="my-uuid")
     assert space.requests(HUB) == []
     join = one(space, FLUX_DEV, "/gradio_api/queue/join")
-    assert join.headers["x-zerogpu-token"] == "hf_apikey_123"
+    assert join.headers["x-zerogpu-token"] == TOKEN
     assert join.headers["x-zerogpu-uuid"] == "my-uuid"
 
 
 async def test_none_uuid_header_is_left_out(space: LocalSpace, endpoint: str) -> None:
-    await collect("flux", "x", api_key="hf_k", zerogpu_uuid=None)
+    await collect("flux", "x", api_key=TOKEN, zerogpu_uuid=None)
     join = one(space, FLUX_DEV, "/gradio_api/queue/join")
     assert "x-zerogpu-uuid" not in join.headers
 
@@ -167,27 +168,27 @@ async def test_page_without_token_falls_back(space: LocalSpace, endpoint: str) -
 
 
 async def test_cookies_go_to_the_hub_only_and_jwt_wins(space: LocalSpace, endpoint: str) -> None:
-    cookies = {"token": "hf_cookie_secret"}
+    cookies = {"token": COOKIE}
     events = await collect("flux", "x", cookies=cookies)
     page = one(space, HUB, "/spaces/roxky/FLUX.1-dev")
     jwt = one(space, HUB, "/api/spaces/roxky/FLUX.1-dev/jwt")
-    assert page.headers["cookie"] == jwt.headers["cookie"] == "token=hf_cookie_secret"
+    assert page.headers["cookie"] == jwt.headers["cookie"] == f"token={COOKIE}"
     assert jwt.query["include_pro_status"] == "true"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", jwt.query["expiration"])
     for r in space.received:
         if r.host != HUB:
             assert "cookie" not in r.headers, r.path
-            assert "hf_cookie_secret" not in repr(r.headers) + repr(r.body)
+            assert COOKIE not in repr(r.headers) + repr(r.body)
     join = one(space, FLUX_DEV, "/gradio_api/queue/join")
     assert join.headers["x-zerogpu-token"] == space.tokens_issued[-1]  # the jwt's, not the page's
     assert "#pro" in __import__("base64").urlsafe_b64decode(space.tokens_issued[-1].split(".")[1] + "==").decode()
-    assert "hf_cookie_secret" not in repr(events)
+    assert COOKIE not in repr(events)
 
 
 @pytest.mark.parametrize("fault", ["jwt_401", "jwt_html"])
 async def test_jwt_refused_keeps_the_page_token(space: LocalSpace, endpoint: str, fault: str) -> None:
     space.arm(fault)
-    events = await collect("flux", "x", cookies={"token": "hf_c"})
+    events = await collect("flux", "x", cookies={"token": COOKIE})
     join = one(space, FLUX_DEV, "/gradio_api/queue/join")
     assert join.headers["x-zerogpu-token"] == space.tokens_issued[0]
     assert final(events)

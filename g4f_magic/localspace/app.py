@@ -25,9 +25,10 @@ from typing import Any, AsyncIterator, Iterator
 
 from aiohttp import web
 
-from .images import placeholder
+from .images import placeholder, png_declaring
 
-__all__ = ["LocalSpace", "FAULTS", "SPACE_HOSTS", "HUB_HOST", "Received"]
+__all__ = ["LocalSpace", "FAULTS", "SPACE_HOSTS", "HUB_HOST", "Received", "HOSTILE_LOG", "HOSTILE_ERROR",
+           "HOSTILE_ANSWER", "HOSTILE_PAGE"]
 
 HUB_HOST = "huggingface.co"
 SPACE_HOSTS = {
@@ -52,12 +53,21 @@ FAULTS: dict[str, str] = {
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
     "heartbeats_only": "stream", "slow": "stream", "relative_url": "stream", "path_only": "stream",
-    "offhost_url": "stream",
+    "offhost_url": "stream", "scheme_url": "stream", "log_html": "stream", "error_html": "stream",
+    "answer_html": "stream",
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict",
+    "file_lies": "file", "file_bomb": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
+
+# Hostile text a compromised Space could send: each must reach the notebook as text, never as markup.
+HOSTILE_LOG = "<script>alert('log')</script><img src=x onerror=alert('log')> model loaded"
+HOSTILE_ERROR = "<img src=x onerror=alert('error')>GPU <b>exploded</b>"
+HOSTILE_ANSWER = ("**Sure.** <script>alert('answer')</script> <img src=x onerror=alert('answer')> "
+                  "[click me](javascript:alert('answer'))")
+HOSTILE_PAGE = b"<!DOCTYPE html><html><script>alert('pwned')</script></html>"
 
 
 @dataclass
@@ -296,7 +306,13 @@ class LocalSpace:
         data = placeholder(prompt, seed, w, h, fmt, label)
         ext = fmt.lower()
         path = f"/tmp/gradio/{hashlib.sha256(data).hexdigest()[:32]}/image.{ext}"
-        self._files[path] = (data, f"image/{ext}")
+        served = data
+        fault = None if label.startswith("preview") else self._fault("file", prompt)
+        if fault == "file_lies":  # an HTML page served under the image's content type
+            served = HOSTILE_PAGE
+        elif fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
+            served = png_declaring(9000, 9000)
+        self._files[path] = (served, f"image/{ext}")
         self._files.move_to_end(path)
         while len(self._files) > MAX_FILES:
             self._files.popitem(last=False)
@@ -312,6 +328,8 @@ class LocalSpace:
                 return fd
             if fault == "offhost_url":
                 return {**fd, "url": "http://169.254.169.254/latest/meta-data/"}
+            if fault == "scheme_url":
+                return {**fd, "url": "file:///etc/passwd"}
             return {**fd, "url": f"/gradio_api/file={fd['path']}" if fault == "relative_url"
                     else f"{base}/gradio_api/file={fd['path']}"}
 
@@ -344,6 +362,8 @@ class LocalSpace:
             await asyncio.sleep(self.slow_delay if fault == "slow" else self.step_delay)
         await w.send({"msg": "log", "event_id": eid, "log": "Model loaded on the local stand-in",
                       "level": "info", "title": None})
+        if fault == "log_html":
+            await w.send({"msg": "log", "event_id": eid, "log": HOSTILE_LOG, "level": "warning", "title": None})
         if fault == "huge_line":
             await w.send({"msg": "log", "event_id": eid, "log": "x" * (200 * 1024), "level": "info"})
         await w.send({"msg": "heartbeat"})
@@ -361,6 +381,7 @@ class LocalSpace:
             "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
                          "<a style='color:red' href='https://huggingface.co/settings/billing'>Subscribe to Pro</a>",
             "error_null": None,
+            "error_html": HOSTILE_ERROR,
         }
         if fault in errors:
             await w.send({"msg": "process_completed", "event_id": eid, "success": False,
@@ -382,7 +403,7 @@ class LocalSpace:
         """Stream previews or text where the real Space does; return the final outputs."""
         eid, data = job.event_id, job.data
         if job.kind == "chat":
-            answer = self._answer(data[0], str(data[1]))
+            answer = HOSTILE_ANSWER if job.fault == "answer_html" else self._answer(data[0], str(data[1]))
             words = answer.split(" ")
             await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                           "output": {"data": [words[0]], "is_generating": True}})

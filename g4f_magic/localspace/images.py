@@ -6,11 +6,13 @@ import functools
 import hashlib
 import io
 import random
+import struct
 import textwrap
+import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["placeholder"]
+__all__ = ["placeholder", "png_declaring"]
 
 BANNER = "LOCAL STAND-IN - not a model"
 
@@ -44,3 +46,12 @@ def placeholder(prompt: str, seed: int, width: int, height: int, fmt: str = "PNG
     else:
         img.save(out, fmt)
     return out.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width``x``height`` (gigabytes if decoded): a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
