@@ -38,7 +38,8 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_fuzz.py --timeout=0
 
-# 300 sequential + 30 concurrent generations with random faults; what leaked (writes benchmarks/SOAK.md).
+# 300 sequential + 30 concurrent generations with random faults, then 100 + 30 --bg and panel runs in a
+# real kernel; what leaked (writes benchmarks/SOAK.md).
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak
 

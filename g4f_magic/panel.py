@@ -23,7 +23,7 @@ from .render import error_html, escape, markdown_html
 from .result import Result, ResultSet
 from .runner import kernel_loop
 from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
-from .views import WidgetView
+from .views import WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
 
@@ -95,12 +95,6 @@ def _settings(magics: Any) -> dict[str, Any]:
     token = magics._token()
     values["api_key"] = Secret(token) if token else None  # printing the settings shows '***'
     return values
-
-
-def _close_tree(widget: w.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()
 
 
 def _thumbnail(png: bytes) -> bytes:
@@ -285,7 +279,10 @@ class Panel:
             self.error.value = error_html(f"{job.model}: {exc}")
             return None
         finally:
+            stop_one = row.children[1:]
             row.children = (view.widget,)  # the run's own stop button goes
+            for widget in stop_one:
+                close_tree(widget)
             for t, v in list(self.tasks.items()):
                 if v is view:
                     del self.tasks[t]
@@ -311,7 +308,7 @@ class Panel:
         self.results.clear()
         self.gallery.children = ()
         for widget in gone:  # a widget nobody shows still lives in the kernel until closed
-            _close_tree(widget)
+            close_tree(widget)
         self.current = None
         self.large.value, self.large.layout.display = b"", "none"
         self.caption.value = self.download_link.value = self.error.value = ""

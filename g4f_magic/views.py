@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from .events import Reasoning
 from .render import error_html, log_html, markdown_html, status_html, status_line
 
-__all__ = ["PlainView", "WidgetView", "UPDATE_INTERVAL"]
+__all__ = ["PlainView", "WidgetView", "UPDATE_INTERVAL", "close_tree"]
 
 UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 properties each, under 10 messages/s
 
@@ -63,6 +63,17 @@ class PlainView:
 
     async def ticker(self) -> None:
         return None
+
+
+def close_tree(widget: Any) -> None:
+    """Close a widget, its children and its own layout and style: until closed, the kernel keeps
+    every widget it ever made (ipywidgets' registry), shown or not."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if part is not None and hasattr(part, "close"):
+            part.close()
+    widget.close()
 
 
 class WidgetView:

@@ -28,3 +28,23 @@ async def test_latency_proxy_carries_a_whole_generation(space: LocalSpace, rtt: 
 
     assert texts(via) == texts(direct)
     assert via[-1].urls[0].startswith(gateway)
+
+
+@pytest.mark.timeout(240)
+def test_a_small_soak_runs_end_to_end_with_a_real_kernel(tmp_path: Path) -> None:
+    """The soak itself (provider, then --bg and panel runs in a kernel): every run accounted for."""
+    import re
+    import subprocess
+
+    out = tmp_path / "SOAK.md"
+    args = ["--sequential", "6", "--concurrent", "4", "--kernel-sequential", "6", "--kernel-concurrent", "4",
+            "--seed", "3", "--out", str(out)]
+    run = subprocess.run([sys.executable, "-m", "benchmarks.soak", *args], capture_output=True, text=True,
+                         timeout=230, cwd=Path(__file__).resolve().parent.parent)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = re.findall(r"^\| (.+?) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| [\d.]+ s \|$", out.read_text(), re.M)
+    assert [r[0] for r in rows] == ["sequential", "concurrent", "kernel: --bg and panel, one at a time",
+                                    "kernel: --bg and panel, all at once"]
+    for phase, runs, completed, expected, unexpected, hung in rows:
+        assert int(completed) + int(expected) == int(runs) and (unexpected, hung) == ("0", "0"), phase
+    assert "| loop error reports (Unclosed…, Task was destroyed) | 0 | 0 |" in out.read_text()
