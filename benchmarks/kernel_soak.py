@@ -12,6 +12,8 @@ import random
 import time
 from typing import Any
 
+from .tally import Tally, verdict
+
 # Sent once: outcome recording, warning and loop-error capture, resource counters.
 PROBE = r'''
 import asyncio, gc, json, os, warnings
@@ -120,9 +122,12 @@ class KernelDriver:
 Spec = tuple[str, str, str, str | None]  # (cell or panel call, prompt, model, fault)
 
 
-def _spec(rng: random.Random, kind: str, faults: list[str]) -> Spec:
-    fault = rng.choice(faults) if rng.random() < 0.5 else None
-    model = rng.choice(["flux", "flux-dev", "janus-pro-7b-image", "janus-pro-7b"])
+MODELS = ["flux", "flux-dev", "janus-pro-7b-image", "janus-pro-7b"]
+
+
+def _spec(rng: random.Random, kind: str, faults: list[str], model: str | None = None) -> Spec:
+    fault = rng.choice(faults) if rng.random() < 0.5 and model is None else None
+    model = model or rng.choice(MODELS)
     prompt = f"kernel soak {rng.randrange(10**9)}" + (f" [fault:{fault}]" if fault else "")
     sized = " -W 256 -H 256" if model.startswith("flux") else ""
     if kind == "bg":
@@ -132,7 +137,7 @@ def _spec(rng: random.Random, kind: str, faults: list[str]) -> Spec:
 
 
 def kernel_soak(url: str, rng: random.Random, sequential: int, concurrent: int, hang_limit: float,
-                faults: list[str], expected_error: Any, outcome: Any) -> tuple[list[str], list[str], dict[str, Any]]:
+                faults: list[str], expected_error: Any) -> tuple[list[str], list[str], dict[str, Any]]:
     """Table rows, odd outcomes and the kernel's resources before/after: --bg and panel runs
     alternating one at a time, then ``concurrent`` at once."""
     import os
@@ -142,41 +147,45 @@ def kernel_soak(url: str, rng: random.Random, sequential: int, concurrent: int, 
     env = {**os.environ, "G4F_MAGIC_ENDPOINT": url, "G4F_MAGIC_TOKEN": "soak-token", "MALLOC_ARENA_MAX": "2"}
     k = KernelDriver(env)
     rows: list[str] = []
-    odd: list[str] = []
+    tallies: list[Tally] = []
     try:
         k.out("%load_ext g4f_magic")
         k.out("%config G4FMagics.timeout = 3.0")  # heartbeats_only ends in G4FTimeout, not a hang
         k.out(PROBE)
-        def batch(specs: list[Spec], tally: dict[str, int]) -> None:
+        def batch(specs: list[Spec], tally: Tally) -> None:
             for code, *_ in specs:
                 k.out(code)
             outcomes = json.loads(k.out(f"await _wait({[s[1] for s in specs]!r}, {hang_limit})",
                                         timeout=hang_limit + 30))
             for code, prompt, model, fault in specs:
                 got = outcomes.get(prompt)
+                label = f"kernel {code.splitlines()[0]} {prompt}"
                 if got is None:
-                    tally["hung"] += 1
-                    odd.append(f"kernel {code.split(chr(10))[0]} {prompt}: no outcome within {hang_limit:g} s")
+                    tally.hang(f"{label} (no outcome within {hang_limit:g} s)")
                 else:
-                    outcome(tally, odd, f"kernel {code.split(chr(10))[0]} {prompt}", expected_error(model, fault), got)
+                    tally.outcome(label, expected_error(model, fault), got)
 
-        warm = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
-        batch([_spec(rng, kind, faults) for kind in ("bg", "panel") * 5], warm)
+        # warm-up: every model both ways without faults (so every import and cache is in place), 10 random
+        warm = [_spec(rng, kind, faults, model) for kind in ("bg", "panel") for model in MODELS]
+        batch(warm + [_spec(rng, kind, faults) for kind in ("bg", "panel") * 5], Tally())
         base = json.loads(k.out("print(await _stats())"))
         checkpoints = [base]
         phases = (("kernel: --bg and panel, one at a time", sequential, 1),
                   ("kernel: --bg and panel, all at once", concurrent, concurrent))
         for phase, total, width in phases:
-            tally = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
+            tally = Tally()
+            tallies.append(tally)
             t = time.perf_counter()
             kinds = ["bg", "panel"] * total
             for start in range(0, total, width):
                 n = min(width, total - start)
                 batch([_spec(rng, kinds[start + i], faults) for i in range(n)], tally)
-            rows.append(f"| {phase} | {total} | {tally['completed']} | {tally['failed as expected']} | "
-                        f"{tally['unexpected']} | {tally['hung']} | {time.perf_counter() - t:.1f} s |")
+            rows.append(tally.row(phase, time.perf_counter() - t))
             checkpoints.append(json.loads(k.out("print(await _stats(close_shown=False))")))
         after = json.loads(k.out("print(await _stats())"))
     finally:
         k.close()
-    return rows, odd, {"base": base, "after": after, "rss": checkpoints}
+    odd = [o for t in tallies for o in t.odd]
+    res = {"base": base, "after": after, "rss": checkpoints,
+           "verdict": verdict(tallies, base, after, ["sockets", "tasks", "widgets", "reports", "unclosed"])}
+    return rows, odd, res

@@ -31,6 +31,7 @@ from g4f_magic import (
 from g4f_magic.localspace import LocalSpace, in_thread
 
 from .kernel_soak import kernel_soak
+from .tally import HEADER, Tally, verdict
 
 HERE = Path(__file__).resolve().parent
 EXPECTED: dict[str | None, type[BaseException] | None] = {
@@ -78,19 +79,7 @@ def expected_error(model: str, fault: str | None) -> type[BaseException] | None:
     return {**EXPECTED, **FETCH_FAULTS}[fault]
 
 
-def outcome(tally: dict[str, int], odd: list[str], label: str, expected: type[BaseException] | None,
-            got: str) -> None:
-    """Count one run: ``got`` is "ok" or the class name of what it raised."""
-    if got == "ok" and expected is None:
-        tally["completed"] += 1
-    elif expected is not None and got == expected.__name__:
-        tally["failed as expected"] += 1
-    else:
-        tally["unexpected"] += 1
-        odd.append(f"{label}: {got}, expected {expected.__name__ if expected else 'ok'}")
-
-
-async def one(gateway: str, rng: random.Random, tally: dict[str, int], odd: list[str]) -> None:
+async def one(gateway: str, rng: random.Random, tally: Tally) -> None:
     fault = rng.choice(list(EXPECTED)) if rng.random() < 0.5 else None
     model = rng.choice(MODELS)
     prompt = f"soak {rng.randrange(10**6)}" + (f" [fault:{fault}]" if fault else "")
@@ -105,14 +94,13 @@ async def one(gateway: str, rng: random.Random, tally: dict[str, int], odd: list
         await asyncio.wait_for(run(), HANG_LIMIT)
     except asyncio.TimeoutError as exc:
         if isinstance(exc, G4FTimeout):
-            outcome(tally, odd, f"{model} {fault}", expected, type(exc).__name__)
+            tally.outcome(f"{model} {fault}", expected, type(exc).__name__)
         else:
-            tally["hung"] += 1
-            odd.append(f"{model} {fault}: hung past {HANG_LIMIT:g} s")
+            tally.hang(f"{model} {fault} (past {HANG_LIMIT:g} s)")
     except Exception as exc:  # noqa: BLE001 - counted: the soak must see everything
-        outcome(tally, odd, f"{model} {fault}: {exc}", expected, type(exc).__name__)
+        tally.outcome(f"{model} {fault}: {exc}", expected, type(exc).__name__)
     else:
-        outcome(tally, odd, f"{model} {fault}", expected, "ok")
+        tally.outcome(f"{model} {fault}", expected, "ok")
 
 
 async def soak(gateway: str, space: LocalSpace, sequential: int, concurrent: int, seed: int) -> list[str]:
@@ -120,32 +108,35 @@ async def soak(gateway: str, space: LocalSpace, sequential: int, concurrent: int
     loop = asyncio.get_running_loop()
     reports: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _l, ctx: reports.append(ctx))
-    rows = ["| phase | runs | completed | failed as expected | unexpected | hung | wall |", "|---|---|---|---|---|---|---|"]
-    odd: list[str] = []
-    warmup = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
+    rows = list(HEADER)
+    tallies: list[Tally] = []
+    warmup = Tally()
     for _ in range(30):  # imports, the token cache and the Space's caches settle before the baseline
-        await one(gateway, rng, warmup, odd)
+        await one(gateway, rng, warmup)
     await asyncio.sleep(0.1)
     gc.collect()
     base = {"sockets": sockets(), "tasks": len(asyncio.all_tasks()), "rss": rss_mib()}
     for phase, total, width in (("sequential", sequential, 1), ("concurrent", concurrent, concurrent)):
-        tally = {"completed": 0, "failed as expected": 0, "unexpected": 0, "hung": 0}
+        tally = Tally()
+        tallies.append(tally)
         t = time.perf_counter()
         for start in range(0, total, width):
             space.latency = rng.choice([0.0, 0.002, 0.01])
-            await asyncio.gather(*(one(gateway, rng, tally, odd) for _ in range(min(width, total - start))))
-        rows.append(f"| {phase} | {total} | {tally['completed']} | {tally['failed as expected']} | "
-                    f"{tally['unexpected']} | {tally['hung']} | {time.perf_counter() - t:.1f} s |")
+            await asyncio.gather(*(one(gateway, rng, tally) for _ in range(min(width, total - start))))
+        rows.append(tally.row(phase, time.perf_counter() - t))
     await aclose()
     await asyncio.sleep(0.2)
     gc.collect()
-    after = {"sockets": sockets(), "tasks": len(asyncio.all_tasks()), "rss": rss_mib()}
+    after = {"sockets": sockets(), "tasks": len(asyncio.all_tasks()), "rss": rss_mib(), "reports": len(reports)}
+    base["reports"] = 0
     rows += ["", "| resource | before | after |", "|---|---|---|",
              f"| open sockets (this process, local Space included) | {base['sockets']} | {after['sockets']} |",
              f"| asyncio tasks | {base['tasks']} | {after['tasks']} |",
              f"| RSS (client and in-process local Space; baseline after 30 warm-up runs) | {base['rss']:.0f} MiB "
              f"| {after['rss']:.0f} MiB |",
-             f"| loop error reports (Unclosed…, Task was destroyed) | – | {len(reports)} |"]
+             f"| loop error reports (Unclosed…, Task was destroyed) | – | {len(reports)} |",
+             "", verdict(tallies, base, after, ["sockets", "tasks", "reports"])]
+    odd = [o for t in tallies for o in t.odd]
     if odd:
         rows += ["", "Unexpected outcomes:", *[f"- {o}" for o in odd[:20]]]
     return rows
@@ -168,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         space.latency = 0.002
         k_rows, k_odd, k_res = kernel_soak(url, random.Random(args.seed + 1), args.kernel_sequential,
                                            args.kernel_concurrent, HANG_LIMIT,
-                                           sorted(f for f in {**EXPECTED, **FETCH_FAULTS} if f),
-                                           expected_error, outcome)
+                                           sorted(f for f in {**EXPECTED, **FETCH_FAULTS} if f), expected_error)
     unclosed = [w for w in caught if "Unclosed" in str(w.message) or issubclass(w.category, ResourceWarning)]
     report = "\n".join([
         "# Soak", "",
@@ -181,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         f"- {args.kernel_sequential} runs one at a time, then {args.kernel_concurrent} at once, alternating "
         "`%%g4f --bg` cells and panel generations (images downloaded and shown); half with a random fault of "
         f"{len(EXPECTED) + len(FETCH_FAULTS) - 1} (the download faults included), 2 ms latency per request, "
-        "`G4FMagics.timeout = 3`; the panel is cleared every 10 runs; baseline after 10 warm-up runs",
-        "- the kernel runs with `MALLOC_ARENA_MAX=2`: images are converted in worker threads, and glibc's default "
-        "(up to 8 arenas per core) keeps freed memory per thread; with it the same run ended 20–50 MiB higher "
-        "(103 → 150 MiB measured) while widgets and Python objects returned to the baseline", "",
-        "| phase | runs | completed | failed as expected | unexpected | hung | wall |",
-        "|---|---|---|---|---|---|---|", *k_rows, "",
+        "`G4FMagics.timeout = 3`; the panel is cleared every 10 runs; baseline after 18 warm-up runs "
+        "(every model both ways, then 10 random)",
+        "- the kernel runs with `MALLOC_ARENA_MAX=2`: images are converted in worker threads, and with glibc's "
+        "default (up to 8 arenas per core) each thread's arena keeps the memory it freed; the same run then ended "
+        "20–50 MiB higher (103 → 150 MiB measured) while widgets and Python objects still returned to the "
+        "baseline", "",
+        *HEADER, *k_rows, "",
         "| kernel resource | before | after |", "|---|---|---|",
         *(f"| {label} | {fmt.format(k_res['base'][key])} | {fmt.format(k_res['after'][key])} |" for label, key, fmt in (
             ("open sockets (kernel process: its ZMQ channels included)", "sockets", "{}"),
@@ -201,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "they are on screen they stay: after the phases "
         + " and ".join(f"{c['shown runs']} runs were shown with {c['widgets shown']} live widgets at "
                        f"{c['rss']:.0f} MiB RSS" for c in k_res["rss"][1:]) + ".",
+        "", k_res["verdict"],
         *(["", "Unexpected outcomes:", *[f"- {o}" for o in k_odd[:20]]] if k_odd else []),
     ])
     print(report)

@@ -21,7 +21,6 @@ for _var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "I
     __import__("os").environ[_var] = f"{_HOME}/{_var.lower()}"
 
 
-
 # -- the secrets scan (see leakscan): every channel a secret could leak through feeds the scanner ---------
 class _ScanLogs(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
@@ -216,5 +215,3 @@ def kernel(kernel_env: LocalSpace) -> Any:
     assert k.execute("%load_ext g4f_magic")["status"] == "ok"
     yield k
     k.close()
-
-

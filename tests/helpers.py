@@ -42,7 +42,7 @@ HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "D
 
 
 class LoopbackProxy:
-    """A minimal HTTP forward proxy on loopback that records the request lines it forwards."""
+    """A minimal HTTP forward proxy on loopback that records each request it forwards: line, head, body."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []

@@ -71,7 +71,6 @@ class Kernel:
         self.km.shutdown_kernel(now=True)
 
 
-
 def run_notebook(sources: list[str], path: Path, *, allow_errors: bool = False, timeout: int = 90) -> Any:
     """Execute ``sources`` as a notebook in a fresh kernel (widget state kept), save it to ``path``,
     and scan the saved file for secrets."""

@@ -2,9 +2,9 @@
 
 Every credential the tests use contains ``MARK``; the ZeroGPU tokens a local Space issues are added as
 they are issued. ``conftest`` feeds the scanner every log record, every project exception message,
-every captured stdout/stderr/display, every widget state sent to a front end and the reprs of the
-package's live objects after each test, and ``kernels`` feeds it everything a kernel sends and every saved notebook.
-A hit fails the test it happened in; the run ends with a one-line summary.
+every captured stdout/stderr/display, every widget state sent to a front end and, after each test, the
+reprs of the package's live objects; ``kernels`` feeds it everything a kernel sends and every saved
+notebook. A hit fails the test it happened in; the run ends with a one-line summary.
 """
 
 from __future__ import annotations
@@ -69,15 +69,17 @@ class Scanner:
     def scan_objects(self) -> None:
         """The repr and str of every live object of the package."""
         for obj in gc.get_objects():
-            module = type(obj).__dict__.get("__module__") if isinstance(obj, object) else None
-            if isinstance(module, str) and module.startswith("g4f_magic") and not module.startswith("g4f_magic.localspace"):
-                # str() of a str subclass (the magic's Secret) is the value itself, by design: repr only
-                for render in (repr,) if isinstance(obj, str) else (repr, str):
-                    try:
-                        text = render(obj)
-                    except Exception:  # a half-built object; its repr is not what a user sees
-                        continue
-                    self.scan("repr", text, type(obj).__qualname__)
+            module = type(obj).__dict__.get("__module__")  # not getattr: a metaclass answers with a descriptor
+            # (the local Space keeps what it received, by design)
+            if not isinstance(module, str) or not module.startswith("g4f_magic") or ".localspace" in module:
+                continue
+            # str() of a str subclass (the magic's Secret) is the value itself, by design: repr only
+            for render in (repr,) if isinstance(obj, str) else (repr, str):
+                try:
+                    text = render(obj)
+                except Exception:  # a half-built object; its repr is not what a user sees
+                    continue
+                self.scan("repr", text, type(obj).__qualname__)
 
     def scan_widget(self, widget: Any, state: Any) -> None:
         self.scan("widget state", json.dumps(state, default=lambda _: "<bytes>"), type(widget).__name__)

@@ -48,3 +48,4 @@ def test_a_small_soak_runs_end_to_end_with_a_real_kernel(tmp_path: Path) -> None
     for phase, runs, completed, expected, unexpected, hung in rows:
         assert int(completed) + int(expected) == int(runs) and (unexpected, hung) == ("0", "0"), phase
     assert "| loop error reports (Unclosed…, Task was destroyed) | 0 | 0 |" in out.read_text()
+    assert re.findall(r"^Verdict: (\w+)", out.read_text(), re.M) == ["pass", "pass"]  # provider, kernel
