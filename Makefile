@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test demo bench fuzz soak space chromium clean
+.PHONY: test demo bench fuzz soak guards space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ fuzz: $(STAMP)
 # real kernel; what leaked (writes benchmarks/SOAK.md).
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak
+
+# Remove each hostile-input guard in turn; its tests must fail (about a minute).
+guards: $(STAMP)
+	$(PY) tests/guards.py
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

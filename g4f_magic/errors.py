@@ -43,7 +43,8 @@ MAX_MESSAGE = 300
 def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
     """Make remote text safe for a one-line error: cut link tails, drop tags, fold whitespace."""
     s = str(text).split(" <a ", 1)[0]
-    s = html.unescape(_TAG.sub(" ", s))
+    # tags out, entities decoded, and tags out again: "&lt;img onerror=…&gt;" must not become a tag
+    s = _TAG.sub(" ", html.unescape(_TAG.sub(" ", s)))
     s = _SPACE.sub(" ", s).strip()
     if len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"

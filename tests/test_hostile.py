@@ -9,8 +9,9 @@ import pytest
 from helpers import collect
 from kernels import html_outputs, run_notebook
 
-from g4f_magic import StreamError
+from g4f_magic import StreamError, fetch_image
 from g4f_magic.engine import Job, run_job
+from g4f_magic.errors import one_line
 from g4f_magic.gradio import file_url
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.localspace.images import png_declaring
@@ -44,6 +45,24 @@ async def test_a_content_type_that_lies_is_refused(space: LocalSpace, endpoint: 
     assert isinstance(await image_job("the next one is fine"), Result)
 
 
+async def test_an_image_over_the_size_limit_is_refused(space: LocalSpace, endpoint: str) -> None:
+    with pytest.raises(StreamError, match=r"^the image is larger than the 2000-byte limit$"):
+        await image_job("too big", max_image_bytes=2000)
+    assert isinstance(await image_job("a normal one", max_image_bytes=2000 * 1000), Result)
+
+
+async def test_an_image_without_a_content_length_is_cut_at_the_limit(space: LocalSpace, endpoint: str) -> None:
+    import aiohttp
+
+    space.arm("file_unsized")
+    [url] = (await collect("flux", "sent chunked"))[-1].urls
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        assert resp.content_length is None and resp.headers["transfer-encoding"] == "chunked"
+        assert len(await resp.read()) > 2000
+    with pytest.raises(StreamError, match=r"^the image is larger than the 2000-byte limit$"):
+        await fetch_image(url, max_bytes=2000)
+
+
 async def test_a_bomb_served_by_the_space_is_refused(space: LocalSpace, endpoint: str) -> None:
     space.arm("file_bomb")
     with pytest.raises(StreamError, match=r"^the image declares 9000x9000 pixels, more than this package decodes$"):
@@ -69,6 +88,10 @@ async def test_image_url_off_the_space_host_is_refused(space: LocalSpace, endpoi
 def test_off_host_urls(url: str) -> None:
     with pytest.raises(StreamError, match="another host"):
         file_url({"url": url}, "https://x.hf.space")
+
+
+def test_entity_encoded_tags_do_not_survive_a_message() -> None:
+    assert one_line("&lt;img src=x onerror=alert(1)&gt;GPU <b>exploded</b> &amp; gone") == "GPU exploded & gone"
 
 
 def test_control_characters_in_prompts_are_dropped() -> None:

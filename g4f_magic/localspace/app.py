@@ -58,12 +58,13 @@ FAULTS: dict[str, str] = {
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict",
-    "file_lies": "file", "file_bomb": "file",
+    "file_lies": "file", "file_bomb": "file", "file_unsized": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
 
 # Hostile text a compromised Space could send: each must reach the notebook as text, never as markup.
-HOSTILE_LOG = "<script>alert('log')</script><img src=x onerror=alert('log')> model loaded"
+HOSTILE_LOG = ("<script>alert('log')</script><img src=x onerror=alert('log')> model loaded"
+               "&lt;img src=x onerror=alert('entity')&gt;")
 HOSTILE_ERROR = "<img src=x onerror=alert('error')>GPU <b>exploded</b>"
 HOSTILE_ANSWER = ("**Sure.** <script>alert('answer')</script> <img src=x onerror=alert('answer')> "
                   "[click me](javascript:alert('answer'))")
@@ -120,7 +121,8 @@ class LocalSpace:
         self.tokens_issued: list[str] = []
         self._armed: dict[str, list[str]] = {}
         self._jobs: dict[str, list[Job]] = {}
-        self._files: OrderedDict[str, tuple[bytes, str]] = OrderedDict()  # the newest MAX_FILES
+        # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
+        self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
         self._uploads: dict[str, bytes] = {}
 
     # -- control -------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ class LocalSpace:
             served = HOSTILE_PAGE
         elif fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
             served = png_declaring(9000, 9000)
-        self._files[path] = (served, f"image/{ext}")
+        self._files[path] = (served, f"image/{ext}", fault == "file_unsized")
         self._files.move_to_end(path)
         while len(self._files) > MAX_FILES:
             self._files.popitem(last=False)
@@ -465,7 +467,15 @@ class LocalSpace:
         item = self._files.get(path) or self._files.get("/" + path.lstrip("/"))
         if item is None:
             return web.json_response({"detail": "File not found"}, status=404)
-        return web.Response(body=item[0], content_type=item[1])
+        data, ctype, unsized = item
+        if not unsized:
+            return web.Response(body=data, content_type=ctype)
+        resp = web.StreamResponse(headers={"content-type": ctype})  # chunked: the size shows only at the end
+        await resp.prepare(request)
+        for i in range(0, len(data), 4096):
+            await resp.write(data[i:i + 4096])
+        await resp.write_eof()
+        return resp
 
     async def predict(self, request: web.Request) -> web.Response:
         host = self._space(request, "predict")

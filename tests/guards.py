@@ -1,0 +1,66 @@
+"""``python tests/guards.py`` (``make guards``): remove each hostile-input guard in turn and check that
+its tests fail. Every guard is put back (also on error or Ctrl+C); exit 1 if a removal went unnoticed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (guard, file, the guarding code, the code without the guard, the tests that must notice)
+GUARDS = [
+    ("image bytes sniffed, whatever the content type says", "g4f_magic/client.py",
+     "        if mime is None:\n", "        if False:\n", "tests/test_hostile.py"),
+    ("image size limit while reading", "g4f_magic/client.py",
+     "        if len(raw) > max_bytes:\n", "        if False:\n", "tests/test_hostile.py"),
+    ("declared size checked for a PNG shown as served", "g4f_magic/result.py",
+     "checked(self.data) if self.mime", "self.data if self.mime", "tests/test_hostile.py"),
+    ("image URL on the Space's own host", "g4f_magic/gradio.py",
+     "    if parts.netloc.lower() != urlsplit(base).netloc.lower():\n", "    if False:\n", "tests/test_hostile.py"),
+    ("image URL http(s) only", "g4f_magic/gradio.py",
+     '    if parts.scheme not in ("http", "https"):\n', "    if False:\n", "tests/test_hostile.py"),
+    ("entity-encoded tags stripped from messages", "g4f_magic/errors.py",
+     's = _TAG.sub(" ", html.unescape(_TAG.sub(" ", s)))', 's = html.unescape(_TAG.sub(" ", s))',
+     "tests/test_hostile.py"),
+    ("raw HTML off in Markdown answers", "g4f_magic/render.py", '{"html": False', '{"html": True',
+     "tests/test_views.py"),
+    ("network and user text escaped", "g4f_magic/render.py",
+     "    return html.escape(str(text), quote=True)\n", "    return str(text)\n", "tests/test_views.py"),
+    ("control characters dropped from prompts", "g4f_magic/prompts.py",
+     '    return _CONTROL.sub("", text)\n', "    return text\n", "tests/test_hostile.py"),
+    ("results carry the cleaned prompt", "g4f_magic/engine.py",
+     "        self.prompt = drop_controls(self.prompt)\n", "        pass\n",
+     "tests/test_hostile.py::test_each_hostile_payload_in_a_real_kernel"),
+    ("api_key out of a call's repr", "g4f_magic/routes.py",
+     "    api_key: str | None = field(default=None, repr=False)\n", "    api_key: str | None = None\n",
+     "tests/test_faults.py"),
+]
+
+
+def main() -> int:
+    missed = 0
+    for name, rel, guarded, unguarded, tests in GUARDS:
+        path = ROOT / rel
+        source = path.read_text()
+        if source.count(guarded) != 1:
+            print(f"STALE   {name}: the guarding code is no longer in {rel} exactly once")
+            missed += 1
+            continue
+        path.write_text(source.replace(guarded, unguarded))
+        try:
+            run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                                  *tests.split()], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        finally:
+            path.write_text(source)
+        summary = next((line for line in reversed(run.stdout.splitlines()) if " in " in line), "?")
+        caught = run.returncode != 0
+        missed += not caught
+        print(f"{'caught' if caught else 'MISSED'}  {name}: {summary}")
+    print(f"{len(GUARDS) - missed} of {len(GUARDS)} guards are each noticed by their tests when removed")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
