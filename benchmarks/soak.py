@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             ("RSS (kernel)", "rss", "{:.0f} MiB"),
             ("loop error reports (Unclosed…, Task was destroyed)", "reports", "{}"),
             ("ResourceWarning / \"Unclosed\" warnings", "unclosed", "{}"))),
-        "", "Before and after are measured as a user leaves the notebook: the panel cleared (it closes every "
-        "widget its runs made) and the `--bg` runs' outputs closed, as clearing the outputs would. While "
-        "they are on screen they stay: after the phases "
+        "", "Before and after are measured with the panel cleared (it closes every widget its runs made) and "
+        "the `--bg` runs' live views closed: a finished foreground cell closes its own, but a `--bg` view "
+        "holds its result and stays for the kernel's life (about 22 widgets a run). After the phases "
         + " and ".join(f"{c['shown runs']} runs were shown with {c['widgets shown']} live widgets at "
                        f"{c['rss']:.0f} MiB RSS" for c in k_res["rss"][1:]) + ".",
         "", k_res["verdict"],

@@ -139,14 +139,18 @@ class G4FMagics(Magics):
             return None
         job, view, args, plain = plan
         try:
-            result = await self._run(job, view, args.image)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            view.cancelled()
-            raise KeyboardInterrupt from None  # what an interrupted cell reports
-        except G4FError as exc:
-            view.fail(str(exc))
-            raise UsageError(f"{type(exc).__name__}: {exc}") from None
-        return self._finish(result, view, args, plain)
+            try:
+                result = await self._run(job, view, args.image)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                view.cancelled()
+                raise KeyboardInterrupt from None  # what an interrupted cell reports
+            except G4FError as exc:
+                view.fail(str(exc))
+                raise UsageError(f"{type(exc).__name__}: {exc}") from None
+            return self._finish(result, view, args, plain)
+        finally:
+            if isinstance(view, WidgetView):
+                view.settle()
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
         """Parse and check everything, make the view; None when a --bg run was started instead."""
@@ -169,7 +173,7 @@ class G4FMagics(Magics):
             self._start_bg(job, view, args, args.image)
             return None
         if isinstance(view, WidgetView):
-            display(view.widget)
+            view.show()
         return job, view, args, plain
 
     def _finish(self, result: Result | ResultSet, view: Any, args: Any, plain: bool) -> Result | ResultSet:

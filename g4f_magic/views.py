@@ -106,6 +106,7 @@ class WidgetView:
         self.widget = w.VBox([w.HBox([self.status_w, self.progress]), self.log_w, w.HBox(self.previews),
                               self.text_w, self.output])
         self.widget.add_class("g4f-run")
+        self._handle: Any = None
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -177,6 +178,23 @@ class WidgetView:
 
     def finish(self, recipe: str) -> None:
         self._end("done", "done" + (f" · {recipe}" if recipe else ""))
+
+    def show(self) -> None:
+        """Display the live view in the cell's output, keeping the handle ``settle`` replaces."""
+        from IPython.display import display
+
+        self._handle = display(self.widget, display_id=True)
+
+    def settle(self) -> None:
+        """Swap the shown view for its final HTML and close its widgets. A kernel keeps every
+        widget until it is closed, so a finished cell would otherwise hold ~20 for the session;
+        the saved notebook then shows the same lines without needing widget state."""
+        from IPython.display import HTML
+
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.update(HTML(self.status_w.value + self.log_w.value + self.text_w.value))
+        close_tree(self.widget)
 
     def trace(self) -> str:
         """One line of what streamed (each kind's last word), for viewers that do not run widgets."""

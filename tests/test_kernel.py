@@ -32,14 +32,17 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     image_cell = nb.cells[2].outputs
     pngs = [o for o in image_cell if "image/png" in o.get("data", {})]
     assert len(pngs) == 1 and pngs[0].output_type == "execute_result"
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in image_cell)
+    # the live view streamed as widgets, then settled into plain HTML (its widgets closed)
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in image_cell)
+    [settled] = [o["data"]["text/html"] for o in image_cell if "g4f-status" in o.get("data", {}).get("text/html", "")]
+    assert "flux · done · seed 42 · 1360x760" in settled and 'data-state="done"' in settled
+    assert "Model loaded on the local stand-in" in settled  # the log lines
     grid = [o for o in nb.cells[3].outputs if "image/png" in o.get("data", {})]
     assert len(grid) == 2  # one image/png per generated image
     assert nb.cells[6].outputs[0].text == "Result 42 a lighthouse in a storm, oil painting\n"
 
-    values = widget_values(nb)
+    values = widget_values(nb)  # what the widgets sent while they were live (nbclient keeps it)
     assert any("flux · done · seed 42 · 1360x760" in v and 'data-state="done"' in v for v in values)
-    assert any("Model loaded on the local stand-in" in v for v in values)  # the log lines
     answer = "You asked: and again? (this conversation has 2 user turns)"
     [result] = [o for o in nb.cells[5].outputs if o.output_type == "execute_result"]
     assert answer in result["data"]["text/plain"] and answer in result["data"]["text/html"]
@@ -48,12 +51,25 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     images = [v for v in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
               if v["model_name"] == "ImageModel"]
     assert images and all(b["data"] == "" for v in images for b in v.get("buffers", []))
-    html = [o["data"]["text/html"] for o in nb.cells[7].outputs if "text/html" in o.get("data", {})]
+    html = [o["data"]["text/html"] for o in nb.cells[7].outputs if "onerror" in o.get("data", {}).get("text/html", "")]
     html += [v for v in widget_values(nb) if "onerror" in v]
     assert html and all("<img src=x" not in h and "&lt;img src=x onerror=alert(1)&gt;" in h for h in html)
     assert TOKEN not in saved
     join = kernel_env.requests(path="/gradio_api/queue/join")[0]
     assert join.headers["x-zerogpu-token"] == TOKEN  # it was used, and still never saved
+
+
+@pytest.mark.timeout(120)
+def test_a_finished_cell_leaves_no_live_widgets(kernel: Kernel) -> None:
+    count = "len(__import__('ipywidgets').widgets.widget._instances)"
+    before = kernel.value(count)
+    assert kernel.execute("%%g4f -m flux -s 5\na cat")["status"] == "ok"
+    assert kernel.execute("%%g4f -m janus-pro-7b --new\nhello")["status"] == "ok"
+    assert kernel.execute("%%g4f -m flux -s 1\nbroken [fault:error_string]")["status"] == "error"
+    assert kernel.value(count) == before  # each live view was closed when its run ended
+    kernel.drain(0.3)
+    updates = [m["content"]["data"]["text/html"] for m in kernel.iopub if m["msg_type"] == "update_display_data"]
+    assert len(updates) == 3 and 'data-state="done"' in updates[0] and "CUDA out of memory" in updates[2]
 
 
 @pytest.mark.timeout(120)

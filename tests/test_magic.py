@@ -279,9 +279,17 @@ def test_logout_forgets_the_token(ip: Any, thread_space: LocalSpace, monkeypatch
 def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:
     ip.run_line_magic("config", "G4FMagics.widgets = 'on'")
     try:
+        from ipywidgets.widgets.widget import _instances
+
+        before = set(_instances)
         _, cap = cell(ip, "-m flux -s 2", "a cat")
         views = [o for o in cap.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
         assert len(views) == 1 and "saved" not in cap.stdout  # widgets: nothing written to disk
+        # when the run ends, the same display becomes the final lines as HTML and the widgets close
+        [settled] = [o for o in cap.outputs if o.update]
+        assert settled.transient["display_id"] == views[0].transient["display_id"]
+        assert "flux · done · seed 2" in settled.data["text/html"]
+        assert set(_instances) == before
         _, cap = cell(ip, "-m flux -s 2 --no-widgets", "a cat")
         assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in cap.outputs)
         assert "flux · done · seed 2" in cap.stdout and "saved imgs" in cap.stdout
