@@ -8,6 +8,7 @@ call), so a run that failed counts as expected only when its error class is the 
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from typing import Any
@@ -120,8 +121,6 @@ class KernelDriver:
 
 
 Spec = tuple[str, str, str, str | None]  # (cell or panel call, prompt, model, fault)
-
-
 MODELS = ["flux", "flux-dev", "janus-pro-7b-image", "janus-pro-7b"]
 
 
@@ -140,8 +139,6 @@ def kernel_soak(url: str, rng: random.Random, sequential: int, concurrent: int, 
                 faults: list[str], expected_error: Any) -> tuple[list[str], list[str], dict[str, Any]]:
     """Table rows, odd outcomes and the kernel's resources before/after: --bg and panel runs
     alternating one at a time, then ``concurrent`` at once."""
-    import os
-
     # Two glibc arenas: images are converted in worker threads, and with the default (up to 8 per core)
     # each thread's arena keeps freed memory, which would show as RSS growth that is not held by Python.
     env = {**os.environ, "G4F_MAGIC_ENDPOINT": url, "G4F_MAGIC_TOKEN": "soak-token", "MALLOC_ARENA_MAX": "2"}
@@ -152,6 +149,7 @@ def kernel_soak(url: str, rng: random.Random, sequential: int, concurrent: int, 
         k.out("%load_ext g4f_magic")
         k.out("%config G4FMagics.timeout = 3.0")  # heartbeats_only ends in G4FTimeout, not a hang
         k.out(PROBE)
+
         def batch(specs: list[Spec], tally: Tally) -> None:
             for code, *_ in specs:
                 k.out(code)
@@ -186,6 +184,6 @@ def kernel_soak(url: str, rng: random.Random, sequential: int, concurrent: int, 
     finally:
         k.close()
     odd = [o for t in tallies for o in t.odd]
-    res = {"base": base, "after": after, "rss": checkpoints,
+    res = {"base": base, "after": after, "checkpoints": checkpoints,
            "verdict": verdict(tallies, base, after, ["sockets", "tasks", "widgets", "reports", "unclosed"])}
     return rows, odd, res

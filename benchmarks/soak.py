@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "the `--bg` runs' live views closed: a finished foreground cell closes its own, but a `--bg` view "
         "holds its result and stays for the kernel's life (about 22 widgets a run). After the phases "
         + " and ".join(f"{c['shown runs']} runs were shown with {c['widgets shown']} live widgets at "
-                       f"{c['rss']:.0f} MiB RSS" for c in k_res["rss"][1:]) + ".",
+                       f"{c['rss']:.0f} MiB RSS" for c in k_res["checkpoints"][1:]) + ".",
         "", k_res["verdict"],
         *(["", "Unexpected outcomes:", *[f"- {o}" for o in k_odd[:20]]] if k_odd else []),
     ])
