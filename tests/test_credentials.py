@@ -19,6 +19,7 @@ from leakscan import COOKIE, TOKEN
 
 from g4f_magic import ImageResponse, fetch_image
 from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace.app import SPACE_HOSTS
 from g4f_magic.localspace.images import placeholder
 
 MODELS = ["flux", "flux-dev", "flux-schnell", "janus-pro-7b-image", "janus-pro-7b"]
@@ -27,7 +28,9 @@ MODELS = ["flux", "flux-dev", "flux-schnell", "janus-pro-7b-image", "janus-pro-7
 def host_of_space(token: str) -> str:
     """The host of the Space a local-Space token was issued for (its ``sub``: owner/name)."""
     sub = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["sub"].split("#")[0]
-    return re.sub(r"[._/]", "-", sub.lower()) + ".hf.space"
+    label = re.sub(r"[._/]", "-", sub.lower())  # owner/Name.x → owner-name-x, the Space's subdomain
+    [host] = [h for h in SPACE_HOSTS if h.split(".", 1)[0] == label]
+    return host
 
 
 def check(host: str, path: str, text: str, issued: list[str], called: set[str]) -> list[str]:
