@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def test_a_png_bomb_is_not_passed_through_to_the_front_end() -> None:
 
 
 async def image_job(prompt: str, **kw: Any) -> Any:
-    return await run_job(Job("flux", prompt, seed=1, **kw), PlainView("flux", out=__import__("io").StringIO()))
+    return await run_job(Job("flux", prompt, seed=1, **kw), PlainView("flux", out=io.StringIO()))
 
 
 async def test_a_content_type_that_lies_is_refused(space: LocalSpace, endpoint: str) -> None:
