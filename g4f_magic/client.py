@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import socket
 import sys
@@ -18,6 +19,7 @@ import weakref
 from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
+from yarl import URL
 
 from .errors import (
     ConnectionFailed,
@@ -54,6 +56,9 @@ __all__ = [
 MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
+MAX_REDIRECTS = 5
+LARGE_BODY = 1024 * 1024  # aiohttp's threshold for its "may block the loop" warning
+_NO_JSON = object()
 DRAIN_GRACE = 1.0
 
 
@@ -98,7 +103,7 @@ def _cause(error: BaseException | None) -> str:
 @contextlib.contextmanager
 def translated(url: str) -> Any:
     """The one place where aiohttp's exceptions become the project's."""
-    parsed = aiohttp.client.URL(url)
+    parsed = URL(url)
     host = (parsed.host or "the server") + (f":{parsed.explicit_port}" if parsed.explicit_port else "")
     try:
         yield
@@ -118,6 +123,27 @@ def translated(url: str) -> Any:
         raise ConnectionFailed(f"request to {host} failed: {type(exc).__name__}") from None
 
 
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or its first ``limit + 1`` bytes when it is longer (so callers can tell).
+
+    ``StreamReader.read(n)`` returns what is buffered, up to n: one network read, not n bytes. Over
+    TLS or a real network a body arrives in many pieces, so read until the end or past the limit.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await resp.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _same_origin(a: URL, b: URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
 def _describe_html(text: str) -> str:
     low = text.lower()
     for word in ("sleeping", "paused", "building", "starting", "runtime error"):
@@ -130,8 +156,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     """The one place for HTTP error statuses: a one-line message from JSON, text or HTML."""
     if resp.status < 400:
         return
-    raw = await resp.content.read(MAX_ERROR_BODY)
-    text = raw.decode("utf-8", errors="replace")
+    raw = await read_body(resp, MAX_ERROR_BODY)
+    text = raw[:MAX_ERROR_BODY].decode("utf-8", errors="replace")
     ctype = resp.headers.get("content-type", "").lower()
     is_html = "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
     message: str | None = None
@@ -141,6 +167,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
         except ValueError:
             body = None
         if isinstance(body, dict):
+            if isinstance(body.get("detail"), dict):  # Gradio's auth: {"detail": {"error": "Not authenticated"}}
+                body = {**body, **body["detail"]}
             for key in ("error", "message", "detail"):
                 value = body.get(key)
                 if isinstance(value, list):  # FastAPI validation errors
@@ -178,16 +206,46 @@ class SpaceSession:
         await self.http.close()
         self.tokens.clear()
 
+    async def _request(
+        self, method: str, url: str, *, proxy: str | None, json_body: Any = _NO_JSON, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """Send; follow a redirect only for a GET and only on the same scheme, host and port.
+
+        Tokens and uploads must reach the Space they were meant for: a redirect elsewhere (another
+        site, an internal address) is refused with one line, and nothing is sent there.
+        """
+        if json_body is not _NO_JSON:
+            raw = json.dumps(json_body).encode()
+            # aiohttp warns that a bytes body over 1 MiB may block the loop; a stream does not.
+            kwargs["data"] = io.BytesIO(raw) if len(raw) > LARGE_BODY else raw
+            kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}
+        target = URL(url, encoded=True) if "%" in url else URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = await self.http.request(method, target, proxy=proxy, allow_redirects=False, **kwargs)
+            if resp.status not in (301, 302, 303, 307, 308):
+                return resp
+            location = resp.headers.get("location", "")
+            resp.close()
+            nxt = target.join(URL(location)) if location else None
+            where = one_line((nxt.host if nxt is not None else None) or "nowhere", 80)
+            if nxt is None or not _same_origin(nxt, target):
+                raise ResponseStatusError(
+                    f"Response {resp.status}: {target.host} redirected to {where}; "
+                    "redirects off the Space are refused", resp.status)
+            if method != "GET":
+                raise ResponseStatusError(
+                    f"Response {resp.status}: {target.host} redirected a {method}; not followed", resp.status)
+            target = nxt
+        raise ResponseStatusError(f"{target.host} redirected more than {MAX_REDIRECTS} times")
+
     @contextlib.asynccontextmanager
     async def open(
         self, method: str, url: str, *, deadline: Deadline, proxy: str | None = None, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A checked response; on any exit before the body is read the connection is closed."""
-        if isinstance(url, str) and "%" in url:
-            url = aiohttp.client.URL(url, encoded=True)
         async with deadline.scope():
             with translated(str(url)):
-                resp = await self.http.request(method, url, proxy=proxy, **kwargs)
+                resp = await self._request(method, url, proxy=proxy, **kwargs)
         ok = False
         try:
             async with deadline.scope():
@@ -202,7 +260,7 @@ class SpaceSession:
         async with self.open(method, url, deadline=deadline, **kwargs) as resp:
             async with deadline.scope():
                 with translated(url):
-                    raw = await resp.content.read(MAX_JSON_BODY + 1)
+                    raw = await read_body(resp, MAX_JSON_BODY)
         if len(raw) > MAX_JSON_BODY:
             raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
         try:
@@ -215,7 +273,9 @@ class SpaceSession:
         async with self.open(method, url, deadline=deadline, **kwargs) as resp:
             async with deadline.scope():
                 with translated(url):
-                    raw = await resp.content.read(MAX_JSON_BODY)
+                    raw = await read_body(resp, MAX_JSON_BODY)
+        if len(raw) > MAX_JSON_BODY:
+            raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
         return raw.decode("utf-8", errors="replace")
 
     async def image(
@@ -227,7 +287,7 @@ class SpaceSession:
                 raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
             async with deadline.scope():
                 with translated(url):
-                    raw = await resp.content.read(max_bytes + 1)
+                    raw = await read_body(resp, max_bytes)
             ctype = resp.headers.get("content-type", "unknown").split(";")[0]
         if len(raw) > max_bytes:
             raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
@@ -283,14 +343,12 @@ class SpaceSession:
             token = uuid = problem = None
             try:
                 page = await self.text(
-                    "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers,
-                    proxy=proxy, allow_redirects=False,
+                    "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers, proxy=proxy,
                 )
                 token, uuid = parse_space_page(page)
                 if cookie:
                     reply = await self.json(
-                        "GET", jwt_url(hub, space), deadline=deadline, headers=headers,
-                        proxy=proxy, allow_redirects=False,
+                        "GET", jwt_url(hub, space), deadline=deadline, headers=headers, proxy=proxy,
                     )
                     token = parse_jwt_reply(reply) or token
             except G4FTimeout:

@@ -99,8 +99,9 @@ class G4FTimeout(G4FError, TimeoutError):
     """The time limit given by ``timeout=`` ran out."""
 
 
-_RETRY_IN = re.compile(r"retry in (\d+):(\d{1,2}):(\d{1,2})", re.I)
-_RETRY_S = re.compile(r"retry in (\d+(?:\.\d+)?)\s*s", re.I)
+# "Please retry in 0:04:12" (older ZeroGPU), "Try again in 0:12:34" (newer), "retry in 45s"
+_RETRY_IN = re.compile(r"(?:retry|try again) in (\d+):(\d{1,2}):(\d{1,2})", re.I)
+_RETRY_S = re.compile(r"(?:retry|try again) in (\d+(?:\.\d+)?)\s*s", re.I)
 
 
 def quota_error(text: str) -> QuotaExceeded | None:

@@ -3,8 +3,10 @@
 Facts from Gradio's server and clients: one SSE stream per ``session_hash`` carries messages for
 every event of that session (each tagged ``event_id``, heartbeats and ``close_stream`` untagged);
 ``process_generating`` streams outputs, the first message full and later ones as lists of
-``[action, path, value]`` edits, and once a stream has generated, ``process_completed`` carries
-edits as well.
+``[action, path, value]`` edits (``[]`` for an output that did not change). ``process_completed``
+always carries the full final values, never edits, even after edited previews: Gradio keeps the
+last full value of each output and sends it on completion (observed on Gradio 4.44, 5.50 and 6.31;
+``tests/contract/recorded/`` holds the streams).
 """
 
 from __future__ import annotations
@@ -247,7 +249,7 @@ class QueueDecoder:
             raise self._error(output if isinstance(output, dict) else {})
         if not isinstance(output, dict) or not isinstance(output.get("data"), list):
             raise StreamError("the Space finished without a result")
-        data = self._merge(msg) if self._outputs is not None else list(output["data"])
+        data = list(output["data"])  # full values: never apply a completion as edits
         self.done = True
         return Completed(data)
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from .errors import InvalidOption
 
-__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES"]
+__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES", "MAX_MEDIA_BYTES"]
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # the largest image accepted from a Space
+MAX_MEDIA_BYTES = 20 * 1024 * 1024  # the largest image sent to a Space (checked before it is read)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -34,6 +35,12 @@ class MediaItem:
     mime_type: str
 
 
+def _check_size(name: str, size: int) -> None:
+    if size > MAX_MEDIA_BYTES:
+        raise InvalidOption(f"{name} is {size / 2**20:.1f} MiB; an image sent to a Space may be at most "
+                            f"{MAX_MEDIA_BYTES // 2**20} MiB")
+
+
 def _one(item: Any) -> MediaItem:
     name = None
     if isinstance(item, tuple) and len(item) == 2:
@@ -41,12 +48,15 @@ def _one(item: Any) -> MediaItem:
     if isinstance(item, (str, os.PathLike)):
         path = os.fspath(item)
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            with open(path, "rb") as fh:  # the size is checked before anything is read
+                _check_size(os.path.basename(path), os.fstat(fh.fileno()).st_size)
+                data = fh.read(MAX_MEDIA_BYTES + 1)
         except OSError as exc:
             raise InvalidOption(f"cannot read image {path!r}: {exc.strerror}") from exc
+        _check_size(os.path.basename(path), len(data))  # a file that grew meanwhile
         name = name or os.path.basename(path)
     elif isinstance(item, (bytes, bytearray, memoryview)):
+        _check_size(name or "media", memoryview(item).nbytes)
         data = bytes(item)
     else:
         raise InvalidOption(f"media must be bytes, a path or (bytes, name); got {type(item).__name__}")

@@ -6,6 +6,7 @@ Each takes a :class:`Call` (resolved endpoints, session, deadline, credentials) 
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 import secrets
 import string
@@ -93,7 +94,7 @@ class Call:
     async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
         reply = await self.session.json(
             "POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
-            json=body, headers={"content-type": "application/json", **headers}, proxy=self.proxy,
+            json_body=body, headers=dict(headers), proxy=self.proxy,
         )
         event_id = reply.get("event_id") if isinstance(reply, dict) else None
         return event_id if isinstance(event_id, str) and event_id else None
@@ -123,7 +124,8 @@ class Call:
 
     async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
         form = aiohttp.FormData()
-        form.add_field("files", item.data, filename=item.name, content_type=item.mime_type)
+        # a stream, not bytes: aiohttp would warn (and copy) for a body over 1 MiB
+        form.add_field("files", io.BytesIO(item.data), filename=item.name, content_type=item.mime_type)
         reply = await self.session.json(
             "POST", f"{base}/gradio_api/upload?upload_id={session_hash}",
             deadline=self.deadline, data=form, proxy=self.proxy,
@@ -236,7 +238,7 @@ async def run_predict(
         "fn_index": 3, "session_hash": predict_session_hash(), "trigger_id": 10,
     }
     task = asyncio.ensure_future(call.session.json(
-        "POST", url, deadline=call.deadline, json=body, headers=zerogpu_headers(token, uuid), proxy=call.proxy,
+        "POST", url, deadline=call.deadline, json_body=body, headers=zerogpu_headers(token, uuid), proxy=call.proxy,
     ))
     try:
         while not task.done():

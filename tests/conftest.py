@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 from leakscan import SCANNER, TOKEN
+from netproxy import CA_FILE, ChunkingTLSProxy, upstream_of
+
+# The test CA of the TLS proxy, trusted by every client made from here on (aiohttp reads it when it
+# is imported) and by the kernels the tests start.
+__import__("os").environ["SSL_CERT_FILE"] = CA_FILE
 
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, serve
@@ -161,11 +166,21 @@ async def space() -> Any:
     SCANNER.unwatch(ls)
 
 
-@pytest.fixture
-def endpoint(space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point every provider call at the local Space through the environment variable."""
-    monkeypatch.setenv(g4f_magic.ENV_VAR, space.url)  # type: ignore[attr-defined]
-    return space.url  # type: ignore[attr-defined]
+@pytest.fixture(params=["loopback", "tls-chunked"])
+async def endpoint(request: pytest.FixtureRequest, space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point every provider call at the local Space through the environment variable: directly, and
+    through the chunking TLS proxy (every body in small TLS records, keep-alive over TLS)."""
+    url = space.url  # type: ignore[attr-defined]
+    proxy = None
+    if request.param == "tls-chunked":
+        proxy = ChunkingTLSProxy(upstream_of(url))
+        url = await proxy.start()
+        space.https_fronts.add(url.split("://", 1)[1])
+    monkeypatch.setenv(g4f_magic.ENV_VAR, url)
+    yield url
+    if proxy is not None:
+        await g4f_magic.aclose()  # the client's kept-alive TLS connections go before the proxy does
+        await proxy.stop()
 
 
 @pytest.fixture(scope="session")

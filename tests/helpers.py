@@ -41,8 +41,20 @@ HOSTS = _hosts()
 HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "DEEPSEEK", "FLUX_DEV", "PREDICT"))
 
 
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
 class LoopbackProxy:
-    """A minimal HTTP forward proxy on loopback that records each request it forwards: line, head, body."""
+    """A minimal HTTP forward proxy on loopback that records each request it forwards: line, head, body.
+    https targets go through a ``CONNECT`` tunnel, as with any real proxy."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -59,6 +71,13 @@ class LoopbackProxy:
             length = next((int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length:")), 0)
             body = await reader.readexactly(length) if length else b""
             self.bodies.append(body)
+            if method == "CONNECT":  # an https target: a tunnel, the bytes inside stay encrypted
+                host, port = target.rsplit(":", 1)
+                up_r, up_w = await asyncio.open_connection(host, int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
+                await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+                return
             url = urlsplit(target)
             up_r, up_w = await asyncio.open_connection(url.hostname, url.port)
             path = url.path + (f"?{url.query}" if url.query else "")

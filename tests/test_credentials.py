@@ -64,6 +64,13 @@ async def run_everything(proxy: str | None) -> tuple[set[str], int]:
     return called, images
 
 
+@pytest.fixture
+def endpoint(space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Plain HTTP here (not the TLS front): the raw bytes at the forward proxy must be readable."""
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", space.url)  # type: ignore[attr-defined]
+    return space.url  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("through_proxy", [False, True])
 async def test_credentials_reach_only_their_own_host(space: LocalSpace, endpoint: str, through_proxy: bool) -> None:
     proxy = LoopbackProxy()

@@ -69,16 +69,19 @@ def test_messages_of_other_events_are_ignored() -> None:
     assert items == [Completed(["ok"])]
 
 
-def test_streamed_diffs_and_completion_diffs() -> None:
+def test_streamed_edits_then_a_full_completion() -> None:
+    """Real Gradio (5.50, 6.31): previews as edits, then ``process_completed`` with the full values."""
     items = run([
-        {"msg": "process_generating", "event_id": "E", "output": {"data": ["Hel", {"url": "a"}]}},
+        {"msg": "process_generating", "event_id": "E", "output": {"data": ["Hel", {"url": "a", "path": "p"}]}},
         {"msg": "process_generating", "event_id": "E", "output": {"data": [
             [["append", [], "lo"]], [["replace", ["url"], "b"], ["add", ["size"], 3]]]}},
+        {"msg": "process_generating", "event_id": "E", "output": {"data": [[], []]}},
         {"msg": "process_completed", "event_id": "E", "success": True, "output": {"data": [
-            [["append", [], "!"]], [["delete", ["size"], None]]]}},
+            "Hello!", {"url": "c", "path": "q"}]}},
     ])
-    assert items == [Generating(["Hel", {"url": "a"}]), Generating(["Hello", {"url": "b", "size": 3}]),
-                     Completed(["Hello!", {"url": "b"}])]
+    assert items == [Generating(["Hel", {"url": "a", "path": "p"}]), Generating(["Hello", {"url": "b", "path": "p",
+                     "size": 3}]), Generating(["Hello", {"url": "b", "path": "p", "size": 3}]),
+                     Completed(["Hello!", {"url": "c", "path": "q"}])]
 
 
 def test_diff_against_wrong_path_is_a_stream_error() -> None:

@@ -145,6 +145,7 @@ def test_cookie_header_refuses_header_splitting() -> None:
 async def test_bad_options_fail_before_any_request(
     model: str, kwargs: dict, message: str, space: LocalSpace, endpoint: str
 ) -> None:
+    kwargs = dict(kwargs)  # the parameters are shared by every run of this test
     messages = kwargs.pop("messages", "a cat")
     gen = G4F.create_async_generator(model, messages, **kwargs)
     with pytest.raises(InvalidOption) as info:

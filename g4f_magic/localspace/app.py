@@ -116,6 +116,7 @@ class LocalSpace:
         self.step_delay = step_delay
         self.slow_delay = 0.05  # per progress step of the "slow" fault (400 steps)
         self.token_ttl = token_ttl
+        self.https_fronts: set[str] = set()  # host:port of TLS proxies in front of this Space
         self.received: list[Received] = []
         self.disconnects: list[str] = []
         self.tokens_issued: list[str] = []
@@ -192,7 +193,9 @@ class LocalSpace:
         return await handler(request)
 
     def _base(self, request: web.Request, host: str) -> str:
-        return f"http://{request.host}/{host}"
+        # Like Gradio's root_path: behind a TLS front the public URLs are https on the front's host.
+        scheme = "https" if request.host in self.https_fronts else "http"
+        return f"{scheme}://{request.host}/{host}"
 
     def _space(self, request: web.Request, *kinds: str) -> str:
         host = request.match_info["host"]
@@ -412,7 +415,7 @@ class LocalSpace:
             for word in words[1:]:
                 await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                               "output": {"data": [[["append", [], " " + word]]], "is_generating": True}})
-            return [[["append", [], ""]]]  # after streaming, completion carries edits too
+            return [answer]  # Gradio's completion carries full values, even after streamed edits
         if job.kind == "janus_image":
             prompt, seed = str(data[0]), int(data[1])
             return [[{"image": url(self._image_file(job.host, prompt, seed + i, 384, 384, "WEBP", f"#{i + 1}/5")),
@@ -426,7 +429,7 @@ class LocalSpace:
         await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                       "output": {"data": [edits, []], "is_generating": True}})
         final = url(self._image_file(job.host, prompt, seed, width, height, "WEBP"))
-        return [[["replace", [], final]], [["replace", [], seed]]]
+        return [final, seed]
 
     def _answer(self, image: Any, prompt: str) -> str:
         turns = prompt.count("\nUser:") + prompt.startswith("User:")
