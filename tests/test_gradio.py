@@ -117,6 +117,10 @@ def test_quota_texts_old_and_new() -> None:
             "error": "You have exceeded your GPU quota (60s requested vs. 56s left). <a href='/p'>Sub</a>"}}])
     assert str(new.value) == "You have exceeded your GPU quota (60s requested vs. 56s left)."
     assert new.value.retry_after is None
+    with pytest.raises(QuotaExceeded) as again:  # the newer ZeroGPU wording
+        run([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+            "error": "You have exceeded your GPU quota. Try again in 0:12:34."}}])
+    assert again.value.retry_after == 754.0
 
 
 def test_stream_errors() -> None:

@@ -25,7 +25,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from aiohttp import web
 
-from .images import placeholder, png_declaring
+from .images import big_png, placeholder, png_declaring
 
 __all__ = ["LocalSpace", "FAULTS", "SPACE_HOSTS", "HUB_HOST", "Received", "HOSTILE_LOG", "HOSTILE_ERROR",
            "HOSTILE_ANSWER", "HOSTILE_PAGE"]
@@ -42,7 +42,10 @@ STANDIN = "g4f_magic local Space: a local stand-in for testing, not a model"
 
 # fault name → the request that shows it
 FAULTS: dict[str, str] = {
-    "page_no_token": "page",
+    "page_no_token": "page", "page_big": "page",
+    "join_401_auth": "join", "join_redirect": "join", "data_redirect": "data",
+    "predict_redirect": "predict", "predict_big_json": "predict",
+    "file_big": "file", "file_redirect": "file", "file_redirect_same": "file",
     "jwt_401": "jwt", "jwt_html": "jwt",
     "join_no_event_id": "join", "join_400": "join", "join_422": "join", "join_429": "join",
     "join_500_text": "join", "join_502": "join", "join_503_queue_full": "join", "join_503_sleeping": "join",
@@ -117,6 +120,7 @@ class LocalSpace:
         self.slow_delay = 0.05  # per progress step of the "slow" fault (400 steps)
         self.token_ttl = token_ttl
         self.https_fronts: set[str] = set()  # host:port of TLS proxies in front of this Space
+        self.redirect_target = "http://169.254.169.254/latest/meta-data/"
         self.received: list[Received] = []
         self.disconnects: list[str] = []
         self.tokens_issued: list[str] = []
@@ -125,6 +129,7 @@ class LocalSpace:
         # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
         self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
         self._uploads: dict[str, bytes] = {}
+        self._redirects: dict[str, str] = {}  # file path → the redirect fault it answers with
 
     # -- control -------------------------------------------------------------------------------
     def arm(self, fault: str, times: int = 1) -> None:
@@ -192,6 +197,10 @@ class LocalSpace:
                 await asyncio.sleep(self.latency)
         return await handler(request)
 
+    def _redirect_away(self) -> web.HTTPFound:
+        """A 302 to another host (``redirect_target``; a link-local address unless a test sets one)."""
+        return web.HTTPFound(self.redirect_target)
+
     def _base(self, request: web.Request, host: str) -> str:
         # Like Gradio's root_path: behind a TLS front the public URLs are https on the front's host.
         scheme = "https" if request.host in self.https_fronts else "http"
@@ -225,8 +234,10 @@ class LocalSpace:
             self.tokens_issued.append(token)
             props.update(token=token, sessionUuid=str(uuid.uuid5(uuid.NAMESPACE_URL, space)))
         data = html.escape(json.dumps(props, separators=(",", ":")), quote=True)
+        # A real Space page is about 340 KB with the token near its end.
+        filler = "<!-- page weight -->" * (17000 if fault == "page_big" else 0)
         return web.Response(
-            text=f'<!DOCTYPE html><html><body><div class="SVELTE_HYDRATER" data-props="{data}"></div>'
+            text=f'<!DOCTYPE html><html><body>{filler}<div class="SVELTE_HYDRATER" data-props="{data}"></div>'
                  f"<p>{html.escape(STANDIN)}</p></body></html>",
             content_type="text/html",
         )
@@ -255,6 +266,10 @@ class LocalSpace:
             return web.json_response({"detail": "Invalid fn_index or body"}, status=422)
         prompt = data[1] if kind == "chat" else data[0]
         fault = self._fault("join", prompt)
+        if fault == "join_401_auth":  # a Space launched with auth=: Gradio's own reply
+            return web.json_response({"detail": {"error": "Not authenticated", "auth_message": None}}, status=401)
+        if fault == "join_redirect":
+            raise self._redirect_away()
         if fault == "join_400":
             return web.json_response({"error": "Bad request: data has the wrong length <a href='x'>docs</a>"}, status=400)
         if fault == "join_422":
@@ -282,6 +297,8 @@ class LocalSpace:
         host = self._space(request, "janus", "flux_dev")
         session = request.query.get("session_hash", "")
         fault = self._fault("data")
+        if fault == "data_redirect":
+            raise self._redirect_away()
         if fault == "data_404":
             return web.json_response({"detail": "Not Found"}, status=404)
         if fault == "data_500":
@@ -317,7 +334,13 @@ class LocalSpace:
             served = HOSTILE_PAGE
         elif fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
             served = png_declaring(9000, 9000)
-        self._files[path] = (served, f"image/{ext}", fault == "file_unsized")
+        if fault == "file_big":  # about 10 MB of PNG that does not compress, sent in 64 KiB writes
+            served = big_png()
+            ext = "png"
+            path = path.rsplit(".", 1)[0] + ".png"
+        elif fault in ("file_redirect", "file_redirect_same"):
+            self._redirects[path] = fault
+        self._files[path] = (served, f"image/{ext}", fault in ("file_unsized", "file_big"))
         self._files.move_to_end(path)
         while len(self._files) > MAX_FILES:
             self._files.popitem(last=False)
@@ -470,13 +493,19 @@ class LocalSpace:
         item = self._files.get(path) or self._files.get("/" + path.lstrip("/"))
         if item is None:
             return web.json_response({"detail": "File not found"}, status=404)
+        redirect = self._redirects.get(path) if "moved=1" not in request.query_string else None
+        if redirect == "file_redirect":
+            raise self._redirect_away()
+        if redirect == "file_redirect_same":  # same host, another URL: a client may follow this one
+            raise web.HTTPFound(f"{request.path}?moved=1")
         data, ctype, unsized = item
         if not unsized:
             return web.Response(body=data, content_type=ctype)
         resp = web.StreamResponse(headers={"content-type": ctype})  # chunked: the size shows only at the end
         await resp.prepare(request)
-        for i in range(0, len(data), 4096):
-            await resp.write(data[i:i + 4096])
+        step = 65536 if len(data) > 1 << 20 else 4096
+        for i in range(0, len(data), step):
+            await resp.write(data[i:i + step])
         await resp.write_eof()
         return resp
 
@@ -488,6 +517,8 @@ class LocalSpace:
             return web.json_response({"error": "Invalid fn_index or data"}, status=422)
         prompt, seed, width, height = str(data[0]), int(data[1]), int(data[2]), int(data[3])
         fault = self._fault("predict", prompt)
+        if fault == "predict_redirect":
+            raise self._redirect_away()
         if fault == "predict_404":
             return web.json_response({"detail": "Not Found"}, status=404)
         if fault == "predict_500":
@@ -500,7 +531,10 @@ class LocalSpace:
         fd["url"] = (f"/file={fd['path']}" if fault == "predict_relative"
                      else f"{self._base(request, host)}/file={fd['path']}")
         await asyncio.sleep(self.step_delay)
-        return web.json_response({"data": [fd, seed], "is_generating": False, "duration": 0.5})
+        reply: dict[str, Any] = {"data": [fd, seed], "is_generating": False, "duration": 0.5}
+        if fault == "predict_big_json":  # 3 MB of valid JSON, as a Space with a large render config sends
+            reply["render_config"] = {"padding": "x" * (3 * 1024 * 1024)}
+        return web.json_response(reply)
 
     # -- control endpoints (for a Space in another process) -------------------------------------
     async def ctl_received(self, request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["placeholder", "png_declaring"]
+__all__ = ["placeholder", "png_declaring", "big_png"]
 
 BANNER = "LOCAL STAND-IN - not a model"
 
@@ -55,3 +55,12 @@ def png_declaring(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@functools.lru_cache(maxsize=1)
+def big_png(width: int = 1824, height: int = 1824) -> bytes:
+    """About 10 MB: random pixels do not compress, so the file is as large as the image is."""
+    img = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+    out = io.BytesIO()
+    img.save(out, "PNG", compress_level=1)
+    return out.getvalue()

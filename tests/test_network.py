@@ -1,0 +1,138 @@
+"""What a real network does that loopback hides: bodies in pieces, redirects, large bodies.
+
+Each test runs directly and through the chunking TLS proxy (the ``endpoint`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from typing import Any
+
+import pytest
+from helpers import collect
+from leakscan import TOKEN
+from PIL import Image
+
+from g4f_magic import ImageResponse, fetch_image
+from g4f_magic.errors import InvalidOption, ResponseStatusError
+from g4f_magic.localspace import LocalSpace
+
+
+class Recorder:
+    """A TCP server on another loopback address that counts what anyone sends it."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.received = b""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            self.received += await asyncio.wait_for(reader.read(65536), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        writer.close()
+
+    async def __aenter__(self) -> "Recorder":
+        self.server = await asyncio.start_server(self._handle, "127.0.0.2", 0)
+        self.url = f"http://127.0.0.2:{self.server.sockets[0].getsockname()[1]}/collect"
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def image_urls(events: list[Any]) -> tuple[str, ...]:
+    [result] = [e for e in events if isinstance(e, ImageResponse)]
+    return result.urls
+
+
+async def test_a_10_mb_image_arrives_whole(space: LocalSpace, endpoint: str) -> None:
+    events = await collect("flux", "[fault:file_big] a storm")
+    data, mime = await fetch_image(image_urls(events)[0])
+    assert mime == "image/png" and len(data) > 9_900_000
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()  # raises "image file is truncated" on a short read
+        assert img.size == (1824, 1824)
+
+
+async def test_a_3_mb_json_reply_is_read_whole(space: LocalSpace, endpoint: str) -> None:
+    events = await collect("flux-schnell", "[fault:predict_big_json] a storm", seed=5)
+    assert image_urls(events) and str(events[-1]).startswith("Finished")
+
+
+async def test_the_token_near_the_end_of_a_340_kb_page_is_found(space: LocalSpace, endpoint: str) -> None:
+    space.arm("page_big")
+    await collect("flux", "a storm")
+    [join] = space.requests(path="/gradio_api/queue/join")
+    assert join.headers["x-zerogpu-token"] == space.tokens_issued[-1]
+
+
+@pytest.mark.parametrize(("fault", "model"), [
+    ("join_redirect", "flux"), ("data_redirect", "janus-pro-7b"), ("predict_redirect", "flux-schnell"),
+    ("file_redirect", "flux"),
+])
+async def test_a_redirect_off_the_space_is_refused_and_gets_no_token(
+    space: LocalSpace, endpoint: str, fault: str, model: str
+) -> None:
+    async with Recorder() as target:
+        space.redirect_target = target.url
+        space.arm(fault)
+        with pytest.raises(ResponseStatusError) as info:
+            events = await collect(model, "a storm", api_key=TOKEN)
+            await fetch_image(image_urls(events)[0])
+        await asyncio.sleep(0.05)
+    assert str(info.value).startswith("Response 302: ")
+    assert str(info.value).endswith("redirected to 127.0.0.2; redirects off the Space are refused")
+    assert "\n" not in str(info.value)
+    assert (target.connections, target.received) == (0, b"")  # not a byte, so not the token
+
+
+async def test_a_same_host_redirect_of_a_download_is_followed(space: LocalSpace, endpoint: str) -> None:
+    events = await collect("flux", "[fault:file_redirect_same] a storm", seed=3)
+    data, mime = await fetch_image(image_urls(events)[0])
+    assert mime == "image/webp" and data
+    files = [r for r in space.received if "file=" in r.path]
+    assert [r.query.get("moved") for r in files] == [None, "1"]
+
+
+def noise_png(width: int, height: int) -> bytes:
+    img = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    img.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+async def test_large_upload_and_prompt_go_out_as_streams(space: LocalSpace, endpoint: str) -> None:
+    """aiohttp warns (an error here) for a bytes body over 1 MiB; uploads and big JSON go as streams."""
+    png = noise_png(900, 800)
+    assert len(png) > 2_000_000
+    events = await collect("janus-pro-7b", "what is this?", media=(png, "noise.png"))
+    assert "I see a 900x800 PNG image named noise.png" in "".join(e for e in events if isinstance(e, str))
+    long_prompt = "a lighthouse " * 120_000  # 1.5 MB
+    events = await collect("janus-pro-7b-image", long_prompt, seed=1000)
+    assert len(image_urls(events)) == 5
+    [join] = space.requests(path="/gradio_api/queue/join")[-1:]
+    assert join.body["data"][0] == long_prompt.strip()
+
+
+async def test_media_over_the_limit_is_refused_before_it_is_read(space: LocalSpace, tmp_path: Any) -> None:
+    path = tmp_path / "huge.png"
+    with open(path, "wb") as fh:  # 200 MB, sparse: nothing to read if the size is checked first
+        fh.truncate(200 * 1024 * 1024)
+    with pytest.raises(InvalidOption) as info:
+        await collect("janus-pro-7b", "what is this?", media=str(path))
+    assert str(info.value) == "huge.png is 200.0 MiB; an image sent to a Space may be at most 20 MiB"
+    with pytest.raises(InvalidOption, match="may be at most 20 MiB"):
+        await collect("janus-pro-7b", "what is this?", media=b"\x89PNG\r\n\x1a\n" + bytes(21 * 1024 * 1024))
+    assert space.received == []
+
+
+async def test_gradio_auth_401_is_one_clear_line(space: LocalSpace, endpoint: str) -> None:
+    space.arm("join_401_auth")
+    with pytest.raises(ResponseStatusError) as info:
+        await collect("flux", "a storm")
+    assert str(info.value) == "Response 401: Not authenticated"
