@@ -52,3 +52,6 @@ class Endpoints:
     flux_dev: str  # the FLUX.1-dev Space base (``FluxDev.url``)
     flux_predict: str  # the full legacy ``/run/predict`` URL (``url_flux``)
     referer: str
+    # Bases set by hand (a duplicated Space, one's own Gradio server) while the hub is the real one:
+    # the hub's token for the original Space is not theirs, so none is fetched for them.
+    tokenless: frozenset[str] = frozenset()

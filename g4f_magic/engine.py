@@ -63,6 +63,10 @@ class Job:
     proxy: str | None = None
     timeout: float | None = 300.0
     endpoint: str | None = None
+    # one's own Gradio server or a duplicated Space, per route (the provider's keyword names)
+    api_url: str | None = None
+    flux_dev_url: str | None = None
+    url_flux: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_image_bytes: int = MAX_IMAGE_BYTES
 
@@ -73,8 +77,9 @@ class Job:
     def provider_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
                                 "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
-        if self.endpoint:
-            opts["endpoint"] = self.endpoint
+        for key in ("endpoint", "api_url", "flux_dev_url", "url_flux"):
+            if getattr(self, key):
+                opts[key] = getattr(self, key)
         return opts
 
 

@@ -53,6 +53,10 @@ class G4FMagics(Magics):
     image_dir = Unicode("g4f_images", help="Folder for saved images (autosave, terminal runs).").tag(config=True)
     autosave = Bool(False, help="Save every image to image_dir as PNG with its prompt and seed.").tag(config=True)
     endpoint = Unicode("", help=f"Gateway URL for every request (as ${ENV_VAR}); empty: the real Spaces.").tag(config=True)
+    api_url = Unicode("", help="Janus Space base URL (your own Gradio server or a duplicated Space); "
+                      "empty: the default.").tag(config=True)
+    flux_dev_url = Unicode("", help="FLUX.1-dev Space base URL; empty: the default.").tag(config=True)
+    url_flux = Unicode("", help="Full /run/predict URL for flux-schnell; empty: the default.").tag(config=True)
     proxy = Unicode("", help="HTTP(S) proxy URL.").tag(config=True)
     max_image_bytes = Int(MAX_IMAGE_BYTES, help="Largest image accepted from a Space, in bytes.").tag(config=True)
     widgets = CaselessStrEnum(["auto", "on", "off"], "auto",
@@ -301,7 +305,8 @@ class G4FMagics(Magics):
             width=args.width, height=args.height, seed=args.seed, count=args.count,
             proxy=args.proxy or self.proxy or None,
             timeout=args.timeout if args.timeout is not None else self.timeout,
-            endpoint=self.endpoint or None, api_key=api_key or self._token(),
+            endpoint=self.endpoint or None, api_url=self.api_url or None, flux_dev_url=self.flux_dev_url or None,
+            url_flux=self.url_flux or None, api_key=api_key or self._token(),
             max_image_bytes=self.max_image_bytes,
         )
 
@@ -342,6 +347,7 @@ class G4FMagics(Magics):
                 ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
                 ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
                 ["endpoint", self.endpoint or os.environ.get(ENV_VAR) or "(the real Spaces)"],
+                *([k, getattr(self, k)] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
                 ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", str(self.max_image_bytes)],
                 ["widgets", self.widgets], ["token", self._token_source()],
                 ["chat", f"{len(self.chat.messages)} messages"],

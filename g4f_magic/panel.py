@@ -238,6 +238,7 @@ class Panel:
             count=1 if route == "janus_chat" else self.count.value, image=image,
             proxy=s.get("proxy") or None, timeout=s.get("timeout") or None,
             endpoint=s.get("endpoint") or None, api_key=s.get("api_key"),
+            **{k: s.get(k) or None for k in ("api_url", "flux_dev_url", "url_flux")},
             max_image_bytes=s.get("max_image_bytes") or MAX_IMAGE_BYTES,
         )
 

@@ -126,13 +126,16 @@ class DeepseekAI_JanusPro7b:
             janus = check_base_url(api_url, "api_url")
             referer = f"{janus}?__theme=light"
         predict = cls.url_flux or f"{cls.api_url}/run/predict"
+        flux_dev = check_base_url(flux_dev_url, "flux_dev_url") if flux_dev_url else None
+        flux_predict = check_base_url(url_flux, "url_flux") if url_flux else None
+        own = {u for u in (janus if api_url else None, flux_dev, flux_predict) if u}
         return Endpoints(
             hub=check_base_url(hub_url, "hub_url") if hub_url else through_gateway(cls.hub_url, gateway),
             janus=janus,
-            flux_dev=check_base_url(flux_dev_url, "flux_dev_url") if flux_dev_url
-            else through_gateway(cls.flux_dev_provider.url, gateway).rstrip("/"),
-            flux_predict=check_base_url(url_flux, "url_flux") if url_flux else through_gateway(predict, gateway),
+            flux_dev=flux_dev or through_gateway(cls.flux_dev_provider.url, gateway).rstrip("/"),
+            flux_predict=flux_predict or through_gateway(predict, gateway),
             referer=referer,
+            tokenless=frozenset() if hub_url else frozenset(own),
         )
 
     @classmethod

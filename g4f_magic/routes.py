@@ -77,10 +77,12 @@ class Call:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    async def token(self, space: str) -> tuple[str | None, str | None, Reasoning | None]:
+    async def token(self, space: str, base: str) -> tuple[str | None, str | None, Reasoning | None]:
         """(token, uuid, a status line when the hub had to be asked)."""
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
+        if base in self.endpoints.tokenless:  # not the Space the hub would issue a token for
+            return None, None, None
         item, fetched, problem = await self.session.zerogpu_token(
             hub=self.endpoints.hub, space=space, cookies=self.cookies,
             proxy=self.proxy, deadline=self.deadline,
@@ -151,7 +153,7 @@ async def janus_chat(
 ) -> AsyncIterator[Event]:
     base = call.endpoints.janus
     session_hash = conversation.session_hash if conversation else new_session_hash()
-    token, uuid, note = await call.token(space)
+    token, uuid, note = await call.token(space, base)
     if note:
         yield note
     yield JsonConversation(session_hash, uuid, token)
@@ -180,7 +182,7 @@ async def janus_image(
 ) -> AsyncIterator[Event]:
     base = call.endpoints.janus
     session_hash = new_session_hash()
-    token, uuid, note = await call.token(space)
+    token, uuid, note = await call.token(space, base)
     if note:
         yield note
     seed = pick_seed("janus_image") if seed is None else seed
@@ -201,7 +203,7 @@ async def flux_dev(
 ) -> AsyncIterator[Event]:
     base = call.endpoints.flux_dev
     session_hash = new_session_hash()
-    token, uuid, note = await call.token(space)
+    token, uuid, note = await call.token(space, base)
     if note:
         yield note
     seed = pick_seed("flux_dev") if seed is None else seed
@@ -229,7 +231,7 @@ async def run_predict(
 ) -> AsyncIterator[Event]:
     url = call.endpoints.flux_predict
     base = url.rsplit("/run/predict", 1)[0]
-    token, uuid, note = await call.token(space)
+    token, uuid, note = await call.token(space, url)
     if note:
         yield note
     seed = pick_seed("run_predict") if seed is None else seed

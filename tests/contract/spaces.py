@@ -15,7 +15,9 @@ the venv of the Gradio version under test, never in the project's.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import tempfile
 import time
 from typing import Any, Iterator
 
@@ -37,9 +39,13 @@ def picture(seed: int, width: int, height: int, label: str) -> Image.Image:
     return img
 
 
-def big(width: int = 2048, height: int = 1792) -> Image.Image:
-    """Random pixels do not compress: about 11 MB as PNG."""
-    return Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+def big(width: int = 2048, height: int = 1792) -> str:
+    """Random pixels do not compress: about 11 MB as PNG, returned as a file so Gradio serves it as is."""
+    path = os.path.join(tempfile.gettempdir(), f"contract-big-{os.getpid()}.png")
+    if not os.path.exists(path):
+        img = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+        img.save(path, "PNG", compress_level=1)
+    return path
 
 
 def steer(prompt: str) -> None:

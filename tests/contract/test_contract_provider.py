@@ -1,0 +1,178 @@
+"""The provider against real Gradio: every route, its streams, and its error paths.
+
+Each Space-shaped app runs in a real Gradio server (``spaces.py``); ``*_tls`` servers sit behind the
+chunking TLS proxy, their file URLs on the proxy's https host (Gradio's ``root_path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+from conftest import Server, urls
+from PIL import Image
+
+from g4f_magic import G4F, ImagePreview, ImageResponse, Reasoning, fetch_image
+from g4f_magic.errors import GenerationError, QuotaExceeded, ResponseStatusError, SpaceUnavailable
+
+queue = pytest.mark.gradio("queue")
+predict = pytest.mark.gradio("predict")
+
+
+async def run(model: str, prompt: str, server: Server, route: str, **kwargs: Any) -> list[Any]:
+    gen = G4F.create_async_generator(model, prompt, **urls(server, route), **kwargs)
+    return [ev async for ev in gen]
+
+
+def final(events: list[Any]) -> ImageResponse:
+    [result] = [e for e in events if isinstance(e, ImageResponse)]
+    return result
+
+
+def text_of(events: list[Any]) -> str:
+    return "".join(e for e in events if isinstance(e, str))
+
+
+@queue
+@pytest.mark.parametrize("name", ["flux_dev", "flux_dev_tls"])
+async def test_flux_dev_streams_a_preview_then_the_full_final_image(gradio: dict[str, Server], name: str) -> None:
+    events = await run("flux", "a lighthouse in a storm", gradio[name], "flux_dev", seed=42, aspect_ratio="16:9",
+                       num_inference_steps=6)
+    result = final(events)
+    assert (result.seed, result.width, result.height) == (42, 1360, 760)
+    assert any(isinstance(e, ImagePreview) for e in events)
+    progress = [str(e) for e in events if isinstance(e, Reasoning) and e.kind == "progress"]
+    assert progress and all(p.startswith("Sampling ") and p.endswith("/6") for p in progress)
+    assert str(events[-2]).startswith("Finished")  # one order on every queue route: Finished, then the image
+    assert result.urls[0].startswith(gradio[name].url)
+    data, mime = await fetch_image(result.urls[0])
+    assert mime == "image/webp"  # Gradio >= 5 writes WebP
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (1360, 760)
+
+
+@queue
+@pytest.mark.parametrize("name", ["flux_dev", "flux_dev_tls"])
+async def test_a_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str) -> None:
+    result = final(await run("flux", "big", gradio[name], "flux_dev", seed=1, num_inference_steps=2))
+    data, _ = await fetch_image(result.urls[0])
+    assert len(data) > 9_000_000
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+
+
+@queue
+@pytest.mark.parametrize("name", ["janus", "janus_tls"])
+async def test_janus_chat_streams_text_and_reads_an_image(gradio: dict[str, Server], name: str) -> None:
+    events = await run("janus-pro-7b", "what is a lighthouse?", gradio[name], "janus", seed=7)
+    answer = text_of(events)
+    assert answer == "Contract app answer (seed 7). You asked: what is a lighthouse?"
+    assert len([e for e in events if isinstance(e, str)]) > 3  # streamed in pieces
+    png = io.BytesIO()
+    Image.new("RGB", (120, 80), "red").save(png, "PNG")
+    events = await run("janus-pro-7b", "what is this?", gradio[name], "janus", seed=7, media=png.getvalue())
+    assert text_of(events).endswith("I see a 120x80 image.")
+
+
+@queue
+@pytest.mark.parametrize("name", ["janus", "janus_tls"])
+async def test_janus_image_gives_a_five_image_gallery(gradio: dict[str, Server], name: str) -> None:
+    result = final(await run("janus-pro-7b-image", "a red bicycle", gradio[name], "janus", seed=1234))
+    assert len(result.urls) == 5 and result.seed == 1234
+    sizes = []
+    for url in result.urls:
+        data, mime = await fetch_image(url)
+        with Image.open(io.BytesIO(data)) as img:
+            sizes.append(img.size)
+    assert sizes == [(384, 384)] * 5
+
+
+@queue
+async def test_gr_error_is_one_line_without_markup(gradio: dict[str, Server]) -> None:
+    with pytest.raises(GenerationError) as info:
+        await run("flux", "gr.Error please", gradio["flux_dev"], "flux_dev", seed=1)
+    assert str(info.value) == "CUDA out of memory on the contract app"
+
+
+@queue
+async def test_quota_error_from_a_real_server(gradio: dict[str, Server]) -> None:
+    with pytest.raises(QuotaExceeded) as info:
+        await run("janus-pro-7b-image", "quota", gradio["janus"], "janus", seed=1000)
+    assert str(info.value) == "You have exceeded your GPU quota (60s requested vs. 41s left)."
+
+
+@queue
+async def test_plain_exception_with_and_without_show_error(gradio: dict[str, Server]) -> None:
+    with pytest.raises(GenerationError) as shown:
+        await run("flux", "plain exception", gradio["flux_dev"], "flux_dev", seed=1)
+    assert str(shown.value) == "the model crashed with a plain exception"
+    with pytest.raises(GenerationError) as hidden:
+        await run("janus-pro-7b-image", "plain exception", gradio["janus"], "janus", seed=1000)
+    assert str(hidden.value) == "the Space reported an error without details"
+
+
+@queue
+async def test_warning_and_info_arrive_as_log_lines(gradio: dict[str, Server]) -> None:
+    events = await run("janus-pro-7b-image", "warn and info", gradio["janus"], "janus", seed=1000)
+    logs = [(e.level, str(e)) for e in events if isinstance(e, Reasoning) and e.kind == "log"]
+    assert ("warning", "the contract app warns you") in logs
+    assert ("info", "the contract app says hello") in logs
+    assert len(final(events).urls) == 5
+
+
+@queue
+async def test_queue_full_is_space_unavailable(gradio: dict[str, Server]) -> None:
+    """``max_size=2``, one job at a time: the fourth of four slow jobs finds the queue full."""
+    server = gradio["flux_dev"]
+    jobs = [run("flux", "slow", server, "flux_dev", seed=i, num_inference_steps=1) for i in range(4)]
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    full = [o for o in outcomes if isinstance(o, SpaceUnavailable)]
+    assert full and all(str(o).startswith("Space unavailable (503): Queue is full") for o in full)
+    assert any(isinstance(o, list) for o in outcomes)
+
+
+@queue
+async def test_auth_is_one_clear_line(gradio: dict[str, Server]) -> None:
+    with pytest.raises(ResponseStatusError) as info:
+        await run("janus-pro-7b", "hello", gradio["auth"], "janus")
+    assert str(info.value) == "Response 401: Not authenticated"
+
+
+@queue
+async def test_legacy_run_predict_is_gone_on_gradio_5_and_later(gradio: dict[str, Server]) -> None:
+    with pytest.raises(ResponseStatusError) as info:
+        await run("flux-schnell", "a cat", gradio["flux_dev"], "predict", seed=5)
+    assert str(info.value) == "Response 404: Not Found"
+
+
+@predict
+@pytest.mark.parametrize("name", ["predict", "predict_tls"])
+async def test_run_predict_gives_the_image_and_seed(gradio: dict[str, Server], name: str) -> None:
+    events = await run("flux-schnell", "a lighthouse", gradio[name], "predict", seed=99999, width=256, height=192)
+    result = final(events)
+    # the body asks the Space to randomise (SPEC §6: ``true``), so the seed is the one it replied with
+    assert (result.width, result.height) == (256, 192) and result.seed != 99999 and 0 <= result.seed < 2**32
+    assert str(events[0]).startswith("Generating")
+    data, mime = await fetch_image(result.urls[0])
+    assert mime == "image/png"
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (256, 192)
+
+
+@predict
+@pytest.mark.parametrize("name", ["predict", "predict_tls"])
+async def test_run_predict_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str) -> None:
+    result = final(await run("flux-schnell", "big", gradio[name], "predict", seed=99999, width=256, height=256))
+    data, _ = await fetch_image(result.urls[0])
+    assert len(data) > 9_000_000
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+
+
+@predict
+async def test_run_predict_gr_error(gradio: dict[str, Server]) -> None:
+    with pytest.raises(ResponseStatusError) as info:
+        await run("flux-schnell", "gr.Error now", gradio["predict"], "predict", seed=99999, width=256, height=256)
+    assert "CUDA out of memory on the contract app" in str(info.value)
