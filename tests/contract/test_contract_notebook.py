@@ -1,0 +1,91 @@
+"""``%%g4f`` in a real kernel and the panel, against real Gradio servers behind the TLS proxy.
+
+This is the path of a user who duplicated a Space or runs their own Gradio server: the magic's
+``api_url`` / ``flux_dev_url`` / ``url_flux`` settings name each server, no gateway is involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import Server
+from kernels import run_notebook, widget_values
+
+from g4f_magic.panel import Panel
+
+
+def settings(gradio: dict[str, Server], names: dict[str, str]) -> list[str]:
+    lines = []
+    for key, name in names.items():
+        url = gradio[name].url + ("/run/predict" if key == "url_flux" else "")
+        lines.append(f"%config G4FMagics.{key} = {url!r}")
+    return lines
+
+
+@pytest.mark.gradio("queue")
+@pytest.mark.timeout(180)
+def test_queue_routes_in_a_real_kernel(gradio: dict[str, Server], own_server_env: None, tmp_path: Any) -> None:
+    sources = [
+        "%load_ext g4f_magic",
+        "\n".join(settings(gradio, {"flux_dev_url": "flux_dev_tls", "api_url": "janus_tls"})),
+        "%%g4f -m flux -a 16:9 -s 42 -o pic\na lighthouse in a storm",
+        "%%g4f -m janus-pro-7b-image -s 1234\na red bicycle",
+        "%%g4f -m janus-pro-7b --new\nwhat is a lighthouse",
+        "print(pic.seed, pic.width, pic.height, pic.image.mime)",
+        "%%g4f -m flux -s 1\ngr.Error please",
+    ]
+    nb = run_notebook(sources, tmp_path / "real.ipynb", allow_errors=True, timeout=150)
+    flux = [o for o in nb.cells[2].outputs if "image/png" in o.get("data", {})]
+    assert len(flux) == 1
+    janus = [o for o in nb.cells[3].outputs if "image/png" in o.get("data", {})]
+    assert len(janus) == 5
+    [answer] = [o for o in nb.cells[4].outputs if o.output_type == "execute_result"]
+    assert "Contract app answer" in answer["data"]["text/plain"] and "what is a lighthouse" in answer["data"]["text/plain"]
+    assert nb.cells[5].outputs[0].text == "42 1360 760 image/webp\n"
+    settled = " ".join(o.get("data", {}).get("text/html", "") for o in nb.cells[2].outputs)
+    assert "flux · done · seed 42 · 1360x760" in settled + " ".join(widget_values(nb))
+    error = [o for o in nb.cells[6].outputs if o.output_type == "error"]
+    text = " ".join(o.get("data", {}).get("text/html", "") for o in nb.cells[6].outputs) + str(error)
+    assert "CUDA out of memory on the contract app" in text and "<b>on the contract app" not in text
+
+
+@pytest.mark.gradio("predict")
+@pytest.mark.timeout(180)
+def test_run_predict_in_a_real_kernel(gradio: dict[str, Server], own_server_env: None, tmp_path: Any) -> None:
+    sources = [
+        "%load_ext g4f_magic",
+        "\n".join(settings(gradio, {"url_flux": "predict_tls"})),
+        "%%g4f -m flux-schnell -W 256 -H 192 -o pic\na lighthouse",
+        "print(pic.width, pic.height, pic.image.mime)",
+    ]
+    nb = run_notebook(sources, tmp_path / "real.ipynb", timeout=150)
+    assert len([o for o in nb.cells[2].outputs if "image/png" in o.get("data", {})]) == 1
+    assert nb.cells[3].outputs[0].text == "256 192 image/png\n"
+
+
+async def _panel_run(panel: Panel, prompt: str, model: str) -> None:
+    panel.model.value = model
+    panel.prompt.value = prompt
+    panel.random_seed.value = False
+    panel.seed.value = 1234
+    panel.generate_button.click()
+    await asyncio.gather(*list(panel.tasks), return_exceptions=True)
+
+
+@pytest.mark.gradio("queue")
+async def test_the_panel_against_real_gradio(gradio: dict[str, Server], own_server_env: None) -> None:
+    panel = Panel(flux_dev_url=gradio["flux_dev_tls"].url, api_url=gradio["janus_tls"].url, image_dir="imgs")
+    await _panel_run(panel, "a lighthouse", "flux")
+    assert len(panel.results) == 1 and panel.results[0].seed == 1234
+    assert bytes(panel.large.value).startswith(b"\x89PNG")  # WebP from Gradio, PNG for the widget
+    await _panel_run(panel, "a red bicycle", "janus-pro-7b-image")
+    assert len(panel.results) == 6
+
+
+@pytest.mark.gradio("predict")
+async def test_the_panel_against_gradio_4_run_predict(gradio: dict[str, Server], own_server_env: None) -> None:
+    panel = Panel(url_flux=gradio["predict_tls"].url + "/run/predict", image_dir="imgs")
+    await _panel_run(panel, "a lighthouse", "flux-schnell")
+    assert len(panel.results) == 1 and panel.results[0].image.mime == "image/png"
