@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test demo bench fuzz soak guards space chromium clean
+.PHONY: test conformance demo bench fuzz soak guards space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,28 @@ chromium:
 
 test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# The contract tests (tests/contract) against each Gradio the Spaces run, each in its own venv: the
+# latest 6 (the test venv's), the latest 5.x, and 4.44.1 for the legacy /run/predict route.
+# Gradio 4.44.1 starts on Python 3.11 only with these pins.
+GRADIO5 := .venv-gradio5
+GRADIO4 := .venv-gradio4
+GRADIO4_PINS := 'gradio==4.44.1' 'huggingface_hub<0.26' 'pydantic==2.10.6' 'fastapi==0.112.2' 'starlette<0.39'
+
+$(GRADIO5)/.installed:
+	$(PYTHON) -m venv $(GRADIO5)
+	$(GRADIO5)/bin/python -m pip install -q 'gradio>=5,<6'
+	touch $@
+
+$(GRADIO4)/.installed:
+	$(PYTHON) -m venv $(GRADIO4)
+	$(GRADIO4)/bin/python -m pip install -q $(GRADIO4_PINS)
+	touch $@
+
+conformance: $(STAMP) $(GRADIO5)/.installed $(GRADIO4)/.installed
+	@for py in $(PY) $(GRADIO5)/bin/python $(GRADIO4)/bin/python; do \
+	  G4F_GRADIO_PYTHON=$$py $(PY) -m pytest tests/contract || exit 1; \
+	done
 
 demo: $(STAMP)
 	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
@@ -51,4 +73,4 @@ space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(GRADIO5) $(GRADIO4) build .pytest_cache

@@ -246,7 +246,9 @@ class QueueDecoder:
         output = msg.get("output")
         error = output.get("error") if isinstance(output, dict) else None
         if msg.get("success") is False or error is not None:
-            raise self._error(output if isinstance(output, dict) else {})
+            found = dict(output) if isinstance(output, dict) else {}
+            found.setdefault("title", msg.get("title"))  # Gradio 5/6 also put gr.Error's title at the top
+            raise self._error(found)
         if not isinstance(output, dict) or not isinstance(output.get("data"), list):
             raise StreamError("the Space finished without a result")
         data = list(output["data"])  # full values: never apply a completion as edits

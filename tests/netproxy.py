@@ -44,6 +44,7 @@ class ChunkingTLSProxy:
         self.rng = random.Random(seed)
         self.connections = 0
         self.pieces = 0
+        self.errors: list[str] = []  # what went wrong on a connection, for a failing test's message
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -58,8 +59,8 @@ class ChunkingTLSProxy:
                     await writer.drain()
                     if self.rng.randrange(self.pause_every) == 0:
                         await asyncio.sleep(0.0005)
-        except (ConnectionError, OSError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            self.errors.append(f"pipe: {type(exc).__name__}: {exc}")
         finally:
             with contextlib.suppress(Exception):
                 if writer.can_write_eof():
@@ -72,8 +73,8 @@ class ChunkingTLSProxy:
             await asyncio.sleep(self.connect_delay)
             u_reader, u_writer = await asyncio.open_connection(*self.upstream)
             await asyncio.gather(self._pipe(c_reader, u_writer), self._pipe(u_reader, c_writer))
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError) as exc:
+            self.errors.append(f"upstream {self.upstream}: {type(exc).__name__}: {exc}")
         finally:
             for w in (c_writer, u_writer):
                 if w is not None:

@@ -107,6 +107,13 @@ def test_failed_completion_errors(output: dict[str, Any], cls: type, message: st
     assert str(info.value) == message and type(info.value) is cls
 
 
+def test_a_title_only_at_the_top_of_the_message_counts() -> None:
+    with pytest.raises(GenerationError) as info:
+        run([{"msg": "process_completed", "event_id": "E", "success": False, "title": "ZeroGPU worker error",
+              "output": {"error": "GPU task aborted"}}])
+    assert str(info.value) == "ZeroGPU worker error: GPU task aborted"
+
+
 def test_quota_texts_old_and_new() -> None:
     with pytest.raises(QuotaExceeded) as old:
         run([{"msg": "process_completed", "event_id": "E", "success": False, "output": {

@@ -388,12 +388,11 @@ class LocalSpace:
                 {"index": i, "length": steps, "unit": "steps", "progress": None,
                  "desc": "Sampling" if job.kind == "flux_dev" else None}]})
             await asyncio.sleep(self.slow_delay if fault == "slow" else self.step_delay)
-        await w.send({"msg": "log", "event_id": eid, "log": "Model loaded on the local stand-in",
-                      "level": "info", "title": None})
+        await w.log(eid, "Model loaded on the local stand-in", "info")
         if fault == "log_html":
-            await w.send({"msg": "log", "event_id": eid, "log": HOSTILE_LOG, "level": "warning", "title": None})
+            await w.log(eid, HOSTILE_LOG, "warning")
         if fault == "huge_line":
-            await w.send({"msg": "log", "event_id": eid, "log": "x" * (200 * 1024), "level": "info"})
+            await w.log(eid, "x" * (200 * 1024), "info")
         await w.send({"msg": "heartbeat"})
         await w.send({"msg": "heartbeat"})
         if fault == "cut_before_completion":
@@ -408,20 +407,24 @@ class LocalSpace:
             "quota_old": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12.",
             "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
                          "<a style='color:red' href='https://huggingface.co/settings/billing'>Subscribe to Pro</a>",
-            "error_null": None,
             "error_html": HOSTILE_ERROR,
         }
-        if fault in errors:
+        # Failures as Gradio 5/6 send them (tests/contract/recorded): gr.Error's fields in ``output``
+        # and its title at the top too; an error hidden by show_error=False is ``{"error": null}``.
+        if fault == "error_null":
             await w.send({"msg": "process_completed", "event_id": eid, "success": False,
-                          "output": {"error": errors[fault], "duration": 1.0, "visible": True, "title": "Error"}})
+                          "output": {"error": None}, "title": "Error"})
             return True
-        if fault == "zerogpu_worker":
-            await w.send({"msg": "process_completed", "event_id": eid, "success": False,
-                          "output": {"error": "GPU task aborted", "title": "ZeroGPU worker error"}})
+        if fault in errors or fault == "zerogpu_worker":
+            title = "ZeroGPU worker error" if fault == "zerogpu_worker" else "Error"
+            text = "GPU task aborted" if fault == "zerogpu_worker" else errors[fault]
+            await w.send({"msg": "process_completed", "event_id": eid, "success": False, "title": title,
+                          "output": {"error": text, "duration": 1.0, "visible": True, "title": title}})
             return True
         output = await self._outputs(w, job, base, url)
-        await w.send({"msg": "process_completed", "event_id": eid, "success": True,
-                      "output": {"data": output, "is_generating": False, "duration": 1.2, "average_duration": 1.2}})
+        await w.send({"msg": "process_completed", "event_id": eid, "success": True, "title": None,
+                      "output": {"data": output, "is_generating": False, "duration": 1.2, "average_duration": 1.2,
+                                 "render_config": None, "changed_state_ids": []}})
         if fault == "cut_after_completion":
             await w.flush()
             return False
@@ -564,6 +567,11 @@ class _Writer:
 
     async def raw(self, line: str) -> None:
         await self._out(f"{line}{self.eol}{self.eol}".encode())
+
+    async def log(self, event_id: str, text: str, level: str) -> None:
+        """A ``gr.Info``/``gr.Warning`` line, with the fields Gradio 5/6 send."""
+        await self.send({"msg": "log", "event_id": event_id, "log": text, "level": level, "duration": 10.0,
+                         "visible": True, "title": level.capitalize()})
 
     async def send(self, msg: dict[str, Any]) -> None:
         text = json.dumps(msg)

@@ -152,8 +152,10 @@ def flux_dev() -> gr.Blocks:
     return demo
 
 
-def predict_space() -> gr.Blocks:
+def predict_space(moved: bool = False) -> gr.Blocks:
     with gr.Blocks(title="FLUX.1 [schnell] (contract app)") as demo:
+        if moved:
+            _examples_events()
         _examples_events()
         gr.Button("noop").click(lambda: None, None, None)
         prompt = gr.Text(label="Prompt")
@@ -162,11 +164,13 @@ def predict_space() -> gr.Blocks:
         randomize = gr.Checkbox(label="Randomize seed", value=True)
         steps = gr.Number(label="Steps", value=1)
         result = gr.Image(label="Result", format="png")
-        gr.Button("Run").click(predict, [prompt, seed, width, height, randomize, steps], [result, seed])
+        gr.Button("Run").click(predict, [prompt, seed, width, height, randomize, steps], [result, seed],
+                               api_name="infer")
     return demo
 
 
-APPS = {"janus": janus, "moved": lambda: janus(moved=True), "flux_dev": flux_dev, "predict": predict_space}
+APPS = {"janus": janus, "moved": lambda: janus(moved=True), "flux_dev": flux_dev, "predict": predict_space,
+        "predict_moved": lambda: predict_space(moved=True)}
 
 
 def main() -> None:

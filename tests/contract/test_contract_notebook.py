@@ -40,7 +40,7 @@ def test_queue_routes_in_a_real_kernel(gradio: dict[str, Server], own_server_env
     flux = [o for o in nb.cells[2].outputs if "image/png" in o.get("data", {})]
     assert len(flux) == 1
     janus = [o for o in nb.cells[3].outputs if "image/png" in o.get("data", {})]
-    assert len(janus) == 5
+    assert len(janus) == 5, (nb.cells[3].outputs, gradio["janus_tls"].proxy.errors)
     [answer] = [o for o in nb.cells[4].outputs if o.output_type == "execute_result"]
     assert "Contract app answer" in answer["data"]["text/plain"] and "what is a lighthouse" in answer["data"]["text/plain"]
     assert nb.cells[5].outputs[0].text == "42 1360 760 image/webp\n"
