@@ -28,6 +28,7 @@ _EXPORTS = {
     "GenerationError": "errors",
     "QuotaExceeded": "errors",
     "StreamError": "errors",
+    "ResultShapeError": "errors",
     "G4FTimeout": "errors",
     "Panel": "panel",
     "aclose": "client",

@@ -196,6 +196,7 @@ class SpaceSession:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         )
         self.tokens = TokenCache()
+        self.functions: dict[tuple[str, str], Any] = {}  # (Space base, function name) → where it moved
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
 
     @property

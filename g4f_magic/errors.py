@@ -12,6 +12,7 @@ Leaf classes also inherit the matching built-in so callers can catch either::
     ├── GenerationError                   the Space ran the job and reported a failure
     │   └── QuotaExceeded                 ZeroGPU quota; ``retry_after`` when the Space says
     ├── StreamError                       malformed or truncated event stream, missing result
+    │   └── ResultShapeError              a result not of the shape the route expects
     └── G4FTimeout (TimeoutError)         the call's time limit ran out
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "GenerationError",
     "QuotaExceeded",
     "StreamError",
+    "ResultShapeError",
     "G4FTimeout",
     "one_line",
     "quota_error",
@@ -93,6 +95,10 @@ class QuotaExceeded(GenerationError):
 
 class StreamError(G4FError):
     """The event stream broke the protocol: bad JSON, cut short, or no result."""
+
+
+class ResultShapeError(StreamError):
+    """The Space answered with a result of another shape (no image, no text): often a moved function."""
 
 
 class G4FTimeout(G4FError, TimeoutError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
 from urllib.parse import urlsplit
 
-from .errors import GenerationError, StreamError, one_line, quota_error
+from .errors import GenerationError, ResultShapeError, StreamError, one_line, quota_error
 from .events import Reasoning
 
 __all__ = [
@@ -274,13 +274,15 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str
     """The absolute http(s) URL of a Gradio FileData (or URL string); relative ones join ``base``."""
     url: Any = None
     if isinstance(value, str):
+        if not value.startswith(("http://", "https://", "/")) and "://" not in value:
+            raise ResultShapeError("the result has no image URL")  # text where a file belongs
         url = value
     elif isinstance(value, dict):
         url = value.get("url")
         if not url and isinstance(value.get("path"), str):
             url = f"{base.rstrip('/')}/{file_route}{value['path']}"
     if not isinstance(url, str) or not url:
-        raise StreamError("the result has no image URL")
+        raise ResultShapeError("the result has no image URL")
     if not urlsplit(url).scheme:  # relative to the Space root, which may sit under a path prefix
         url = f"{base.rstrip('/')}/{url.lstrip('/')}"
     parts = urlsplit(url)
@@ -312,5 +314,5 @@ def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=") -> t
             item = item[0]
         urls.append(file_url(item, base, file_route))
     if not urls:
-        raise StreamError("the result has no image")
+        raise ResultShapeError("the result has no image")
     return tuple(urls)

@@ -13,13 +13,14 @@ import string
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import aiohttp
 
 from .client import Deadline, SpaceSession
 from .endpoints import Endpoints
-from .errors import StreamError
+from .errors import G4FError, GenerationError, ResultShapeError, StreamError
+from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .media import MediaItem
@@ -50,7 +51,7 @@ def predict_session_hash() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
-def queue_body(data: list[Any], fn_index: int, trigger_id: int, session_hash: str) -> dict[str, Any]:
+def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
     """The JSON of a Gradio ``queue/join``."""
     return {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
             "session_hash": session_hash}
@@ -142,6 +143,42 @@ class Call:
             "meta": {"_type": "gradio.FileData"},
         }
 
+    async def relocated(
+        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncIterator[Event]]
+    ) -> AsyncIterator[Event]:
+        """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
+        it by name in the Space's config, remember where it is for the session, and retry once."""
+        known = self.session.functions.get((base, fn.name), fn)
+        try:
+            async for event in attempt(known):
+                yield event
+            return
+        except G4FError as exc:
+            if not may_have_moved(exc):
+                raise
+            found = await self._find(base, fn)
+            if found is None:
+                raise
+            moved, labels = found
+            if moved.arity != fn.arity:
+                raise GenerationError(
+                    f"the Space's {fn.name} now takes {moved.arity} inputs ({', '.join(labels)}); "
+                    f"this client sends {fn.arity}") from exc
+            if moved == known:
+                raise
+            self.session.functions[(base, fn.name)] = moved
+        yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
+                        elapsed=self.elapsed())
+        async for event in attempt(moved):
+            yield event
+
+    async def _find(self, base: str, fn: Fn) -> tuple[Fn, list[str]] | None:
+        try:
+            config = await self.session.json("GET", f"{base}/config", deadline=self.deadline, proxy=self.proxy)
+        except G4FError:
+            return None
+        return from_config(config, fn)
+
     def finished(self) -> Reasoning:
         t = self.elapsed()
         return Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
@@ -159,21 +196,27 @@ async def janus_chat(
     yield JsonConversation(session_hash, uuid, token)
     image = await call.upload(base, session_hash, media[-1]) if media else None
     seed = pick_seed("janus_chat") if seed is None else seed
-    body = queue_body([image, prompt, seed, 0.95, 0.1], 2, 10, session_hash)
-    event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
-    sent = ""
-    async for item in call.queue(base, session_hash, event_id):
-        if isinstance(item, Reasoning):
-            yield item
-            continue
-        text = item.data[0] if item.data else None
-        if not isinstance(text, str):
-            if isinstance(item, Completed):
-                raise StreamError("the chat result is not text")
-            continue
-        if text.startswith(sent) and len(text) > len(sent):
-            yield text[len(sent):]
-            sent = text
+    headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
+
+    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+        body = queue_body([image, prompt, seed, 0.95, 0.1], fn.index, fn.trigger, session_hash)
+        event_id = await call.join(base, body, headers)
+        sent = ""
+        async for item in call.queue(base, session_hash, event_id):
+            if isinstance(item, Reasoning):
+                yield item
+                continue
+            text = item.data[0] if len(item.data) == 1 else None
+            if not isinstance(text, str):
+                if isinstance(item, Completed):
+                    raise ResultShapeError("the chat result is not text")
+                continue
+            if text.startswith(sent) and len(text) > len(sent):
+                yield text[len(sent):]
+                sent = text
+
+    async for event in call.relocated(base, JANUS_CHAT, attempt):
+        yield event
     yield call.finished()
 
 
@@ -186,15 +229,22 @@ async def janus_image(
     if note:
         yield note
     seed = pick_seed("janus_image") if seed is None else seed
-    body = queue_body([prompt, seed, 5, 1], 3, 20, session_hash)
-    event_id = await call.join(base, body, {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer})
-    async for item in call.queue(base, session_hash, event_id):
-        if isinstance(item, Reasoning):
-            yield item
-        elif isinstance(item, Completed):
-            urls = image_urls(item.data[0] if item.data else None, base)
-            yield call.finished()
-            yield ImageResponse(urls, prompt, model, seed)
+    headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
+
+    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+        event_id = await call.join(base, queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, session_hash), headers)
+        async for item in call.queue(base, session_hash, event_id):
+            if isinstance(item, Reasoning):
+                yield item
+            elif isinstance(item, Completed):
+                if len(item.data) != 1 or not isinstance(item.data[0], list):
+                    raise ResultShapeError("the result is not a gallery of images")
+                urls = image_urls(item.data[0], base)
+                yield call.finished()
+                yield ImageResponse(urls, prompt, model, seed)
+
+    async for event in call.relocated(base, JANUS_IMAGE, attempt):
+        yield event
 
 
 async def flux_dev(
@@ -202,28 +252,38 @@ async def flux_dev(
     guidance_scale: float, num_inference_steps: int,
 ) -> AsyncIterator[Event]:
     base = call.endpoints.flux_dev
-    session_hash = new_session_hash()
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
     seed = pick_seed("flux_dev") if seed is None else seed
-    body = queue_body([prompt, seed, False, width, height, guidance_scale, num_inference_steps], 2, 4, session_hash)
-    event_id = await call.join(base, body, zerogpu_headers(token, uuid))
-    if event_id is None:
-        raise StreamError("the Space accepted the job without an event_id")
-    async for item in call.queue(base, session_hash, event_id):
-        if isinstance(item, Reasoning):
-            yield item
-        elif isinstance(item, Generating):
-            if item.data and item.data[0]:
-                yield ImagePreview(image_urls(item.data[0], base), prompt)
-        else:
-            urls = image_urls(item.data[0] if item.data else None, base)
-            used = item.data[1] if len(item.data) > 1 else None
-            if isinstance(used, int) and not isinstance(used, bool):
-                seed = used
-            yield call.finished()
-            yield ImageResponse(urls, prompt, model, seed, width, height)
+    data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
+
+    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+        session_hash = new_session_hash()
+        event_id = await call.join(base, queue_body(data, fn.index, fn.trigger, session_hash),
+                                   zerogpu_headers(token, uuid))
+        if event_id is None:
+            raise StreamError("the Space accepted the job without an event_id")
+        async for item in call.queue(base, session_hash, event_id):
+            if isinstance(item, Reasoning):
+                yield item
+            elif len(item.data) != 2:  # (image, seed)
+                raise ResultShapeError(f"the result has {len(item.data)} outputs where infer gives 2")
+            elif isinstance(item, Generating):
+                if item.data[0]:
+                    yield ImagePreview(image_urls(item.data[0], base), prompt)
+            else:
+                urls = image_urls(item.data[0], base)
+                used = item.data[1]
+                yield call.finished()
+                yield ImageResponse(urls, prompt, model, used if _is_int(used) else seed, width, height)
+
+    async for event in call.relocated(base, FLUX_INFER, attempt):
+        yield event
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def run_predict(
@@ -235,29 +295,32 @@ async def run_predict(
     if note:
         yield note
     seed = pick_seed("run_predict") if seed is None else seed
-    body = {
-        "data": [prompt, seed, width, height, True, 1], "event_data": None,
-        "fn_index": 3, "session_hash": predict_session_hash(), "trigger_id": 10,
-    }
-    task = asyncio.ensure_future(call.session.json(
-        "POST", url, deadline=call.deadline, json_body=body, headers=zerogpu_headers(token, uuid), proxy=call.proxy,
-    ))
-    try:
-        while not task.done():
-            t = call.elapsed()
-            yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
-            await asyncio.wait({task}, timeout=STATUS_EVERY)
-        reply = task.result()
-    finally:
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    data = reply.get("data") if isinstance(reply, dict) else None
-    if not isinstance(data, list) or not data:
-        raise StreamError("the Space replied without data")
-    urls = image_urls(data[0], base, file_route="file=")
-    used = data[1] if len(data) > 1 else None
-    if isinstance(used, int) and not isinstance(used, bool):
-        seed = used
-    yield ImageResponse(urls, prompt, model, seed, width, height)
-    yield call.finished()
+
+    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+        body = {
+            "data": [prompt, seed, width, height, True, 1], "event_data": None,
+            "fn_index": fn.index, "session_hash": predict_session_hash(), "trigger_id": fn.trigger,
+        }
+        task = asyncio.ensure_future(call.session.json(
+            "POST", url, deadline=call.deadline, json_body=body, headers=zerogpu_headers(token, uuid),
+            proxy=call.proxy,
+        ))
+        try:
+            while not task.done():
+                t = call.elapsed()
+                yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
+                await asyncio.wait({task}, timeout=STATUS_EVERY)
+            reply = task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        data = reply.get("data") if isinstance(reply, dict) else None
+        if not isinstance(data, list) or len(data) != 2:
+            raise ResultShapeError("the Space replied without an image and a seed")
+        urls = image_urls(data[0], base, file_route="file=")
+        yield ImageResponse(urls, prompt, model, data[1] if _is_int(data[1]) else seed, width, height)
+        yield call.finished()
+
+    async for event in call.relocated(base, PREDICT_INFER, attempt):
+        yield event

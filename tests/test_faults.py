@@ -18,6 +18,7 @@ from g4f_magic import (
     Reasoning,
     ResponseStatusError,
     SpaceUnavailable,
+    ResultShapeError,
     StreamError,
 )
 from g4f_magic.localspace import LocalSpace
@@ -86,7 +87,7 @@ async def test_faults_by_prompt_marker(space: LocalSpace, endpoint: str) -> None
     [
         ("predict_404", ResponseStatusError, "Response 404: Not Found"),
         ("predict_500", ResponseStatusError, "Response 500: Pipeline crashed"),
-        ("predict_no_url", StreamError, "the result has no image URL"),
+        ("predict_no_url", ResultShapeError, "the result has no image URL"),
     ],
 )
 async def test_run_predict_faults(space: LocalSpace, endpoint: str, fault: str, cls: type, message: str) -> None:

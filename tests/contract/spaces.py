@@ -7,7 +7,8 @@ sources define them: ``janus`` (fn 2 ``multimodal_understanding``, a generator h
 fn 3 ``generate_image``, a 5-image gallery), ``flux_dev`` (fn 2 ``infer``, a generator yielding a
 preview then the final image with the seed, with ``gr.Progress``) and ``predict`` (the legacy
 ``/run/predict`` Space, fn 3). ``moved`` is the Janus Space with two more functions registered first,
-so its indexes have moved. Prompts steer the error paths: ``gr.Error``, ``plain exception``,
+so its indexes have moved (``predict_moved`` likewise); ``changed`` is FLUX.1-dev whose ``infer`` takes
+one more input. Prompts steer the error paths: ``gr.Error``, ``plain exception``,
 ``warn``, ``info``, ``slow``, ``quota``, ``big``. This file imports only Gradio and Pillow: it runs in
 the venv of the Gradio version under test, never in the project's.
 """
@@ -134,7 +135,12 @@ def janus(moved: bool = False) -> gr.Blocks:
     return demo
 
 
-def flux_dev() -> gr.Blocks:
+def infer_v2(prompt: str, seed: float, randomize_seed: bool, width: float, height: float, guidance_scale: float,
+             num_inference_steps: float, scheduler: str) -> Iterator[Any]:
+    yield from infer(prompt, seed, randomize_seed, width, height, guidance_scale, num_inference_steps)
+
+
+def flux_dev(changed: bool = False) -> gr.Blocks:
     with gr.Blocks(title="FLUX.1 [dev] (contract app)") as demo:
         _examples_events()
         prompt = gr.Text(label="Prompt", max_lines=1)
@@ -146,9 +152,11 @@ def flux_dev() -> gr.Blocks:
         height = gr.Slider(label="Height", minimum=256, maximum=2048, step=8, value=1024)
         guidance_scale = gr.Slider(label="Guidance Scale", minimum=1, maximum=15, step=0.1, value=3.5)
         num_inference_steps = gr.Slider(label="Number of inference steps", minimum=1, maximum=50, step=1, value=28)
-        gr.on(triggers=[run_button.click, prompt.submit], fn=infer,
-              inputs=[prompt, seed, randomize_seed, width, height, guidance_scale, num_inference_steps],
-              outputs=[result, seed])
+        inputs = [prompt, seed, randomize_seed, width, height, guidance_scale, num_inference_steps]
+        if changed:  # the Space's author added an input: same index, another arity
+            inputs.append(gr.Dropdown(["euler", "dpm"], value="euler", label="Scheduler"))
+        gr.on(triggers=[run_button.click, prompt.submit], fn=infer_v2 if changed else infer, inputs=inputs,
+              outputs=[result, seed], api_name="infer")
     return demo
 
 
@@ -170,7 +178,7 @@ def predict_space(moved: bool = False) -> gr.Blocks:
 
 
 APPS = {"janus": janus, "moved": lambda: janus(moved=True), "flux_dev": flux_dev, "predict": predict_space,
-        "predict_moved": lambda: predict_space(moved=True)}
+        "predict_moved": lambda: predict_space(moved=True), "changed": lambda: flux_dev(changed=True)}
 
 
 def main() -> None:

@@ -176,3 +176,36 @@ async def test_run_predict_gr_error(gradio: dict[str, Server]) -> None:
     with pytest.raises(ResponseStatusError) as info:
         await run("flux-schnell", "gr.Error now", gradio["predict"], "predict", seed=99999, width=256, height=256)
     assert "CUDA out of memory on the contract app" in str(info.value)
+
+
+def moved_notes(events: list[Any]) -> list[str]:
+    return [str(e) for e in events if isinstance(e, Reasoning) and "moved" in str(e)]
+
+
+@queue
+async def test_a_space_whose_functions_moved_is_found_by_name(gradio: dict[str, Server]) -> None:
+    server = gradio["moved"]
+    events = await run("janus-pro-7b-image", "a red bicycle", server, "janus", seed=1234)
+    assert len(final(events).urls) == 5
+    assert moved_notes(events) == ["The Space moved generate_image to function 5; retrying"]
+    events = await run("janus-pro-7b", "what is a lighthouse?", server, "janus", seed=7)
+    assert text_of(events).endswith("You asked: what is a lighthouse?")
+    assert moved_notes(events) == ["The Space moved multimodal_understanding to function 4; retrying"]
+    again = await run("janus-pro-7b-image", "a blue bicycle", server, "janus", seed=1235)
+    assert len(final(again).urls) == 5 and moved_notes(again) == []  # remembered for the session
+
+
+@queue
+async def test_a_function_with_other_inputs_is_one_clear_error(gradio: dict[str, Server]) -> None:
+    with pytest.raises(GenerationError) as info:
+        await run("flux", "a lighthouse", gradio["changed"], "flux_dev", seed=1)
+    assert str(info.value) == (
+        "the Space's infer now takes 8 inputs (Prompt, Seed, Randomize seed, Width, Height, Guidance Scale, "
+        "Number of inference steps, Scheduler); this client sends 7")
+
+
+@predict
+async def test_run_predict_finds_a_moved_function(gradio: dict[str, Server]) -> None:
+    events = await run("flux-schnell", "a lighthouse", gradio["predict_moved"], "predict", width=256, height=192)
+    assert final(events).width == 256
+    assert moved_notes(events) == ["The Space moved infer to function 5; retrying"]
