@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 import pytest
-from helpers import collect
+from helpers import FLUX_DEV, HUB, collect
 from leakscan import TOKEN
 from PIL import Image
 
@@ -136,3 +136,15 @@ async def test_gradio_auth_401_is_one_clear_line(space: LocalSpace, endpoint: st
     with pytest.raises(ResponseStatusError) as info:
         await collect("flux", "a storm")
     assert str(info.value) == "Response 401: Not authenticated"
+
+
+async def test_a_space_url_set_by_hand_gets_no_hub_token(space: LocalSpace, endpoint: str) -> None:
+    """The hub's token belongs to the original Space, not to a duplicate or one's own server."""
+    own = f"{endpoint}/{FLUX_DEV}"
+    assert image_urls(await collect("flux", "a storm", flux_dev_url=own, seed=1))
+    assert space.requests(HUB) == []
+    [join] = space.requests(path="/gradio_api/queue/join")
+    assert "x-zerogpu-token" not in join.headers
+    # with its own hub named too, the user vouches for the pair: the token is fetched and sent
+    assert image_urls(await collect("flux", "a storm", flux_dev_url=own, hub_url=f"{endpoint}/{HUB}", seed=2))
+    assert space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == space.tokens_issued[-1]
