@@ -11,11 +11,7 @@ from typing import Any
 
 import pytest
 from leakscan import SCANNER, TOKEN
-from netproxy import CA_FILE, ChunkingTLSProxy, upstream_of
-
-# The test CA of the TLS proxy, trusted by every client made from here on (aiohttp reads it when it
-# is imported) and by the kernels the tests start.
-__import__("os").environ["SSL_CERT_FILE"] = CA_FILE
+from netproxy import ChunkingTLSProxy, upstream_of  # it makes every client trust the test CA
 
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, serve

@@ -15,8 +15,7 @@ import os
 import random
 import ssl
 import tempfile
-import threading
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import trustme
 
@@ -24,6 +23,12 @@ _CA = trustme.CA()
 _CERT = _CA.issue_cert("127.0.0.1", "localhost")
 CA_FILE = os.path.join(tempfile.mkdtemp(prefix="g4f-ca-"), "ca.pem")
 _CA.cert_pem.write_to_path(CA_FILE)
+# Every client made from here on trusts the test CA: aiohttp reads it when it is imported (below, and
+# the project's own import), and the kernels the tests start inherit it.
+os.environ["SSL_CERT_FILE"] = CA_FILE
+
+from g4f_magic.localspace.app import run_in_thread  # noqa: E402
+
 
 
 def server_context() -> ssl.SSLContext:
@@ -106,28 +111,17 @@ def upstream_of(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 80
 
 
+async def _serving(proxy: ChunkingTLSProxy) -> AsyncIterator[str]:
+    url = await proxy.start()
+    try:
+        yield url
+    finally:
+        await proxy.stop()
+
+
 @contextlib.contextmanager
 def proxy_in_thread(upstream: tuple[str, int], **kwargs: Any) -> Iterator[tuple[str, ChunkingTLSProxy]]:
     """The proxy on its own loop, for code that runs a loop of its own (the magic, kernels)."""
-    loop = asyncio.new_event_loop()
     proxy = ChunkingTLSProxy(upstream, **kwargs)
-    ready = threading.Event()
-    url: list[str] = []
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        url.append(loop.run_until_complete(proxy.start()))
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(proxy.stop())
-        loop.close()
-
-    thread = threading.Thread(target=run, name="tls-proxy", daemon=True)
-    thread.start()
-    if not ready.wait(20):
-        raise RuntimeError("the TLS proxy did not start")
-    try:
-        yield url[0], proxy
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(20)
+    with run_in_thread(_serving(proxy), "tls-proxy") as url:
+        yield url, proxy

@@ -598,9 +598,15 @@ class _Writer:
 @contextlib.contextmanager
 def in_thread(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``space`` from a thread with its own loop (for code that runs its own loop or a kernel)."""
+    with run_in_thread(serve(space, host, port), "localspace") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def run_in_thread(server: AsyncIterator[str], name: str) -> Iterator[str]:
+    """Run a server generator (it yields its URL once, and stops when closed) on a loop in a thread."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    server = serve(space, host, port)
     url: list[str] = []
 
     def run() -> None:
@@ -611,10 +617,10 @@ def in_thread(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> Iter
         loop.run_until_complete(server.aclose())
         loop.close()
 
-    thread = threading.Thread(target=run, name="localspace", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     if not started.wait(20):
-        raise RuntimeError("the local Space did not start within 20 s")
+        raise RuntimeError(f"{name} did not start within 20 s")
     try:
         yield url[0]
     finally:

@@ -53,14 +53,18 @@ async def test_flux_dev_streams_a_preview_then_the_full_final_image(gradio: dict
         assert img.size == (1360, 760)
 
 
-@queue
-@pytest.mark.parametrize("name", ["flux_dev", "flux_dev_tls"])
-async def test_a_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str) -> None:
-    result = final(await run("flux", "big", gradio[name], "flux_dev", seed=1, num_inference_steps=2))
+@pytest.mark.parametrize(("name", "model", "route"), [
+    pytest.param("flux_dev", "flux", "flux_dev", marks=queue),
+    pytest.param("flux_dev_tls", "flux", "flux_dev", marks=queue),
+    pytest.param("predict", "flux-schnell", "predict", marks=predict),
+    pytest.param("predict_tls", "flux-schnell", "predict", marks=predict),
+])
+async def test_a_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str, model: str, route: str) -> None:
+    result = final(await run(model, "big", gradio[name], route, seed=1, width=256, height=256))
     data, _ = await fetch_image(result.urls[0])
     assert len(data) > 9_000_000
     with Image.open(io.BytesIO(data)) as img:
-        img.load()
+        img.load()  # "image file is truncated" on a short read
 
 
 @queue
@@ -90,27 +94,23 @@ async def test_janus_image_gives_a_five_image_gallery(gradio: dict[str, Server],
 
 
 @queue
-async def test_gr_error_is_one_line_without_markup(gradio: dict[str, Server]) -> None:
-    with pytest.raises(GenerationError) as info:
-        await run("flux", "gr.Error please", gradio["flux_dev"], "flux_dev", seed=1)
-    assert str(info.value) == "CUDA out of memory on the contract app"
-
-
-@queue
-async def test_quota_error_from_a_real_server(gradio: dict[str, Server]) -> None:
-    with pytest.raises(QuotaExceeded) as info:
-        await run("janus-pro-7b-image", "quota", gradio["janus"], "janus", seed=1000)
-    assert str(info.value) == "You have exceeded your GPU quota (60s requested vs. 41s left)."
-
-
-@queue
-async def test_plain_exception_with_and_without_show_error(gradio: dict[str, Server]) -> None:
-    with pytest.raises(GenerationError) as shown:
-        await run("flux", "plain exception", gradio["flux_dev"], "flux_dev", seed=1)
-    assert str(shown.value) == "the model crashed with a plain exception"
-    with pytest.raises(GenerationError) as hidden:
-        await run("janus-pro-7b-image", "plain exception", gradio["janus"], "janus", seed=1000)
-    assert str(hidden.value) == "the Space reported an error without details"
+@pytest.mark.parametrize(("server", "model", "route", "prompt", "cls", "message"), [
+    ("flux_dev", "flux", "flux_dev", "gr.Error please", GenerationError, "CUDA out of memory on the contract app"),
+    ("janus", "janus-pro-7b-image", "janus", "quota", QuotaExceeded,
+     "You have exceeded your GPU quota (60s requested vs. 41s left)."),
+    ("flux_dev", "flux", "flux_dev", "plain exception", GenerationError,  # launched with show_error=True
+     "the model crashed with a plain exception"),
+    ("janus", "janus-pro-7b-image", "janus", "plain exception", GenerationError,  # show_error=False
+     "the Space reported an error without details"),
+    ("janus", "janus-pro-7b", "janus", "gr.Error in a chat", GenerationError, "CUDA out of memory on the contract app"),
+    ("auth", "janus-pro-7b", "janus", "hello", ResponseStatusError, "Response 401: Not authenticated"),
+    ("flux_dev", "flux-schnell", "predict", "a cat", ResponseStatusError, "Response 404: Not Found"),  # Gradio 5+
+])
+async def test_errors_are_one_clear_line(gradio: dict[str, Server], server: str, model: str, route: str,
+                                         prompt: str, cls: type, message: str) -> None:
+    with pytest.raises(cls) as info:
+        await run(model, prompt, gradio[server], route, seed=1000)
+    assert str(info.value) == message and type(info.value) is cls
 
 
 @queue
@@ -133,20 +133,6 @@ async def test_queue_full_is_space_unavailable(gradio: dict[str, Server]) -> Non
     assert any(isinstance(o, list) for o in outcomes)
 
 
-@queue
-async def test_auth_is_one_clear_line(gradio: dict[str, Server]) -> None:
-    with pytest.raises(ResponseStatusError) as info:
-        await run("janus-pro-7b", "hello", gradio["auth"], "janus")
-    assert str(info.value) == "Response 401: Not authenticated"
-
-
-@queue
-async def test_legacy_run_predict_is_gone_on_gradio_5_and_later(gradio: dict[str, Server]) -> None:
-    with pytest.raises(ResponseStatusError) as info:
-        await run("flux-schnell", "a cat", gradio["flux_dev"], "predict", seed=5)
-    assert str(info.value) == "Response 404: Not Found"
-
-
 @predict
 @pytest.mark.parametrize("name", ["predict", "predict_tls"])
 async def test_run_predict_gives_the_image_and_seed(gradio: dict[str, Server], name: str) -> None:
@@ -159,16 +145,6 @@ async def test_run_predict_gives_the_image_and_seed(gradio: dict[str, Server], n
     assert mime == "image/png"
     with Image.open(io.BytesIO(data)) as img:
         assert img.size == (256, 192)
-
-
-@predict
-@pytest.mark.parametrize("name", ["predict", "predict_tls"])
-async def test_run_predict_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str) -> None:
-    result = final(await run("flux-schnell", "big", gradio[name], "predict", seed=99999, width=256, height=256))
-    data, _ = await fetch_image(result.urls[0])
-    assert len(data) > 9_000_000
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
 
 
 @predict
