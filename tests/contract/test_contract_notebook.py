@@ -82,6 +82,8 @@ async def test_the_panel_against_real_gradio(gradio: dict[str, Server], own_serv
     assert bytes(panel.large.value).startswith(b"\x89PNG")  # WebP from Gradio, PNG for the widget
     await _panel_run(panel, "a red bicycle", "janus-pro-7b-image")
     assert len(panel.results) == 6
+    await _panel_run(panel, "what is a lighthouse?", "janus-pro-7b")
+    assert "Contract app answer" in panel.transcript.value and "what is a lighthouse?" in panel.transcript.value
 
 
 @pytest.mark.gradio("predict")
