@@ -19,6 +19,7 @@ from .prompts import drop_controls
 from .providers import G4F
 from .result import GeneratedImage, Result, ResultSet
 from .routes import SEED_RANGES
+from .sizes import image_size
 
 __all__ = ["Job", "ChatState", "View", "LiveView", "run_job", "run_in_view", "MAX_COUNT"]
 
@@ -73,6 +74,23 @@ class Job:
     def __post_init__(self) -> None:
         # what the Space receives, so results, history and PNG metadata carry no terminal escapes
         self.prompt = drop_controls(self.prompt)
+        self.check()
+
+    def check(self) -> None:
+        """Everything that can be wrong with the job is found here, before any widget or request."""
+        route = G4F.route(self.model)
+        if not 1 <= self.count <= MAX_COUNT:
+            raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {self.count}")
+        if route == "janus_chat" and self.count != 1:
+            raise InvalidOption(f"{self.model} answers once per question; drop -n")
+        if route in ("flux_dev", "run_predict"):
+            image_size(self.aspect_ratio, self.width, self.height)
+        if self.seed is not None:
+            hi = SEED_RANGES[route][1]
+            last = self.seed + self.count - 1
+            if self.seed < 0 or last > hi:
+                many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
+                raise InvalidOption(f"seed {self.seed}{many}: {self.model} takes seeds from 0 to {hi}")
 
     def provider_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
@@ -165,12 +183,9 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
 
 async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
     """Run ``job``; several images come back as a ``ResultSet``."""
+    job.check()
     route = G4F.route(job.model)
-    if not 1 <= job.count <= MAX_COUNT:
-        raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {job.count}")
     if route == "janus_chat":
-        if job.count != 1:
-            raise InvalidOption(f"{job.model} answers once per question; drop -n")
         return await _chat(job, chat if chat is not None else ChatState(), view)
     if job.image is not None:
         raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import difflib
 import getpass
+import keyword
 import os
 import re
 import string
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
@@ -21,7 +23,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
 from .endpoints import ENV_VAR
 from .errors import G4FError
 from .media import MAX_IMAGE_BYTES
-from .result import Result, ResultSet
+from .result import Result, ResultSet, check_target
 from .runner import kernel_loop, run_sync
 from .views import PlainView, WidgetView
 
@@ -33,6 +35,27 @@ __all__ = ["G4FMagics", "TOKEN_ENV"]
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
 SET_WIDTH = 320
 SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
+
+
+def _check_out(name: str | None) -> None:
+    """``-o NAME`` must be a name a user can read back, and must not hide a built-in."""
+    if name is None:
+        return
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(f"-o {name}: not a Python variable name")
+    if hasattr(builtins, name):
+        raise UsageError(f"-o {name} would hide the built-in {name}(); choose another name")
+
+
+def subcommand(line: str) -> str | None:
+    """The subcommand a ``%g4f`` line names, or None.
+
+    A line is a subcommand only when it is exactly one subcommand's name; every other line is options
+    and a prompt (``%g4f history of rome`` generates). ``%g4f -- models`` generates from the one-word
+    prompt "models".
+    """
+    words = line.split()
+    return words[0] if len(words) == 1 and words[0] in SUBCOMMANDS else None
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 
@@ -104,6 +127,7 @@ class G4FMagics(Magics):
     @argument("--api-key", help=f"ZeroGPU token; write $NAME to read an environment variable (default ${TOKEN_ENV})")
     @argument("prompt", nargs="*", help="the prompt (line magic); in a cell, the cell body")
     @line_cell_magic
+    @no_var_expand  # the magic fills {name} in the prompt itself, once; $NAME in --api-key is the environment
     def g4f(self, line: str, cell: str | None = None) -> Any:
         """Generate images or chat on Hugging Face Spaces, streaming the Space's status live.
 
@@ -125,9 +149,9 @@ class G4FMagics(Magics):
         Janus chat continues across cells until --new. The result is returned (and kept in _g4f):
         ``.save(path)`` writes PNG with prompt, seed, model and size in its metadata.
         """
-        words = line.split()
-        if cell is None and words and words[0] in SUBCOMMANDS:
-            return self._subcommand(words[0], words[1:])
+        name = subcommand(line) if cell is None else None
+        if name is not None:
+            return self._subcommand(name)
         return run_sync(self.run_async(line, cell))
 
     async def run_async(self, line: str, cell: str | None = None) -> Any:
@@ -165,6 +189,12 @@ class G4FMagics(Magics):
                   f"or the {TOKEN_ENV} environment variable (--api-key $NAME reads one).", file=sys.stderr)
         if cell is not None and args.prompt:
             raise UsageError("put the prompt in the cell body (the line holds options only)")
+        _check_out(args.out)
+        if args.save:
+            try:
+                check_target(args.save)
+            except G4FError as exc:
+                raise UsageError(f"--save {args.save}: {exc}") from exc
         prompt = cell if cell is not None else " ".join(args.prompt)
         if not args.no_interpolate:
             prompt = self._interpolate(prompt)
@@ -260,7 +290,12 @@ class G4FMagics(Magics):
                                  "elapsed": round(r.elapsed, 2), "kind": "image" if r.image else "text"})
         target = args.save or (self.image_dir if (self.autosave or plain) else None)
         if target and (isinstance(result, ResultSet) or result.image is not None):
-            paths = result.save(target) if isinstance(result, ResultSet) else [result.save(target)]
+            try:
+                paths = result.save(target) if isinstance(result, ResultSet) else [result.save(target)]
+            except (OSError, G4FError) as exc:  # the image is shown all the same
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                print(f"g4f: could not save to {target}: {reason}", file=sys.stderr)
+                return
             for p in paths:
                 print(f"saved {p}")
 
@@ -268,6 +303,8 @@ class G4FMagics(Magics):
     def _check_options(self, words: list[str]) -> None:
         known = [o for a in self.g4f.parser._actions for o in a.option_strings]  # type: ignore[attr-defined]
         for word in words:
+            if word == "--":  # the rest is the prompt
+                break
             name = word.split("=", 1)[0]
             if name.startswith("-") and len(name) > 1 and not _is_number(name) and name not in known:
                 close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
@@ -286,13 +323,8 @@ class G4FMagics(Magics):
 
     def _job(self, args: Any, prompt: str) -> Job:
         from .engine import Job
-        from .providers import G4F
 
         model = args.model or self.default_model
-        try:
-            G4F.route(model)
-        except G4FError as exc:
-            raise UsageError(str(exc)) from None
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
         api_key = args.api_key
@@ -300,15 +332,18 @@ class G4FMagics(Magics):
             api_key = os.environ.get(api_key[1:]) or None
             if api_key is None:
                 raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
-        return Job(
-            model=model, prompt=prompt, aspect_ratio=args.aspect_ratio or self.aspect_ratio,
-            width=args.width, height=args.height, seed=args.seed, count=args.count,
-            proxy=args.proxy or self.proxy or None,
-            timeout=args.timeout if args.timeout is not None else self.timeout,
-            endpoint=self.endpoint or None, api_url=self.api_url or None, flux_dev_url=self.flux_dev_url or None,
-            url_flux=self.url_flux or None, api_key=api_key or self._token(),
-            max_image_bytes=self.max_image_bytes,
-        )
+        try:  # the Job checks every option (model, count, seeds) before any widget or request
+            return Job(
+                model=model, prompt=prompt, aspect_ratio=args.aspect_ratio or self.aspect_ratio,
+                width=args.width, height=args.height, seed=args.seed, count=args.count,
+                proxy=args.proxy or self.proxy or None,
+                timeout=args.timeout if args.timeout is not None else self.timeout,
+                endpoint=self.endpoint or None, api_url=self.api_url or None, flux_dev_url=self.flux_dev_url or None,
+                url_flux=self.url_flux or None, api_key=api_key or self._token(),
+                max_image_bytes=self.max_image_bytes,
+            )
+        except G4FError as exc:
+            raise UsageError(str(exc)) from exc
 
     def _token(self) -> str | None:
         return self._login or os.environ.get(TOKEN_ENV) or (str(self.token) or None)
@@ -324,9 +359,7 @@ class G4FMagics(Magics):
         return type(self.shell).__name__ == "ZMQInteractiveShell"
 
     # -- subcommands ----------------------------------------------------------------------------
-    def _subcommand(self, name: str, rest: list[str]) -> Any:
-        if rest:
-            raise UsageError(f"%g4f {name} takes no arguments")
+    def _subcommand(self, name: str) -> Any:
         if name == "help":
             print(self.g4f.__doc__)
         elif name == "panel":
@@ -415,7 +448,8 @@ if __name__ == "__main__":
     print(options_markdown())
 
 
-_CELL = re.compile(r"\A%%g4f(?:[ \t]+([^\n]*))?\n?(.*)\Z", re.S)
+# Exactly the g4f magic (not %%g4fx), and not help (%%g4f?, %%g4f??): IPython's own syntax stays IPython's.
+_CELL = re.compile(r"\A%%g4f(?=[ \t\n]|\Z)(?:[ \t]+([^\n]*))?\n?(.*)\Z", re.S)
 _LINE = re.compile(r"\A%g4f[ \t]+([^\n]*?)\s*\Z")
 
 
@@ -428,7 +462,7 @@ def async_cell(lines: list[str]) -> list[str]:
         line, cell = m.group(1) or "", m.group(2)
     else:
         m = _LINE.match(text)
-        if not m or (m.group(1).split() or [""])[0] in SUBCOMMANDS:
+        if not m or subcommand(m.group(1)) is not None:
             return lines
         line, cell = m.group(1), None
     return [f"await get_ipython().find_cell_magic('g4f').__self__.run_async({line!r}, {cell!r})\n"]

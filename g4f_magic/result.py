@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from .errors import InvalidOption, StreamError
 from .media import EXTENSIONS
 from .render import escape, markdown_html
 
-__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "MAX_PIXELS"]
+__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "check_target", "MAX_PIXELS"]
 
 MAX_PIXELS = 64 * 1024 * 1024  # a declared size past this is refused before decoding (decompression bombs)
 
@@ -153,6 +154,25 @@ class Result:
         else:
             raise InvalidOption(f"cannot save a {self.image.mime} as .{suffix}; use .png")
         return target
+
+
+SAVE_SUFFIXES = ("png", "jpg", "jpeg", "webp", "gif")
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse a save target that cannot be written, before the work that would fill it is done."""
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix and not target.is_dir() and suffix not in SAVE_SUFFIXES:
+        raise InvalidOption(f"cannot save as .{suffix}; use .png (or the format the Space serves)")
+    folder = target if target.is_dir() or not suffix else target.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidOption(f"cannot save to {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidOption(f"cannot save to {path}: {existing} is not writable")
 
 
 def _slug(text: str) -> str:

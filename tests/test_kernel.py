@@ -170,3 +170,17 @@ def test_async_cell_transformer() -> None:
                     "'-m flux -s 42', 'a \\'quoted\\' \"prompt\"\\n')\n")
     assert async_cell(["%g4f models\n"]) == ["%g4f models\n"]  # subcommands stay synchronous
     assert async_cell(["x = %g4f a cat\n"]) == ["x = %g4f a cat\n"]  # inside code: the sync path
+
+
+@pytest.mark.timeout(120)
+def test_help_syntax_shows_help_and_a_question_is_asked(kernel: Kernel, kernel_env: LocalSpace) -> None:
+    for code in ("%%g4f?", "%g4f?", "%%g4f??"):
+        content, _ = kernel.run(code)
+        assert content["status"] == "ok", code
+        pages = [p["data"]["text/plain"] for p in content.get("payload", []) if p.get("source") == "page"]
+        assert pages and "Generate images or chat on Hugging Face Spaces" in pages[0], code
+    assert kernel_env.requests() == []  # help, not a generation with the prompt "?"
+    content, _ = kernel.run("%g4f -m janus-pro-7b what is a lighthouse?")  # IPython's help syntax ends in ? too
+    assert content["status"] == "ok"
+    [join] = kernel_env.requests(path="/gradio_api/queue/join")
+    assert join.body["data"][1] == "what is a lighthouse?"

@@ -1,0 +1,100 @@
+"""Where IPython users have firm habits: help, no double expansion, a line grammar without
+ambiguity, and every option checked before any request (issue #12's defects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+from leakscan import TOKEN
+
+from g4f_magic.localspace import LocalSpace
+from g4f_magic.magic import async_cell, subcommand
+from g4f_magic.result import Result
+
+
+def line(ip: Any, text: str) -> tuple[Any, Any]:
+    with capture_output() as cap:
+        value = ip.run_line_magic("g4f", text)
+    return value, cap
+
+
+def joins(space: LocalSpace) -> list[Any]:
+    return space.requests(path="/gradio_api/queue/join") + space.requests(path="/run/predict")
+
+
+def test_the_transformer_leaves_help_and_other_magics_alone() -> None:
+    for text in ("%%g4f?\n", "%%g4f??\n", "%%g4fx\nbody\n", "%%g4f?\nbody\n", "%g4f models\n"):
+        assert async_cell([text]) == [text], text
+    [code] = async_cell(["%%g4f -s 1\na cat\n"])
+    assert code.startswith("await get_ipython().find_cell_magic('g4f')")
+    [code] = async_cell(["%g4f history of rome\n"])  # a prompt, not the history subcommand
+    assert "run_async('history of rome', None)" in code
+
+
+def test_a_subcommand_is_exactly_one_word() -> None:
+    assert [subcommand(t) for t in ("models", " help ", "history of rome", "-- models", "panel now", "")] == [
+        "models", "help", None, None, None, None]
+
+
+def test_prompts_that_start_like_subcommands_generate(ip: Any, thread_space: LocalSpace) -> None:
+    result, _ = line(ip, "-m flux -s 3 history of rome")
+    assert isinstance(result, Result) and result.prompt == "history of rome"
+    result, _ = line(ip, "-m flux -s 4 -- models")
+    assert result.prompt == "models"
+    _, cap = line(ip, "models")
+    assert "janus-pro-7b-image" in cap.stdout and len(joins(thread_space)) == 2
+
+
+def test_the_line_is_expanded_once_by_the_magic(ip: Any, thread_space: LocalSpace,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ip.user_ns["style"] = "{x}"  # braces in a value: filled once, never again
+    result, _ = line(ip, "-m flux -s 1 a cat in {style}")
+    assert result.prompt == "a cat in {x}"
+    result, _ = line(ip, "--no-interpolate -m flux -s 2 a cat in {style}")
+    assert result.prompt == "a cat in {style}"
+    ip.user_ns["HF"] = "a python variable"
+    monkeypatch.setenv("HF", TOKEN)
+    line(ip, "--api-key $HF -m flux -s 3 a cat")
+    assert joins(thread_space)[-1].headers["x-zerogpu-token"] == TOKEN  # the environment, as documented
+    with pytest.raises(UsageError) as info:  # the line itself is never expanded by IPython
+        ip.run_cell_magic("g4f", "-m flux -s 5 -o {style}", "x")
+    assert str(info.value) == "-o {style}: not a Python variable name"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("-n 20000", "count must be from 1 to 16; got 20000"),
+    ("--save /etc/passwd/x.png", "--save /etc/passwd/x.png: cannot save to /etc/passwd/x.png: /etc/passwd is a file, "
+                                 "not a folder"),
+    ("--save out.txt", "--save out.txt: cannot save as .txt; use .png (or the format the Space serves)"),
+    ("-o 1bad", "-o 1bad: not a Python variable name"),
+    ("-o class", "-o class: not a Python variable name"),
+    ("-o print", "-o print would hide the built-in print(); choose another name"),
+    ("-m flux-schnell -n 3 -s 4294967294",
+     "seed 4294967294 and -n 3 needs seeds up to 4294967296: flux-schnell takes seeds from 0 to 4294967295"),
+    ("-s -5", "seed -5: flux takes seeds from 0 to 2147483647"),
+    ("-a 0:1", "aspect ratio must be W:H"),
+])
+def test_bad_options_are_found_before_any_request(ip: Any, thread_space: LocalSpace, options: str,
+                                                   message: str) -> None:
+    with capture_output() as cap, pytest.raises(UsageError) as info:
+        ip.run_cell_magic("g4f", options, "a cat")
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    assert joins(thread_space) == [] and thread_space.requests() == []
+    assert cap.outputs == []  # no view was made
+
+
+def test_a_save_that_fails_after_the_image_arrived_still_shows_it(ip: Any, thread_space: LocalSpace,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    def disk_full(self: Result, path: Any, index: int = 0) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Result, "save", disk_full)
+    with capture_output() as cap:
+        result = ip.run_cell_magic("g4f", f"-m flux -s 9 --save {tmp_path / 'a.png'}", "a cat")
+    assert isinstance(result, Result) and result.image is not None and result.seed == 9
+    assert f"g4f: could not save to {tmp_path / 'a.png'}: No space left on device" in cap.stderr
