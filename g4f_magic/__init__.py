@@ -39,6 +39,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
 
 _loaded: dict[int, Any] = {}
+_COMPLETE_KEYS = ("%g4f", "%%g4f")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -49,6 +50,11 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
     ipython.register_magics(magics)
+    from .magic import completions
+
+    for key in _COMPLETE_KEYS:  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
+        ipython.set_hook("complete_command", lambda _shell, event: completions(magics, event.text_until_cursor),
+                         str_key=key)
     if magics._has_kernel():  # cells run as coroutines on the kernel's loop, never nested
         from .magic import async_cell
 
@@ -73,10 +79,14 @@ def unload_ipython_extension(ipython: Any) -> None:
         await aclose()
 
     run_sync(shutdown())
+    from IPython.utils.strdispatch import StrDispatch
+
     from .magic import async_cell
 
     if async_cell in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(async_cell)
+    for key in _COMPLETE_KEYS:
+        ipython.strdispatchers.get("complete_command", StrDispatch()).strs.pop(key, None)
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("g4f", None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)

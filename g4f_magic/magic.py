@@ -30,11 +30,36 @@ from .views import PlainView, WidgetView
 if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
     from .engine import ChatState, Job
 
-__all__ = ["G4FMagics", "TOKEN_ENV"]
+__all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
 SET_WIDTH = 320
 SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
+
+
+def completions(magics: "G4FMagics", text: str) -> list[str]:
+    """What may come next on a ``%g4f`` / ``%%g4f`` line (IPython filters by what is typed)."""
+    from .providers import G4F
+    from .sizes import COMMON_RATIOS
+
+    words = text.split()
+    line_magic = bool(words) and not words[0].startswith("%%")
+    ended = text[-1:].isspace()
+    before = words[1:] if ended else words[1:-1]
+    current = "" if ended or len(words) < 2 else words[-1]
+    previous = before[-1] if before else None
+    if "--" in before:  # the rest is the prompt
+        return []
+    if previous in ("-m", "--model"):
+        return list(G4F.models)
+    if previous in ("-a", "--aspect-ratio"):
+        return list(COMMON_RATIOS)
+    options = [o for a in magics.g4f.parser._actions for o in a.option_strings if o.startswith("--")]  # type: ignore[attr-defined]
+    if current.startswith("-"):
+        return options
+    if line_magic and not before:
+        return [*SUBCOMMANDS, *options]
+    return []
 
 
 def _check_out(name: str | None) -> None:

@@ -184,3 +184,13 @@ def test_help_syntax_shows_help_and_a_question_is_asked(kernel: Kernel, kernel_e
     assert content["status"] == "ok"
     [join] = kernel_env.requests(path="/gradio_api/queue/join")
     assert join.body["data"][1] == "what is a lighthouse?"
+
+
+@pytest.mark.timeout(60)
+def test_tab_completion_in_a_real_kernel(kernel: Kernel) -> None:
+    for code, expected in (("%%g4f -m flux", "flux-schnell"), ("%g4f --aspect", "--aspect-ratio"), ("%g4f his", "history")):
+        msg_id = kernel.kc.complete(code, len(code))
+        reply = kernel.kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kernel.kc.get_shell_msg(timeout=30)
+        assert expected in reply["content"]["matches"], (code, reply["content"]["matches"])

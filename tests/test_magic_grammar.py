@@ -98,3 +98,29 @@ def test_a_save_that_fails_after_the_image_arrived_still_shows_it(ip: Any, threa
         result = ip.run_cell_magic("g4f", f"-m flux -s 9 --save {tmp_path / 'a.png'}", "a cat")
     assert isinstance(result, Result) and result.image is not None and result.seed == 9
     assert f"g4f: could not save to {tmp_path / 'a.png'}: No space left on device" in cap.stderr
+
+
+def complete(ip: Any, text: str) -> list[str]:
+    """The completions that replace the whole word at the cursor (Jedi adds Python names for the part
+    after a "-", which no custom completer can suppress)."""
+    from IPython.core.completer import provisionalcompleter
+
+    word = "" if text[-1:].isspace() else text.split()[-1]
+    with provisionalcompleter():
+        return [c.text for c in ip.Completer.completions(text, len(text)) if c.start == len(text) - len(word)]
+
+
+def test_tab_completion_through_the_shell_completer(ip: Any) -> None:
+    assert complete(ip, "%g4f --asp") == ["--aspect-ratio"]
+    assert set(complete(ip, "%g4f -m flux")) == {"flux", "flux-dev", "flux-schnell"}
+    assert complete(ip, "%%g4f -m janus-pro-7b-i") == ["janus-pro-7b-image"]
+    assert "16:9" in complete(ip, "%%g4f -a 1")
+    assert {"models", "history", "help"} <= set(complete(ip, "%g4f "))
+    assert complete(ip, "%g4f hist") == ["history"]
+    assert "history" not in complete(ip, "%g4f a red bicycle hist")  # inside a prompt: no subcommands
+    assert "models" not in complete(ip, "%g4f -- mod")
+    ip.run_line_magic("unload_ext", "g4f_magic")
+    try:
+        assert "--aspect-ratio" not in complete(ip, "%g4f --asp")  # unloading takes the completer away
+    finally:
+        ip.run_line_magic("load_ext", "g4f_magic")
