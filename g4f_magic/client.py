@@ -13,8 +13,10 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import socket
 import sys
+import time
 import weakref
 from typing import Any, AsyncIterator, Mapping
 
@@ -53,6 +55,8 @@ __all__ = [
     "MAX_IMAGE_BYTES",
 ]
 
+log = logging.getLogger(__name__)  # DEBUG: each request, its status and time (never a header or body)
+
 MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
@@ -83,7 +87,7 @@ class Deadline:
                 raise
             if at is not None and (self._at is None or at < self._at):
                 raise _GraceOver() from None
-            raise G4FTimeout(f"no result within {self.timeout:g} s (timeout={self.timeout:g})") from None
+            raise G4FTimeout(f"no result within {self.timeout:g} s (timeout={self.timeout:g})") from exc
 
 
 class _GraceOver(Exception):
@@ -108,19 +112,19 @@ def translated(url: str) -> Any:
     try:
         yield
     except aiohttp.ServerTimeoutError as exc:
-        raise G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})") from None
-    except aiohttp.ClientProxyConnectionError as exc:
-        raise ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}") from None
+        raise G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})") from exc
+    except aiohttp.ClientProxyConnectionError as exc:  # no cause: it would name the proxy's URL,
+        raise ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}") from None  # maybe user:password
     except aiohttp.ClientConnectorError as exc:
-        raise ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}") from None
-    except aiohttp.ClientHttpProxyError as exc:
+        raise ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}") from exc
+    except aiohttp.ClientHttpProxyError as exc:  # no cause, as above
         raise ConnectionFailed(f"the proxy refused the request ({exc.status})") from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-        raise ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}") from None
-    except aiohttp.InvalidURL:
-        raise ConnectionFailed("invalid URL") from None
+        raise ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}") from exc
+    except aiohttp.InvalidURL as exc:
+        raise ConnectionFailed("invalid URL") from exc
     except aiohttp.ClientError as exc:
-        raise ConnectionFailed(f"request to {host} failed: {type(exc).__name__}") from None
+        raise ConnectionFailed(f"request to {host} failed: {type(exc).__name__}") from exc
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -222,7 +226,11 @@ class SpaceSession:
             kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}
         target = URL(url, encoded=True) if "%" in url else URL(url)
         for _ in range(MAX_REDIRECTS + 1):
+            started = time.perf_counter()
+            log.debug("%s %s%s", method, target.with_query(None), " (via proxy)" if proxy else "")
             resp = await self.http.request(method, target, proxy=proxy, allow_redirects=False, **kwargs)
+            log.debug("%s %s: %d %s after %.0f ms", method, target.path, resp.status, resp.reason or "",
+                      (time.perf_counter() - started) * 1000)
             if resp.status not in (301, 302, 303, 307, 308):
                 return resp
             location = resp.headers.get("location", "")
@@ -266,9 +274,9 @@ class SpaceSession:
             raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
         try:
             return json.loads(raw)
-        except ValueError:
+        except ValueError as exc:
             kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
-            raise StreamError(f"expected JSON, got {kind}") from None
+            raise StreamError(f"expected JSON, got {kind}") from exc
 
     async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
         async with self.open(method, url, deadline=deadline, **kwargs) as resp:
@@ -334,6 +342,7 @@ class SpaceSession:
         key = (hub, space, hashlib.sha256(cookie.encode()).hexdigest()[:16] if cookie else "")
         cached = self.tokens.get(key)
         if cached is not None:
+            log.debug("ZeroGPU token for %s: cached", space)
             return cached, False, None
         lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -356,6 +365,7 @@ class SpaceSession:
                 raise
             except G4FError as exc:
                 problem = str(exc)
+            log.debug("ZeroGPU token for %s: %s", space, "from the hub" if token else f"none ({problem or 'not on the page'})")
             return self.tokens.put(key, token or FALLBACK_TOKEN, uuid), True, problem
 
 

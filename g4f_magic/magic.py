@@ -199,7 +199,7 @@ class G4FMagics(Magics):
                 raise KeyboardInterrupt from None  # what an interrupted cell reports
             except G4FError as exc:
                 view.fail(str(exc))
-                raise UsageError(f"{type(exc).__name__}: {exc}") from None
+                raise UsageError(f"{type(exc).__name__}: {exc}") from exc
             return self._finish(result, view, args, plain)
         finally:
             if isinstance(view, WidgetView):
@@ -342,9 +342,9 @@ class G4FMagics(Magics):
             return string.Formatter().vformat(text, (), _Namespace(ns))
         except KeyError as exc:
             raise UsageError(f"{{{exc.args[0]}}} is not defined; define it, write {{{{ }}}} for a brace, "
-                             "or use --no-interpolate") from None
+                             "or use --no-interpolate") from exc
         except (ValueError, IndexError, AttributeError) as exc:
-            raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from None
+            raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from exc
 
     def _job(self, args: Any, prompt: str) -> Job:
         from .engine import Job
@@ -393,7 +393,7 @@ class G4FMagics(Magics):
             try:
                 display(Panel(self))
             except G4FError as exc:
-                raise UsageError(str(exc)) from None
+                raise UsageError(str(exc)) from exc
         elif name == "models":
             from .providers import model_info
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -33,31 +34,7 @@ THUMB = 128
 class PromptBox(anywidget.AnyWidget):
     """A textarea that sends ``submit`` on Ctrl+Enter (Cmd+Enter on a Mac)."""
 
-    _esm = """
-    function render({ model, el }) {
-      const ta = document.createElement("textarea");
-      ta.className = "g4f-prompt";
-      ta.rows = 3;
-      ta.style.width = "100%";
-      ta.style.boxSizing = "border-box";
-      ta.placeholder = model.get("placeholder");
-      ta.value = model.get("value");
-      const push = () => { model.set("value", ta.value); model.save_changes(); };
-      ta.addEventListener("input", push);
-      ta.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-          e.preventDefault();
-          push();
-          // the text rides along: while the kernel is busy, ipywidgets holds back state updates
-          // but not custom messages, so "submit" could arrive before the prompt it is for
-          model.send({ event: "submit", value: ta.value });
-        }
-      });
-      model.on("change:value", () => { if (ta.value !== model.get("value")) ta.value = model.get("value"); });
-      el.appendChild(ta);
-    }
-    export default { render };
-    """
+    _esm = Path(__file__).with_name("prompt_box.js")  # anywidget reads the file; a cleanup on unmount
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
 

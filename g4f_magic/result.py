@@ -25,7 +25,7 @@ def _open(data: bytes) -> Any:
     try:
         im = Image.open(io.BytesIO(data))
     except Exception as exc:  # Pillow raises many types for bad bytes
-        raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from None
+        raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from exc
     if im.width * im.height > MAX_PIXELS:
         raise StreamError(f"the image declares {im.width}x{im.height} pixels, more than this package decodes")
     return im

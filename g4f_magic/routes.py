@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import random
 import secrets
 import string
@@ -24,6 +25,8 @@ from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, f
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .media import MediaItem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "run_predict", "SEED_RANGES"]
 
@@ -167,6 +170,7 @@ class Call:
             if moved == known:
                 raise
             self.session.functions[(base, fn.name)] = moved
+            log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
         yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
                         elapsed=self.elapsed())
         async for event in attempt(moved):

@@ -220,3 +220,16 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
         ip.run_line_magic("config", "G4FMagics.default_model = 'flux'")
         ip.run_line_magic("config", "G4FMagics.aspect_ratio = '1:1'")
         ip.run_line_magic("config", "G4FMagics.token = ''")
+
+
+def test_the_prompt_box_front_end_is_a_file_with_a_cleanup() -> None:
+    from pathlib import Path
+
+    import g4f_magic
+    from g4f_magic.panel import PromptBox
+
+    box = PromptBox()
+    esm = box.get_state()["_esm"]
+    assert esm == (Path(g4f_magic.__file__).parent / "prompt_box.js").read_text()
+    assert 'model.off("change:value", onValue)' in esm  # listeners go with the view, not the model
+    box.close()
