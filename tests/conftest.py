@@ -70,6 +70,16 @@ def _scan_widgets() -> None:
     Widget.open, Widget._send = open, _send  # type: ignore[method-assign]
 
 
+def _package_modules() -> list[Any]:
+    """Every module of the package but the local Space (which keeps what it received, by design)."""
+    import importlib
+    import pkgutil
+
+    names = [m.name for m in pkgutil.walk_packages(g4f_magic.__path__, "g4f_magic.")
+             if ".localspace" not in m.name and not m.name.endswith("__main__")]
+    return [g4f_magic, *(importlib.import_module(n) for n in names)]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from IPython.core.error import UsageError
 
@@ -77,9 +87,25 @@ def pytest_configure(config: pytest.Config) -> None:
     root.setLevel(logging.DEBUG)  # every record is formatted and scanned, whatever its level
     root.addHandler(_ScanLogs())
     g4f_magic.G4FError.__init__ = _scanned_init(g4f_magic.G4FError.__init__)  # type: ignore[method-assign]
+    SCANNER.track_classes(_package_modules())
     UsageError.__init__ = _scanned_init(UsageError.__init__)  # type: ignore[method-assign]
     _scan_captures()
     _scan_widgets()
+
+
+SLOW_FIXTURES = {"kernel", "kernel_env", "gradio"}  # real kernels, real Gradio servers
+# JupyterLab + Chromium, the soak, the demo notebook in a kernel, hypothesis
+SLOW_MODULES = {"test_browser", "test_benchmark_tools", "test_fetch_and_demo", "test_fuzz"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``slow``: what starts kernels, servers or a browser, fuzzes, or repeats a test through the TLS
+    proxy. ``pytest -m "not slow"`` is the inner loop; ``make test`` runs everything."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ in SLOW_MODULES
+                or (params is not None and params.params.get("endpoint") == "tls-chunked")):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -88,15 +114,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     rep = outcome.get_result()
     if rep.when != "teardown":
         return
-    for name, text in rep.sections:  # captured stdout, stderr (kernels' too) and log, all phases
-        SCANNER.scan("captured " + name.split()[-1], text, name)
+    for name, text in rep.sections:  # captured stdout and stderr (kernels' too), all phases
+        if not name.startswith("Captured log"):  # each log record was scanned as it was emitted
+            SCANNER.scan("captured " + name.split()[-1], text, name)
     hits = SCANNER.take()
     if hits:
         rep.outcome = "failed"
         rep.longrepr = SCANNER.report(hits)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Last, the walk over every object the garbage collector knows: what escaped the per-test scan
+    (an object made without ``__init__``) is still caught."""
+    SCANNER.scan_all()
+    hits = SCANNER.take()
+    if hits:
+        session.config._leak_report = SCANNER.report(hits)  # type: ignore[attr-defined]
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    report = getattr(terminalreporter.config, "_leak_report", None)
+    if report:
+        terminalreporter.write_line(f"FAILED at the session's end: {report}", red=True)
     terminalreporter.write_line(SCANNER.summary())
 
 

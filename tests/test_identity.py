@@ -61,3 +61,11 @@ def test_core_imports_no_ipython_and_package_import_is_lazy() -> None:
         "print('ok')\n"
     )
     assert fresh_python(code) == "ok"
+
+
+def test_one_source_for_the_version() -> None:
+    from importlib.metadata import version
+
+    import g4f_magic
+
+    assert version("g4f_magic") == g4f_magic.__version__  # pyproject reads it from the package

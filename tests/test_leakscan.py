@@ -3,6 +3,7 @@ The rest of the suite runs under it; a hit fails the test it happened in."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from types import SimpleNamespace
 
@@ -43,9 +44,15 @@ def test_exception_messages_are_scanned() -> None:
 
 def test_reprs_are_scanned() -> None:
     result = Result(TOKEN, "flux")
-    SCANNER.scan_objects()
+    SCANNER.scan_objects()  # the package's objects, known as they are made
     assert ("repr", "Result") in caught()
+    copied = copy.copy(result)  # made without __init__: only the walk over every object finds it
     del result
+    SCANNER.scan_objects()
+    assert caught() == []
+    SCANNER.scan_all()
+    assert ("repr", "Result") in caught()
+    del copied
 
 
 def test_widget_states_are_scanned_when_opened_and_updated() -> None:

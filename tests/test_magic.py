@@ -297,9 +297,18 @@ def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:
         ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
 
 
-def test_cell_help_is_the_same_text(ip: Any) -> None:
-    assert ip.find_cell_magic("g4f").__doc__ == ip.find_line_magic("g4f").__doc__
-    assert "%g4f [-m MODEL] [-a ASPECT_RATIO]" in ip.find_cell_magic("g4f").__doc__
+@pytest.mark.parametrize(("code", "shown"), [
+    ("%%g4f?", "%g4f [-m MODEL] [-a ASPECT_RATIO]"), ("%g4f?", "%g4f [-m MODEL] [-a ASPECT_RATIO]"),
+    ("%%g4f??", "def g4f(self, line: str, cell: str | None = None)"),  # ?? shows the source, as for any magic
+])
+def test_help_syntax_shows_the_help_in_a_shell(ip: Any, thread_space: LocalSpace, code: str, shown: str) -> None:
+    import re
+
+    with capture_output() as cap:
+        ip.run_cell(code)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", cap.stdout)  # the pager's colours
+    assert "Generate images or chat on Hugging Face Spaces" in text and shown in text
+    assert thread_space.requests() == []
 
 
 def test_readme_options_table_is_generated_from_the_parser() -> None:
