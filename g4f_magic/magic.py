@@ -18,12 +18,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
 
 from .endpoints import ENV_VAR
 from .errors import G4FError
-from .media import MAX_IMAGE_BYTES
 from .result import Result, ResultSet, check_target
+from .settings import TOKEN_ENV, Secret, Settings, build_job, values
 from .runner import kernel_loop, run_sync
 from .views import PlainView, WidgetView
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not b
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
-TOKEN_ENV = "G4F_MAGIC_TOKEN"
 SET_WIDTH = 320
 SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
 
@@ -84,44 +82,16 @@ def subcommand(line: str) -> str | None:
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 
-class Secret(str):
-    """A string whose repr never shows it (``%config G4FMagics`` prints reprs)."""
-
-    def __repr__(self) -> str:
-        return "'***'" if self else "''"
-
-
 @magics_class
-class G4FMagics(Magics):
-    """Image and chat generation on Hugging Face Spaces (``%g4f help``)."""
-
-    default_model = Unicode("flux", help="Model used when -m is not given.").tag(config=True)
-    aspect_ratio = Unicode("1:1", help="Aspect ratio used when -a is not given (W:H).").tag(config=True)
-    timeout = Float(300.0, help="Seconds a generation may take in all.").tag(config=True)
-    image_dir = Unicode("g4f_images", help="Folder for saved images (autosave, terminal runs).").tag(config=True)
-    autosave = Bool(False, help="Save every image to image_dir as PNG with its prompt and seed.").tag(config=True)
-    endpoint = Unicode("", help=f"Gateway URL for every request (as ${ENV_VAR}); empty: the real Spaces.").tag(config=True)
-    api_url = Unicode("", help="Janus Space base URL (your own Gradio server or a duplicated Space); "
-                      "empty: the default.").tag(config=True)
-    flux_dev_url = Unicode("", help="FLUX.1-dev Space base URL; empty: the default.").tag(config=True)
-    url_flux = Unicode("", help="Full /run/predict URL for flux-schnell; empty: the default.").tag(config=True)
-    proxy = Unicode("", help="HTTP(S) proxy URL.").tag(config=True)
-    max_image_bytes = Int(MAX_IMAGE_BYTES, help="Largest image accepted from a Space, in bytes.").tag(config=True)
-    widgets = CaselessStrEnum(["auto", "on", "off"], "auto",
-                              help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
-    token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
-                    ).tag(config=True)
-
-    @validate("token")
-    def _mask_token(self, proposal: Any) -> Secret:
-        return Secret(proposal["value"])
+class G4FMagics(Magics, Settings):
+    """Image and chat generation on Hugging Face Spaces (``%g4f help``); its settings are
+    :class:`~g4f_magic.settings.Settings`' traits (``%config G4FMagics.NAME = …``)."""
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._chat: ChatState | None = None
         self.history: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
-        self._login: Secret | None = None
 
     @property
     def chat(self) -> ChatState:
@@ -143,7 +113,7 @@ class G4FMagics(Magics):
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("--save", help="save the image(s) here: a .png path or a folder")
     @argument("--proxy", help="HTTP(S) proxy URL")
-    @argument("--timeout", type=float, help="seconds the whole generation may take")
+    @argument("--timeout", type=float, help="seconds the whole generation may take (0: no limit)")
     @argument("--new", action="store_true", help="start a new Janus chat")
     @argument("--bg", action="store_true", help="return at once; the output keeps updating")
     @argument("-v", "--verbose", action="store_true", help="show heartbeats and open the log")
@@ -347,9 +317,6 @@ class G4FMagics(Magics):
             raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from exc
 
     def _job(self, args: Any, prompt: str) -> Job:
-        from .engine import Job
-
-        model = args.model or self.default_model
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
         api_key = args.api_key
@@ -357,28 +324,12 @@ class G4FMagics(Magics):
             api_key = os.environ.get(api_key[1:]) or None
             if api_key is None:
                 raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
-        try:  # the Job checks every option (model, count, seeds) before any widget or request
-            return Job(
-                model=model, prompt=prompt, aspect_ratio=args.aspect_ratio or self.aspect_ratio,
-                width=args.width, height=args.height, seed=args.seed, count=args.count,
-                proxy=args.proxy or self.proxy or None,
-                timeout=args.timeout if args.timeout is not None else self.timeout,
-                endpoint=self.endpoint or None, api_url=self.api_url or None, flux_dev_url=self.flux_dev_url or None,
-                url_flux=self.url_flux or None, api_key=api_key or self._token(),
-                max_image_bytes=self.max_image_bytes,
-            )
+        try:  # the Job checks every option (model, count, seeds, ratio) before any widget or request
+            return build_job(values(self), model=args.model, prompt=prompt, aspect_ratio=args.aspect_ratio,
+                             width=args.width, height=args.height, seed=args.seed, count=args.count,
+                             proxy=args.proxy, timeout=args.timeout, api_key=api_key)
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
-
-    def _token(self) -> str | None:
-        return self._login or os.environ.get(TOKEN_ENV) or (str(self.token) or None)
-
-    def _token_source(self) -> str:
-        if self._login:
-            return "set (from %g4f login, in memory)"
-        if os.environ.get(TOKEN_ENV):
-            return f"set (from ${TOKEN_ENV})"
-        return "set (from config)" if self.token else "not set"
 
     def _has_kernel(self) -> bool:
         return type(self.shell).__name__ == "ZMQInteractiveShell"
@@ -407,7 +358,7 @@ class G4FMagics(Magics):
                 ["endpoint", self.endpoint or os.environ.get(ENV_VAR) or "(the real Spaces)"],
                 *([k, getattr(self, k)] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
                 ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", str(self.max_image_bytes)],
-                ["widgets", self.widgets], ["token", self._token_source()],
+                ["widgets", self.widgets], ["token", self.token_source()],
                 ["chat", f"{len(self.chat.messages)} messages"],
             ]
             print(_table(["setting", "value"], settings))
@@ -422,10 +373,10 @@ class G4FMagics(Magics):
             value = getpass.getpass("ZeroGPU / Hugging Face token (kept in memory only): ").strip()
             if not value:
                 raise UsageError("no token given; nothing changed")
-            self._login = Secret(value)
+            self.login = Secret(value)
             print("token kept in memory for this session; %g4f logout forgets it")
         elif name == "logout":
-            self._login = None
+            self.login = None
             print("token forgotten")
 
 

@@ -18,10 +18,10 @@ import traitlets
 
 from .engine import MAX_COUNT, ChatState, Job, run_in_view
 from .errors import G4FError, InvalidOption
-from .media import MAX_IMAGE_BYTES
 from .providers import G4F, model_info
 from .render import error_html, escape, markdown_html
 from .result import Result, ResultSet
+from .settings import build_job, values
 from .runner import kernel_loop
 from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
 from .views import WidgetView, close_tree
@@ -54,26 +54,6 @@ class PromptBox(anywidget.AnyWidget):
                 handler(self)
 
 
-def _settings(magics: Any) -> dict[str, Any]:
-    """The magic's configuration (``%config G4FMagics.…``), or its defaults."""
-    if magics is None:
-        import g4f_magic
-
-        magics = next(iter(g4f_magic._loaded.values()), None)
-    if magics is None:
-        from .magic import G4FMagics
-
-        defaults = {k: t.default_value for k, t in G4FMagics.class_traits(config=True).items()}
-        defaults["api_key"] = None
-        return defaults
-    from .magic import Secret
-
-    values = {k: getattr(magics, k) for k in magics.trait_names(config=True)}
-    token = magics._token()
-    values["api_key"] = Secret(token) if token else None  # printing the settings shows '***'
-    return values
-
-
 def _thumbnail(png: bytes) -> bytes:
     from PIL import Image
 
@@ -92,7 +72,7 @@ class Panel:
         if loop is None:
             raise InvalidOption("the panel needs a running event loop: use it in a Jupyter kernel")
         self._loop = loop
-        self.settings = {**_settings(magics), **overrides}
+        self.settings = {**values(magics), **overrides}
         self.chat = ChatState()
         self.results: list[Result] = []
         self.current: Result | None = None
@@ -201,22 +181,17 @@ class Panel:
         self._set_size(w_, h_)
 
     def _job(self) -> Job:
-        s = self.settings
         route = G4F.route(self.model.value)
         image = None
         if route == "janus_chat" and self.upload.value:
             image = bytes(self.upload.value[0]["content"])
         sized = route in ("flux_dev", "run_predict")
-        return Job(
-            model=self.model.value, prompt=self.prompt.value.strip(),
+        return build_job(
+            self.settings, model=self.model.value, prompt=self.prompt.value.strip(),
             aspect_ratio=self.ratio.value if self.ratio.value != "custom" else "1:1",
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,
             count=1 if route == "janus_chat" else self.count.value, image=image,
-            proxy=s.get("proxy") or None, timeout=s.get("timeout") or None,
-            endpoint=s.get("endpoint") or None, api_key=s.get("api_key"),
-            **{k: s.get(k) or None for k in ("api_url", "flux_dev_url", "url_flux")},
-            max_image_bytes=s.get("max_image_bytes") or MAX_IMAGE_BYTES,
         )
 
     # -- actions -------------------------------------------------------------------------------

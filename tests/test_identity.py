@@ -69,3 +69,22 @@ def test_one_source_for_the_version() -> None:
     import g4f_magic
 
     assert version("g4f_magic") == g4f_magic.__version__  # pyproject reads it from the package
+
+
+def test_each_module_imports_alone_and_the_panel_does_not_import_the_magic() -> None:
+    """No import cycle: every module of the package, first in a fresh interpreter (all at once)."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import g4f_magic
+
+    names = [m.name for m in pkgutil.walk_packages(g4f_magic.__path__, "g4f_magic.") if not m.name.endswith("__main__")]
+    code = "import importlib, sys; importlib.import_module(sys.argv[1]); print('g4f_magic.magic' in sys.modules)"
+    procs = {n: subprocess.Popen([sys.executable, "-c", code, n], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for n in names}
+    results = {n: p.communicate(timeout=120) + (p.returncode,) for n, p in procs.items()}
+    failed = {n: err.strip().splitlines()[-1:] for n, (_, err, rc) in results.items() if rc != 0}
+    assert failed == {} and len(names) > 15
+    assert results["g4f_magic.panel"][0].strip() == "False"  # only the magic imports the panel
+    assert results["g4f_magic.settings"][0].strip() == "False"

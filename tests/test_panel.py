@@ -210,10 +210,10 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
     ip.run_line_magic("config", "G4FMagics.default_model = 'flux-dev'")
     ip.run_line_magic("config", "G4FMagics.aspect_ratio = '9:16'")
     try:
-        from g4f_magic.panel import _settings
+        from g4f_magic.settings import values
 
         ip.run_line_magic("config", f"G4FMagics.token = {PANEL!r}")
-        s = _settings(None)
+        s = values()
         assert s["default_model"] == "flux-dev" and s["aspect_ratio"] == "9:16"
         assert s["api_key"] == PANEL and PANEL not in repr(s)
     finally:
@@ -233,3 +233,17 @@ def test_the_prompt_box_front_end_is_a_file_with_a_cleanup() -> None:
     assert esm == (Path(g4f_magic.__file__).parent / "prompt_box.js").read_text()
     assert 'model.off("change:value", onValue)' in esm  # listeners go with the view, not the model
     box.close()
+
+
+def test_one_job_builder_with_one_rule_for_timeout_0(ip: Any) -> None:
+    """The magic and the panel build requests in one place: timeout 0 is "no limit" for both."""
+    from g4f_magic.settings import build_job, values
+
+    ip.run_line_magic("config", "G4FMagics.timeout = 0.0")
+    try:
+        assert build_job(values(), prompt="a cat").timeout is None
+        assert build_job(values(), prompt="a cat", timeout=12.5).timeout == 12.5  # per run wins
+        assert build_job(values(), prompt="a cat", timeout=0).timeout is None
+    finally:
+        ip.run_line_magic("config", "G4FMagics.timeout = 300.0")
+    assert build_job(values(), prompt="a cat").timeout == 300.0

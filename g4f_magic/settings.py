@@ -1,0 +1,111 @@
+"""The settings (``%config G4FMagics.…``), the token lookup and the one Job builder.
+
+The magic and the panel both build their generation requests here, with the same rules, so neither
+imports the other's internals (only the magic imports the panel, for ``%g4f panel``). Importing this
+module costs no aiohttp: the engine is loaded when the first Job is built.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
+from traitlets.config import Configurable
+
+from .endpoints import ENV_VAR
+from .media import MAX_IMAGE_BYTES
+
+if TYPE_CHECKING:
+    from .engine import Job
+
+__all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "build_job"]
+
+TOKEN_ENV = "G4F_MAGIC_TOKEN"
+
+
+class Secret(str):
+    """A string whose repr never shows it (``%config G4FMagics`` prints reprs)."""
+
+    def __repr__(self) -> str:
+        return "'***'" if self else "''"
+
+
+class Settings(Configurable):
+    """What ``%config G4FMagics.NAME = …`` sets (``G4FMagics`` inherits these traits)."""
+
+    default_model = Unicode("flux", help="Model used when -m is not given.").tag(config=True)
+    aspect_ratio = Unicode("1:1", help="Aspect ratio used when -a is not given (W:H).").tag(config=True)
+    timeout = Float(300.0, help="Seconds a generation may take in all; 0: no limit.").tag(config=True)
+    image_dir = Unicode("g4f_images", help="Folder for saved images (autosave, terminal runs).").tag(config=True)
+    autosave = Bool(False, help="Save every image to image_dir as PNG with its prompt and seed.").tag(config=True)
+    endpoint = Unicode("", help=f"Gateway URL for every request (as ${ENV_VAR}); empty: the real Spaces.").tag(config=True)
+    api_url = Unicode("", help="Janus Space base URL (your own Gradio server or a duplicated Space); "
+                      "empty: the default.").tag(config=True)
+    flux_dev_url = Unicode("", help="FLUX.1-dev Space base URL; empty: the default.").tag(config=True)
+    url_flux = Unicode("", help="Full /run/predict URL for flux-schnell; empty: the default.").tag(config=True)
+    proxy = Unicode("", help="HTTP(S) proxy URL.").tag(config=True)
+    max_image_bytes = Int(MAX_IMAGE_BYTES, help="Largest image accepted from a Space, in bytes.").tag(config=True)
+    widgets = CaselessStrEnum(["auto", "on", "off"], "auto",
+                              help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
+    token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
+                    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.login: Secret | None = None  # %g4f login: in memory only
+
+    @validate("token")
+    def _mask_token(self, proposal: Any) -> Secret:
+        return Secret(proposal["value"])
+
+    def current_token(self) -> Secret | None:
+        """``%g4f login``, then ``$G4F_MAGIC_TOKEN``, then the config."""
+        token = self.login or os.environ.get(TOKEN_ENV) or str(self.token)
+        return Secret(token) if token else None
+
+    def token_source(self) -> str:
+        if self.login:
+            return "set (from %g4f login, in memory)"
+        if os.environ.get(TOKEN_ENV):
+            return f"set (from ${TOKEN_ENV})"
+        return "set (from config)" if self.token else "not set"
+
+
+def values(settings: Settings | None = None) -> dict[str, Any]:
+    """Every setting by name, and ``api_key`` (masked in reprs): from ``settings``, else from the loaded
+    extension, else the defaults."""
+    if settings is None:
+        import g4f_magic
+
+        settings = next(iter(g4f_magic._loaded.values()), None)
+    if settings is None:
+        found = {k: t.default_value for k, t in Settings.class_traits(config=True).items()}
+        token = os.environ.get(TOKEN_ENV)
+        found["api_key"] = Secret(token) if token else None
+        return found
+    found = {k: getattr(settings, k) for k in Settings.class_trait_names(config=True)}
+    found["api_key"] = settings.current_token()
+    return found
+
+
+def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
+    """The one place a generation request is made: per-run choices (``run``, None for "not given")
+    over the settings. A timeout of 0 means no limit, for the magic and the panel alike."""
+    from .engine import Job
+
+    def pick(name: str) -> Any:
+        value = run.get(name)
+        return settings.get(name) if value is None else value
+
+    timeout = pick("timeout")
+    return Job(
+        model=model or settings["default_model"], prompt=prompt,
+        aspect_ratio=pick("aspect_ratio") or "1:1",
+        width=run.get("width"), height=run.get("height"), seed=run.get("seed"), count=run.get("count") or 1,
+        image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
+        endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
+        flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
+        api_key=run.get("api_key") or settings.get("api_key"),
+        max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
+    )
