@@ -1,6 +1,6 @@
 """One generation request → events for a view → results. Shared by the magic and the panel.
 
-Pure async: no IPython, no ipywidgets. A view is any object with the three methods of ``View``.
+Pure async: no IPython, no ipywidgets. A view is any object with the methods of ``View``.
 """
 
 from __future__ import annotations
@@ -21,22 +21,27 @@ from .result import GeneratedImage, Result, ResultSet
 from .routes import SEED_RANGES
 from .sizes import image_size
 
-__all__ = ["Job", "ChatState", "View", "LiveView", "run_job", "run_in_view", "MAX_COUNT"]
+__all__ = ["Job", "ChatState", "View", "run_job", "run_in_view", "MAX_COUNT"]
 
 MAX_COUNT = 16
 
 
 class View(Protocol):
+    """What a run is shown in: the plain lines and the widgets both implement all of it, so the
+    magic and the panel drive either without asking which it is."""
+
+    can_run_in_background: bool  # --bg needs somewhere that keeps updating after the cell returns
+
     def status(self, index: int, event: Reasoning) -> None: ...
     def preview(self, index: int, data: bytes, mime: str) -> None: ...
     def text(self, chunk: str) -> None: ...
-
-
-class LiveView(View, Protocol):
-    """A view that also keeps time while the Space is quiet and shows the end of a run."""
-
-    async def ticker(self) -> None: ...
-    def finish(self, recipe: str) -> None: ...
+    def finish(self, recipe: str) -> None: ...  # the result arrived
+    def fail(self, message: str) -> None: ...
+    def cancelled(self) -> None: ...
+    def show(self) -> None: ...  # put the live view in the cell's output
+    def settle(self) -> None: ...  # the run is over: leave its final form, release what it held
+    def trace(self) -> str | None: ...  # one line of what streamed, for viewers without widgets
+    async def ticker(self) -> None: ...  # keep time while the Space is quiet
 
 
 @dataclass
@@ -194,7 +199,7 @@ async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result
     return results[0] if len(results) == 1 else ResultSet(results)
 
 
-async def run_in_view(job: Job, view: LiveView, chat: ChatState | None = None) -> Result | ResultSet:
+async def run_in_view(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
     """``run_job`` with the view's clock running, and the recipe shown at the end."""
     ticker = asyncio.ensure_future(view.ticker())
     try:

@@ -172,8 +172,7 @@ class G4FMagics(Magics, Settings):
                 raise UsageError(f"{type(exc).__name__}: {exc}") from exc
             return self._finish(result, view, args, plain)
         finally:
-            if isinstance(view, WidgetView):
-                view.settle()
+            view.settle()
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
         """Parse and check everything, make the view; None when a --bg run was started instead."""
@@ -201,13 +200,13 @@ class G4FMagics(Magics, Settings):
         if args.bg:
             self._start_bg(job, view, args, args.image)
             return None
-        if isinstance(view, WidgetView):
-            view.show()
+        view.show()
         return job, view, args, plain
 
     def _finish(self, result: Result | ResultSet, view: Any, args: Any, plain: bool) -> Result | ResultSet:
-        if isinstance(view, WidgetView):
-            print(view.trace())  # kept in the saved notebook and its HTML, where widgets may not render
+        trace = view.trace()
+        if trace:
+            print(trace)  # kept in the saved notebook and its HTML, where widgets may not render
         self._keep(result, args, plain)
         if isinstance(result, ResultSet):
             self._show_set(result)
@@ -230,7 +229,7 @@ class G4FMagics(Magics, Settings):
 
     def _start_bg(self, job: Job, view: Any, args: Any, image: str | None) -> None:
         loop = kernel_loop()
-        if loop is None or not isinstance(view, WidgetView):
+        if loop is None or not view.can_run_in_background:
             raise UsageError("--bg needs a Jupyter kernel with widgets (the kernel's loop keeps running)")
         display(view.widget)
 

@@ -323,8 +323,8 @@ async def run_predict(
         if not isinstance(data, list) or len(data) != 2:
             raise ResultShapeError("the Space replied without an image and a seed")
         urls = image_urls(data[0], base, file_route="file=")
+        yield call.finished()  # one order on every route: Finished, then the image
         yield ImageResponse(urls, prompt, model, data[1] if _is_int(data[1]) else seed, width, height)
-        yield call.finished()
 
     async for event in call.relocated(base, PREDICT_INFER, attempt):
         yield event

@@ -21,6 +21,8 @@ UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 propert
 class PlainView:
     """Status lines on a text stream; a line only when the status changes (heartbeats with -v)."""
 
+    can_run_in_background = False  # nothing would show the lines after the cell returned
+
     def __init__(self, model: str, count: int = 1, verbose: bool = False, out: TextIO | None = None) -> None:
         self.model = model
         self.count = count
@@ -61,6 +63,15 @@ class PlainView:
     def cancelled(self) -> None:
         self._print(f"{self.model} · cancelled")
 
+    def show(self) -> None:
+        return None  # lines appear as they come
+
+    def settle(self) -> None:
+        return None  # the lines are already final
+
+    def trace(self) -> str | None:
+        return None  # the lines are the trace
+
     async def ticker(self) -> None:
         return None
 
@@ -79,6 +90,8 @@ def close_tree(widget: Any) -> None:
 class WidgetView:
     """One status line updated in place, a collapsible log, previews replaced in place, streamed
     Markdown, and an Output widget for results of background runs. Updates are coalesced."""
+
+    can_run_in_background = True  # its Output widget keeps updating after the cell returns
 
     def __init__(self, model: str, count: int = 1, verbose: bool = False,
                  min_interval: float = UPDATE_INTERVAL) -> None:

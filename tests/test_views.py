@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from g4f_magic.events import Reasoning
 from g4f_magic.render import markdown_html
 from g4f_magic.views import PlainView, WidgetView
@@ -67,3 +69,22 @@ def test_progress_bar_follows_progress_events() -> None:
     assert view.progress.value == 0.25 and view.progress.layout.display == ""
     view.finish("seed 1")
     assert view.progress.value == 1.0
+
+
+@pytest.mark.parametrize("kind", ["PlainView", "WidgetView"])
+def test_both_views_implement_the_whole_protocol(kind: str) -> None:
+    import inspect
+
+    from g4f_magic import views
+    from g4f_magic.engine import View
+
+    cls = getattr(views, kind)
+    wanted = {n for n in dir(View) if not n.startswith("_")} | set(View.__annotations__)
+    for name in sorted(wanted):
+        assert hasattr(cls, name), f"{kind} lacks {name}"
+        proto = getattr(View, name, None)
+        if callable(proto):
+            have = [p.name for p in inspect.signature(getattr(cls, name)).parameters.values()]
+            need = [p.name for p in inspect.signature(proto).parameters.values()]
+            assert have[:len(need)] == need, (kind, name)
+            assert inspect.iscoroutinefunction(getattr(cls, name)) == inspect.iscoroutinefunction(proto)

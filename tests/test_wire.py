@@ -134,8 +134,9 @@ async def test_run_predict_body_headers_and_status_lines(space: LocalSpace, endp
     assert one(space, HUB, "/spaces/roxky/g4f-flux")  # the token of the Space it calls
     statuses = [e.status for e in events if isinstance(e, Reasoning) and e.kind == "generating"]
     assert len(statuses) >= 4 and all(re.fullmatch(r"Generating \d+\.\d\ds", s) for s in statuses)
-    assert isinstance(events[-1], Reasoning) and re.fullmatch(r"Finished \d+\.\d\ds", events[-1].status)
+    assert isinstance(events[-2], Reasoning) and re.fullmatch(r"Finished \d+\.\d\ds", events[-2].status)
     img = final(events)
+    assert events[-1] is img  # Finished, then the image: the same order as the queue routes
     assert (img.model, img.seed, img.width, img.height) == ("flux-schnell", 123456, 760, 1360)
     assert img.urls[0].startswith(f"{endpoint}/{PREDICT}/file=")
 

@@ -140,7 +140,8 @@ async def test_run_predict_gives_the_image_and_seed(gradio: dict[str, Server], n
     result = final(events)
     # the body asks the Space to randomise (SPEC §6: ``true``), so the seed is the one it replied with
     assert (result.width, result.height) == (256, 192) and result.seed != 99999 and 0 <= result.seed < 2**32
-    assert str(events[0]).startswith("Generating")
+    assert str(events[0]).startswith("Generating") and str(events[-2]).startswith("Finished")
+    assert events[-1] is result  # one order on every route: Finished, then the image
     data, mime = await fetch_image(result.urls[0])
     assert mime == "image/png"
     with Image.open(io.BytesIO(data)) as img:
