@@ -17,7 +17,14 @@ from typing import Iterator
 
 from .endpoints import ENV_VAR
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+def _quickstart() -> Path:
+    """In a wheel, notebooks/ ships as g4f_magic/notebooks; in a checkout it sits beside the package."""
+    here = Path(__file__).resolve().parent
+    installed = here / "notebooks" / "quickstart.ipynb"
+    return installed if installed.is_file() else here.parent / "notebooks" / "quickstart.ipynb"
+
+
+NOTEBOOK = _quickstart()
 
 
 @contextlib.contextmanager

@@ -34,12 +34,31 @@ async def test_fetch_image_refuses_oversize_and_non_images(space: LocalSpace, en
 
 
 @pytest.mark.timeout(180)
-def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path) -> None:
+def installed_wheel(tmp_path: Path) -> dict[str, str]:
+    """The package built as a wheel and installed on its own: the environment that imports it from there."""
+    root = Path(__file__).resolve().parent.parent
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    def pip(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True, timeout=170)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    pip("wheel", "--no-deps", "-w", str(wheels), str(root))
+    pip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl")))
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import g4f_magic.demo as d; print(d.NOTEBOOK)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert where.stdout.strip() == str(site / "g4f_magic" / "notebooks" / "quickstart.ipynb"), where.stderr
+    return env
+
+
+@pytest.mark.parametrize("install", ["checkout", "wheel"])
+def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path, install: str) -> None:
     import base64
     import re
 
+    env = installed_wheel(tmp_path) if install == "wheel" else None
     out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=170)
+                         capture_output=True, text=True, timeout=170, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     html_path = tmp_path / "quickstart.html"
     assert f"HTML with the images inline: {html_path}" in out.stdout
