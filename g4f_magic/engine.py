@@ -75,6 +75,7 @@ class Job:
     url_flux: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_image_bytes: int = MAX_IMAGE_BYTES
+    route: str = field(init=False, default="")  # set by check(): which wire flow serves the model
 
     def __post_init__(self) -> None:
         # what the Space receives, so results, history and PNG metadata carry no terminal escapes
@@ -83,7 +84,7 @@ class Job:
 
     def check(self) -> None:
         """Everything that can be wrong with the job is found here, before any widget or request."""
-        route = G4F.route(self.model)
+        self.route = route = G4F.route(self.model)  # the model is validated here, once
         if not 1 <= self.count <= MAX_COUNT:
             raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {self.count}")
         if route == "janus_chat" and self.count != 1:
@@ -188,8 +189,8 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
 
 async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
     """Run ``job``; several images come back as a ``ResultSet``."""
-    job.check()
-    route = G4F.route(job.model)
+    job.check()  # again: a caller may have changed the job since it was made
+    route = job.route
     if route == "janus_chat":
         return await _chat(job, chat if chat is not None else ChatState(), view)
     if job.image is not None:

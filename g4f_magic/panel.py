@@ -221,7 +221,7 @@ class Panel:
         return task
 
     async def _run(self, job: Job, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
-        chat = self.chat if G4F.route(job.model) == "janus_chat" else None
+        chat = self.chat if job.route == "janus_chat" else None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
