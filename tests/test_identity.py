@@ -71,6 +71,7 @@ def test_one_source_for_the_version() -> None:
     assert version("g4f_magic") == g4f_magic.__version__  # pyproject reads it from the package
 
 
+@pytest.mark.slow  # twenty fresh interpreters
 def test_each_module_imports_alone_and_the_panel_does_not_import_the_magic() -> None:
     """No import cycle: every module of the package, first in a fresh interpreter (all at once)."""
     import pkgutil
