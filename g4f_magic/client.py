@@ -148,6 +148,14 @@ def _same_origin(a: URL, b: URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
+def _last_line_of_traceback(text: str) -> str:
+    """A server that answers with its Python traceback (Gradio 5 on a bad fn_index): its last line."""
+    if not text.lstrip().startswith("Traceback (most recent call last)"):
+        return text
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return f"{lines[-1].strip()} (the server's traceback)"
+
+
 def _describe_html(text: str) -> str:
     low = text.lower()
     for word in ("sleeping", "paused", "building", "starting", "runtime error"):
@@ -184,7 +192,7 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     if quota is not None:
         raise quota
     if message is None:
-        message = _describe_html(text) if is_html else text
+        message = _describe_html(text) if is_html else _last_line_of_traceback(text)
     message = one_line(message) or (resp.reason or "no details")
     if resp.status in (502, 503, 504):
         raise SpaceUnavailable(f"Space unavailable ({resp.status}): {message}", resp.status)

@@ -46,6 +46,7 @@ async def fails(model: str, **kw: Any) -> BaseException:
         ("join_422", ResponseStatusError, "Response 422: field required"),
         ("join_429", ResponseStatusError, "Response 429: Too Many Requests"),
         ("join_500_text", ResponseStatusError, "Response 500: Internal Server Error: worker crashed"),
+        ("join_500_traceback", ResponseStatusError, "Response 500: KeyError: 9 (the server's traceback)"),
         ("join_502", SpaceUnavailable, "Space unavailable (502): HTML content"),
         ("join_503_queue_full", SpaceUnavailable, "Space unavailable (503): Queue is full! Please try again."),
         ("join_503_sleeping", SpaceUnavailable, "Space unavailable (503): the Space is sleeping (HTML page)"),

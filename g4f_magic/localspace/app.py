@@ -48,7 +48,7 @@ FAULTS: dict[str, str] = {
     "file_big": "file", "file_redirect": "file", "file_redirect_same": "file",
     "jwt_401": "jwt", "jwt_html": "jwt",
     "join_no_event_id": "join", "join_400": "join", "join_422": "join", "join_429": "join",
-    "join_500_text": "join", "join_502": "join", "join_503_queue_full": "join", "join_503_sleeping": "join",
+    "join_500_text": "join", "join_500_traceback": "join", "join_502": "join", "join_503_queue_full": "join", "join_503_sleeping": "join",
     "data_404": "data", "data_500": "data",
     "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
     "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
@@ -71,6 +71,10 @@ HOSTILE_LOG = ("<script>alert('log')</script><img src=x onerror=alert('log')> mo
 HOSTILE_ERROR = "<img src=x onerror=alert('error')>GPU <b>exploded</b>"
 HOSTILE_ANSWER = ("**Sure.** <script>alert('answer')</script> <img src=x onerror=alert('answer')> "
                   "[click me](javascript:alert('answer'))")
+_TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/local/lib/python3.10/site-packages/starlette/'
+              'middleware/errors.py", line 164, in __call__\n    await self.app(scope, receive, _send)\n'
+              '  File "gradio/queueing.py", line 310, in push\n    fn = self.blocks.fns[body.fn_index]\n'
+              "KeyError: 9\n")
 HOSTILE_PAGE = b"<!DOCTYPE html><html><script>alert('pwned')</script></html>"
 
 
@@ -276,6 +280,8 @@ class LocalSpace:
             return web.json_response({"detail": [{"loc": ["body", "data"], "msg": "field required"}]}, status=422)
         if fault == "join_429":
             return web.Response(text="Too Many Requests", status=429)
+        if fault == "join_500_traceback":  # Gradio 5 answers an out-of-range fn_index with its traceback
+            return web.Response(text=_TRACEBACK, status=500)
         if fault == "join_500_text":
             return web.Response(text="Internal Server Error: worker crashed", status=500)
         if fault == "join_502":
