@@ -17,6 +17,7 @@ from typing import Iterator
 
 from .endpoints import ENV_VAR
 
+
 def _quickstart() -> Path:
     """In a wheel, notebooks/ ships as g4f_magic/notebooks; in a checkout it sits beside the package."""
     here = Path(__file__).resolve().parent

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .client import fetch_image
-from .media import MAX_IMAGE_BYTES
 from .errors import G4FError, InvalidOption, StreamError
 from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .media import MAX_IMAGE_BYTES
 from .prompts import drop_controls
 from .providers import G4F
 from .result import GeneratedImage, Result, ResultSet

@@ -22,8 +22,8 @@ from IPython.display import display
 from .endpoints import ENV_VAR
 from .errors import G4FError
 from .result import Result, ResultSet, check_target
-from .settings import TOKEN_ENV, Secret, Settings, build_job, values
 from .runner import kernel_loop, run_sync
+from .settings import TOKEN_ENV, Secret, Settings, build_job, values
 from .views import PlainView, WidgetView
 
 if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
@@ -79,6 +79,8 @@ def subcommand(line: str) -> str | None:
     """
     words = line.split()
     return words[0] if len(words) == 1 and words[0] in SUBCOMMANDS else None
+
+
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 

@@ -21,8 +21,8 @@ from .errors import G4FError, InvalidOption
 from .providers import G4F, model_info
 from .render import error_html, escape, markdown_html
 from .result import Result, ResultSet
-from .settings import build_job, values
 from .runner import kernel_loop
+from .settings import build_job, values
 from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
 from .views import WidgetView, close_tree
 

@@ -21,8 +21,8 @@ import aiohttp
 from .client import Deadline, SpaceSession
 from .endpoints import Endpoints
 from .errors import G4FError, GenerationError, ResultShapeError, StreamError
-from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .media import MediaItem
 

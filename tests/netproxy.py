@@ -30,7 +30,6 @@ os.environ["SSL_CERT_FILE"] = CA_FILE
 from g4f_magic.localspace.app import run_in_thread  # noqa: E402
 
 
-
 def server_context() -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     _CERT.configure_cert(ctx)

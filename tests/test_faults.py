@@ -17,8 +17,8 @@ from g4f_magic import (
     QuotaExceeded,
     Reasoning,
     ResponseStatusError,
-    SpaceUnavailable,
     ResultShapeError,
+    SpaceUnavailable,
     StreamError,
 )
 from g4f_magic.localspace import LocalSpace

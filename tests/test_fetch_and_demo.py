@@ -18,8 +18,9 @@ async def test_fetch_image_by_magic_bytes(space: LocalSpace, endpoint: str) -> N
     assert isinstance(img, ImageResponse)
     data, mime = await fetch_image(img.urls[0])
     assert mime == "image/webp" and data[:4] == b"RIFF"
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
         assert im.size == (1024, 1024)

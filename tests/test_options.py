@@ -7,6 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from g4f_magic import G4F, InvalidOption
+from g4f_magic.endpoints import HUB_URL
+from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace.app import _jwt
 from g4f_magic.media import image_mime, load_media
 from g4f_magic.prompts import chat_prompt, image_prompt
 from g4f_magic.sizes import image_size
@@ -18,9 +21,6 @@ from g4f_magic.zerogpu import (
     parse_jwt_reply,
     parse_space_page,
 )
-from g4f_magic.endpoints import HUB_URL
-from g4f_magic.localspace import LocalSpace
-from g4f_magic.localspace.app import _jwt
 
 
 @pytest.mark.parametrize(
