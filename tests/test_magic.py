@@ -319,6 +319,7 @@ def test_readme_options_table_is_generated_from_the_parser() -> None:
     assert block.strip() == options_markdown()
 
 
+@pytest.mark.slow  # a terminal IPython in a subprocess
 def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: LocalSpace) -> None:
     import signal
     import threading

@@ -173,6 +173,7 @@ async def test_clear(panel: Panel) -> None:
     assert set(_instances) == before
 
 
+@pytest.mark.slow  # waits through real 0.3 s flush intervals
 async def test_widget_messages_are_coalesced(panel: Panel, space: LocalSpace, monkeypatch: Any) -> None:
     space.slow_delay = 0.005  # 400 progress steps and heartbeats in about 2 s
     space.arm("slow")
