@@ -21,7 +21,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from g4f_magic.localspace import LocalSpace, in_thread
+from g4f_magic.localspace import in_thread
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
+from faultyspace import FaultySpace  # noqa: E402
 
 from .clients import ROUTES, Floor, aclose, gradio_client_call, ours, upstream, upstream_provider
 from .netem import latency_proxy
@@ -150,7 +153,7 @@ def load_ext_cost(repeats: int) -> list[str]:
             f"| added to start-up | {ms(added)} ms |"]
 
 
-def kernel_figures(space: LocalSpace, url: str) -> list[str]:
+def kernel_figures(space: FaultySpace, url: str) -> list[str]:
     """Trivial-cell latency while a --bg run and a panel run stream; front-end messages per second."""
     from jupyter_client.manager import start_new_kernel
 
@@ -260,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
 
-    space = LocalSpace(step_delay=0.0)
+    space = FaultySpace(step_delay=0.0)  # the kernel figures use its "slow" fault
     sections: list[str] = []
     with in_thread(space) as url:
         port = int(url.rsplit(":", 1)[1])

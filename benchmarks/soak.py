@@ -28,7 +28,10 @@ from g4f_magic import (
     StreamError,
     aclose,
 )
-from g4f_magic.localspace import LocalSpace, in_thread
+from g4f_magic.localspace import in_thread
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
+from faultyspace import FaultySpace  # noqa: E402
 
 from .kernel_soak import kernel_soak
 from .tally import HEADER, Tally, verdict
@@ -103,7 +106,7 @@ async def one(gateway: str, rng: random.Random, tally: Tally) -> None:
         tally.outcome(f"{model} {fault}", expected, "ok")
 
 
-async def soak(gateway: str, space: LocalSpace, sequential: int, concurrent: int, seed: int) -> list[str]:
+async def soak(gateway: str, space: FaultySpace, sequential: int, concurrent: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     reports: list[dict[str, Any]] = []
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "SOAK.md")
     args = parser.parse_args(argv)
-    space = LocalSpace(step_delay=0.001)
+    space = FaultySpace(step_delay=0.001)
     with warnings.catch_warnings(record=True) as caught, in_thread(space) as url:
         warnings.simplefilter("always")
         rows = asyncio.run(soak(url, space, args.sequential, args.concurrent, args.seed))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# isort: off
+import netproxy  # noqa: F401 - first: every client made from here on trusts its test CA (aiohttp reads it on import)
+
+# isort: on
+
 import asyncio
 import ipaddress
 import json
@@ -10,8 +15,9 @@ import socket
 from typing import Any
 
 import pytest
+from faultyspace import FaultySpace
 from leakscan import SCANNER, TOKEN
-from netproxy import ChunkingTLSProxy, upstream_of  # it makes every client trust the test CA
+from netproxy import ChunkingTLSProxy, upstream_of
 
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, serve
@@ -193,7 +199,7 @@ async def no_leaks() -> Any:
 
 @pytest.fixture
 async def space() -> Any:
-    ls = LocalSpace(step_delay=0.001)
+    ls = FaultySpace(step_delay=0.001)
     server = serve(ls)
     ls.url = await server.__anext__()  # type: ignore[attr-defined]
     SCANNER.watch(ls)
@@ -224,7 +230,7 @@ def thread_space() -> Any:
     """A local Space on its own loop in a thread, for code that runs its own loop (the magic)."""
     from g4f_magic.localspace import in_thread
 
-    ls = LocalSpace(step_delay=0.001)
+    ls = FaultySpace(step_delay=0.001)
     with in_thread(ls) as url:
         ls.url = url  # type: ignore[attr-defined]
         SCANNER.watch(ls)

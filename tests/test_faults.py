@@ -179,3 +179,26 @@ async def test_unreachable_space_is_connection_failed(monkeypatch: pytest.Monkey
         await collect("flux", "x", api_key=TOKEN)
     assert str(info.value) == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert_clean(str(info.value))
+
+
+async def test_the_installed_local_space_carries_no_faults() -> None:
+    """The package's local Space plays it straight: a fault marker is just text in the prompt, and the
+    catalogue, the hostile payloads and arm() live in tests/faultyspace.py."""
+    from pathlib import Path
+
+    import g4f_magic
+    from g4f_magic.localspace import serve
+
+    plain = LocalSpace(step_delay=0.001)
+    assert not hasattr(plain, "arm")
+    server = serve(plain)
+    url = await server.__anext__()
+    try:
+        events = await collect("flux", "[fault:error_string] [fault:file_lies] a cat", seed=1, endpoint=url)
+    finally:
+        await g4f_magic.aclose()
+        await server.aclose()
+    assert isinstance(events[-1], ImageResponse)
+    package = Path(g4f_magic.__file__).parent
+    sources = "".join(p.read_text() for p in package.rglob("*.py"))
+    assert "[fault:" not in sources and "HOSTILE" not in sources and "FAULTS" not in sources

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faultyspace import png_declaring
 from helpers import collect
 from kernels import html_outputs, run_notebook
 
@@ -15,7 +16,6 @@ from g4f_magic.engine import Job, run_job
 from g4f_magic.errors import one_line
 from g4f_magic.gradio import file_url
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.localspace.images import png_declaring
 from g4f_magic.prompts import chat_prompt, image_prompt
 from g4f_magic.result import GeneratedImage, Result, to_png
 from g4f_magic.views import PlainView

@@ -1,5 +1,5 @@
-"""The local Space: hub, Janus, FLUX.1-dev and /run/predict on loopback, with fault injection."""
+"""The local Space: hub, Janus, FLUX.1-dev and /run/predict on loopback (faults: tests/faultyspace.py)."""
 
-from .app import FAULTS, LocalSpace, Received, in_thread, serve
+from .app import LocalSpace, Received, in_thread, serve
 
-__all__ = ["LocalSpace", "FAULTS", "Received", "serve", "in_thread"]
+__all__ = ["LocalSpace", "Received", "serve", "in_thread"]

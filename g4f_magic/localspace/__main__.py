@@ -9,7 +9,7 @@ import signal
 import sys
 
 from ..endpoints import ENV_VAR
-from .app import FAULTS, LocalSpace, serve
+from .app import LocalSpace, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,12 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7860, help="port; 0 picks a free one (default 7860)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request")
     parser.add_argument("--step-delay-ms", type=float, default=20.0, help="delay between progress messages")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
-                        help="arm a fault for the next matching request (repeatable)")
     args = parser.parse_args(argv)
     space = LocalSpace(latency=args.latency_ms / 1000, step_delay=args.step_delay_ms / 1000)
-    for fault in args.fault:
-        space.arm(fault)
 
     async def run() -> None:
         stop = asyncio.Event()

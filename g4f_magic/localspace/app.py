@@ -1,9 +1,10 @@
 """A local stand-in for the hub and the three Spaces, speaking their wire protocol on loopback.
 
 Layout (the gateway form of :mod:`g4f_magic.endpoints`): ``/{original host}/{original path}``, so
-``G4F_MAGIC_ENDPOINT=http://127.0.0.1:PORT`` points the provider here. Faults from SPEC §8 are armed
-with :meth:`LocalSpace.arm` (or ``POST /_localspace/arm``) or named in a prompt as ``[fault:NAME]``.
-Everything received is recorded in :attr:`LocalSpace.received` (``GET /_localspace/received``).
+``G4F_MAGIC_ENDPOINT=http://127.0.0.1:PORT`` points the provider here. It plays the happy paths as
+real Gradio does (``tests/contract/recorded`` pins them); everything received is recorded in
+:attr:`LocalSpace.received` (``GET /_localspace/received``). The faults of SPEC §8 live with the tests
+(``tests/faultyspace.py``), which subclass this and override its hooks (the ``_hook`` methods).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import html
 import io
 import json
-import re
 import threading
 import time
 import uuid
@@ -25,10 +25,10 @@ from typing import Any, AsyncIterator, Iterator
 
 from aiohttp import web
 
-from .images import big_png, placeholder, png_declaring
+from .images import placeholder
 
-__all__ = ["LocalSpace", "FAULTS", "SPACE_HOSTS", "HUB_HOST", "Received", "HOSTILE_LOG", "HOSTILE_ERROR",
-           "HOSTILE_ANSWER", "HOSTILE_PAGE"]
+__all__ = ["LocalSpace", "SPACE_HOSTS", "HUB_HOST", "Received", "Job", "Writer", "serve", "in_thread",
+           "run_in_thread"]
 
 HUB_HOST = "huggingface.co"
 SPACE_HOSTS = {
@@ -39,44 +39,6 @@ SPACE_HOSTS = {
 }
 MAX_FILES = 256  # a long-running local Space serves recent files, like Gradio's cache
 STANDIN = "g4f_magic local Space: a local stand-in for testing, not a model"
-
-# fault name → the request that shows it
-FAULTS: dict[str, str] = {
-    "page_no_token": "page", "page_big": "page",
-    "join_401_auth": "join", "join_redirect": "join", "data_redirect": "data",
-    "predict_redirect": "predict", "predict_big_json": "predict",
-    "file_big": "file", "file_redirect": "file", "file_redirect_same": "file",
-    "jwt_401": "jwt", "jwt_html": "jwt",
-    "join_no_event_id": "join", "join_400": "join", "join_422": "join", "join_429": "join",
-    "join_500_text": "join", "join_500_traceback": "join", "join_502": "join", "join_503_queue_full": "join", "join_503_sleeping": "join",
-    "data_404": "data", "data_500": "data",
-    "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
-    "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
-    "cut_before_completion": "stream", "cut_after_completion": "stream", "close_early": "stream",
-    "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
-    "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
-    "heartbeats_only": "stream", "slow": "stream", "relative_url": "stream", "path_only": "stream",
-    "offhost_url": "stream", "scheme_url": "stream", "log_html": "stream", "error_html": "stream",
-    "answer_html": "stream",
-    "upload_400": "upload", "upload_413": "upload",
-    "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
-    "predict_no_url": "predict", "predict_relative": "predict",
-    "file_lies": "file", "file_bomb": "file", "file_unsized": "file",
-}
-_MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
-
-# Hostile text a compromised Space could send: each must reach the notebook as text, never as markup.
-HOSTILE_LOG = ("<script>alert('log')</script><img src=x onerror=alert('log')> model loaded"
-               "&lt;img src=x onerror=alert('entity')&gt;")
-HOSTILE_ERROR = "<img src=x onerror=alert('error')>GPU <b>exploded</b>"
-HOSTILE_ANSWER = ("**Sure.** <script>alert('answer')</script> <img src=x onerror=alert('answer')> "
-                  "[click me](javascript:alert('answer'))")
-_TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/local/lib/python3.10/site-packages/starlette/'
-              'middleware/errors.py", line 164, in __call__\n    await self.app(scope, receive, _send)\n'
-              '  File "gradio/queueing.py", line 310, in push\n    fn = self.blocks.fns[body.fn_index]\n'
-              "KeyError: 9\n")
-HOSTILE_PAGE = b"<!DOCTYPE html><html><script>alert('pwned')</script></html>"
-
 
 @dataclass
 class Received:
@@ -97,7 +59,7 @@ class Job:
     kind: str  # "chat", "janus_image", "flux_dev"
     event_id: str
     data: list[Any]
-    fault: str | None
+    fault: str | None  # the misbehaviour a test Space picked for this job (None here)
     host: str
 
 
@@ -121,31 +83,19 @@ class LocalSpace:
     def __init__(self, latency: float = 0.0, step_delay: float = 0.005, token_ttl: float = 600.0) -> None:
         self.latency = latency
         self.step_delay = step_delay
-        self.slow_delay = 0.05  # per progress step of the "slow" fault (400 steps)
         self.token_ttl = token_ttl
-        self.https_fronts: set[str] = set()  # host:port of TLS proxies in front of this Space
-        self.redirect_target = "http://169.254.169.254/latest/meta-data/"
         self.received: list[Received] = []
         self.disconnects: list[str] = []
         self.tokens_issued: list[str] = []
-        self._armed: dict[str, list[str]] = {}
         self._jobs: dict[str, list[Job]] = {}
         # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
         self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
         self._uploads: dict[str, bytes] = {}
-        self._redirects: dict[str, str] = {}  # file path → the redirect fault it answers with
 
     # -- control -------------------------------------------------------------------------------
-    def arm(self, fault: str, times: int = 1) -> None:
-        """Make the next ``times`` requests of the fault's kind misbehave that way."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}")
-        self._armed.setdefault(FAULTS[fault], []).extend([fault] * times)
-
     def reset(self) -> None:
         self.received.clear()
         self.disconnects.clear()
-        self._armed.clear()
 
     def requests(self, host: str | None = None, path: str | None = None) -> list[Received]:
         return [r for r in self.received if (host is None or r.host == host) and (path is None or r.path == path)]
@@ -156,20 +106,43 @@ class LocalSpace:
             await asyncio.sleep(0.01)
         return bool(self.disconnects)
 
-    def _fault(self, kind: str, prompt: Any = None) -> str | None:
-        if isinstance(prompt, str):
-            for name in _MARKER.findall(prompt):
-                if FAULTS.get(name) == kind:
-                    return name
-        armed = self._armed.get(kind)
-        return armed.pop(0) if armed else None
+    # -- hooks: a test Space overrides these to misbehave; here they play it straight -----------
+    def _pick_hook(self, kind: str, prompt: Any = None) -> str | None:
+        """The misbehaviour a request of ``kind`` follows (a page, a join, a stream, a file…)."""
+        return None
+
+    async def _point_hook(self, w: "Writer", job: Job, point: str) -> bool:
+        """Called at each point of a stream (begin, queued, started, logged, finishing, completed);
+        False ends the stream there."""
+        return True
+
+    def _steps_hook(self, job: Job) -> tuple[int, int, float]:
+        """Progress steps, the stride between messages, and the delay after each."""
+        steps = 28 if job.kind == "flux_dev" else 4
+        return steps, 1 if steps < 10 else 7, self.step_delay
+
+    def _failure_hook(self, job: Job) -> dict[str, Any] | None:
+        """A failed completion's fields (``output``, ``title``) instead of the result."""
+        return None
+
+    def _file_url_hook(self, fd: dict[str, Any], job: Job, base: str) -> dict[str, Any]:
+        return {**fd, "url": f"{base}/gradio_api/file={fd['path']}"}
+
+    def _answer_hook(self, job: Job) -> str:
+        return self._answer(job.data[0], str(job.data[1]))
+
+    def _file_hook(self, data: bytes, ext: str, path: str, prompt: str, label: str) -> tuple[bytes, str, str, bool]:
+        """(served bytes, extension, path, sent without a Content-Length) for a result file."""
+        return data, ext, path, False
+
+    def _writer_hook(self, resp: web.StreamResponse, job: Job | None) -> "Writer":
+        return Writer(resp)
 
     # -- app -----------------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record], client_max_size=8 * 1024 * 1024)
         app.router.add_get("/", self.index)
         app.router.add_get("/_localspace/received", self.ctl_received)
-        app.router.add_post("/_localspace/arm", self.ctl_arm)
         app.router.add_post("/_localspace/reset", self.ctl_reset)
         app.router.add_get(f"/{HUB_HOST}/spaces/{{owner}}/{{name}}", self.space_page)
         app.router.add_get(f"/{HUB_HOST}/api/spaces/{{owner}}/{{name}}/jwt", self.jwt)
@@ -201,14 +174,8 @@ class LocalSpace:
                 await asyncio.sleep(self.latency)
         return await handler(request)
 
-    def _redirect_away(self) -> web.HTTPFound:
-        """A 302 to another host (``redirect_target``; a link-local address unless a test sets one)."""
-        return web.HTTPFound(self.redirect_target)
-
     def _base(self, request: web.Request, host: str) -> str:
-        # Like Gradio's root_path: behind a TLS front the public URLs are https on the front's host.
-        scheme = "https" if request.host in self.https_fronts else "http"
-        return f"{scheme}://{request.host}/{host}"
+        return f"http://{request.host}/{host}"
 
     def _space(self, request: web.Request, *kinds: str) -> str:
         host = request.match_info["host"]
@@ -230,16 +197,16 @@ class LocalSpace:
                             content_type="text/html")
 
     async def space_page(self, request: web.Request) -> web.Response:
-        space = f"{request.match_info['owner']}/{request.match_info['name']}"
-        fault = self._fault("page")
+        return self._page(f"{request.match_info['owner']}/{request.match_info['name']}")
+
+    def _page(self, space: str, with_token: bool = True, filler: str = "") -> web.Response:
+        """The Space's page on the hub, its ZeroGPU token and session uuid in the hydration props."""
         props = {"space": space, "note": STANDIN}
-        if fault != "page_no_token":
+        if with_token:
             token = _jwt(space, self.token_ttl)
             self.tokens_issued.append(token)
             props.update(token=token, sessionUuid=str(uuid.uuid5(uuid.NAMESPACE_URL, space)))
         data = html.escape(json.dumps(props, separators=(",", ":")), quote=True)
-        # A real Space page is about 340 KB with the token near its end.
-        filler = "<!-- page weight -->" * (17000 if fault == "page_big" else 0)
         return web.Response(
             text=f'<!DOCTYPE html><html><body>{filler}<div class="SVELTE_HYDRATER" data-props="{data}"></div>'
                  f"<p>{html.escape(STANDIN)}</p></body></html>",
@@ -247,11 +214,7 @@ class LocalSpace:
         )
 
     async def jwt(self, request: web.Request) -> web.Response:
-        fault = self._fault("jwt")
-        cookie = request.headers.get("cookie", "")
-        if fault == "jwt_html":
-            return web.Response(text="<!DOCTYPE html><html><body>Log in</body></html>", content_type="text/html")
-        if fault == "jwt_401" or "token=" not in cookie:
+        if "token=" not in request.headers.get("cookie", ""):
             return web.json_response({"error": "Invalid credentials in Authorization header"}, status=401)
         token = _jwt(f"{request.match_info['owner']}/{request.match_info['name']}#pro", self.token_ttl)
         self.tokens_issued.append(token)
@@ -269,50 +232,17 @@ class LocalSpace:
         if kind is None or not isinstance(data, list) or not isinstance(session, str):
             return web.json_response({"detail": "Invalid fn_index or body"}, status=422)
         prompt = data[1] if kind == "chat" else data[0]
-        fault = self._fault("join", prompt)
-        if fault == "join_401_auth":  # a Space launched with auth=: Gradio's own reply
-            return web.json_response({"detail": {"error": "Not authenticated", "auth_message": None}}, status=401)
-        if fault == "join_redirect":
-            raise self._redirect_away()
-        if fault == "join_400":
-            return web.json_response({"error": "Bad request: data has the wrong length <a href='x'>docs</a>"}, status=400)
-        if fault == "join_422":
-            return web.json_response({"detail": [{"loc": ["body", "data"], "msg": "field required"}]}, status=422)
-        if fault == "join_429":
-            return web.Response(text="Too Many Requests", status=429)
-        if fault == "join_500_traceback":  # Gradio 5 answers an out-of-range fn_index with its traceback
-            return web.Response(text=_TRACEBACK, status=500)
-        if fault == "join_500_text":
-            return web.Response(text="Internal Server Error: worker crashed", status=500)
-        if fault == "join_502":
-            return web.Response(text="<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
-                                content_type="text/html")
-        if fault == "join_503_queue_full":
-            return web.json_response({"detail": "Queue is full! Please try again."}, status=503)
-        if fault == "join_503_sleeping":
-            return web.Response(text="<!DOCTYPE html><html><body><h1>This Space is sleeping</h1></body></html>",
-                                status=503, content_type="text/html")
         event_id = uuid.uuid4().hex
-        stream_fault = self._fault("stream", prompt)
-        self._jobs.setdefault(session, []).append(Job(kind, event_id, data, stream_fault, host))
-        if fault == "join_no_event_id":
-            return web.json_response({"queued": True})
+        self._jobs.setdefault(session, []).append(Job(kind, event_id, data, self._pick_hook("stream", prompt), host))
         return web.json_response({"event_id": event_id})
 
     async def data(self, request: web.Request) -> web.StreamResponse:
         host = self._space(request, "janus", "flux_dev")
         session = request.query.get("session_hash", "")
-        fault = self._fault("data")
-        if fault == "data_redirect":
-            raise self._redirect_away()
-        if fault == "data_404":
-            return web.json_response({"detail": "Not Found"}, status=404)
-        if fault == "data_500":
-            return web.Response(text="Internal Server Error", status=500)
         jobs = self._jobs.pop(session, [])
         resp = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await resp.prepare(request)
-        writer = _Writer(resp, jobs[0].fault if jobs else None)
+        writer = self._writer_hook(resp, jobs[0] if jobs else None)
         try:
             if not jobs:
                 await writer.send({"msg": "unexpected_error", "message": "404: Not Found", "session_not_found": True})
@@ -334,113 +264,60 @@ class LocalSpace:
         data = placeholder(prompt, seed, w, h, fmt, label)
         ext = fmt.lower()
         path = f"/tmp/gradio/{hashlib.sha256(data).hexdigest()[:32]}/image.{ext}"
-        served = data
-        fault = None if label.startswith("preview") else self._fault("file", prompt)
-        if fault == "file_lies":  # an HTML page served under the image's content type
-            served = HOSTILE_PAGE
-        elif fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
-            served = png_declaring(9000, 9000)
-        if fault == "file_big":  # about 10 MB of PNG that does not compress, sent in 64 KiB writes
-            served = big_png()
-            ext = "png"
-            path = path.rsplit(".", 1)[0] + ".png"
-        elif fault in ("file_redirect", "file_redirect_same"):
-            self._redirects[path] = fault
-        self._files[path] = (served, f"image/{ext}", fault in ("file_unsized", "file_big"))
+        served, ext, path, unsized = self._file_hook(data, ext, path, prompt, label)
+        self._files[path] = (served, f"image/{ext}", unsized)
         self._files.move_to_end(path)
         while len(self._files) > MAX_FILES:
             self._files.popitem(last=False)
         return {"path": path, "url": None, "size": len(data), "orig_name": f"image.{ext}",
                 "mime_type": f"image/{ext}", "is_stream": False, "meta": {"_type": "gradio.FileData"}}
 
-    async def _run(self, w: "_Writer", job: Job, base: str) -> bool:
-        """Play one job's messages; False when the scenario cut the stream."""
-        eid, fault = job.event_id, job.fault
-
-        def url(fd: dict[str, Any]) -> dict[str, Any]:
-            if fault == "path_only":
-                return fd
-            if fault == "offhost_url":
-                return {**fd, "url": "http://169.254.169.254/latest/meta-data/"}
-            if fault == "scheme_url":
-                return {**fd, "url": "file:///etc/passwd"}
-            return {**fd, "url": f"/gradio_api/file={fd['path']}" if fault == "relative_url"
-                    else f"{base}/gradio_api/file={fd['path']}"}
-
-        if fault == "heartbeats_only":
-            while True:
-                await w.send({"msg": "heartbeat"})
-                await asyncio.sleep(0.05)
+    async def _run(self, w: "Writer", job: Job, base: str) -> bool:
+        """Play one job's messages as Gradio does; False when a hook cut the stream."""
+        eid = job.event_id
+        if not await self._point_hook(w, job, "begin"):
+            return False
         await w.send({"msg": "estimation", "event_id": eid, "rank": 1, "queue_size": 2, "rank_eta": 1.5})
-        if fault == "foreign_event":
-            other = uuid.uuid4().hex
-            await w.send({"msg": "estimation", "event_id": other, "rank": 0, "queue_size": 2, "rank_eta": 9})
-            await w.send({"msg": "process_completed", "event_id": other, "success": False,
-                          "output": {"error": "someone else's job failed"}})
+        if not await self._point_hook(w, job, "queued"):
+            return False
         await w.send({"msg": "estimation", "event_id": eid, "rank": 0, "queue_size": 1, "rank_eta": 0.5})
         await w.send({"msg": "process_starts", "event_id": eid, "eta": 2.0})
-        if fault == "data_null":
-            await w.raw("data: null")
-        if fault == "malformed_json":
-            await w.raw('data: {"msg": "progress", "event_id"')
-        if fault == "close_early":
-            await w.send({"msg": "close_stream", "event_id": None})
+        if not await self._point_hook(w, job, "started"):
             return False
-        steps = 28 if job.kind == "flux_dev" else 4
-        if fault == "slow":
-            steps = 400
-        for i in range(0, steps + 1, 1 if fault == "slow" or steps < 10 else 7):
+        steps, stride, delay = self._steps_hook(job)
+        for i in range(0, steps + 1, stride):
             await w.send({"msg": "progress", "event_id": eid, "progress_data": [
                 {"index": i, "length": steps, "unit": "steps", "progress": None,
                  "desc": "Sampling" if job.kind == "flux_dev" else None}]})
-            await asyncio.sleep(self.slow_delay if fault == "slow" else self.step_delay)
+            await asyncio.sleep(delay)
         await w.log(eid, "Model loaded on the local stand-in", "info")
-        if fault == "log_html":
-            await w.log(eid, HOSTILE_LOG, "warning")
-        if fault == "huge_line":
-            await w.log(eid, "x" * (200 * 1024), "info")
+        if not await self._point_hook(w, job, "logged"):
+            return False
         await w.send({"msg": "heartbeat"})
         await w.send({"msg": "heartbeat"})
-        if fault == "cut_before_completion":
-            await w.flush()
+        if not await self._point_hook(w, job, "finishing"):
             return False
-        if fault == "unexpected_error":
-            await w.send({"msg": "unexpected_error", "message": "Connection to the GPU worker was lost"})
-            return False
-        errors = {
-            "error_string": "CUDA out of memory",
-            "error_link": "Something went wrong <a href='https://huggingface.co/pricing'>Upgrade</a>",
-            "quota_old": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12.",
-            "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
-                         "<a style='color:red' href='https://huggingface.co/settings/billing'>Subscribe to Pro</a>",
-            "error_html": HOSTILE_ERROR,
-        }
-        # Failures as Gradio 5/6 send them (tests/contract/recorded): gr.Error's fields in ``output``
+        # A failure as Gradio 5/6 send it (tests/contract/recorded): gr.Error's fields in ``output``
         # and its title at the top too; an error hidden by show_error=False is ``{"error": null}``.
-        if fault == "error_null":
-            await w.send({"msg": "process_completed", "event_id": eid, "success": False,
-                          "output": {"error": None}, "title": "Error"})
+        failure = self._failure_hook(job)
+        if failure is not None:
+            await w.send({"msg": "process_completed", "event_id": eid, "success": False, **failure})
             return True
-        if fault in errors or fault == "zerogpu_worker":
-            title = "ZeroGPU worker error" if fault == "zerogpu_worker" else "Error"
-            text = "GPU task aborted" if fault == "zerogpu_worker" else errors[fault]
-            await w.send({"msg": "process_completed", "event_id": eid, "success": False, "title": title,
-                          "output": {"error": text, "duration": 1.0, "visible": True, "title": title}})
-            return True
-        output = await self._outputs(w, job, base, url)
+        output = await self._outputs(w, job, base)
         await w.send({"msg": "process_completed", "event_id": eid, "success": True, "title": None,
                       "output": {"data": output, "is_generating": False, "duration": 1.2, "average_duration": 1.2,
                                  "render_config": None, "changed_state_ids": []}})
-        if fault == "cut_after_completion":
-            await w.flush()
-            return False
-        return True
+        return await self._point_hook(w, job, "completed")
 
-    async def _outputs(self, w: "_Writer", job: Job, base: str, url: Any) -> list[Any]:
+    async def _outputs(self, w: "Writer", job: Job, base: str) -> list[Any]:
         """Stream previews or text where the real Space does; return the final outputs."""
         eid, data = job.event_id, job.data
+
+        def url(fd: dict[str, Any]) -> dict[str, Any]:
+            return self._file_url_hook(fd, job, base)
+
         if job.kind == "chat":
-            answer = HOSTILE_ANSWER if job.fault == "answer_html" else self._answer(data[0], str(data[1]))
+            answer = self._answer_hook(job)
             words = answer.split(" ")
             await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                           "output": {"data": [words[0]], "is_generating": True}})
@@ -480,12 +357,6 @@ class LocalSpace:
 
     async def upload(self, request: web.Request) -> web.Response:
         self._space(request, "janus")
-        fault = self._fault("upload")
-        if fault == "upload_400":
-            return web.json_response({"detail": "Invalid file upload"}, status=400)
-        if fault == "upload_413":
-            return web.Response(text="<html><body>413 Request Entity Too Large</body></html>", status=413,
-                                content_type="text/html")
         reader = await request.multipart()
         paths = []
         async for part in reader:
@@ -502,11 +373,6 @@ class LocalSpace:
         item = self._files.get(path) or self._files.get("/" + path.lstrip("/"))
         if item is None:
             return web.json_response({"detail": "File not found"}, status=404)
-        redirect = self._redirects.get(path) if "moved=1" not in request.query_string else None
-        if redirect == "file_redirect":
-            raise self._redirect_away()
-        if redirect == "file_redirect_same":  # same host, another URL: a client may follow this one
-            raise web.HTTPFound(f"{request.path}?moved=1")
         data, ctype, unsized = item
         if not unsized:
             return web.Response(body=data, content_type=ctype)
@@ -525,51 +391,27 @@ class LocalSpace:
         if body.get("fn_index") != 3 or not isinstance(data, list) or len(data) != 6:
             return web.json_response({"error": "Invalid fn_index or data"}, status=422)
         prompt, seed, width, height = str(data[0]), int(data[1]), int(data[2]), int(data[3])
-        fault = self._fault("predict", prompt)
-        if fault == "predict_redirect":
-            raise self._redirect_away()
-        if fault == "predict_404":
-            return web.json_response({"detail": "Not Found"}, status=404)
-        if fault == "predict_500":
-            return web.json_response({"error": "Pipeline crashed"}, status=500)
-        if fault == "predict_slow":
-            await asyncio.sleep(1.0)
-        if fault == "predict_no_url":
-            return web.json_response({"data": [{"orig_name": "image.png"}, seed], "duration": 0.5})
         fd = self._image_file(host, prompt, seed, width, height, "PNG")
-        fd["url"] = (f"/file={fd['path']}" if fault == "predict_relative"
-                     else f"{self._base(request, host)}/file={fd['path']}")
+        fd["url"] = f"{self._base(request, host)}/file={fd['path']}"
         await asyncio.sleep(self.step_delay)
-        reply: dict[str, Any] = {"data": [fd, seed], "is_generating": False, "duration": 0.5}
-        if fault == "predict_big_json":  # 3 MB of valid JSON, as a Space with a large render config sends
-            reply["render_config"] = {"padding": "x" * (3 * 1024 * 1024)}
-        return web.json_response(reply)
+        return web.json_response({"data": [fd, seed], "is_generating": False, "duration": 0.5})
 
     # -- control endpoints (for a Space in another process) -------------------------------------
     async def ctl_received(self, request: web.Request) -> web.Response:
         return web.json_response([asdict(r) for r in self.received])
-
-    async def ctl_arm(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            self.arm(str(body.get("fault")), int(body.get("times", 1)))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"armed": body.get("fault")})
 
     async def ctl_reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response({"reset": True})
 
 
-class _Writer:
-    """Writes SSE the way a fault asks: CRLF, comments, split or batched writes."""
+class Writer:
+    """Writes a queue stream's messages as SSE (a test Space's writer bends the framing)."""
 
-    def __init__(self, resp: web.StreamResponse, fault: str | None) -> None:
+    eol = "\n"
+
+    def __init__(self, resp: web.StreamResponse) -> None:
         self.resp = resp
-        self.fault = fault
-        self.eol = "\r\n" if fault == "crlf" else "\n"
-        self._batch: list[bytes] = []
 
     async def raw(self, line: str) -> None:
         await self._out(f"{line}{self.eol}{self.eol}".encode())
@@ -580,25 +422,13 @@ class _Writer:
                          "visible": True, "title": level.capitalize()})
 
     async def send(self, msg: dict[str, Any]) -> None:
-        text = json.dumps(msg)
-        if self.fault == "comments":
-            await self._out(f": keep-alive{self.eol}event: message{self.eol}".encode())
-        await self.raw(f"data: {text}")
+        await self.raw(f"data: {json.dumps(msg)}")
 
     async def _out(self, data: bytes) -> None:
-        if self.fault == "batched_writes":
-            self._batch.append(data)
-        elif self.fault == "split_writes":
-            for i in range(0, len(data), 7):
-                await self.resp.write(data[i:i + 7])
-                await asyncio.sleep(0.0005)
-        else:
-            await self.resp.write(data)
+        await self.resp.write(data)
 
     async def flush(self) -> None:
-        if self._batch:
-            await self.resp.write(b"".join(self._batch))
-            self._batch.clear()
+        return None
 
 
 @contextlib.contextmanager

@@ -6,13 +6,11 @@ import functools
 import hashlib
 import io
 import random
-import struct
 import textwrap
-import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["placeholder", "png_declaring", "big_png"]
+__all__ = ["placeholder"]
 
 BANNER = "LOCAL STAND-IN - not a model"
 
@@ -45,22 +43,4 @@ def placeholder(prompt: str, seed: int, width: int, height: int, fmt: str = "PNG
         img.save(out, fmt, quality=70, method=0)
     else:
         img.save(out, fmt)
-    return out.getvalue()
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width``x``height`` (gigabytes if decoded): a decompression bomb."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-@functools.lru_cache(maxsize=1)
-def big_png(width: int = 1824, height: int = 1824) -> bytes:
-    """About 10 MB: random pixels do not compress, so the file is as large as the image is."""
-    img = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
-    out = io.BytesIO()
-    img.save(out, "PNG", compress_level=1)
     return out.getvalue()
