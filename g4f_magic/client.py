@@ -233,12 +233,15 @@ class SpaceSession:
             kwargs["data"] = io.BytesIO(raw) if len(raw) > LARGE_BODY else raw
             kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}
         target = URL(url, encoded=True) if "%" in url else URL(url)
+        debug = log.isEnabledFor(logging.DEBUG)  # no URL work on the hot path unless someone listens
         for _ in range(MAX_REDIRECTS + 1):
             started = time.perf_counter()
-            log.debug("%s %s%s", method, target.with_query(None), " (via proxy)" if proxy else "")
+            if debug:
+                log.debug("%s %s%s", method, target.with_query(None), " (via proxy)" if proxy else "")
             resp = await self.http.request(method, target, proxy=proxy, allow_redirects=False, **kwargs)
-            log.debug("%s %s: %d %s after %.0f ms", method, target.path, resp.status, resp.reason or "",
-                      (time.perf_counter() - started) * 1000)
+            if debug:
+                log.debug("%s %s: %d %s after %.0f ms", method, target.path, resp.status, resp.reason or "",
+                          (time.perf_counter() - started) * 1000)
             if resp.status not in (301, 302, 303, 307, 308):
                 return resp
             location = resp.headers.get("location", "")

@@ -67,10 +67,10 @@ _TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/local/lib/python
               "KeyError: 9\n")
 _ERRORS = {
     "error_string": "CUDA out of memory",
-    "error_link": "Something went wrong <a href='https://huggingface.co/pricing'>Upgrade</a>",
+    "error_link": "Something went wrong <a href='https://billing.example.invalid/pricing'>Upgrade</a>",
     "quota_old": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12.",
     "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
-                 "<a style='color:red' href='https://huggingface.co/settings/billing'>Subscribe to Pro</a>",
+                 "<a style='color:red' href='https://billing.example.invalid/settings'>Subscribe to Pro</a>",
     "error_html": HOSTILE_ERROR,
     "zerogpu_worker": "GPU task aborted",
 }
@@ -357,10 +357,8 @@ class FaultySpace(LocalSpace):
 def main(argv: list[str] | None = None) -> int:
     """``python tests/faultyspace.py --port N --fault NAME``: serve the faulty Space from a shell."""
     import argparse
-    import contextlib
-    import signal
 
-    from g4f_magic.localspace.app import serve
+    from g4f_magic.localspace.__main__ import serve_until_stopped
 
     parser = argparse.ArgumentParser(prog="python tests/faultyspace.py")
     parser.add_argument("--port", type=int, default=7860)
@@ -369,22 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     space = FaultySpace(step_delay=0.02)
     for fault in args.fault:
         space.arm(fault)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        server = serve(space, "127.0.0.1", args.port)
-        print(f"faulty local Space on {await server.__anext__()}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await server.aclose()
-
-    asyncio.run(run())
-    return 0
-
+    return serve_until_stopped(space, "127.0.0.1", args.port)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,6 +23,15 @@ def fresh_python(code: str) -> str:
     return out.stdout.strip()
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server about to start, or a refused connection)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _host(url: str) -> str:
     return urlsplit(url).netloc
 

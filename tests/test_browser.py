@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 import nbformat
 import pytest
+from helpers import free_port
 from leakscan import SCANNER, TOKEN
 
 from g4f_magic.localspace import LocalSpace
@@ -33,12 +33,6 @@ XSS = "<img src=x onerror=alert(1)>"
 HOSTILE_CELLS = ["%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
                  "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
                  "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-delay-ms", type=float, default=20.0, help="delay between progress messages")
     args = parser.parse_args(argv)
     space = LocalSpace(latency=args.latency_ms / 1000, step_delay=args.step_delay_ms / 1000)
+    return serve_until_stopped(space, args.host, args.port)
+
+
+def serve_until_stopped(space: LocalSpace, host: str, port: int) -> int:
+    """Serve ``space`` until Ctrl+C or SIGTERM; 1 with one line when the port cannot be had."""
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -30,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        server = serve(space, args.host, args.port)
+        server = serve(space, host, port)
         url = await server.__anext__()
         print(f"Local Space (a stand-in, not a model) serving on {url}", flush=True)
         print(f"Point g4f_magic at it with: export {ENV_VAR}={url}", flush=True)
@@ -42,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run())
     except OSError as exc:
-        print(f"localspace: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        print(f"localspace: cannot serve on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

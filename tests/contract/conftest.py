@@ -9,23 +9,10 @@ version in its own venv. Which tests apply depends on the version: the queue API
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any, Iterator
 
 import pytest
-from servers import PYTHON, Server, clean_temp, gradio_env
-
-_version: list[tuple[int, ...]] = []
-
-
-def gradio_version() -> tuple[int, ...]:
-    if not _version:
-        # the installed distribution's metadata: a fraction of a second, where importing gradio takes seconds
-        out = subprocess.run([PYTHON, "-c", "from importlib.metadata import version; print(version('gradio'))"],
-                             capture_output=True, text=True, timeout=120, env=gradio_env())
-        assert out.returncode == 0, f"no gradio for {PYTHON}: {out.stderr[-500:]}"
-        _version.append(tuple(int(p) for p in out.stdout.strip().split(".")[:3]))
-    return _version[0]
+from servers import PYTHON, Server, gradio_version, running
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,20 +47,10 @@ PREDICT_SERVERS = {"predict": ("predict", "--show-error"), "predict_tls": ("pred
 @pytest.fixture(scope="session")
 def gradio() -> Iterator[dict[str, Server]]:
     table = QUEUE_SERVERS if gradio_version() >= (5,) else PREDICT_SERVERS
-    servers = {}
-    for name, (app, *opts) in table.items():
-        tls = "tls" in opts
-        servers[name] = Server(app, *[o for o in opts if o != "tls"], tls=tls)
-    try:
-        for s in servers.values():
-            s.start()
-        for s in servers.values():
-            s.wait()
+    servers = {name: Server(app, *[o for o in opts if o != "tls"], tls="tls" in opts)
+               for name, (app, *opts) in table.items()}
+    with running(servers):
         yield servers
-    finally:
-        for s in servers.values():
-            s.stop()
-        clean_temp()
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
 from scenarios import SCENARIOS, capture, normalised
-from servers import PYTHON, Server, clean_temp, gradio_env
+from servers import Server, gradio_version, running
 
 OUT = Path(__file__).parent / "recorded"
 
@@ -29,21 +28,11 @@ async def record(servers: dict[str, Server]) -> dict[str, list]:
 
 
 def main() -> None:
-    version = subprocess.run([PYTHON, "-c", "import gradio; print(gradio.__version__)"], capture_output=True,
-                             text=True, env=gradio_env(), check=True).stdout.strip()
-    if int(version.split(".")[0]) < 5:
+    version = ".".join(map(str, gradio_version()))
+    if gradio_version() < (5,):
         sys.exit(f"gradio {version}: the queue API under /gradio_api needs Gradio 5 or later")
-    servers = {app: Server(app) for app in {sc.app for sc in SCENARIOS.values()}}
-    try:
-        for s in servers.values():
-            s.start()
-        for s in servers.values():
-            s.wait()
+    with running({app: Server(app) for app in {sc.app for sc in SCENARIOS.values()}}) as servers:
         streams = asyncio.run(record(servers))
-    finally:
-        for s in servers.values():
-            s.stop()
-        clean_temp()
     folder = OUT / f"gradio-{'.'.join(version.split('.')[:2])}"
     folder.mkdir(parents=True, exist_ok=True)
     for name, messages in streams.items():

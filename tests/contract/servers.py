@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,9 +11,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))  # netproxy, when run as a script
+from helpers import free_port  # noqa: E402
 from netproxy import proxy_in_thread  # noqa: E402
 
 PYTHON = os.environ.get("G4F_GRADIO_PYTHON") or sys.executable
@@ -35,10 +36,33 @@ def clean_temp() -> None:
     shutil.rmtree(_TEMP, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_version: list[tuple[int, ...]] = []
+
+
+def gradio_version() -> tuple[int, ...]:
+    """The Gradio under test, from its distribution's metadata (importing it takes seconds)."""
+    if not _version:
+        out = subprocess.run([PYTHON, "-c", "from importlib.metadata import version; print(version('gradio'))"],
+                             capture_output=True, text=True, timeout=120, env=gradio_env())
+        assert out.returncode == 0, f"no gradio for {PYTHON}: {out.stderr[-500:]}"
+        _version.append(tuple(int(p) for p in out.stdout.strip().split(".")[:3]))
+    return _version[0]
+
+
+@contextlib.contextmanager
+def running(servers: dict[str, "Server"]) -> Iterator[dict[str, "Server"]]:
+    """Start them all at once (each takes seconds to import Gradio), wait for each, then stop them and
+    remove Gradio's file cache."""
+    try:
+        for s in servers.values():
+            s.start()
+        for s in servers.values():
+            s.wait()
+        yield servers
+    finally:
+        for s in servers.values():
+            s.stop()
+        clean_temp()
 
 
 class Server:
