@@ -70,7 +70,7 @@ _ERRORS = {
     "error_link": "Something went wrong <a href='https://billing.example.invalid/pricing'>Upgrade</a>",
     "quota_old": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12.",
     "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
-                 "<a style='color:red' href='https://billing.example.invalid/settings'>Subscribe to Pro</a>",
+                 "<a style='color:red' href='https://billing.example.invalid/settings/billing'>Subscribe to Pro</a>",
     "error_html": HOSTILE_ERROR,
     "zerogpu_worker": "GPU task aborted",
 }

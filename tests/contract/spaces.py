@@ -26,7 +26,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 QUOTA = ("You have exceeded your GPU quota (60s requested vs. 41s left). "
-         "<a style='color:red' href='https://billing.example.invalid/settings'>Subscribe to Pro</a>")
+         "<a style='color:red' href='https://billing.example.invalid/settings/billing'>Subscribe to Pro</a>")
 
 
 def picture(seed: int, width: int, height: int, label: str) -> Image.Image:
