@@ -68,7 +68,8 @@ async def capture(http: aiohttp.ClientSession, base: str, sc: Scenario, prompt: 
 
 
 def normalised(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stable for a diff: ids, file paths, hosts and timings replaced; heartbeats dropped."""
+    """Stable for a diff: ids, file paths, hosts and timings replaced; heartbeats dropped; one progress
+    message per run of them."""
     ids: dict[str, str] = {}
 
     def clean(value: Any, key: str = "") -> Any:
@@ -85,7 +86,10 @@ def normalised(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = re.sub(r"/tmp/[^\s\"]*?/([^/\s\"]+)$", r"<tmp>/\1", value)
         return value
 
-    return [clean(m) for m in messages if m.get("msg") != "heartbeat"]
+    kept = [clean(m) for m in messages if m.get("msg") != "heartbeat"]
+    # Gradio throttles progress by time, so how many arrive in a row varies: keep the last of each run
+    return [m for i, m in enumerate(kept)
+            if not (m.get("msg") == "progress" and i + 1 < len(kept) and kept[i + 1].get("msg") == "progress")]
 
 
 def _output(value: Any) -> str:
