@@ -55,10 +55,11 @@ def load_ipython_extension(ipython: Any) -> None:
     for key in _COMPLETE_KEYS:  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
         ipython.set_hook("complete_command", lambda _shell, event: completions(magics, event.text_until_cursor),
                          str_key=key)
-    if magics._has_kernel():  # cells run as coroutines on the kernel's loop, never nested
-        from .magic import async_cell
+    from .magic import async_cell, sync_cell
 
-        ipython.input_transformers_cleanup.append(async_cell)
+    # in a kernel, cells run as coroutines on the kernel's loop, never nested; either way a %g4f cell
+    # is rewritten before IPython reads a trailing "?" as a help request
+    ipython.input_transformers_cleanup.append(async_cell if magics._has_kernel() else sync_cell)
     _loaded[id(ipython)] = magics
 
 
@@ -81,10 +82,11 @@ def unload_ipython_extension(ipython: Any) -> None:
     run_sync(shutdown())
     from IPython.utils.strdispatch import StrDispatch
 
-    from .magic import async_cell
+    from .magic import async_cell, sync_cell
 
-    if async_cell in ipython.input_transformers_cleanup:
-        ipython.input_transformers_cleanup.remove(async_cell)
+    for transformer in (async_cell, sync_cell):
+        if transformer in ipython.input_transformers_cleanup:
+            ipython.input_transformers_cleanup.remove(transformer)
     for key in _COMPLETE_KEYS:
         ipython.strdispatchers.get("complete_command", StrDispatch()).strs.pop(key, None)
     for kind in ("line", "cell"):

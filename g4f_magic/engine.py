@@ -17,7 +17,7 @@ from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .media import MAX_IMAGE_BYTES
 from .prompts import drop_controls
 from .providers import G4F
-from .result import GeneratedImage, Result, ResultSet
+from .result import GeneratedImage, Result, ResultSet, checked
 from .routes import SEED_RANGES
 from .sizes import image_size
 
@@ -35,12 +35,13 @@ class View(Protocol):
     def status(self, index: int, event: Reasoning) -> None: ...
     def preview(self, index: int, data: bytes, mime: str) -> None: ...
     def text(self, chunk: str) -> None: ...
-    def finish(self, recipe: str) -> None: ...  # the result arrived
-    def fail(self, message: str) -> None: ...
+    def finish(self, results: list[Result]) -> None: ...  # the result arrived
+    def fail(self, message: str) -> None: ...  # "ClassName: message"
     def cancelled(self) -> None: ...
     def show(self) -> None: ...  # put the live view in the cell's output
-    def settle(self) -> None: ...  # the run is over: leave its final form, release what it held
-    def trace(self) -> str | None: ...  # one line of what streamed, for viewers without widgets
+    # The run is over: leave its final form and release what it held. Without the status line when
+    # the caller reports the outcome itself (a cell that raises the error's one line).
+    def settle(self, with_status: bool = True) -> None: ...
     async def ticker(self) -> None: ...  # keep time while the Space is quiet
 
 
@@ -138,9 +139,8 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
             for url in ev.urls:
                 data, mime = await fetch_image(url, proxy=job.proxy, timeout=job.timeout,
                                                max_bytes=job.max_image_bytes)
+                checked(data)  # its declared size, before anything decodes it; shown as served, never re-encoded
                 image = GeneratedImage(data, mime, url)
-                # WebP → PNG for display takes ~0.3 s for 1024²: in a thread, so the kernel stays free
-                await asyncio.to_thread(lambda img=image: img.png)
                 results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
                                       elapsed=time.monotonic() - started, log=log))
             return results
@@ -201,13 +201,12 @@ async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result
 
 
 async def run_in_view(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
-    """``run_job`` with the view's clock running, and the recipe shown at the end."""
+    """``run_job`` with the view's clock running, and the result handed to the view at the end."""
     ticker = asyncio.ensure_future(view.ticker())
     try:
         result = await run_job(job, view, chat)
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
-    recipes = [result.recipe()] if isinstance(result, Result) else [r.recipe() for r in result]
-    view.finish("; ".join(r for r in recipes if r))
+    view.finish([result] if isinstance(result, Result) else list(result))
     return result

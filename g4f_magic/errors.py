@@ -14,6 +14,12 @@ Leaf classes also inherit the matching built-in so callers can catch either::
     ├── StreamError                       malformed or truncated event stream, missing result
     │   └── ResultShapeError              a result not of the shape the route expects
     └── G4FTimeout (TimeoutError)         the call's time limit ran out
+
+    RunCancelled (KeyboardInterrupt)      a run the user stopped: not a failure of ours, and IPython
+                                          treats an interrupted cell as a KeyboardInterrupt
+
+IPython shows each of them as one line, ``ClassName: message`` (``_render_traceback_``): they are
+expected outcomes, so a traceback would only show the cell rewritten by the magic.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = [
     "StreamError",
     "ResultShapeError",
     "G4FTimeout",
+    "RunCancelled",
     "one_line",
     "quota_error",
 ]
@@ -53,8 +60,17 @@ def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
     return s
 
 
-class G4FError(Exception):
+class _OneLine:
+    def _render_traceback_(self) -> list[str]:  # IPython's hook: these lines instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+class G4FError(_OneLine, Exception):
     """Root of every error this package raises on purpose."""
+
+
+class RunCancelled(_OneLine, KeyboardInterrupt):
+    """The user stopped a run (Stop, interrupt, Ctrl-C); its connections are closed."""
 
 
 class InvalidOption(G4FError, ValueError):

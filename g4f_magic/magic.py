@@ -20,7 +20,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from .endpoints import ENV_VAR
-from .errors import G4FError
+from .errors import G4FError, RunCancelled
 from .result import Result, ResultSet, check_target
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, build_job, values
@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not b
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
-SET_WIDTH = 320
 SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
 
 
@@ -164,17 +163,25 @@ class G4FMagics(Magics, Settings):
             return None
         job, view, args, plain = plan
         try:
-            try:
-                result = await self._run(job, view, args.image)
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                view.cancelled()
-                raise KeyboardInterrupt from None  # what an interrupted cell reports
-            except G4FError as exc:
-                view.fail(str(exc))
-                raise UsageError(f"{type(exc).__name__}: {exc}") from exc
-            return self._finish(result, view, args, plain)
-        finally:
+            result = await self._run(job, view, args.image)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            view.cancelled()
+            view.settle(with_status=False)  # the cell's one line says it
+            raise RunCancelled(view.line) from None
+        except G4FError as exc:
+            view.fail(f"{type(exc).__name__}: {exc}")
+            view.settle(with_status=False)
+            raise  # IPython shows it as one line, with its own class (errors._OneLine)
+        except BaseException:
             view.settle()
+            raise
+        view.settle()
+        if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
+            from .outputs import run_bundle
+
+            display(run_bundle("", "done", result if isinstance(result, ResultSet) else [result]), raw=True)
+        self._keep(result, args, plain)
+        return result
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
         """Parse and check everything, make the view; None when a --bg run was started instead."""
@@ -205,22 +212,6 @@ class G4FMagics(Magics, Settings):
         view.show()
         return job, view, args, plain
 
-    def _finish(self, result: Result | ResultSet, view: Any, args: Any, plain: bool) -> Result | ResultSet:
-        trace = view.trace()
-        if trace:
-            print(trace)  # kept in the saved notebook and its HTML, where widgets may not render
-        self._keep(result, args, plain)
-        if isinstance(result, ResultSet):
-            self._show_set(result)
-        return result
-
-    @staticmethod
-    def _show_set(results: ResultSet) -> None:
-        """Each image once, as its own image/png, at a size that lets several fit on a screen."""
-        for r in results:
-            data, meta = r.mimebundle(max_width=SET_WIDTH)
-            display(data, metadata=meta, raw=True)
-
     # -- running --------------------------------------------------------------------------------
     async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
         from .engine import run_in_view
@@ -233,22 +224,24 @@ class G4FMagics(Magics, Settings):
         loop = kernel_loop()
         if loop is None or not view.can_run_in_background:
             raise UsageError("--bg needs a Jupyter kernel with widgets (the kernel's loop keeps running)")
-        display(view.widget)
+        view.show()
 
         async def background() -> None:
+            # the shown view becomes the run's plain output in the end: done, failed or cancelled
             try:
                 result = await self._run(job, view, image)
             except asyncio.CancelledError:
                 view.cancelled()
+                view.settle()
                 raise
             except G4FError as exc:
-                view.fail(str(exc))
+                view.fail(f"{type(exc).__name__}: {exc}")
+                view.settle()
                 return
-            with view.output:
-                if isinstance(result, ResultSet):
-                    self._show_set(result)
-                else:
-                    display(result)
+            except BaseException:
+                view.settle()
+                raise
+            view.settle()
             self._keep(result, args, plain=False)
 
         task = loop.create_task(background())
@@ -337,8 +330,8 @@ class G4FMagics(Magics, Settings):
 
     # -- subcommands ----------------------------------------------------------------------------
     def _subcommand(self, name: str) -> Any:
-        if name == "help":
-            print(self.g4f.__doc__)
+        if name == "help":  # magic_arguments starts the usage with a reST "::"; a reader needs none
+            print(self.g4f.__doc__.replace("::\n\n", "", 1).replace("Examples::", "Examples:"))
         elif name == "panel":
             from .panel import Panel
 
@@ -358,7 +351,9 @@ class G4FMagics(Magics, Settings):
                 ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
                 ["endpoint", self.endpoint or os.environ.get(ENV_VAR) or "(the real Spaces)"],
                 *([k, getattr(self, k)] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
-                ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", str(self.max_image_bytes)],
+                ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
+                ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
+                ["embed_format", self.embed_format],
                 ["widgets", self.widgets], ["token", self.token_source()],
                 ["chat", f"{len(self.chat.messages)} messages"],
             ]
@@ -367,7 +362,8 @@ class G4FMagics(Magics, Settings):
             if not self.history:
                 print("no generations yet")
                 return
-            rows = [[str(i + 1), h["model"], str(h["seed"]), h["size"], f"{h['elapsed']}s", h["prompt"][:60]]
+            rows = [[str(i + 1), h["model"], "-" if h["seed"] is None else str(h["seed"]), h["size"] or "-",
+                     f"{h['elapsed']}s", h["prompt"][:60]]
                     for i, h in enumerate(self.history)]
             print(_table(["#", "model", "seed", "size", "time", "prompt"], rows))
         elif name == "login":
@@ -392,6 +388,10 @@ class _Namespace(dict):  # type: ignore[type-arg]
         if key in self.ns:
             return self.ns[key]
         raise KeyError(key)
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 def _is_number(word: str) -> bool:
@@ -428,11 +428,15 @@ if __name__ == "__main__":
 # Exactly the g4f magic (not %%g4fx), and not help (%%g4f?, %%g4f??): IPython's own syntax stays IPython's.
 _CELL = re.compile(r"\A%%g4f(?=[ \t\n]|\Z)(?:[ \t]+([^\n]*))?\n?(.*)\Z", re.S)
 _LINE = re.compile(r"\A%g4f[ \t]+([^\n]*?)\s*\Z")
+_MAGICS = "get_ipython().find_cell_magic('g4f').__self__"
 
 
-def async_cell(lines: list[str]) -> list[str]:
-    """IPython input transformer: a ``%%g4f`` cell, or a one-line ``%g4f PROMPT`` cell, becomes
-    top-level ``await`` of the magic's coroutine, which ipykernel runs on its own loop."""
+def _rewrite(lines: list[str], call: str) -> list[str]:
+    """A ``%%g4f`` cell, or a one-line ``%g4f PROMPT`` cell, becomes one call of the magic.
+
+    It runs before IPython's own transforms, so a prompt ending in "?" is a question, not IPython's
+    ``object?`` help; the trailing ";" keeps the result from showing twice (the run's output shows it,
+    ``-o`` and ``_g4f`` keep it)."""
     text = "".join(lines)
     m = _CELL.match(text)
     if m:
@@ -442,4 +446,14 @@ def async_cell(lines: list[str]) -> list[str]:
         if not m or subcommand(m.group(1)) is not None:
             return lines
         line, cell = m.group(1), None
-    return [f"await get_ipython().find_cell_magic('g4f').__self__.run_async({line!r}, {cell!r})\n"]
+    return [call.format(magics=_MAGICS, args=f"{line!r}, {cell!r}") + ";\n"]
+
+
+def async_cell(lines: list[str]) -> list[str]:
+    """In a kernel: top-level ``await`` of the magic's coroutine, which ipykernel runs on its own loop."""
+    return _rewrite(lines, "await {magics}.run_async({args})")
+
+
+def sync_cell(lines: list[str]) -> list[str]:
+    """In terminal IPython: the magic called directly (it runs its own loop)."""
+    return _rewrite(lines, "{magics}.g4f({args})")

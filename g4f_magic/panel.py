@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import traitlets
 
 from .engine import MAX_COUNT, ChatState, Job, run_in_view
 from .errors import G4FError, InvalidOption
+from .media import EXTENSIONS
+from .outputs import DISPLAY_WIDTH, run_bundle
 from .providers import G4F, model_info
-from .render import error_html, escape, markdown_html
+from .render import COLOURS, error_html, escape, line_html, markdown_html
 from .result import Result, ResultSet
 from .runner import kernel_loop
 from .settings import build_job, values
@@ -28,7 +31,8 @@ from .views import WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
 
-THUMB = 128
+THUMB = 96  # px, square
+HISTORY = 4  # finished runs listed under the controls
 
 
 class PromptBox(anywidget.AnyWidget):
@@ -54,18 +58,32 @@ class PromptBox(anywidget.AnyWidget):
                 handler(self)
 
 
-def _thumbnail(png: bytes) -> bytes:
-    from PIL import Image
+def _thumbnail(data: bytes) -> bytes:
+    """A small square-cropped PNG: the gallery's tiles line up whatever the aspect ratio."""
+    from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(png)) as im:
-        im.thumbnail((THUMB, THUMB))
+    with Image.open(io.BytesIO(data)) as im:
+        small = ImageOps.fit(im.convert("RGB"), (THUMB, THUMB))
         out = io.BytesIO()
-        im.save(out, "PNG")
+        small.save(out, "PNG")
     return out.getvalue()
 
 
+def _chat_html(messages: list[dict[str, str]]) -> str:
+    parts = []
+    for m in messages:
+        who = "You" if m["role"] == "user" else "Janus"
+        parts.append(f'<div class="g4f-turn" style="margin:4px 0"><b>{who}</b>{markdown_html(m["content"])}</div>')
+    return "".join(parts)
+
+
 class Panel:
-    """``%g4f panel`` or ``g4f_magic.Panel()`` in a notebook cell."""
+    """``%g4f panel`` or ``g4f_magic.Panel()`` in a notebook cell.
+
+    Two outputs: the live panel, and below it a plain output of every finished result, which is what
+    a saved notebook shows once the kernel is gone. While the panel is live it hides that copy with a
+    style of its own, so nothing shows twice.
+    """
 
     def __init__(self, magics: Any = None, **overrides: Any) -> None:
         loop = kernel_loop()
@@ -78,40 +96,57 @@ class Panel:
         self.current: Result | None = None
         self.tasks: dict[asyncio.Task[Any], WidgetView] = {}
         self._syncing = False
+        self._finished: list[str] = []  # status lines of finished runs, newest first
+        self._id = uuid.uuid4().hex[:12]  # the plain copy's display id, and the class that hides it
+        self._shown = False
         self._build()
 
     # -- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
         s = self.settings
-        self.prompt = PromptBox(placeholder="Describe the image (Ctrl+Enter to generate)")
+        self.prompt = PromptBox()
         kinds = {r["model"]: r["kind"] for r in model_info()}
+        narrow = {"description_width": "56px"}
         self.model = w.Dropdown(options=[(f"{m} ({kinds[m]})", m) for m in G4F.models],
                                 value=s["default_model"] if s["default_model"] in kinds else G4F.default_model,
-                                description="model")
+                                description="model", style=narrow, layout=w.Layout(width="100%"))
         ratio = s["aspect_ratio"] if s["aspect_ratio"] in COMMON_RATIOS else "custom"
-        self.ratio = w.Dropdown(options=[*COMMON_RATIOS, "custom"], value=ratio, description="ratio")
+        self.ratio = w.Dropdown(options=[*COMMON_RATIOS, "custom"], value=ratio, description="ratio",
+                                style=narrow, layout=w.Layout(width="150px"))
         first = image_size(s["aspect_ratio"]) if ratio != "custom" else (1024, 1024)
-        self.width = w.BoundedIntText(value=first[0], min=MIN_SIDE, max=MAX_SIDE, step=8, description="width")
-        self.height = w.BoundedIntText(value=first[1], min=MIN_SIDE, max=MAX_SIDE, step=8, description="height")
-        self.seed = w.BoundedIntText(value=0, min=0, max=2**32 - 1, description="seed", disabled=True)
-        self.random_seed = w.Checkbox(value=True, description="random", indent=False)
-        self.count = w.BoundedIntText(value=1, min=1, max=MAX_COUNT, description="count")
+        side = w.Layout(width="130px")
+        self.width = w.BoundedIntText(value=first[0], min=MIN_SIDE, max=MAX_SIDE, step=8, description="width",
+                                      style=narrow, layout=side)
+        self.height = w.BoundedIntText(value=first[1], min=MIN_SIDE, max=MAX_SIDE, step=8, description="height",
+                                       style=narrow, layout=side)
+        self.seed = w.BoundedIntText(value=0, min=0, max=2**32 - 1, description="seed", disabled=True,
+                                     style=narrow, layout=w.Layout(width="190px"))
+        self.random_seed = w.Checkbox(value=True, description="random", indent=False, layout=w.Layout(width="80px"))
+        self.count = w.BoundedIntText(value=1, min=1, max=MAX_COUNT, description="count", style=narrow,
+                                      layout=w.Layout(width="130px"))
         self.upload = w.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp", multiple=False,
                                    description="image", layout=w.Layout(display="none"))
-        self.generate_button = w.Button(description="Generate", button_style="primary", icon="play")
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
-        self.clear_button = w.Button(description="Clear", icon="trash")
-        self.new_chat_button = w.Button(description="New chat", layout=w.Layout(display="none"))
+        self.generate_button = w.Button(description="Generate", button_style="primary", icon="play",
+                                        layout=w.Layout(width="110px"))
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True, layout=w.Layout(width="80px"))
+        self.clear_button = w.Button(description="Clear", icon="trash", layout=w.Layout(width="80px"))
+        self.new_chat_button = w.Button(description="New chat", layout=w.Layout(display="none", width="100px"))
         self.error = w.HTML("")
-        self.runs = w.VBox([])
-        self.large = w.Image(layout=w.Layout(max_width="768px", display="none"))
+        self.runs = w.VBox([])  # running rows, newest first
+        self.history = w.HTML("")  # the last few finished runs, one line each
+        self.large = w.Image(layout=w.Layout(max_width="100%", width="auto", display="none"))
         self.caption = w.HTML("")
-        self.save_button = w.Button(description="Save", icon="save", disabled=True)
-        self.download_button = w.Button(description="Download", icon="download", disabled=True)
-        self.reuse_button = w.Button(description="Reuse seed", icon="repeat", disabled=True)
+        self.save_button = w.Button(description="Save PNG", icon="save", tooltip="save with its recipe in image_dir",
+                                    layout=w.Layout(width="100px"))
         self.download_link = w.HTML("")
-        self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap"))
-        self.transcript = w.HTML("")
+        self.reuse_button = w.Button(description="Reuse seed", icon="repeat", layout=w.Layout(width="110px"))
+        self.actions = w.HBox([self.save_button, self.download_link, self.reuse_button],
+                              layout=w.Layout(display="none", align_items="center", flex_flow="row wrap"))
+        self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap", max_height="230px", overflow="auto"))
+        self.transcript = w.HTML("", layout=w.Layout(display="none", max_height="480px", overflow="auto"))
+        # while this widget is on the page, the plain copy of the results (for the saved notebook) is hidden
+        self._hide_copy = w.HTML(f"<style>.g4f-copy-{self._id}, .jp-OutputArea-child:has(.g4f-copy-{self._id})"
+                                 "{display:none !important}</style>", layout=w.Layout(display="none"))
 
         self.model.observe(self._on_model, names="value")
         self.ratio.observe(self._on_ratio, names="value")
@@ -124,38 +159,75 @@ class Panel:
         self.clear_button.on_click(lambda _: self.clear())
         self.new_chat_button.on_click(lambda _: self.new_chat())
         self.save_button.on_click(lambda _: self.save())
-        self.download_button.on_click(lambda _: self.download())
         self.reuse_button.on_click(lambda _: self.reuse_seed())
+
+        self.size_row = w.HBox([self.ratio, self.width, self.height])
+        self.seed_row = w.HBox([self.seed, self.random_seed, self.count])
+        controls = w.VBox([
+            self.prompt, self.model, self.size_row, self.seed_row, self.upload,
+            w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button]),
+            self.error, self.runs, self.history,
+        ], layout=w.Layout(width="420px", flex="0 0 420px", margin="0 12px 0 0"))
+        self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery],
+                                 layout=w.Layout(flex="1 1 0", min_width="0", max_width=f"{DISPLAY_WIDTH}px"))
+        self.widget = w.HBox([controls, w.VBox([self.image_side, self.transcript],
+                                               layout=w.Layout(flex="1 1 0", min_width="0")), self._hide_copy],
+                             layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.widget.add_class("g4f-panel")
         self._on_model({"new": self.model.value})
 
-        inputs = w.VBox([
-            self.prompt,
-            w.HBox([self.model, self.ratio, self.count]),
-            w.HBox([self.width, self.height, self.seed, self.random_seed]),
-            self.upload,
-            w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button]),
-            self.error,
-        ])
-        result = w.VBox([self.large, self.caption,
-                         w.HBox([self.save_button, self.download_button, self.reuse_button]),
-                         self.download_link, self.transcript, self.gallery])
-        self.widget = w.VBox([inputs, self.runs, result])
-        self.widget.add_class("g4f-panel")
-
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        data = self.widget._repr_mimebundle_(**kwargs)
+        data["text/plain"] = "g4f panel (live while the kernel runs; its results are kept in the output below)"
+        return data
+
+    def _ipython_display_(self) -> None:
+        """The live panel, then the plain copy of its results that a saved notebook keeps."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        display(self._copy_bundle(), raw=True, display_id=self._id)
+        self._shown = True
+
+    def _copy_bundle(self) -> dict[str, str]:
+        images = [r for r in self.results if r.image is not None]
+        if images:
+            line = f"g4f panel · {len(images)} image{'s' * (len(images) != 1)}"
+        else:
+            line = "g4f panel · chat" if self.chat.messages else "g4f panel · nothing generated yet"
+        bundle = run_bundle(line, "done", images[::-1])
+        if self.chat.messages:
+            bundle["text/html"] += _chat_html(self.chat.messages)
+        # Reopened without a kernel, the panel's own output can only say "Error displaying widget"
+        # (nothing is saved for a widget unless the user turns widget state saving on): that output,
+        # just above this copy, is hidden while it has nothing rendered in it.
+        hide_dead = (f".jp-OutputArea-child:has(+ .jp-OutputArea-child .g4f-copy-{self._id})"
+                     ":has(.jupyter-widgets:not(:has(*))){{display:none}}")
+        bundle["text/html"] = f'<style>{hide_dead}</style><div class="g4f-copy-{self._id}">{bundle["text/html"]}</div>'
+        return bundle
+
+    def _update_copy(self) -> None:
+        if not self._shown:  # made in code and never displayed: there is no copy to update
+            return
+        from IPython.display import update_display
+
+        update_display(self._copy_bundle(), display_id=self._id, raw=True)
 
     # -- inputs --------------------------------------------------------------------------------
     def _on_model(self, change: dict[str, Any]) -> None:
+        """The controls follow the model: a chat asks and answers; an image model sizes and seeds."""
         route = G4F.route(change["new"])
         chat = route == "janus_chat"
-        self.upload.layout.display = "" if chat else "none"
-        self.new_chat_button.layout.display = "" if chat else "none"
-        sized = route in ("flux_dev", "run_predict")
-        for box in (self.ratio, self.width, self.height):
-            box.disabled = not sized
-        self.count.disabled = chat
-
+        shown, hidden = "", "none"
+        self.upload.layout.display = shown if chat else hidden
+        self.new_chat_button.layout.display = shown if chat else hidden
+        self.transcript.layout.display = shown if chat else hidden
+        self.image_side.layout.display = hidden if chat else shown
+        self.size_row.layout.display = shown if route in ("flux_dev", "run_predict") else hidden
+        self.seed_row.layout.display = hidden if chat else shown
+        self.generate_button.description = "Ask" if chat else "Generate"
+        self.prompt.placeholder = ("Ask Janus a question, optionally about an uploaded image (Ctrl+Enter)" if chat
+                                   else "Describe the image (Ctrl+Enter to generate)")
     def _set_size(self, width: int, height: int) -> None:
         self._syncing = True
         try:
@@ -222,31 +294,36 @@ class Panel:
 
     async def _run(self, job: Job, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
         chat = self.chat if job.route == "janus_chat" else None
+        result = None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
             view.cancelled()
             raise
         except G4FError as exc:
-            view.fail(str(exc))
-            self.error.value = error_html(f"{job.model}: {exc}")
+            view.fail(f"{type(exc).__name__}: {exc}")  # said once: in the run's own line
             return None
         finally:
-            stop_one = row.children[1:]
-            row.children = (view.widget,)  # the run's own stop button goes
-            for widget in stop_one:
-                close_tree(widget)
-            for t, v in list(self.tasks.items()):
-                if v is view:
-                    del self.tasks[t]
-            self.stop_button.disabled = not self.tasks
+            self._retire(view, row)
         if chat is not None:
-            self._show_transcript()
+            self.transcript.value = _chat_html(self.chat.messages)
         for r in result if isinstance(result, ResultSet) else [result]:
             if r.image is not None:
-                thumb = await asyncio.to_thread(_thumbnail, r.image.png)  # decoding stays off the loop
+                thumb = await asyncio.to_thread(_thumbnail, r.image.data)  # decoding stays off the loop
                 self._add(r, thumb)
+        self._update_copy()
         return result
+
+    def _retire(self, view: WidgetView, row: w.HBox) -> None:
+        """A finished run leaves its row for one line in the short history; its widgets are closed."""
+        self.runs.children = tuple(r for r in self.runs.children if r is not row)
+        close_tree(row)
+        for t, v in list(self.tasks.items()):
+            if v is view:
+                del self.tasks[t]
+        self.stop_button.disabled = not self.tasks
+        self._finished = [line_html(view.line, view.state), *self._finished][:HISTORY]
+        self.history.value = "".join(self._finished)
 
     def stop(self) -> None:
         """Cancel every running generation; each closes its connection."""
@@ -254,45 +331,57 @@ class Panel:
             task.cancel()
 
     def clear(self) -> None:
-        """Forget results and finished runs; running ones stay."""
-        running = {v.widget for v in self.tasks.values()}
-        gone = [r for r in self.runs.children if r.children[0] not in running] + list(self.gallery.children)
-        self.runs.children = tuple(r for r in self.runs.children if r.children[0] in running)
+        """Forget results, the chat and finished runs; running ones stay."""
+        gone = list(self.gallery.children)
         self.results.clear()
         self.gallery.children = ()
         for widget in gone:  # a widget nobody shows still lives in the kernel until closed
             close_tree(widget)
+        self._finished = []
+        self.history.value = ""
         self.current = None
         self.large.value, self.large.layout.display = b"", "none"
         self.caption.value = self.download_link.value = self.error.value = ""
-        for b in (self.save_button, self.download_button, self.reuse_button):
-            b.disabled = True
+        self.actions.layout.display = "none"
+        self.new_chat()
 
     def new_chat(self) -> None:
         self.chat.reset()
         self.transcript.value = ""
+        self._update_copy()
 
     # -- results -------------------------------------------------------------------------------
     def _add(self, result: Result, thumbnail: bytes) -> None:
         self.results.append(result)
-        thumb = w.Image(value=thumbnail, format="png")
-        label = f"{result.model} · seed {result.seed}"
-        button = w.Button(description=label, tooltip=result.prompt, layout=w.Layout(width=f"{THUMB}px"))
+        thumb = w.Image(value=thumbnail, format="png", layout=w.Layout(width=f"{THUMB}px", height=f"{THUMB}px"))
+        button = w.Button(description=f"seed {result.seed}", tooltip=result.prompt,
+                          layout=w.Layout(width=f"{THUMB}px", height="24px"))
+        button.style.font_size = "11px"
         button.on_click(lambda _, r=result: self.show(r))
-        self.gallery.children = (w.VBox([thumb, button]), *self.gallery.children)
+        tile = w.VBox([thumb, button], layout=w.Layout(margin="2px", border="2px solid transparent"))
+        tile._g4f_result = result  # type: ignore[attr-defined]
+        self.gallery.children = (tile, *self.gallery.children)
         self.show(result)
 
     def show(self, result: Result) -> None:
-        """Show one result large (the newest, or a gallery thumbnail that was clicked)."""
+        """Show one result large (the newest, or a gallery tile that was clicked), marked in the gallery."""
         self.current = result
-        self.large.value = result.image.png  # type: ignore[union-attr]
-        self.large.format = "png"
+        assert result.image is not None
+        self.large.value = result.image.data  # as served: the browser decodes WebP itself
+        self.large.format = result.image.mime.split("/")[-1]
         self.large.layout.display = ""
-        self.caption.value = (f'<div class="g4f-caption"><b>{escape(result.prompt)}</b><br>'
-                              f"{escape(result.summary())}</div>")
-        self.download_link.value = ""
-        for b in (self.save_button, self.download_button, self.reuse_button):
-            b.disabled = False
+        self.caption.value = (
+            f'<div class="g4f-caption" style="overflow-wrap:anywhere"><b>{escape(result.prompt)}</b><br>'
+            f'<span style="color:#888;font-family:monospace">{escape(result.summary())}</span></div>')
+        mime, data = result.image.embedded("served")
+        name = f"{result.model}-{result.seed}.{EXTENSIONS[mime]}"
+        self.download_link.value = (
+            f'<a class="g4f-download" download="{escape(name)}" style="margin:0 8px" '
+            f'href="data:{mime};base64,{base64.b64encode(data).decode()}">⬇ Download</a>')
+        self.actions.layout.display = "flex"
+        for tile in self.gallery.children:
+            chosen = getattr(tile, "_g4f_result", None) is result
+            tile.layout.border = f"2px solid {COLOURS['done']}" if chosen else "2px solid transparent"
 
     def save(self) -> None:
         if self.current is None:
@@ -300,25 +389,7 @@ class Panel:
         path = self.current.save(self.settings.get("image_dir") or ".")
         self.caption.value += f'<div class="g4f-saved">saved {escape(path)}</div>'
 
-    def download(self) -> None:
-        """A link with the PNG (with its metadata) for the browser to download."""
-        if self.current is None:
-            return
-        from .result import to_png
-
-        data = base64.b64encode(to_png(self.current.image.data, self.current.metadata())).decode()  # type: ignore[union-attr]
-        name = f"{self.current.model}-{self.current.seed}.png"
-        self.download_link.value = (f'<a download="{escape(name)}" href="data:image/png;base64,{data}">'
-                                    f"click to download {escape(name)}</a>")
-
     def reuse_seed(self) -> None:
         if self.current is not None and self.current.seed is not None:
             self.random_seed.value = False
             self.seed.value = self.current.seed
-
-    def _show_transcript(self) -> None:
-        parts = []
-        for m in self.chat.messages:
-            who = "You" if m["role"] == "user" else "Janus"
-            parts.append(f'<div class="g4f-turn"><b>{who}</b>{markdown_html(m["content"])}</div>')
-        self.transcript.value = "".join(parts)

@@ -6,7 +6,10 @@ import html
 from functools import lru_cache
 from typing import Any, Iterable
 
-__all__ = ["escape", "markdown_html", "status_html", "log_html", "error_html", "status_line"]
+__all__ = ["escape", "markdown_html", "status_html", "line_html", "log_html", "error_html", "status_line", "COLOURS"]
+
+# readable on JupyterLab's light and dark themes alike
+COLOURS = {"running": "#777", "done": "#2a7", "error": "#d33", "cancelled": "#c80"}
 
 
 def escape(text: Any) -> str:
@@ -31,9 +34,14 @@ def status_line(model: str, status: str, elapsed: float | None) -> str:
 
 
 def status_html(model: str, status: str, elapsed: float | None, state: str = "running") -> str:
-    colour = {"running": "#555", "done": "#2a7", "error": "#c33", "cancelled": "#a70"}.get(state, "#555")
-    return (f'<div class="g4f-status" data-state="{escape(state)}" style="font-family:monospace;color:{colour}">'
-            f"{escape(status_line(model, status, elapsed))}</div>")
+    return line_html(status_line(model, status, elapsed), state)
+
+
+def line_html(line: str, state: str = "running") -> str:
+    """A run's one status line; its colour says how the run ended."""
+    colour = COLOURS.get(state, COLOURS["running"])
+    return (f'<div class="g4f-status" data-state="{escape(state)}" style="font-family:monospace;color:{colour};'
+            f'overflow-wrap:anywhere">{escape(line)}</div>')
 
 
 def log_html(lines: Iterable[str], open_: bool = False) -> str:
@@ -46,4 +54,4 @@ def log_html(lines: Iterable[str], open_: bool = False) -> str:
 
 
 def error_html(message: str) -> str:
-    return f'<div class="g4f-error" style="color:#c33;font-family:monospace">{escape(message)}</div>'
+    return f'<div class="g4f-error" style="color:{COLOURS["error"]};font-family:monospace">{escape(message)}</div>'

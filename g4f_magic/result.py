@@ -1,8 +1,7 @@
-"""Results: the downloaded bytes, a PNG for front ends, and PNG files that carry their recipe."""
+"""Results: the bytes the Space served (shown as they are), and PNG files that carry their recipe."""
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import re
@@ -12,7 +11,6 @@ from typing import Any
 
 from .errors import InvalidOption, StreamError
 from .media import EXTENSIONS
-from .render import escape, markdown_html
 
 __all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "check_target", "MAX_PIXELS"]
 
@@ -54,7 +52,7 @@ def to_png(data: bytes, text: dict[str, str] | None = None) -> bytes:
 
 @dataclass
 class GeneratedImage:
-    """One image as the Space served it (``data`` kept for saving) and a PNG for display."""
+    """One image as the Space served it; its declared size was checked (``checked``) on arrival."""
 
     data: bytes
     mime: str
@@ -63,10 +61,14 @@ class GeneratedImage:
 
     @property
     def png(self) -> bytes:
+        """The same pixels as PNG, made once: for viewers that cannot decode the served format."""
         if self._png is None:
-            # a PNG goes to the front end as served, so its declared size is checked here too
-            self._png = checked(self.data) if self.mime == "image/png" else to_png(self.data)
+            self._png = self.data if self.mime == "image/png" else to_png(self.data)
         return self._png
+
+    def embedded(self, embed: str = "served") -> tuple[str, bytes]:
+        """MIME type and bytes to put in a notebook: as served, or ``"png"``."""
+        return ("image/png", self.png) if embed == "png" else (self.mime, self.data)
 
     def __repr__(self) -> str:
         return f"GeneratedImage({self.mime}, {len(self.data)} bytes, url={self.url!r})"
@@ -116,20 +118,11 @@ class Result:
         what = f"image {self.image.mime}" if self.image else f"text {len(self.text)} chars"
         return f"<Result {self.summary()} · {what} · prompt {self.prompt[:60]!r}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        return self.mimebundle()
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The same output a finished run leaves: its line and the image (or the answer)."""
+        from .outputs import done_line, run_bundle
 
-    def mimebundle(self, max_width: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Data and metadata for display; ``max_width`` scales the shown size (sets of images)."""
-        if self.image is None:
-            caption = f'<div style="color:#888;font-size:small">{escape(self.summary())}</div>'
-            return {"text/plain": self.text, "text/html": markdown_html(self.text) + caption}, {}
-        png = self.image.png
-        meta: dict[str, Any] = {}
-        if self.width and self.height:
-            scale = min(1.0, max_width / self.width) if max_width else 1.0
-            meta = {"image/png": {"width": round(self.width * scale), "height": round(self.height * scale)}}
-        return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(self)}, meta
+        return run_bundle(done_line(self.model, [self], self.elapsed), "done", [self])
 
     def save(self, path: str | Path, index: int = 0) -> Path:
         """Write the image: PNG (with prompt, seed, model, size as text chunks) unless the path's
@@ -180,10 +173,14 @@ def _slug(text: str) -> str:
 
 
 class ResultSet(list):  # type: ignore[type-arg]
-    """Several results (``-n 4``, a Janus gallery); each displays itself, this shows a summary."""
+    """Several results (``-n 4``, a Janus gallery): shown as one grid with a seed under each image."""
 
     def save(self, folder: str | Path) -> list[Path]:
         return [r.save(folder, i) for i, r in enumerate(self)]
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": f"<ResultSet of {len(self)}: " + "; ".join(r.summary() for r in self) + ">"}
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .outputs import done_line, run_bundle
+
+        if not self:
+            return {"text/plain": "no results"}
+        return run_bundle(done_line(self[0].model, self, max(r.elapsed for r in self)), "done", self)

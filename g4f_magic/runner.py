@@ -59,6 +59,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         task.cancel()
         try:
             loop.run_until_complete(task)
+        except KeyboardInterrupt as own:  # the task's own account of it (RunCancelled: one line, no traceback)
+            raise own from None
         except BaseException:  # noqa: BLE001 - the task's own CancelledError or error; we re-raise the interrupt
             pass
         raise

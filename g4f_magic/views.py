@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .events import Reasoning
-from .render import error_html, log_html, markdown_html, status_html, status_line
+from .outputs import done_line, run_bundle
+from .render import line_html, log_html, markdown_html, status_html, status_line
+
+if TYPE_CHECKING:
+    from .result import Result
 
 __all__ = ["PlainView", "WidgetView", "UPDATE_INTERVAL", "close_tree"]
 
@@ -19,7 +23,8 @@ UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 propert
 
 
 class PlainView:
-    """Status lines on a text stream; a line only when the status changes (heartbeats with -v)."""
+    """Status lines on a text stream. On a terminal one line is rewritten in place; elsewhere a line is
+    printed when the stage changes (queue, start, progress…), not at every step (with -v: every status)."""
 
     can_run_in_background = False  # nothing would show the lines after the cell returned
 
@@ -28,49 +33,66 @@ class PlainView:
         self.count = count
         self.verbose = verbose
         self.out = out or sys.stdout
+        self.started = time.monotonic()
+        self.in_place = bool(getattr(self.out, "isatty", lambda: False)())
+        self.state, self.line = "running", ""
         self._last: dict[int, str] = {}
-        self._in_text = False
+        self._open: str | None = None  # what the unfinished last line holds: "status" (in place) or "text"
 
-    def _print(self, line: str) -> None:
-        if self._in_text:
+    def _close_line(self) -> None:
+        if self._open == "status" and self.in_place:
+            self.out.write("\r\x1b[K")  # the status line goes; what replaces it is written over it
+        elif self._open:
             self.out.write("\n")
-            self._in_text = False
-        print(line, file=self.out, flush=True)
+        self._open = None
+
+    def _print(self, line: str, final: bool = True) -> None:
+        self._close_line()
+        if final or not self.in_place:
+            print(line, file=self.out, flush=True)
+        else:
+            self.out.write(line)
+            self.out.flush()
+            self._open = "status"
 
     def status(self, index: int, event: Reasoning) -> None:
-        if event.kind in ("heartbeat", "generating") and not self.verbose:
+        if event.kind in ("heartbeat", "log", "finished") and not self.verbose:
+            return  # heartbeats and the Space's log are for -v; the last line says it finished
+        key = event.status if (self.verbose or self.in_place) else event.kind
+        if self._last.get(index) == key:
             return
+        self._last[index] = key
         prefix = f"[{index + 1}/{self.count}] " if self.count > 1 else ""
-        line = prefix + status_line(self.model, event.status, event.elapsed)
-        if self._last.get(index) != event.status:
-            self._last[index] = event.status
-            self._print(line)
+        self._print(prefix + status_line(self.model, event.status, event.elapsed), final=False)
 
     def preview(self, index: int, data: bytes, mime: str) -> None:
         return None  # a terminal has nowhere to draw it
 
     def text(self, chunk: str) -> None:
+        if self._open == "status":
+            self._close_line()
         self.out.write(chunk)
         self.out.flush()
-        self._in_text = True
+        self._open = "text"
 
-    def finish(self, recipe: str) -> None:
-        self._print(status_line(self.model, "done" + (f" · {recipe}" if recipe else ""), None))
+    def finish(self, results: list[Result]) -> None:
+        self.state, self.line = "done", done_line(self.model, results, time.monotonic() - self.started)
 
     def fail(self, message: str) -> None:
-        self._print(f"{self.model} · error · {message}")
+        self.state, self.line = "error", status_line(self.model, message, time.monotonic() - self.started)
 
     def cancelled(self) -> None:
-        self._print(f"{self.model} · cancelled")
+        self.state, self.line = "cancelled", status_line(self.model, "cancelled", time.monotonic() - self.started)
 
     def show(self) -> None:
         return None  # lines appear as they come
 
-    def settle(self) -> None:
-        return None  # the lines are already final
-
-    def trace(self) -> str | None:
-        return None  # the lines are the trace
+    def settle(self, with_status: bool = True) -> None:
+        if with_status and self.line:
+            self._print(self.line)
+        else:
+            self._close_line()
+            self.out.flush()
 
     async def ticker(self) -> None:
         return None
@@ -103,8 +125,9 @@ class WidgetView:
         self.min_interval = min_interval
         self.started = time.monotonic()
         self.state = "running"
+        self.line = ""  # the final status line, once the run is over
+        self.results: list[Result] = []
         self._status: dict[int, str] = {}
-        self._trace: list[tuple[str, str]] = []  # (kind, text): what streamed, for static copies
         self._logs: list[str] = []
         self._text = ""
         self._dirty = False
@@ -114,10 +137,9 @@ class WidgetView:
         self._fraction: float | None = None
         self.log_w = w.HTML("")
         self.text_w = w.HTML("")
-        self.previews = [w.Image(layout=w.Layout(display="none", max_width="256px")) for _ in range(count)]
-        self.output = w.Output()
-        self.widget = w.VBox([w.HBox([self.status_w, self.progress]), self.log_w, w.HBox(self.previews),
-                              self.text_w, self.output])
+        self.previews = [w.Image(layout=w.Layout(display="none", max_width="200px")) for _ in range(count)]
+        self.widget = w.VBox([w.HBox([self.status_w, self.progress]), self.log_w,
+                              w.HBox(self.previews, layout=w.Layout(flex_flow="row wrap")), self.text_w])
         self.widget.add_class("g4f-run")
         self._handle: Any = None
 
@@ -130,11 +152,14 @@ class WidgetView:
             return
         self._last_flush = now
         self._dirty = False
-        if self.count > 1:
-            text = " | ".join(f"{i + 1}: {self._status.get(i, 'waiting')}" for i in range(self.count))
+        if self.line:
+            new = line_html(self.line, self.state)
         else:
-            text = self._status.get(0, "Starting")
-        new = status_html(self.model, text, self._elapsed(), self.state)
+            if self.count > 1:
+                text = " | ".join(f"{i + 1}: {self._status.get(i, 'waiting')}" for i in range(self.count))
+            else:
+                text = self._status.get(0, "Starting")
+            new = status_html(self.model, text, self._elapsed(), self.state)
         if new != self.status_w.value:
             self.status_w.value = new
         if self._fraction is not None and self._fraction != self.progress.value:
@@ -154,11 +179,6 @@ class WidgetView:
             self._logs.append(event.status)
         elif event.kind != "heartbeat" or index not in self._status:
             self._status[index] = event.status
-        if index == 0 and event.kind in ("queue", "start", "progress", "generating"):
-            if self._trace and self._trace[-1][0] == event.kind:
-                self._trace[-1] = (event.kind, event.status)
-            else:
-                self._trace.append((event.kind, event.status))
         if event.kind == "progress" and event.progress_index is not None and event.progress_length:
             self._fraction = max(0.0, min(1.0, event.progress_index / event.progress_length))
         self._dirty = True
@@ -176,21 +196,28 @@ class WidgetView:
         self._flush()
 
     def _end(self, state: str, line: str) -> None:
-        self.state = state
+        self.state, self.line = state, line
         for image in self.previews:  # the result replaces the preview: each image is kept once
             image.layout.display = "none"
             image.value = b""
         if state == "done":  # likewise the streamed answer: the result shows it
             self._text = ""
             self.text_w.value = ""
-        self._status = {0: line}
-        self.count = 1
-        if state == "done" and self._fraction is not None:
-            self._fraction = 1.0
+            if self._fraction is not None:
+                self._fraction = 1.0
+        else:
+            self.progress.layout.display = "none"  # a full or half bar would read as success or progress
         self._flush(force=True)
 
-    def finish(self, recipe: str) -> None:
-        self._end("done", "done" + (f" · {recipe}" if recipe else ""))
+    def finish(self, results: list[Result]) -> None:
+        self.results = list(results)
+        self._end("done", done_line(self.model, self.results, self._elapsed()))
+
+    def fail(self, message: str) -> None:
+        self._end("error", status_line(self.model, message, self._elapsed()))
+
+    def cancelled(self) -> None:
+        self._end("cancelled", status_line(self.model, "cancelled", self._elapsed()))
 
     def show(self) -> None:
         """Display the live view in the cell's output, keeping the handle ``settle`` replaces."""
@@ -198,28 +225,20 @@ class WidgetView:
 
         self._handle = display(self.widget, display_id=True)
 
-    def settle(self) -> None:
-        """Swap the shown view for its final HTML and close its widgets. A kernel keeps every
-        widget until it is closed, so a finished cell would otherwise hold ~20 for the session;
-        the saved notebook then shows the same lines without needing widget state."""
-        from IPython.display import HTML
+    def bundle(self, with_status: bool = True) -> dict[str, str]:
+        """The run as the plain output it leaves (see :mod:`g4f_magic.outputs`)."""
+        return run_bundle(self.line if with_status else "", self.state, self.results, self._logs)
+
+    def settle(self, with_status: bool = True) -> None:
+        """Swap the shown view for its plain output and close its widgets. The notebook then keeps
+        the images and the line without a kernel or widget state, and the kernel does not keep ~20
+        widgets per finished cell (ipywidgets' registry holds each until it is closed)."""
+        from IPython.display import update_display
 
         handle, self._handle = self._handle, None
         if handle is not None:
-            handle.update(HTML(self.status_w.value + self.log_w.value + self.text_w.value))
+            update_display(self.bundle(with_status), display_id=handle.display_id, raw=True)
         close_tree(self.widget)
-
-    def trace(self) -> str:
-        """One line of what streamed (each kind's last word), for viewers that do not run widgets."""
-        steps = [text for _, text in self._trace] + [self._status.get(0, "")]
-        return status_line(self.model, " → ".join(s for s in steps if s), self._elapsed())
-
-    def fail(self, message: str) -> None:
-        self._end("error", "error")
-        self.status_w.value = error_html(f"{self.model} · {message}")
-
-    def cancelled(self) -> None:
-        self._end("cancelled", "cancelled")
 
     async def ticker(self) -> None:
         """Keep the elapsed time moving while the Space is quiet (queue waits)."""

@@ -92,3 +92,16 @@ def html_outputs(nb: Any) -> str:
     """What a front end renders as HTML: every text/html output and all widget state, as one text."""
     html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     return "\n".join(html + widget_values(nb))
+
+
+def shown_images(cell: Any) -> list[tuple[str, bytes]]:
+    """(MIME type, bytes) of every image a cell's plain outputs show: ``<img>`` data URLs in HTML."""
+    import base64
+    import re
+
+    found = []
+    for o in cell.outputs:
+        html = o.get("data", {}).get("text/html", "")
+        for mime, data in re.findall(r'<img [^>]*src="data:(image/\w+);base64,([A-Za-z0-9+/=]+)"', html):
+            found.append((mime, base64.b64decode(data)))
+    return found

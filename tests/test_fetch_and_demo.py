@@ -64,10 +64,13 @@ def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path, install: s
     html_path = tmp_path / "quickstart.html"
     assert f"HTML with the images inline: {html_path}" in out.stdout
     html = html_path.read_text()
-    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(pngs) == 5  # one lighthouse, four foxes, each inline once
-    assert all(base64.b64decode(p).startswith(b"\x89PNG") for p in pngs)
-    assert "In queue: position 1 of 1, ETA 0.5s → Started (ETA 2.0s) → Sampling 28/28 → done · seed 42" in html
+    from g4f_magic.media import image_mime
+
+    images = re.findall(r'src="data:(image/\w+);base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) == 5  # one lighthouse, four foxes, each inline once, in the format the Space served
+    assert all(image_mime(base64.b64decode(data)) == mime for mime, data in images)
+    assert images[0][0] == "image/webp"
+    assert re.search(r"flux · done · seed 42 · 1360x760 · \d+\.\ds</div>", html)
     assert "You asked: Say it in one word. (this conversation has 2 user turns)" in html
     assert (tmp_path / "quickstart.ipynb").exists()
 

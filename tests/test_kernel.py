@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 import pytest
-from kernels import Kernel, run_notebook, widget_values
+from kernels import Kernel, run_notebook, shown_images, widget_values
 from leakscan import TOKEN
 
 from g4f_magic.localspace import LocalSpace
@@ -29,24 +30,28 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     nb = run_notebook(sources, path)
     saved = path.read_text()
 
-    image_cell = nb.cells[2].outputs
-    pngs = [o for o in image_cell if "image/png" in o.get("data", {})]
-    assert len(pngs) == 1 and pngs[0].output_type == "execute_result"
-    # the live view streamed as widgets, then settled into plain HTML (its widgets closed)
-    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in image_cell)
-    [settled] = [o["data"]["text/html"] for o in image_cell if "g4f-status" in o.get("data", {}).get("text/html", "")]
-    assert "flux · done · seed 42 · 1360x760" in settled and 'data-state="done"' in settled
-    assert "Model loaded on the local stand-in" in settled  # the log lines
-    grid = [o for o in nb.cells[3].outputs if "image/png" in o.get("data", {})]
-    assert len(grid) == 2  # one image/png per generated image
+    def plain(cell: Any) -> list[Any]:
+        return [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+
+    # each run is one plain output in the end: its line, the Space's own bytes, the log; no widget,
+    # no Out[n] repeating it, no PNG re-encoding
+    [out] = plain(nb.cells[2])
+    assert out.output_type == "display_data" and set(out.data) == {"text/html", "text/plain"}
+    settled = out.data["text/html"]
+    assert settled.count("data:image/webp;base64,") == 1 and 'width="512"' in settled
+    assert re.fullmatch(r"flux · done · seed 42 · 1360x760 · \d+\.\ds", out.data["text/plain"])
+    assert 'data-state="done"' in settled and "Model loaded on the local stand-in" in settled  # the log
+    [grid] = plain(nb.cells[3])
+    assert len(shown_images(nb.cells[3])) == 2 and "<table" in grid.data["text/html"]
+    assert "seed 500 · 1024x1024" in grid.data["text/html"] and "seed 501" in grid.data["text/html"]
     assert nb.cells[6].outputs[0].text == "Result 42 a lighthouse in a storm, oil painting\n"
 
     values = widget_values(nb)  # what the widgets sent while they were live (nbclient keeps it)
     assert any("flux · done · seed 42 · 1360x760" in v and 'data-state="done"' in v for v in values)
     answer = "You asked: and again? (this conversation has 2 user turns)"
-    [result] = [o for o in nb.cells[5].outputs if o.output_type == "execute_result"]
-    assert answer in result["data"]["text/plain"] and answer in result["data"]["text/html"]
-    assert not any(answer in v for v in values)  # streamed live, then kept once: in the result
+    [result] = plain(nb.cells[5])
+    assert answer in result.data["text/html"] and result.data["text/plain"].startswith("janus-pro-7b · done · ")
+    assert not any(answer in v for v in values)  # streamed live, then kept once: in the output
     # a preview was shown while generating, then emptied: each image is stored once
     images = [v for v in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
               if v["model_name"] == "ImageModel"]
@@ -65,11 +70,17 @@ def test_a_finished_cell_leaves_no_live_widgets(kernel: Kernel) -> None:
     before = kernel.value(count)
     assert kernel.execute("%%g4f -m flux -s 5\na cat")["status"] == "ok"
     assert kernel.execute("%%g4f -m janus-pro-7b --new\nhello")["status"] == "ok"
-    assert kernel.execute("%%g4f -m flux -s 1\nbroken [fault:error_string]")["status"] == "error"
+    failed = kernel.execute("%%g4f -m flux -s 1\nbroken [fault:error_string]")
+    assert (failed["status"], failed["ename"]) == ("error", "GenerationError")
     assert kernel.value(count) == before  # each live view was closed when its run ended
     kernel.drain(0.3)
     updates = [m["content"]["data"]["text/html"] for m in kernel.iopub if m["msg_type"] == "update_display_data"]
-    assert len(updates) == 3 and 'data-state="done"' in updates[0] and "CUDA out of memory" in updates[2]
+    assert len(updates) == 3 and 'data-state="done"' in updates[0]
+    # a failed run says so once: the error's own line (its class, no traceback); its output keeps the log
+    [error] = [m["content"] for m in kernel.iopub if m["msg_type"] == "error"]
+    assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("GenerationError: ")
+    assert "CUDA out of memory" in error["traceback"][0]
+    assert "g4f-status" not in updates[2] and "log (1)" in updates[2]
 
 
 @pytest.mark.timeout(120)
@@ -82,9 +93,17 @@ def test_interrupt_cancels_cleanly_and_the_next_cell_runs(kernel: Kernel, kernel
     kernel.km.interrupt_kernel()
     reply = kernel.kc.get_shell_msg(timeout=30)
     assert reply["parent_header"]["msg_id"] == msg_id
-    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
-    assert kernel_env.disconnects, "the connection was not closed"
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "RunCancelled"
     kernel.drain(0.5)
+    deadline = time.monotonic() + 10  # the Space sees the close a moment after the kernel replies
+    while not kernel_env.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kernel_env.disconnects, "the connection was not closed"
+    # one line that says it was cancelled: no traceback of the rewritten cell
+    [error] = [m["content"] for m in kernel.iopub if m["msg_type"] == "error"]
+    assert len(error["traceback"]) == 1 and re.fullmatch(r"RunCancelled: flux · cancelled · \d+\.\ds",
+                                                         error["traceback"][0])
+    assert issubclass(__import__("g4f_magic").errors.RunCancelled, KeyboardInterrupt)
     updates = [json.dumps(m["content"]) for m in kernel.iopub if m["msg_type"] == "comm_msg"]
     assert any("cancelled" in u for u in updates)
     assert kernel.value("6 * 7") == "42"
@@ -109,9 +128,10 @@ def test_bg_leaves_the_kernel_free_and_still_completes(kernel: Kernel, kernel_en
         kernel.drain(0.5)
         updates = [json.dumps(m["content"]) for m in kernel.iopub if m["msg_type"] == "comm_msg"]
         assert any("done" in u and "seed 77" in u for u in updates)
-        outputs = [m for m in kernel.iopub if m["msg_type"] == "display_data"
-                   and "image/png" in m["content"]["data"]]
-        assert len(outputs) == 1  # the image went into the run's Output widget
+        # the shown widget became a plain output, after the cell had returned: the notebook keeps it
+        [final] = [m["content"] for m in kernel.iopub if m["msg_type"] == "update_display_data"]
+        assert "data:image/webp;base64," in final["data"]["text/html"]
+        assert final["data"]["text/plain"].startswith("flux · done · seed 77 · 1024x1024 · ")
         assert quick < 30
     finally:
         kernel_env.slow_delay = 0.05
@@ -162,12 +182,15 @@ def test_cells_queued_at_once_like_run_all(kernel: Kernel, kernel_env: LocalSpac
     assert kernel.value("_g4f.seed") == "2"
 
 
-def test_async_cell_transformer() -> None:
-    from g4f_magic.magic import async_cell
+def test_cell_transformers() -> None:
+    from g4f_magic.magic import async_cell, sync_cell
 
     [code] = async_cell(["%%g4f -m flux -s 42\n", "a 'quoted' \"prompt\"\n"])
+    # the ";": the run's own output shows the result, so the cell does not show it again
     assert code == ("await get_ipython().find_cell_magic('g4f').__self__.run_async("
-                    "'-m flux -s 42', 'a \\'quoted\\' \"prompt\"\\n')\n")
+                    "'-m flux -s 42', 'a \\'quoted\\' \"prompt\"\\n');\n")
+    assert sync_cell(["%g4f -m janus-pro-7b what is a lighthouse?"]) == [
+        "get_ipython().find_cell_magic('g4f').__self__.g4f('-m janus-pro-7b what is a lighthouse?', None);\n"]
     assert async_cell(["%g4f models\n"]) == ["%g4f models\n"]  # subcommands stay synchronous
     assert async_cell(["x = %g4f a cat\n"]) == ["x = %g4f a cat\n"]  # inside code: the sync path
 

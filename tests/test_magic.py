@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, secret
 
+from g4f_magic.errors import ConnectionFailed, G4FTimeout, QuotaExceeded
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.result import Result, ResultSet
 
@@ -29,9 +31,13 @@ def test_image_cell_prints_status_saves_and_returns_a_result(ip: Any, thread_spa
     assert isinstance(result, Result)
     assert (result.model, result.seed, result.width, result.height) == ("flux", 42, 1360, 760)
     assert result.image is not None and result.image.mime == "image/webp"
-    assert "flux · In queue: position 2 of 2, ETA 1.5s" in cap.stdout
-    assert "flux · Sampling 28/28" in cap.stdout
-    assert "flux · done · seed 42 · 1360x760\n" in cap.stdout
+    lines = [x for x in cap.stdout.splitlines() if not x.startswith("saved ")]
+    # one line per stage (queue, start, progress), not per step; the last says how it ended
+    assert "flux · In queue: position 2 of 2, ETA 1.5s" in lines[1]
+    assert any("flux · Sampling 0/28" in line for line in lines) and not any("Sampling 1/28" in x for x in lines)
+    [done] = [line for line in lines if " · done" in line]
+    assert re.fullmatch(r"flux · done · seed 42 · 1360x760 · \d+\.\ds", done)
+    assert len(lines) == 5, lines  # token, queue, start, sampling, done
     saved = Path("imgs") / "flux-42-a-lighthouse-in-a-storm.png"
     assert f"saved {saved}" in cap.stdout and saved.exists()  # no widgets here: saved and path printed
     from PIL import Image
@@ -41,17 +47,24 @@ def test_image_cell_prints_status_saves_and_returns_a_result(ip: Any, thread_spa
         assert im.text["prompt"] == "a lighthouse in a storm" and im.text["seed"] == "42"
         assert im.text["model"] == "flux" and im.text["size"] == "1360x760"
     assert ip.user_ns["_g4f"] is result
-    bundle, meta = result._repr_mimebundle_()
-    png = base64.b64decode(bundle["image/png"])
-    assert png.startswith(b"\x89PNG") and meta["image/png"] == {"width": 1360, "height": 760}
+    # displayed later (``_g4f`` in a cell): the Space's own WebP bytes at 512 px, and the line as text
+    bundle = result._repr_mimebundle_()
+    [src] = re.findall(r'<img class="g4f-image" src="data:image/webp;base64,([^"]+)" width="512"', bundle["text/html"])
+    assert base64.b64decode(src) == result.image.data
+    assert bundle["text/plain"].startswith("flux · done · seed 42 · 1360x760 · ")
 
 
-def test_result_lands_in_out_through_run_cell(ip: Any) -> None:
-    with capture_output():
+def test_a_cell_shows_its_result_once(ip: Any) -> None:
+    with capture_output() as cap:
         res = ip.run_cell("%%g4f -s 7 -o pic\na red bicycle", store_history=True)
     assert res.success, res.error_in_exec
-    assert isinstance(res.result, Result) and ip.user_ns["pic"] is res.result
-    assert ip.user_ns["Out"][res.execution_count] is res.result
+    # the run's output is the result; the cell does not repeat it as Out[n] (-o and _g4f keep it)
+    assert res.result is None and res.execution_count not in ip.user_ns["Out"]
+    assert isinstance(ip.user_ns["pic"], Result) and ip.user_ns["_g4f"] is ip.user_ns["pic"]
+    assert "<Result" not in cap.stdout
+    with capture_output():
+        res = ip.run_cell("pic2 = %g4f -s 8 a blue bicycle", store_history=True)
+    assert isinstance(ip.user_ns["pic2"], Result) and ip.user_ns["pic2"].seed == 8  # assignment still works
 
 
 def test_interpolation_and_its_errors(ip: Any) -> None:
@@ -64,11 +77,15 @@ def test_interpolation_and_its_errors(ip: Any) -> None:
         cell(ip, "", "a {nope}")
 
 
-def test_count_gives_distinct_seeds_and_one_display_per_image(ip: Any) -> None:
+def test_count_gives_distinct_seeds_and_one_grid(ip: Any) -> None:
     result, cap = cell(ip, "-n 3 -s 100 -m flux", "a fox")
     assert isinstance(result, ResultSet) and [r.seed for r in result] == [100, 101, 102]
-    pngs = [o for o in cap.outputs if "image/png" in o.data]
-    assert len(pngs) == 3
+    html = result._repr_mimebundle_()["text/html"]
+    # one table row of three 200 px tiles, each captioned with its recipe; no list of reprs
+    assert html.count("<tr>") == 1 and html.count('width="200"') == 3
+    assert all(f"seed {seed} · 1024x1024" in html for seed in (100, 101, 102))
+    assert result._repr_mimebundle_()["text/plain"].startswith("flux · done · 3 images · 1024x1024 · ")
+    assert "<Result" not in cap.stdout
     result, _ = cell(ip, "-n 2 -m flux-schnell", "a fox")
     assert len({r.seed for r in result}) == 2
 
@@ -114,11 +131,13 @@ def test_bad_input_is_one_usage_error_line(ip: Any, line: str, message: str) -> 
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_generation_errors_become_usage_errors(ip: Any, thread_space: LocalSpace) -> None:
+def test_generation_errors_keep_their_class_in_one_line(ip: Any, thread_space: LocalSpace) -> None:
     thread_space.arm("quota_new")
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(QuotaExceeded) as info:
         cell(ip, "-m flux", "a cat")
-    assert str(info.value) == "QuotaExceeded: You have exceeded your GPU quota (60s requested vs. 56s left)."
+    # what IPython prints instead of a traceback: the real class, not UsageError
+    assert info.value._render_traceback_() == [
+        "QuotaExceeded: You have exceeded your GPU quota (60s requested vs. 56s left)."]
     result, _ = cell(ip, "-m flux -s 1", "works again")  # the magic stays usable
     assert result.seed == 1
 
@@ -138,14 +157,13 @@ def test_save_option_and_result_save(ip: Any, tmp_path: Path) -> None:
 def test_subcommands(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with capture_output() as cap:
         ip.run_line_magic("g4f", "models")
-    import re
 
     assert re.search(r"^flux-schnell\s+image\s+roxky/g4f-flux\s+run_predict$", cap.stdout, re.M)
     assert re.search(r"^janus-pro-7b\s+text\+vision\s+roxky/Janus-Pro-7B\s+janus_chat$", cap.stdout, re.M)
     with capture_output() as cap:
         ip.run_line_magic("g4f", "help")
-    assert cap.stdout.strip() == ip.find_line_magic("g4f").__doc__.strip()
-    assert "--aspect-ratio" in cap.stdout and "Examples" in cap.stdout
+    assert cap.stdout.startswith("  %g4f [-m MODEL]") and "::" not in cap.stdout
+    assert "--aspect-ratio" in cap.stdout and "Examples:\n" in cap.stdout
     with capture_output() as cap:
         ip.run_line_magic("g4f", "history")
     assert "no generations yet" in cap.stdout
@@ -153,12 +171,17 @@ def test_subcommands(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with capture_output() as cap:
         ip.run_line_magic("g4f", "history")
     assert "a tree" in cap.stdout and "9" in cap.stdout
+    cell(ip, "-m janus-pro-7b --new", "a question")
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "history")
+    assert "None" not in cap.stdout and re.search(r"^2\s+janus-pro-7b\s+-\s+-\s", cap.stdout, re.M)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": LOGIN)
     with capture_output() as cap:
         ip.run_line_magic("g4f", "login")
         ip.run_line_magic("g4f", "config")
         ip.run_line_magic("config", "G4FMagics")
     assert "set (from %g4f login, in memory)" in cap.stdout
+    assert re.search(r"^max_image_bytes\s+32 MiB$", cap.stdout, re.M)
     assert LOGIN not in cap.stdout
     cell(ip, "-m flux", "with login")
     with capture_output() as cap:
@@ -173,7 +196,7 @@ def test_login_token_is_sent_and_never_shown(ip: Any, thread_space: LocalSpace, 
     result, cap = cell(ip, "-m flux", "a cat")
     join = thread_space.requests(path="/gradio_api/queue/join")[-1]
     assert join.headers["x-zerogpu-token"] == LOGIN
-    text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()[0]["text/plain"])
+    text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()["text/plain"])
     assert MARK not in text
 
 
@@ -206,7 +229,7 @@ def test_config_defaults_apply(ip: Any) -> None:
 
 def test_html_in_prompt_and_answer_is_text_not_markup(ip: Any) -> None:
     result, _ = cell(ip, "-m janus-pro-7b --new", "<img src=x onerror=alert(1)>")
-    html = result._repr_mimebundle_()[0]["text/html"]
+    html = result._repr_mimebundle_()["text/html"]
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
@@ -236,9 +259,9 @@ def test_load_ext_defers_heavy_imports() -> None:
 
 def test_timeout_option_names_the_limit(ip: Any, thread_space: LocalSpace) -> None:
     thread_space.arm("heartbeats_only")
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(G4FTimeout) as info:
         cell(ip, "-m flux --timeout 0.5", "a cat")
-    assert str(info.value) == "G4FTimeout: no result within 0.5 s (timeout=0.5)"
+    assert info.value._render_traceback_() == ["G4FTimeout: no result within 0.5 s (timeout=0.5)"]
 
 
 def test_verbose_shows_heartbeats(ip: Any) -> None:
@@ -249,7 +272,7 @@ def test_verbose_shows_heartbeats(ip: Any) -> None:
 
 def test_proxy_option_is_used(ip: Any, thread_space: LocalSpace) -> None:
     # nothing listens on this loopback port, so only a run that really used the proxy fails so
-    with pytest.raises(UsageError, match="^ConnectionFailed: cannot reach the proxy: connection refused$"):
+    with pytest.raises(ConnectionFailed, match="^cannot reach the proxy: connection refused$"):
         cell(ip, "-m flux --proxy http://127.0.0.1:9", "a cat")
 
 

@@ -35,18 +35,48 @@ async def test_generate_shows_status_progress_image_and_gallery(panel: Panel) ->
     panel.ratio.value = "16:9"
     panel.random_seed.value = False
     panel.seed.value = 42
+    assert panel.actions.layout.display == "none"  # no Save/Download before there is an image
     panel.generate_button.click()
     assert panel.stop_button.disabled is False
     [view] = panel.tasks.values()
+    assert panel.runs.children[0].children[0] is view.widget
     await finish_all(panel)
-    assert "flux · done · seed 42 · 1360x760" in view.status_w.value
     assert view.progress.value == 1.0
     assert "Model loaded on the local stand-in" in view.log_w.value
-    assert bytes(panel.large.value).startswith(b"\x89PNG") and panel.large.layout.display == ""
+    # the finished run's row became one line of the short history, its widgets closed
+    assert panel.runs.children == () and view.widget.comm is None
+    assert "flux · done · seed 42 · 1360x760" in panel.history.value and 'data-state="done"' in panel.history.value
+    # the image as the Space served it, beside the controls, with its actions
+    assert bytes(panel.large.value) == panel.results[0].image.data and panel.large.format == "webp"
+    assert panel.large.layout.display == "" and panel.actions.layout.display == "flex"
     assert len(panel.gallery.children) == 1 and len(panel.results) == 1
+    assert panel.gallery.children[0].layout.border.startswith("2px solid #")  # the selected tile is marked
     assert "a lighthouse" in panel.caption.value and "seed 42" in panel.caption.value
     assert panel.stop_button.disabled is True
     assert all(not v.value for v in view.previews)  # preview replaced by the result, kept once
+
+
+async def test_finished_results_are_kept_as_a_plain_output(panel: Panel, monkeypatch: Any) -> None:
+    updates: list[tuple[dict[str, str], str]] = []
+    monkeypatch.setattr("IPython.display.update_display",
+                        lambda data, display_id, raw: updates.append((data, display_id)))
+    panel._shown = True  # as after _ipython_display_
+    panel.prompt.value = "two foxes"
+    panel.count.value = 2
+    panel.generate()
+    await finish_all(panel)
+    # what the saved notebook shows without a kernel: every finished image, as served, and one line
+    bundle, display_id = updates[-1]
+    assert display_id == panel._id and bundle["text/plain"] == "g4f panel · 2 images"
+    from kernels import shown_images
+
+    shown = shown_images(type("Cell", (), {"outputs": [{"data": bundle}]})())
+    assert sorted(data for _, data in shown) == sorted(r.image.data for r in panel.results)
+    assert f'<div class="g4f-copy-{panel._id}">' in bundle["text/html"]
+    # the live panel hides that copy while it is on the page, so nothing shows twice
+    assert f".g4f-copy-{panel._id}" in panel._hide_copy.value and "display:none" in panel._hide_copy.value
+    live = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in live and "VBox" not in live["text/plain"]
 
 
 async def test_ctrl_enter_submits(panel: Panel) -> None:
@@ -77,10 +107,14 @@ async def test_ratio_keeps_sides_in_step(panel: Panel) -> None:
     assert (panel.width.value, panel.height.value) == (1000, 448)
 
 
-async def test_upload_and_new_chat_only_for_vision(panel: Panel, space: LocalSpace) -> None:
-    assert panel.upload.layout.display == "none"
+async def test_chat_mode_is_a_chat(panel: Panel, space: LocalSpace) -> None:
+    assert panel.upload.layout.display == "none" and panel.transcript.layout.display == "none"
     panel.model.value = "janus-pro-7b"
     assert panel.upload.layout.display == "" and panel.new_chat_button.layout.display == ""
+    # a question box and a transcript: no size, seed, count or image area
+    assert panel.transcript.layout.display == "" and panel.image_side.layout.display == "none"
+    assert panel.size_row.layout.display == "none" and panel.seed_row.layout.display == "none"
+    assert panel.generate_button.description == "Ask" and panel.prompt.placeholder.startswith("Ask Janus")
     panel.prompt.value = "hello"
     panel.generate()
     await finish_all(panel)
@@ -90,6 +124,13 @@ async def test_upload_and_new_chat_only_for_vision(panel: Panel, space: LocalSpa
     assert "You asked: more? (this conversation has 2 user turns)" in panel.transcript.value
     panel.new_chat_button.click()
     assert panel.transcript.value == "" and panel.chat.messages == []
+    panel.prompt.value = "again"
+    panel.generate()
+    await finish_all(panel)
+    panel.clear_button.click()  # Clear clears the chat too
+    assert panel.transcript.value == "" and panel.chat.messages == []
+    panel.model.value = "flux-dev"
+    assert panel.size_row.layout.display == "" and panel.generate_button.description == "Generate"
 
 
 async def test_gallery_click_reuse_seed_save_and_download(panel: Panel, tmp_path: Any, monkeypatch: Any) -> None:
@@ -100,8 +141,11 @@ async def test_gallery_click_reuse_seed_save_and_download(panel: Panel, tmp_path
     await finish_all(panel)
     assert len(panel.gallery.children) == 2
     older = panel.results[0]
-    panel.gallery.children[-1].children[1].click()  # the older thumbnail's button
-    assert panel.current is older and panel.large.value == older.image.png
+    tiles = panel.gallery.children
+    assert all(t.children[0].layout.width == t.children[0].layout.height == "96px" for t in tiles)  # aligned
+    tiles[-1].children[1].click()  # the older tile's button
+    assert panel.current is older and panel.large.value == older.image.data
+    assert tiles[-1].layout.border != "2px solid transparent" and tiles[0].layout.border == "2px solid transparent"
     panel.reuse_button.click()
     assert panel.random_seed.value is False and panel.seed.value == older.seed
     panel.save_button.click()
@@ -111,8 +155,13 @@ async def test_gallery_click_reuse_seed_save_and_download(panel: Panel, tmp_path
 
     with Image.open(saved[0]) as im:
         assert im.text["seed"] == str(older.seed)
-    panel.download_button.click()
-    assert 'download="flux-' in panel.download_link.value and "data:image/png;base64," in panel.download_link.value
+    # one click: the link is there as soon as the image is, with the bytes the Space served
+    import base64
+    import re
+
+    link = panel.download_link.value
+    [data] = re.findall(r'download="flux-\d+\.webp" [^>]*href="data:image/webp;base64,([^"]+)"', link)
+    assert base64.b64decode(data) == older.image.data
 
 
 async def test_stop_cancels_and_the_space_sees_the_disconnect(panel: Panel, space: LocalSpace) -> None:
@@ -124,7 +173,7 @@ async def test_stop_cancels_and_the_space_sees_the_disconnect(panel: Panel, spac
     panel.stop_button.click()
     await finish_all(panel)
     assert await space.wait_disconnect()
-    assert 'data-state="cancelled"' in view.status_w.value
+    assert 'data-state="cancelled"' in panel.history.value and "flux · cancelled" in panel.history.value
     assert panel.stop_button.disabled is True
 
 
@@ -132,8 +181,12 @@ async def test_errors_show_one_red_line_and_the_panel_stays_usable(panel: Panel,
     space.arm("join_503_queue_full")
     panel.prompt.value = "x"
     panel.generate()
+    [view] = panel.tasks.values()
     await finish_all(panel)
-    assert "Queue is full" in panel.error.value and 'class="g4f-error"' in panel.error.value
+    # said once, in the run's line, red, with its class; no bar left that reads as progress or success
+    assert panel.error.value == "" and panel.history.value.count("Queue is full") == 1
+    assert 'data-state="error"' in panel.history.value and "SpaceUnavailable: " in panel.history.value
+    assert view.progress.layout.display == "none" and panel.actions.layout.display == "none"
     panel.prompt.value = "   "
     panel.generate()
     assert "the prompt is empty" in panel.error.value
@@ -150,9 +203,8 @@ async def test_several_runs_at_once_each_with_its_own_status(panel: Panel) -> No
     panel.prompt.value = "two"
     panel.generate()
     assert len(panel.tasks) == 2 and len(panel.runs.children) == 2
-    views = list(panel.tasks.values())
     await finish_all(panel)
-    assert all("done" in v.status_w.value for v in views)
+    assert panel.history.value.count('data-state="done"') == 2
     assert {r.prompt for r in panel.results} == {"one", "two"}
 
 
@@ -167,7 +219,8 @@ async def test_clear(panel: Panel) -> None:
     assert len(_instances) > len(before)
     panel.clear_button.click()
     assert panel.results == [] and panel.gallery.children == () and panel.runs.children == ()
-    assert panel.large.layout.display == "none" and panel.save_button.disabled
+    assert panel.large.layout.display == "none" and panel.actions.layout.display == "none"
+    assert panel.history.value == ""
     # every widget the runs made (rows, stop buttons, thumbnails, their layouts and styles) is closed:
     # the kernel would keep them for as long as it lives
     assert set(_instances) == before

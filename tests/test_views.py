@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 
 from g4f_magic.events import Reasoning
+from g4f_magic.localspace.images import placeholder
 from g4f_magic.render import markdown_html
+from g4f_magic.result import GeneratedImage, Result
 from g4f_magic.views import PlainView, WidgetView
+
+
+def image_result(seed: int = 1, side: int = 32) -> Result:
+    data = placeholder("a cat", seed, side, side, "WEBP")
+    return Result("a cat", "flux", seed, side, side, GeneratedImage(data, "image/webp", "http://127.0.0.1/x.webp"))
 
 
 def test_status_and_log_text_is_escaped() -> None:
@@ -17,8 +25,9 @@ def test_status_and_log_text_is_escaped() -> None:
     assert "<script>" not in view.status_w.value and "&lt;script&gt;" in view.status_w.value
     view.status(0, Reasoning("<img src=x onerror=alert(1)>", "log"))
     assert "<img" not in view.log_w.value and "&lt;img src=x onerror=alert(1)&gt;" in view.log_w.value
-    view.fail("Response 500: <b>bad</b>")
-    assert "<b>" not in view.status_w.value and 'class="g4f-error"' in view.status_w.value
+    view.fail("ResponseStatusError: Response 500: <b>bad</b>")
+    assert "<b>" not in view.status_w.value and 'data-state="error"' in view.status_w.value
+    assert "flux · ResponseStatusError: Response 500: &lt;b&gt;bad&lt;/b&gt; · " in view.status_w.value
 
 
 def test_markdown_answer_with_raw_html_and_js_link() -> None:
@@ -33,7 +42,7 @@ def test_preview_is_replaced_then_emptied() -> None:
     view.preview(0, b"RIFF0000WEBPsecond", "image/webp")
     assert view.previews[0].value == b"RIFF0000WEBPsecond" and view.previews[0].format == "webp"
     assert view.previews[0].layout.display == ""
-    view.finish("seed 1 · 32x32")
+    view.finish([image_result()])
     assert view.previews[0].value == b"" and view.previews[0].layout.display == "none"
     assert "done · seed 1 · 32x32" in view.status_w.value and 'data-state="done"' in view.status_w.value
 
@@ -48,18 +57,54 @@ def test_updates_are_coalesced(monkeypatch: Any) -> None:
         now[0] = i * 0.002
         view.status(0, Reasoning(f"Sampling {i}/1000", "progress"))
     assert 15 <= len(sent) <= 21  # about ten a second, not a thousand
-    view.finish("")
+    view.finish([image_result()])
     assert "done" in sent[-1]
 
 
-def test_plain_view_prints_changes_only(capsys: Any) -> None:
+def test_plain_view_prints_a_line_per_stage(capsys: Any) -> None:
     view = PlainView("flux")
-    for _ in range(3):
-        view.status(0, Reasoning("In queue", "queue"))
+    for i in range(3):
+        view.status(0, Reasoning(f"In queue: position {3 - i}", "queue"))
     view.status(0, Reasoning("Generating…", "heartbeat"))
-    view.status(0, Reasoning("1/2", "progress", elapsed=0.5))
+    view.status(0, Reasoning("model loaded", "log"))
+    for i in range(1, 29):
+        view.status(0, Reasoning(f"{i}/28", "progress", elapsed=0.5))
+    view.finish([image_result(seed=5)])
+    view.settle()
     out = capsys.readouterr().out.splitlines()
-    assert out == ["flux · In queue", "flux · 1/2 · 0.5s"]
+    assert out[:2] == ["flux · In queue: position 3", "flux · 1/28 · 0.5s"]
+    assert len(out) == 3 and out[2].startswith("flux · done · seed 5 · 32x32 · ")
+
+
+def test_plain_view_on_a_terminal_rewrites_one_line() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    view = PlainView("flux", out=out)
+    for i in range(1, 29):
+        view.status(0, Reasoning(f"{i}/28", "progress"))
+    view.fail("ConnectionFailed: gone")
+    view.settle(with_status=False)  # the cell raises the error's own line
+    text = out.getvalue()
+    assert text.count("\n") == 0 and text.count("\r\x1b[K") == 28 and text.endswith("\r\x1b[K")
+    assert "28/28" in text
+
+
+def test_widget_view_leaves_one_plain_output() -> None:
+    view = WidgetView("flux", count=2, min_interval=0)
+    view.status(0, Reasoning("<b>loaded</b>", "log"))
+    view.finish([image_result(1), image_result(2)])
+    bundle = view.bundle()
+    assert bundle["text/plain"].startswith("flux · done · 2 images · 32x32 · ")
+    html = bundle["text/html"]
+    assert html.count("data:image/webp;base64,") == 2 and "seed 2 · 32x32" in html
+    assert "<details><summary>log (1)</summary>" in html and "&lt;b&gt;loaded" in html
+    assert "application/vnd.jupyter.widget-view+json" not in bundle
+    view.fail("G4FTimeout: late")
+    quiet = view.bundle(with_status=False)  # the cell's error line says how it ended
+    assert quiet["text/plain"] == "" and "g4f-status" not in quiet["text/html"] and "log (1)" in quiet["text/html"]
 
 
 def test_progress_bar_follows_progress_events() -> None:
@@ -67,8 +112,12 @@ def test_progress_bar_follows_progress_events() -> None:
     assert view.progress.layout.display == "none"
     view.status(0, Reasoning("Sampling 7/28", "progress", progress_index=7, progress_length=28))
     assert view.progress.value == 0.25 and view.progress.layout.display == ""
-    view.finish("seed 1")
+    view.finish([image_result()])
     assert view.progress.value == 1.0
+    failed = WidgetView("flux", min_interval=0)
+    failed.status(0, Reasoning("Sampling 7/28", "progress", progress_index=7, progress_length=28))
+    failed.fail("GenerationError: no")
+    assert failed.progress.layout.display == "none"  # a failed run shows no bar that reads as progress
 
 
 @pytest.mark.parametrize("kind", ["PlainView", "WidgetView"])
