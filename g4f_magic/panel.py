@@ -134,7 +134,7 @@ class Panel:
         self.error = w.HTML("")
         self.runs = w.VBox([])  # running rows, newest first
         self.history = w.HTML("")  # the last few finished runs, one line each
-        self.large = w.Image(layout=w.Layout(max_width="100%", width="auto", display="none"))
+        self.large = w.Image(layout=w.Layout(width="100%", height="auto", display="none"))
         self.caption = w.HTML("")
         self.save_button = w.Button(description="Save PNG", icon="save", tooltip="save with its recipe in image_dir",
                                     layout=w.Layout(width="100px"))
@@ -167,12 +167,12 @@ class Panel:
             self.prompt, self.model, self.size_row, self.seed_row, self.upload,
             w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button]),
             self.error, self.runs, self.history,
-        ], layout=w.Layout(width="420px", flex="0 0 420px", margin="0 12px 0 0"))
-        self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery],
-                                 layout=w.Layout(flex="1 1 0", min_width="0", max_width=f"{DISPLAY_WIDTH}px"))
-        self.widget = w.HBox([controls, w.VBox([self.image_side, self.transcript],
-                                               layout=w.Layout(flex="1 1 0", min_width="0")), self._hide_copy],
-                             layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        ])
+        self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery])
+        # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them
+        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript]), self._hide_copy],
+                                layout=w.Layout(grid_template_columns=f"420px minmax(0, {DISPLAY_WIDTH}px)",
+                                                grid_gap="0 16px", align_items="flex-start"))
         self.widget.add_class("g4f-panel")
         self._on_model({"new": self.model.value})
 
@@ -199,10 +199,11 @@ class Panel:
         if self.chat.messages:
             bundle["text/html"] += _chat_html(self.chat.messages)
         # Reopened without a kernel, the panel's own output can only say "Error displaying widget"
-        # (nothing is saved for a widget unless the user turns widget state saving on): that output,
-        # just above this copy, is hidden while it has nothing rendered in it.
+        # (nothing is saved for a widget unless the user turns widget state saving on). JupyterLab
+        # marks that output node .jupyter-widgets only then (a rendered panel is a child of it), so
+        # the dead output just above this copy is hidden, and only it.
         hide_dead = (f".jp-OutputArea-child:has(+ .jp-OutputArea-child .g4f-copy-{self._id})"
-                     ":has(.jupyter-widgets:not(:has(*))){{display:none}}")
+                     ":has(> .jp-OutputArea-output.jupyter-widgets){display:none}")
         bundle["text/html"] = f'<style>{hide_dead}</style><div class="g4f-copy-{self._id}">{bundle["text/html"]}</div>'
         return bundle
 

@@ -1,7 +1,10 @@
 """The quickstart notebook in JupyterLab, driven by Debian's Chromium through Playwright.
 
-Every wait is bounded and fails with what it was waiting for, plus a screenshot. ``make test``
-installs Chromium; a missing browser is a failure here, not a skip.
+A user's path: Run All, the panel (image, chat, error), an interrupted cell, then save, shut the
+kernel down and reopen: every result image must still be there, and no "Error displaying widget".
+Screenshots at 1280×800 (light, then dark) go to build/screenshots; docs/screenshots holds the copies
+the README shows. Every wait is bounded and fails with what it was waiting for, plus a screenshot.
+``make test`` installs Chromium; a missing browser is a failure here, not a skip.
 """
 
 from __future__ import annotations
@@ -29,10 +32,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
 LAB_TOKEN = "g4f-browser-test"  # JupyterLab's own login token
 XSS = "<img src=x onerror=alert(1)>"
-# Appended to the quickstart: a compromised Space's answer, log line and error (the error last: it stops Run All).
-HOSTILE_CELLS = ["%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
-                 "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
-                 "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
+# Appended to the quickstart: a run in the background, then a compromised Space's answer, log line and
+# error (the error last: it stops Run All).
+EXTRA_CELLS = ["%%g4f --bg -m flux -s 7 -o dawn\na lighthouse at dawn, watercolor",
+               "%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
+               "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
+               "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
+CELL_WITH = "(src) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].find(c => " \
+            "(c.querySelector('.cm-content') || {}).textContent?.includes(src))"
+# images shown (decoded) in the outputs of the cell whose source includes src
+SHOWN = f"(src) => {{ const c = ({CELL_WITH})(src); return c ? [...c.querySelectorAll('.jp-OutputArea-output img')]" \
+        ".filter(i => i.naturalWidth > 0 && i.offsetParent !== null).length : -1; }"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,7 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
     root = home / "root"
     root.mkdir()
     nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
-    nb.cells += [nbformat.v4.new_code_cell(src) for src in HOSTILE_CELLS]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in EXTRA_CELLS]
     nbformat.write(nb, root / "quickstart.ipynb")
     env = {**os.environ, "G4F_MAGIC_ENDPOINT": thread_space.url,  # type: ignore[attr-defined]
            "G4F_MAGIC_TOKEN": TOKEN}
@@ -54,6 +64,9 @@ def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> A
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    notebook = settings.parent / "notebook-extension"
+    notebook.mkdir()  # every cell in the page, so the checks see cells scrolled out of view
+    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port = free_port()
     log = open(home / "lab.log", "w")
     proc = subprocess.Popen(
@@ -104,6 +117,21 @@ class Browser:
         SHOTS.mkdir(parents=True, exist_ok=True)
         (locator or self.page).screenshot(path=str(SHOTS / name))
 
+    def shot_cell(self, name: str, src: str) -> None:
+        """The page at 1280×800 with the cell whose source includes ``src`` at the top."""
+        self.page.evaluate(f"(src) => ({CELL_WITH})(src).scrollIntoView({{block: 'start'}})", src)
+        self.page.wait_for_timeout(400)
+        self.shot(name)
+
+    def shown(self, src: str) -> int:
+        return int(self.page.evaluate(SHOWN, src))
+
+    def theme(self, name: str) -> None:
+        self.page.locator(".lm-MenuBar-item", has_text="Settings").first.click()
+        self.page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+        self.page.locator(".lm-Menu-item", has_text=name).first.click()
+        self.page.wait_for_timeout(1500)
+
 
 def with_browser(test: Callable[[Browser], None]) -> None:
     from playwright.sync_api import sync_playwright
@@ -111,7 +139,7 @@ def with_browser(test: Callable[[Browser], None]) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
             test(Browser(page))
         finally:
             browser.close()
@@ -171,7 +199,8 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         b.wait("the panel's caption", "() => (document.querySelector('.g4f-caption') || {}).textContent"
                "?.includes('a red bicycle')")
         b.wait("one gallery entry", "() => document.querySelectorAll('.g4f-panel button[title]').length >= 1")
-        b.shot("panel.png", panel)
+        b.wait("a one-click download link", "() => document.querySelector('.g4f-panel a.g4f-download[download]')")
+        b.shot_cell("panel-image.png", "%g4f panel")
 
         page.locator(".g4f-panel .g4f-prompt").fill(XSS)
         page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
@@ -181,14 +210,82 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         assert b.dialogs == []
         b.shot("panel-injection.png", panel)
 
+        page.locator(".g4f-panel .g4f-prompt").fill("a broken run [fault:error_string]")
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the failed run's red line", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+               ".some(e => e.dataset.state === 'error' && e.textContent.includes('GenerationError: CUDA out of memory'))")
+        b.shot_cell("panel-error.png", "%g4f panel")
+
+        panel.locator("select").first.select_option(label="janus-pro-7b (text+vision)")
+        b.wait("the panel in chat mode", "() => [...document.querySelectorAll('.g4f-panel button')]"
+               ".some(e => e.textContent.trim() === 'Ask')")
+        page.locator(".g4f-panel .g4f-prompt").fill("what is a lighthouse?")
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the answer in the transcript", "() => [...document.querySelectorAll('.g4f-panel .g4f-turn')]"
+               ".some(e => e.textContent.includes('You asked: what is a lighthouse?'))")
+        b.shot_cell("panel-chat.png", "%g4f panel")
+
+        # the magic's outputs, as a user sees them
+        assert b.shown("a lighthouse in a storm") == 1 and b.shown("-n 4") == 4
+        b.wait("the background run's image", f"() => ({SHOWN})('--bg') === 1", 60)
+        b.shot_cell("magic-single.png", "a lighthouse in a storm")
+        b.shot_cell("magic-grid.png", "-n 4")
+        b.shot_cell("magic-chat.png", "What makes a lighthouse painting dramatic?")
+        b.shot_cell("magic-error.png", "hostile log")
+
+        # an interrupted cell ends in one line that says so
+        page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-InputPrompt").click()
+        for key in ("Escape", "b", "Enter"):
+            page.keyboard.press(key)
+        page.keyboard.type("%%g4f -m flux -s 5")
+        page.keyboard.press("Enter")
+        page.keyboard.type("a slow one [fault:slow]")
+        page.keyboard.press("Shift+Enter")
+        b.wait("the slow run to stream", "() => [...window.__g4f].some(t => t.includes('/400'))", 60)
+        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
+        b.wait("the cancelled line", "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+               ".some(e => /RunCancelled: flux · cancelled · [0-9.]+s/.test(e.textContent))", 60)
+        cancelled = page.evaluate(f"() => ({CELL_WITH})('a slow one').querySelector('.jp-OutputArea').textContent")
+        assert "Traceback" not in cancelled and "run_async" not in cancelled, cancelled
+        b.shot_cell("magic-cancelled.png", "hostile error")
+
         # Saved from the browser, the notebook holds every output and no secret.
+        page.keyboard.press("Escape")
         page.keyboard.press("Control+s")
         deadline = time.monotonic() + 30
-        while "GPU exploded" not in saved.read_text():
+        while "RunCancelled" not in saved.read_text():
             assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
             time.sleep(0.3)
         SCANNER.scan("notebook", saved.read_text(), "saved from JupyterLab")
         assert TOKEN not in saved.read_text()
+        b.theme("JupyterLab Dark")
+        b.shot_cell("dark-magic-grid.png", "-n 4")
+        b.shot_cell("dark-panel.png", "%g4f panel")
+
+        # Shut the kernel down and reopen: the results are plain outputs, so they are all still there.
+        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")
+        if accept.count():
+            accept.click()
+        b.wait("the kernel to shut down", "() => [...document.querySelectorAll('.jp-StatusBar-Widget')]"
+               ".some(e => /No Kernel|Unknown|Idle|Starting/.test(e.textContent))")
+        page.wait_for_timeout(1000)
+        page.goto(f"{lab_url}/lab/tree/quickstart.ipynb?token={LAB_TOKEN}")
+        b.wait("the notebook to reopen", f"() => ({SHOWN})('-n 4') === 4", 90)
+        page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
+        for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1)):
+            assert b.shown(src) == count, src
+        assert b.shown("%g4f panel") >= 2  # the panel's results, from its plain copy
+        broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                               ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
+                               ".length")
+        assert broken == 0
+        b.shot_cell("reopened-dark-grid.png", "-n 4")
+        b.shot_cell("reopened-dark-panel.png", "%g4f panel")
+        b.theme("JupyterLab Light")
+        b.shot_cell("reopened-light-panel.png", "%g4f panel")
 
     try:
         with_browser(run)
