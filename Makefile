@@ -55,6 +55,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.notebook_bytes
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

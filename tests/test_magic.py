@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, secret
 
-from g4f_magic.errors import ConnectionFailed, G4FTimeout, QuotaExceeded
+from g4f_magic.errors import ConnectionFailed, G4FTimeout, QuotaExceeded, RunCancelled
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.result import Result, ResultSet
 
@@ -334,6 +334,17 @@ def test_help_syntax_shows_the_help_in_a_shell(ip: Any, thread_space: LocalSpace
     assert thread_space.requests() == []
 
 
+def test_a_question_mark_asks_in_a_shell_and_the_answer_shows_once(ip: Any, thread_space: LocalSpace) -> None:
+    with capture_output() as cap:
+        res = ip.run_cell("%g4f -m janus-pro-7b --new what is a lighthouse?", store_history=True)
+    assert res.success, res.error_in_exec
+    [join] = thread_space.requests(path="/gradio_api/queue/join")
+    assert join.body["data"][1] == "what is a lighthouse?"  # a question, not IPython's `lighthouse?` help
+    answer = "You asked: what is a lighthouse?"
+    assert cap.stdout.count(answer) == 1 and "not found" not in cap.stdout  # streamed once, not again as Out
+    assert cap.stdout.rstrip().splitlines()[-1].startswith("janus-pro-7b · done · ")
+
+
 def test_readme_options_table_is_generated_from_the_parser() -> None:
     from g4f_magic.magic import options_markdown
 
@@ -351,10 +362,13 @@ def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: Lo
     timer = threading.Timer(0.8, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as info:
             cell(ip, "-m flux", "interrupt me")
     finally:
         timer.cancel()
+    # the run's own account of the interrupt: one line, not a traceback through the event loop
+    assert isinstance(info.value, RunCancelled)
+    assert re.fullmatch(r"RunCancelled: flux · cancelled · \d+\.\ds", info.value._render_traceback_()[0])
     deadline = time.monotonic() + 5
     while not thread_space.disconnects and time.monotonic() < deadline:
         time.sleep(0.02)
