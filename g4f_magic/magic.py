@@ -162,20 +162,8 @@ class G4FMagics(Magics, Settings):
         if plan is None:
             return None
         job, view, args, plain = plan
-        try:
-            result = await self._run(job, view, args.image)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            view.cancelled()
-            view.settle(with_status=False)  # the cell's one line says it
-            raise RunCancelled(view.line) from None
-        except G4FError as exc:
-            view.fail(f"{type(exc).__name__}: {exc}")
-            view.settle(with_status=False)
-            raise  # IPython shows it as one line, with its own class (errors._OneLine)
-        except BaseException:
-            view.settle()
-            raise
-        view.settle()
+        result = await self._run(job, view, args.image, in_cell=True)
+        assert result is not None  # in a cell, a failed run raised
         if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
             from .outputs import run_bundle
 
@@ -213,12 +201,32 @@ class G4FMagics(Magics, Settings):
         return job, view, args, plain
 
     # -- running --------------------------------------------------------------------------------
-    async def _run(self, job: Job, view: Any, image: str | None) -> Result | ResultSet:
+    async def _run(self, job: Job, view: Any, image: str | None, *, in_cell: bool) -> Result | ResultSet | None:
+        """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
+        one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
         from .engine import run_in_view
 
-        if image is not None:
-            job.image = await self._image_bytes(image, job)
-        return await run_in_view(job, view, self.chat)
+        try:
+            if image is not None:
+                job.image = await self._image_bytes(image, job)
+            result = await run_in_view(job, view, self.chat)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            view.cancelled()
+            view.settle(with_status=not in_cell)
+            if in_cell:
+                raise RunCancelled(view.line) from None
+            raise
+        except G4FError as exc:
+            view.fail(f"{type(exc).__name__}: {exc}")
+            view.settle(with_status=not in_cell)
+            if in_cell:
+                raise  # IPython shows it as one line, with its own class (errors._OneLine)
+            return None
+        except BaseException:
+            view.settle()
+            raise
+        view.settle()
+        return result
 
     def _start_bg(self, job: Job, view: Any, args: Any, image: str | None) -> None:
         loop = kernel_loop()
@@ -228,21 +236,9 @@ class G4FMagics(Magics, Settings):
 
         async def background() -> None:
             # the shown view becomes the run's plain output in the end: done, failed or cancelled
-            try:
-                result = await self._run(job, view, image)
-            except asyncio.CancelledError:
-                view.cancelled()
-                view.settle()
-                raise
-            except G4FError as exc:
-                view.fail(f"{type(exc).__name__}: {exc}")
-                view.settle()
-                return
-            except BaseException:
-                view.settle()
-                raise
-            view.settle()
-            self._keep(result, args, plain=False)
+            result = await self._run(job, view, image, in_cell=False)
+            if result is not None:
+                self._keep(result, args, plain=False)
 
         task = loop.create_task(background())
         self.tasks.add(task)

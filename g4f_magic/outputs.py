@@ -38,7 +38,8 @@ def image_tag(result: Result, width: int, embed: str = "served") -> str:
     assert result.image is not None
     mime, data = result.image.embedded(embed)
     src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    size = f' width="{min(width, result.width)}"' if width and result.width else (f' width="{width}"' if width else "")
+    shown = min(width, result.width or width)  # 0: no width, the image's own size
+    size = f' width="{shown}"' if shown else ""
     prompt = escape(result.prompt)
     return f'<img class="g4f-image" src="{src}"{size} alt="{prompt}" title="{prompt}" style="max-width:100%">'
 

@@ -114,11 +114,10 @@ class Panel:
         self.ratio = w.Dropdown(options=[*COMMON_RATIOS, "custom"], value=ratio, description="ratio",
                                 style=narrow, layout=w.Layout(width="150px"))
         first = image_size(s["aspect_ratio"]) if ratio != "custom" else (1024, 1024)
-        side = w.Layout(width="130px")
         self.width = w.BoundedIntText(value=first[0], min=MIN_SIDE, max=MAX_SIDE, step=8, description="width",
-                                      style=narrow, layout=side)
+                                      style=narrow, layout=w.Layout(width="130px"))
         self.height = w.BoundedIntText(value=first[1], min=MIN_SIDE, max=MAX_SIDE, step=8, description="height",
-                                       style=narrow, layout=side)
+                                       style=narrow, layout=w.Layout(width="130px"))
         self.seed = w.BoundedIntText(value=0, min=0, max=2**32 - 1, description="seed", disabled=True,
                                      style=narrow, layout=w.Layout(width="190px"))
         self.random_seed = w.Checkbox(value=True, description="random", indent=False, layout=w.Layout(width="80px"))
@@ -295,7 +294,6 @@ class Panel:
 
     async def _run(self, job: Job, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
         chat = self.chat if job.route == "janus_chat" else None
-        result = None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:

@@ -15,6 +15,7 @@ from traitlets.config import Configurable
 
 from .endpoints import ENV_VAR
 from .media import MAX_IMAGE_BYTES
+from .outputs import DISPLAY_WIDTH, EMBED_FORMATS
 
 if TYPE_CHECKING:
     from .engine import Job
@@ -46,9 +47,9 @@ class Settings(Configurable):
     url_flux = Unicode("", help="Full /run/predict URL for flux-schnell; empty: the default.").tag(config=True)
     proxy = Unicode("", help="HTTP(S) proxy URL.").tag(config=True)
     max_image_bytes = Int(MAX_IMAGE_BYTES, help="Largest image accepted from a Space, in bytes.").tag(config=True)
-    display_width = Int(512, min=0, help="Widest an image is shown, in px (0: its own size, up to the cell's "
+    display_width = Int(DISPLAY_WIDTH, min=0, help="Widest an image is shown, in px (0: its own size, up to the cell's "
                         "width); a grid's tiles are 200 px.").tag(config=True)
-    embed_format = CaselessStrEnum(["served", "png"], "served",
+    embed_format = CaselessStrEnum(list(EMBED_FORMATS), "served",
                                    help="How images are kept in the notebook: served (the Space's own WebP/JPEG "
                                    "bytes, about 1/10 of PNG) or png (for viewers without WebP).").tag(config=True)
     widgets = CaselessStrEnum(["auto", "on", "off"], "auto",

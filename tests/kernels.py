@@ -94,14 +94,15 @@ def html_outputs(nb: Any) -> str:
     return "\n".join(html + widget_values(nb))
 
 
-def shown_images(cell: Any) -> list[tuple[str, bytes]]:
-    """(MIME type, bytes) of every image a cell's plain outputs show: ``<img>`` data URLs in HTML."""
+def html_images(html: str) -> list[tuple[str, bytes]]:
+    """(MIME type, bytes) of every ``<img>`` with a data URL in ``html``."""
     import base64
     import re
 
-    found = []
-    for o in cell.outputs:
-        html = o.get("data", {}).get("text/html", "")
-        for mime, data in re.findall(r'<img [^>]*src="data:(image/\w+);base64,([A-Za-z0-9+/=]+)"', html):
-            found.append((mime, base64.b64decode(data)))
-    return found
+    found = re.findall(r'<img [^>]*src="data:(image/\w+);base64,([A-Za-z0-9+/=]+)"', html)
+    return [(mime, base64.b64decode(data)) for mime, data in found]
+
+
+def shown_images(cell: Any) -> list[tuple[str, bytes]]:
+    """Every image a cell's plain outputs show."""
+    return [image for o in cell.outputs for image in html_images(o.get("data", {}).get("text/html", ""))]
