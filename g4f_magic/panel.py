@@ -138,7 +138,7 @@ class Panel:
         self.save_button = w.Button(description="Save PNG", icon="save", tooltip="save with its recipe in image_dir",
                                     layout=w.Layout(width="100px"))
         self.download_link = w.HTML("")
-        self.reuse_button = w.Button(description="Reuse seed", icon="repeat", layout=w.Layout(width="110px"))
+        self.reuse_button = w.Button(description="Reuse seed", icon="repeat", layout=w.Layout(width="124px"))
         self.actions = w.HBox([self.save_button, self.download_link, self.reuse_button],
                               layout=w.Layout(display="none", align_items="center", flex_flow="row wrap"))
         self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap", max_height="230px", overflow="auto"))
@@ -353,8 +353,9 @@ class Panel:
     def _add(self, result: Result, thumbnail: bytes) -> None:
         self.results.append(result)
         thumb = w.Image(value=thumbnail, format="png", layout=w.Layout(width=f"{THUMB}px", height=f"{THUMB}px"))
-        button = w.Button(description=f"seed {result.seed}", tooltip=result.prompt,
-                          layout=w.Layout(width=f"{THUMB}px", height="24px"))
+        # the seed alone fits a tile (10 digits); the tooltip says the rest
+        button = w.Button(description=str(result.seed), tooltip=f"seed {result.seed} · {result.prompt}",
+                          layout=w.Layout(width=f"{THUMB}px", height="24px", padding="0 2px"))
         button.style.font_size = "11px"
         button.on_click(lambda _, r=result: self.show(r))
         tile = w.VBox([thumb, button], layout=w.Layout(margin="2px", border="2px solid transparent"))
