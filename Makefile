@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.notebook_bytes
+	$(PY) -m benchmarks.replay
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.sections import write_section
 from g4f_magic.localspace import LocalSpace, in_thread
 from g4f_magic.result import to_png
 
@@ -113,15 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lines = figures(args.n)
     print("\n".join(lines))
-    text = args.out.read_text() if args.out.exists() else ""
-    body = f"{SECTION}\n" + "\n".join(lines) + "\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        tail = rest.split("\n## ", 1)
-        text = head + body + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    args.out.write_text(text)
+    write_section(args.out, SECTION, lines)
     return 0
 
 

@@ -6,22 +6,26 @@ Pure async: no IPython, no ipywidgets. A view is any object with the methods of 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .availability import answered
 from .client import fetch_image
 from .errors import G4FError, InvalidOption, StreamError
 from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .media import MAX_IMAGE_BYTES
 from .prompts import drop_controls
 from .providers import G4F
+from .replay import MAX_BYTES, Entry, ReplayStore, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
 from .routes import SEED_RANGES
 from .sizes import image_size
+from .sweep import CONCURRENCY, Sweep, SweepCell, SweepSet
 
-__all__ = ["Job", "ChatState", "View", "run_job", "run_in_view", "MAX_COUNT"]
+__all__ = ["Job", "ChatState", "View", "run_job", "run_sweep", "run_in_view", "MAX_COUNT"]
 
 MAX_COUNT = 16
 
@@ -35,6 +39,7 @@ class View(Protocol):
     def status(self, index: int, event: Reasoning) -> None: ...
     def preview(self, index: int, data: bytes, mime: str) -> None: ...
     def text(self, chunk: str) -> None: ...
+    def cell(self, index: int, result: Result | None, error: str | None) -> None: ...  # one image's outcome
     def finish(self, results: list[Result]) -> None: ...  # the result arrived
     def fail(self, message: str) -> None: ...  # "ClassName: message"
     def cancelled(self) -> None: ...
@@ -76,6 +81,15 @@ class Job:
     url_flux: str | None = None
     api_key: str | None = field(default=None, repr=False)
     max_image_bytes: int = MAX_IMAGE_BYTES
+    steps: int | None = None  # FLUX.1-dev's num_inference_steps (the Space's default: 28)
+    guidance: float | None = None  # FLUX.1-dev's guidance_scale (the Space's default: 3.5)
+    fallback: tuple[str, ...] = ()  # models that answer, in order, when the one before cannot
+    wait: bool = False  # wait out a quota error that says when the quota returns
+    max_wait: float = 900.0  # seconds: a longer stated wait fails at once
+    replay: bool = True  # a seeded request answered before is replayed from the store
+    refresh: bool = False  # generate anew, and replace what the store holds
+    replay_dir: str | None = None  # None: the user's cache folder (replay.default_dir)
+    replay_max_bytes: int = MAX_BYTES
     route: str = field(init=False, default="")  # set by check(): which wire flow serves the model
 
     def __post_init__(self) -> None:
@@ -92,20 +106,75 @@ class Job:
             raise InvalidOption(f"{self.model} answers once per question; drop -n")
         if route in ("flux_dev", "run_predict"):
             image_size(self.aspect_ratio, self.width, self.height)
-        if self.seed is not None:
-            hi = SEED_RANGES[route][1]
+        if route != "flux_dev":
+            for name, value in (("--steps", self.steps), ("--guidance", self.guidance)):
+                if value is not None:
+                    raise InvalidOption(f"{name} is read by flux and flux-dev only; {self.model} has no such setting")
+        if self.steps is not None and not 1 <= self.steps <= 200:
+            raise InvalidOption(f"--steps must be from 1 to 200; got {self.steps}")
+        if self.guidance is not None and not 0 <= self.guidance <= 30:
+            raise InvalidOption(f"--guidance must be from 0 to 30; got {self.guidance:g}")
+        chat = route == "janus_chat"
+        for other in self.fallback:
+            if other == self.model:
+                raise InvalidOption(f"--fallback {other}: that is the model itself")
+            if (G4F.route(other) == "janus_chat") != chat:
+                kinds = ("answers questions", "makes images")
+                raise InvalidOption(f"--fallback {other}: {self.model} {kinds[not chat]} and {other} "
+                                    f"{kinds[chat]}")
+        for model in self.models if self.seed is not None else ():
+            hi = SEED_RANGES[G4F.route(model)][1]
             last = self.seed + self.count - 1
             if self.seed < 0 or last > hi:
                 many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
-                raise InvalidOption(f"seed {self.seed}{many}: {self.model} takes seeds from 0 to {hi}")
+                raise InvalidOption(f"seed {self.seed}{many}: {model} takes seeds from 0 to {hi}")
 
-    def provider_options(self) -> dict[str, Any]:
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model, then its fallbacks."""
+        return (self.model, *self.fallback)
+
+    def knobs(self, model: str) -> dict[str, Any]:
+        """The sampler settings ``model`` reads, as given (None: the Space's default)."""
+        return {"steps": self.steps, "guidance": self.guidance} if G4F.route(model) == "flux_dev" else {}
+
+    def provider_options(self, model: str | None = None) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
                                 "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
         for key in ("endpoint", "api_url", "flux_dev_url", "url_flux"):
             if getattr(self, key):
                 opts[key] = getattr(self, key)
+        knobs = self.knobs(model or self.model)
+        if knobs.get("steps") is not None:
+            opts["num_inference_steps"] = knobs["steps"]
+        if knobs.get("guidance") is not None:
+            opts["guidance_scale"] = knobs["guidance"]
         return opts
+
+    def space(self, model: str | None = None) -> str:
+        """The URL the request for ``model`` goes to: a duplicated Space or one's own server is another Space."""
+        ends = G4F.endpoints(self.endpoint, None, self.api_url, self.flux_dev_url, self.url_flux)
+        route = G4F.route(model or self.model)
+        return {"janus_chat": ends.janus, "janus_image": ends.janus, "flux_dev": ends.flux_dev,
+                "run_predict": ends.flux_predict}[route]
+
+    def request(self, model: str, seed: int | None, messages: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """The request as sent, field by field: what the replay store is keyed by."""
+        route = G4F.route(model)
+        req: dict[str, Any] = {"route": route, "space": self.space(model), "model": model, "prompt": self.prompt,
+                               "seed": seed}
+        if route in ("flux_dev", "run_predict"):
+            req["size"] = list(image_size(self.aspect_ratio, self.width, self.height))
+        if route == "flux_dev":  # the Space's own defaults when not given, so "given 28" = "not given"
+            req["steps"] = 28 if self.steps is None else self.steps
+            req["guidance"] = 3.5 if self.guidance is None else self.guidance
+        if route == "janus_chat":
+            req["messages"] = messages
+            req["image"] = hashlib.sha256(self.image).hexdigest() if self.image is not None else None
+        return req
+
+    def store(self) -> ReplayStore | None:
+        return ReplayStore(self.replay_dir, self.replay_max_bytes) if self.replay else None
 
 
 def _seeds(job: Job, route: str) -> list[int | None]:
@@ -117,11 +186,31 @@ def _seeds(job: Job, route: str) -> list[int | None]:
     return random.sample(range(lo, hi + 1), job.count)
 
 
-async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list[Result]:
+def _stored(result: Result, urls: list[str | None]) -> dict[str, Any]:
+    """What rebuilds ``result`` from the store (its images are the entry's parts)."""
+    return {"prompt": result.prompt, "model": result.model, "seed": result.seed, "width": result.width,
+            "height": result.height, "text": result.text, "elapsed": result.elapsed, "log": result.log,
+            "steps": result.steps, "guidance": result.guidance, "note": result.note, "urls": urls}
+
+
+def _replayed(entry: Entry) -> list[Result]:
+    r = entry.result
+    fields = dict(prompt=r["prompt"], model=r["model"], seed=r["seed"], width=r["width"], height=r["height"],
+                  text=r.get("text", ""), log=list(r.get("log", [])), steps=r.get("steps"),
+                  guidance=r.get("guidance"), note=r.get("note", ""), replayed=entry.created)
+    if not entry.parts:
+        return [Result(**fields)]
+    urls = r.get("urls") or []
+    return [Result(**fields, image=GeneratedImage(data, mime, urls[i] if i < len(urls) else ""))
+            for i, (mime, data) in enumerate(entry.parts)]
+
+
+async def _generate(job: Job, model: str, index: int, seed: int | None, view: View) -> list[Result]:
+    """One request to the Space for ``model``: its events to the view, its images fetched and checked."""
     started = time.monotonic()
     log: list[str] = []
     shown_preview = None
-    async for ev in G4F.create_async_generator(job.model, job.prompt, seed=seed, **job.provider_options()):
+    async for ev in G4F.create_async_generator(model, job.prompt, seed=seed, **job.provider_options(model)):
         if isinstance(ev, Reasoning):
             if ev.kind == "log":
                 log.append(ev.status)
@@ -142,9 +231,35 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
                 checked(data)  # its declared size, before anything decodes it; shown as served, never re-encoded
                 image = GeneratedImage(data, mime, url)
                 results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
-                                      elapsed=time.monotonic() - started, log=log))
+                                      elapsed=time.monotonic() - started, log=log, **job.knobs(model)))
             return results
     raise StreamError("the generation ended without an image")
+
+
+async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list[Result]:
+    """Replayed when this exact request was answered before; else generated (with the job's waiting and
+    fallbacks) and stored for the next time."""
+    store = job.store()
+    if store is not None and seed is not None and not job.refresh:
+        for model in job.models:
+            entry = await asyncio.to_thread(store.get, request_key(job.request(model, seed)))
+            if entry is not None:
+                results = _replayed(entry)
+                view.status(index, Reasoning(replay_note(entry.created), "replayed", elapsed=0.0))
+                return results
+
+    async def attempt(model: str) -> list[Result]:
+        return await _generate(job, model, index, seed, view)
+
+    results, note = await answered(job, index, view, attempt)
+    for r in results:
+        r.note = note
+    if store is not None and results:
+        first = results[0]
+        parts = [(r.image.mime, r.image.data) for r in results if r.image is not None]
+        await asyncio.to_thread(store.put, request_key(job.request(first.model, first.seed)),
+                                _stored(first, [r.url for r in results]), parts)
+    return results
 
 
 async def _all_or_nothing(coros: list[Any]) -> list[Any]:
@@ -163,44 +278,92 @@ async def _all_or_nothing(coros: list[Any]) -> list[Any]:
 
 
 async def _chat(job: Job, chat: ChatState, view: View) -> Result:
-    started = time.monotonic()
     messages = [*chat.messages, {"role": "user", "content": job.prompt}]
-    media = job.image
-    parts: list[str] = []
-    log: list[str] = []
-    conversation = None
-    async for ev in G4F.create_async_generator(
-        job.model, messages, seed=job.seed, conversation=chat.conversation, media=media, **job.provider_options()
-    ):
-        if isinstance(ev, JsonConversation):
-            conversation = ev
-        elif isinstance(ev, Reasoning):
-            if ev.kind == "log":
-                log.append(ev.status)
-            view.status(0, ev)
-        elif isinstance(ev, str):
-            parts.append(ev)
-            view.text(ev)
-    text = "".join(parts)
+    store = job.store()
+    key = request_key(job.request(job.model, job.seed, messages)) if store is not None else ""
+    entry = None
+    if store is not None and job.seed is not None and not job.refresh:
+        entry = await asyncio.to_thread(store.get, key)
+    if entry is not None:
+        [result] = _replayed(entry)
+        view.status(0, Reasoning(replay_note(entry.created), "replayed", elapsed=0.0))
+        view.text(result.text)
+        chat.messages[:] = [*messages, {"role": "assistant", "content": result.text}]
+        chat.conversation = None  # the Space's session is not replayed; the transcript carries the chat
+        return result
+
+    async def attempt(model: str) -> tuple[str, list[str], JsonConversation | None, float]:
+        started = time.monotonic()
+        parts: list[str] = []
+        log: list[str] = []
+        conversation = None
+        async for ev in G4F.create_async_generator(
+            model, messages, seed=job.seed, conversation=chat.conversation, media=job.image,
+            **job.provider_options(model),
+        ):
+            if isinstance(ev, JsonConversation):
+                conversation = ev
+            elif isinstance(ev, Reasoning):
+                if ev.kind == "log":
+                    log.append(ev.status)
+                view.status(0, ev)
+            elif isinstance(ev, str):
+                parts.append(ev)
+                view.text(ev)
+        return "".join(parts), log, conversation, time.monotonic() - started
+
+    (text, log, conversation, elapsed), note = await answered(job, 0, view, attempt)
     chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
     chat.conversation = conversation
-    return Result(job.prompt, job.model, job.seed, text=text, elapsed=time.monotonic() - started, log=log)
+    result = Result(job.prompt, job.model, job.seed, text=text, elapsed=elapsed, log=log, note=note)
+    if store is not None and job.seed is not None:
+        await asyncio.to_thread(store.put, key, _stored(result, []), [])
+    return result
 
 
-async def run_job(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
-    """Run ``job``; several images come back as a ``ResultSet``."""
+async def run_sweep(sweep: Sweep, view: View, concurrency: int = CONCURRENCY) -> SweepSet:
+    """Every cell of the grid, at most ``concurrency`` at once per Space; a failed cell keeps its error
+    and the others go on. The view hears each cell's outcome as it comes."""
+    limits: dict[str, asyncio.Semaphore] = {}
+    cells = [SweepCell(values) for values in sweep.cells]
+
+    async def one(index: int, job: Job) -> None:
+        async with limits.setdefault(job.space(), asyncio.Semaphore(concurrency)):
+            try:
+                # a cell is one picture: Janus's gallery gives its first (the seed makes the others anew)
+                cells[index].result = (await _image_one(job, index, job.seed, view))[0]
+            except G4FError as exc:
+                cells[index].error = exc
+                view.cell(index, None, f"{type(exc).__name__}: {exc}")
+                return
+        view.cell(index, cells[index].result, None)
+
+    await _all_or_nothing([one(i, job) for i, job in enumerate(sweep.jobs)])  # only a cancel ends it early
+    return SweepSet.of(sweep, cells)
+
+
+async def run_job(job: Job | Sweep, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+    """Run ``job``; several images come back as a ``ResultSet``, a sweep as a ``SweepSet``."""
     job.check()  # again: a caller may have changed the job since it was made
+    if isinstance(job, Sweep):
+        return await run_sweep(job, view)
     route = job.route
     if route == "janus_chat":
         return await _chat(job, chat if chat is not None else ChatState(), view)
     if job.image is not None:
         raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")
-    batches = await _all_or_nothing([_image_one(job, i, s, view) for i, s in enumerate(_seeds(job, route))])
+    async def one(index: int, seed: int | None) -> list[Result]:
+        results = await _image_one(job, index, seed, view)
+        if job.count > 1:
+            view.cell(index, results[0], None)
+        return results
+
+    batches = await _all_or_nothing([one(i, s) for i, s in enumerate(_seeds(job, route))])
     results = [r for batch in batches for r in batch]
     return results[0] if len(results) == 1 else ResultSet(results)
 
 
-async def run_in_view(job: Job, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+async def run_in_view(job: Job | Sweep, view: View, chat: ChatState | None = None) -> Result | ResultSet:
     """``run_job`` with the view's clock running, and the result handed to the view at the end."""
     ticker = asyncio.ensure_future(view.ticker())
     try:
@@ -208,5 +371,5 @@ async def run_in_view(job: Job, view: View, chat: ChatState | None = None) -> Re
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
-    view.finish([result] if isinstance(result, Result) else list(result))
+    view.finish(result if isinstance(result, ResultSet) else [result])  # a SweepSet stays one
     return result

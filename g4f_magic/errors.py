@@ -96,6 +96,20 @@ class ResponseStatusError(G4FError):
 class SpaceUnavailable(ResponseStatusError):
     """The Space cannot take work now (queue full, sleeping, paused, building, gateway errors)."""
 
+    @property
+    def state(self) -> str:
+        """``sleeping``, ``starting`` or ``building`` (it wakes by itself), ``paused``, ``full``, else
+        ``unavailable``: what the engine waits out and what it falls back from."""
+        text = str(self).lower()
+        for word in ("sleeping", "starting", "building", "paused"):
+            if word in text:
+                return word
+        return "full" if "queue is full" in text else "unavailable"
+
+    @property
+    def waking(self) -> bool:
+        return self.state in ("sleeping", "starting", "building")
+
 
 class GenerationError(G4FError):
     """The Space accepted the job and then reported that it failed."""

@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 ReasoningKind = Literal[
-    "token", "queue", "start", "progress", "log", "heartbeat", "generating", "finished"
+    "token", "queue", "start", "progress", "log", "heartbeat", "generating", "finished",
+    "replayed", "waiting", "waking", "fallback",  # the engine's own: replay store, quota, wake-up, fallback
 ]
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import string
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +22,18 @@ from IPython.display import display
 
 from .endpoints import ENV_VAR
 from .errors import G4FError, RunCancelled
-from .result import Result, ResultSet, check_target
+from .result import Result, ResultSet, _slug, check_target
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, build_job, values
 from .views import PlainView, WidgetView
 
 if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
     from .engine import ChatState, Job
+    from .sweep import Sweep
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
-SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel")
+SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel", "cache", "cache clear")
 
 
 def completions(magics: "G4FMagics", text: str) -> list[str]:
@@ -76,8 +78,8 @@ def subcommand(line: str) -> str | None:
     and a prompt (``%g4f history of rome`` generates). ``%g4f -- models`` generates from the one-word
     prompt "models".
     """
-    words = line.split()
-    return words[0] if len(words) == 1 and words[0] in SUBCOMMANDS else None
+    name = " ".join(line.split())
+    return name if name in SUBCOMMANDS else None
 
 
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
@@ -104,17 +106,23 @@ class G4FMagics(Magics, Settings):
 
     # -- the magic ------------------------------------------------------------------------------
     @magic_arguments()
-    @argument("-m", "--model", help="model: flux, flux-dev, flux-schnell, janus-pro-7b, janus-pro-7b-image")
-    @argument("-a", "--aspect-ratio", help="W:H, e.g. 16:9 (about one megapixel)")
+    @argument("-m", "--model", help="model: flux, flux-dev, flux-schnell, janus-pro-7b, janus-pro-7b-image "
+              "(a comma list sweeps)")
+    @argument("-a", "--aspect-ratio", help="W:H, e.g. 16:9 (about one megapixel; a comma list sweeps)")
     @argument("-W", "--width", type=int, help="width in pixels (multiple of 8)")
     @argument("-H", "--height", type=int, help="height in pixels (multiple of 8)")
-    @argument("-s", "--seed", type=int, help="seed (random and reported when omitted)")
+    @argument("-s", "--seed", help="seed (random and reported when omitted; a comma list sweeps)")
+    @argument("--steps", help="FLUX.1-dev sampling steps (default 28; a comma list sweeps)")
+    @argument("--guidance", help="FLUX.1-dev guidance scale (default 3.5; a comma list sweeps)")
     @argument("-n", "--count", type=int, default=1, help="images at once, distinct seeds, shown as a grid")
     @argument("--image", help="for janus-pro-7b: a path, URL, or variable holding image bytes or a result")
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("--save", help="save the image(s) here: a .png path or a folder")
     @argument("--proxy", help="HTTP(S) proxy URL")
     @argument("--timeout", type=float, help="seconds the whole generation may take (0: no limit)")
+    @argument("--refresh", action="store_true", help="generate anew even if this request was answered before")
+    @argument("--wait", action="store_true", help="when over the GPU quota, count down and resume by itself")
+    @argument("--fallback", help="models to try in order when this one is over quota, paused or full (comma list)")
     @argument("--new", action="store_true", help="start a new Janus chat")
     @argument("--bg", action="store_true", help="return at once; the output keeps updating")
     @argument("-v", "--verbose", action="store_true", help="show heartbeats and open the log")
@@ -138,12 +146,18 @@ class G4FMagics(Magics, Settings):
             %%g4f -m janus-pro-7b --image grid
             What animal is in this picture?
 
+            %%g4f -m flux,flux-schnell -s 1,2,3
+            a lighthouse at dusk
+
             %g4f a red bicycle, studio photo
-            %g4f models | help | config | history | login | logout | panel
+            %g4f models | help | config | history | login | logout | panel | cache | cache clear
 
         The cell text is the prompt; {name} takes a variable from the namespace ({{ for a brace).
         Janus chat continues across cells until --new. The result is returned (and kept in _g4f):
         ``.save(path)`` writes PNG with prompt, seed, model and size in its metadata.
+        A seeded request answered before is replayed from the replay store (no request, no quota);
+        --refresh generates anew. Comma lists (-m, -a, -s, --steps, --guidance) run every combination
+        as one labelled grid: ``grid.at(model="flux", seed=2)``, ``grid.save("folder")``.
         """
         name = subcommand(line) if cell is None else None
         if name is not None:
@@ -165,9 +179,11 @@ class G4FMagics(Magics, Settings):
         result = await self._run(job, view, args.image, in_cell=True)
         assert result is not None  # in a cell, a failed run raised
         if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
-            from .outputs import run_bundle
+            from .outputs import run_bundle, sweep_bundle
+            from .sweep import SweepSet
 
-            display(run_bundle("", "done", result if isinstance(result, ResultSet) else [result]), raw=True)
+            display(sweep_bundle("", "done", result) if isinstance(result, SweepSet) else
+                    run_bundle("", "done", result if isinstance(result, ResultSet) else [result]), raw=True)
         self._keep(result, args, plain)
         return result
 
@@ -193,7 +209,15 @@ class G4FMagics(Magics, Settings):
         if args.new:
             self.chat.reset()
         plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
-        view = PlainView(job.model, job.count, args.verbose) if plain else WidgetView(job.model, job.count, args.verbose)
+        view: Any
+        if not hasattr(job, "jobs"):
+            view = (PlainView if plain else WidgetView)(job.model, job.count, args.verbose)
+        elif plain:
+            view = PlainView(job.model, job.count, args.verbose, labels=job.labels(), models=[j.model for j in job.jobs])
+        else:
+            from .views import SweepView
+
+            view = SweepView(job, args.verbose)
         if args.bg:
             self._start_bg(job, view, args, args.image)
             return None
@@ -274,6 +298,8 @@ class G4FMagics(Magics, Settings):
             self.history.append({"prompt": r.prompt, "model": r.model, "seed": r.seed, "size": r.size,
                                  "elapsed": round(r.elapsed, 2), "kind": "image" if r.image else "text"})
         target = args.save or (self.image_dir if (self.autosave or plain) else None)
+        if target and not args.save and hasattr(result, "cells"):  # a sweep's index and sheet get a folder of their own
+            target = str(Path(target) / f"sweep-{_slug(result[0].prompt if result else 'failed')}-{time.strftime('%Y%m%d-%H%M%S')}")
         if target and (isinstance(result, ResultSet) or result.image is not None):
             try:
                 paths = result.save(target) if isinstance(result, ResultSet) else [result.save(target)]
@@ -306,7 +332,10 @@ class G4FMagics(Magics, Settings):
         except (ValueError, IndexError, AttributeError) as exc:
             raise UsageError(f"cannot fill the prompt's {{}} fields ({exc}); use --no-interpolate") from exc
 
-    def _job(self, args: Any, prompt: str) -> Job:
+    def _job(self, args: Any, prompt: str) -> Job | Sweep:
+        """The run's Job, or a Sweep (one Job per cell) when an option holds a comma list."""
+        from .sweep import make_sweep, parse_values
+
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
         api_key = args.api_key
@@ -314,10 +343,26 @@ class G4FMagics(Magics, Settings):
             api_key = os.environ.get(api_key[1:]) or None
             if api_key is None:
                 raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
-        try:  # the Job checks every option (model, count, seeds, ratio) before any widget or request
-            return build_job(values(self), model=args.model, prompt=prompt, aspect_ratio=args.aspect_ratio,
-                             width=args.width, height=args.height, seed=args.seed, count=args.count,
-                             proxy=args.proxy, timeout=args.timeout, api_key=api_key)
+        settings = values(self)
+        fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
+
+        def job_for(chosen: dict[str, Any]) -> Job:
+            return build_job(settings, model=chosen["model"], prompt=prompt, aspect_ratio=chosen["aspect_ratio"],
+                             width=args.width, height=args.height, seed=chosen["seed"], count=args.count,
+                             steps=chosen["steps"], guidance=chosen["guidance"], fallback=fallback,
+                             wait=args.wait or None, refresh=args.refresh, proxy=args.proxy, timeout=args.timeout,
+                             api_key=api_key)
+
+        try:  # every option (model, count, seeds, ratio) of every cell is checked before any widget or request
+            lists = {"model": parse_values("model", args.model), "aspect_ratio": parse_values("aspect_ratio", args.aspect_ratio),
+                     "steps": parse_values("steps", args.steps), "guidance": parse_values("guidance", args.guidance),
+                     "seed": parse_values("seed", args.seed)}
+            if len(lists["aspect_ratio"]) > 1 and (args.width or args.height):
+                raise UsageError("sweep -a without -W/-H: a width or height fixes the size")
+            if len(lists["model"]) > 1 and args.image:
+                raise UsageError("--image is read by janus-pro-7b only; a sweep compares images")
+            sweep = make_sweep(job_for, lists)
+            return sweep if sweep is not None else job_for({k: v[0] for k, v in lists.items()})
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
 
@@ -350,6 +395,8 @@ class G4FMagics(Magics, Settings):
                 ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
                 ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
                 ["embed_format", self.embed_format],
+                ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"], ["wait", str(self.wait)],
+                ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
                 ["widgets", self.widgets], ["token", self.token_source()],
                 ["chat", f"{len(self.chat.messages)} messages"],
             ]
@@ -362,6 +409,19 @@ class G4FMagics(Magics, Settings):
                      f"{h['elapsed']}s", h["prompt"][:60]]
                     for i, h in enumerate(self.history)]
             print(_table(["#", "model", "seed", "size", "time", "prompt"], rows))
+        elif name in ("cache", "cache clear"):
+            from .replay import ReplayStore
+
+            store = ReplayStore(self.replay_dir or None, self.replay_max_bytes)
+            entries, size = store.stats()
+            if name == "cache clear":
+                gone = store.clear()
+                print(f"deleted {gone} replay entries ({_bytes(size)}) from {store.folder}")
+                return
+            state = "on" if self.replay else "off (%config G4FMagics.replay = True turns it on)"
+            print(_table(["replay store", ""], [["location", str(store.folder)], ["entries", str(entries)],
+                                                ["size", f"{_bytes(size)} of {_bytes(self.replay_max_bytes)}"],
+                                                ["replay", state]]))
         elif name == "login":
             value = getpass.getpass("ZeroGPU / Hugging Face token (kept in memory only): ").strip()
             if not value:
@@ -387,7 +447,7 @@ class _Namespace(dict):  # type: ignore[type-arg]
 
 
 def _bytes(n: int) -> str:
-    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n} bytes"
+    return f"{round(n / 2**20, 1):g} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 def _is_number(word: str) -> bool:

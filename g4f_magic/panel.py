@@ -20,14 +20,15 @@ import traitlets
 from .engine import MAX_COUNT, ChatState, Job, run_in_view
 from .errors import G4FError, InvalidOption
 from .media import EXTENSIONS
-from .outputs import DISPLAY_WIDTH, run_bundle
+from .outputs import DISPLAY_WIDTH, run_bundle, sweep_bundle, sweep_line
 from .providers import G4F, model_info
 from .render import COLOURS, error_html, escape, line_html, markdown_html
 from .result import Result, ResultSet
 from .runner import kernel_loop
 from .settings import build_job, values
 from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
-from .views import WidgetView, close_tree
+from .sweep import Sweep, SweepSet, make_sweep, parse_values
+from .views import SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
 
@@ -130,6 +131,13 @@ class Panel:
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True, layout=w.Layout(width="80px"))
         self.clear_button = w.Button(description="Clear", icon="trash", layout=w.Layout(width="80px"))
         self.new_chat_button = w.Button(description="New chat", layout=w.Layout(display="none", width="100px"))
+        # compare: the other controls fixed, one option takes a list of values; the grid shows them side by side
+        self.compare = w.Checkbox(value=False, description="compare", indent=False, layout=w.Layout(width="90px"))
+        self.compare_axis = w.Dropdown(options=[("seed", "seed"), ("model", "model"), ("ratio", "aspect_ratio"),
+                                                ("steps", "steps"), ("guidance", "guidance")],
+                                       value="seed", layout=w.Layout(width="100px"), disabled=True)
+        self.compare_values = w.Text(placeholder="values: 1, 2, 3", disabled=True, layout=w.Layout(width="210px"))
+        self.compare.observe(self._on_compare, names="value")
         self.error = w.HTML("")
         self.runs = w.VBox([])  # running rows, newest first
         self.history = w.HTML("")  # the last few finished runs, one line each
@@ -143,6 +151,9 @@ class Panel:
                               layout=w.Layout(display="none", align_items="center", flex_flow="row wrap"))
         self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap", max_height="230px", overflow="auto"))
         self.transcript = w.HTML("", layout=w.Layout(display="none", max_height="480px", overflow="auto"))
+        # the running comparison, then its finished grid: under both columns, as wide as the cell
+        self.sweeps: list[SweepSet] = []
+        self.compare_area = w.VBox([], layout=w.Layout(grid_column="1 / 3", overflow="auto"))
         # while this widget is on the page, the plain copy of the results (for the saved notebook) is hidden
         self._hide_copy = w.HTML(f"<style>.g4f-copy-{self._id}, .jp-OutputArea-child:has(.g4f-copy-{self._id})"
                                  "{display:none !important}</style>", layout=w.Layout(display="none"))
@@ -162,14 +173,16 @@ class Panel:
 
         self.size_row = w.HBox([self.ratio, self.width, self.height])
         self.seed_row = w.HBox([self.seed, self.random_seed, self.count])
+        self.compare_row = w.HBox([self.compare, self.compare_axis, self.compare_values])
         controls = w.VBox([
-            self.prompt, self.model, self.size_row, self.seed_row, self.upload,
+            self.prompt, self.model, self.size_row, self.seed_row, self.compare_row, self.upload,
             w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button]),
             self.error, self.runs, self.history,
         ])
         self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery])
         # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them
-        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript]), self._hide_copy],
+        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript]), self.compare_area,
+                                 self._hide_copy],
                                 layout=w.Layout(grid_template_columns=f"420px minmax(0, {DISPLAY_WIDTH}px)",
                                                 grid_gap="0 16px", align_items="flex-start"))
         self.widget.add_class("g4f-panel")
@@ -190,11 +203,14 @@ class Panel:
 
     def _copy_bundle(self) -> dict[str, str]:
         images = [r for r in self.results if r.image is not None]
+        in_sweeps = {id(r) for grid in self.sweeps for r in grid}
         if images:
             line = f"g4f panel · {len(images)} image{'s' * (len(images) != 1)}"
         else:
             line = "g4f panel · chat" if self.chat.messages else "g4f panel · nothing generated yet"
-        bundle = run_bundle(line, "done", images[::-1])
+        bundle = run_bundle(line, "done", [r for r in images[::-1] if id(r) not in in_sweeps])
+        for grid in self.sweeps[::-1]:  # each comparison as its labelled table, newest first
+            bundle["text/html"] += sweep_bundle(sweep_line(grid), "done", grid)["text/html"]
         if self.chat.messages:
             bundle["text/html"] += _chat_html(self.chat.messages)
         # Reopened without a kernel, the panel's own output can only say "Error displaying widget"
@@ -225,9 +241,13 @@ class Panel:
         self.image_side.layout.display = hidden if chat else shown
         self.size_row.layout.display = shown if route in ("flux_dev", "run_predict") else hidden
         self.seed_row.layout.display = hidden if chat else shown
+        self.compare_row.layout.display = hidden if chat else shown
         self.generate_button.description = "Ask" if chat else "Generate"
         self.prompt.placeholder = ("Ask Janus a question, optionally about an uploaded image (Ctrl+Enter)" if chat
                                    else "Describe the image (Ctrl+Enter to generate)")
+    def _on_compare(self, change: dict[str, Any]) -> None:
+        self.compare_axis.disabled = self.compare_values.disabled = not change["new"]
+
     def _set_size(self, width: int, height: int) -> None:
         self._syncing = True
         try:
@@ -252,6 +272,30 @@ class Panel:
                 image_size("1:1", self.width.value, change["new"])
         self._set_size(w_, h_)
 
+    def _plan(self) -> Job | Sweep:
+        """The run the controls describe: one job, or with compare on, a sweep over one option."""
+        if not self.compare.value:
+            return self._job()
+        name = self.compare_axis.value
+        values = parse_values(name, self.compare_values.value.strip() or None)
+        if len(values) < 2:
+            raise InvalidOption(f"compare needs two or more {self.compare_axis.label} values, separated by commas")
+        fixed = self._job()  # the other controls' values, checked as for a single run
+        sized = fixed.route in ("flux_dev", "run_predict")
+
+        def job_for(chosen: dict[str, Any]) -> Job:
+            return build_job(self.settings, model=chosen["model"], prompt=fixed.prompt,
+                             aspect_ratio=chosen["aspect_ratio"], seed=chosen["seed"], steps=chosen["steps"],
+                             guidance=chosen["guidance"],
+                             width=fixed.width if sized and name != "aspect_ratio" else None,
+                             height=fixed.height if sized and name != "aspect_ratio" else None)
+
+        lists: dict[str, list[Any]] = {"model": [fixed.model], "aspect_ratio": [fixed.aspect_ratio],
+                                       "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
+        sweep = make_sweep(job_for, lists)
+        assert sweep is not None
+        return sweep
+
     def _job(self) -> Job:
         route = G4F.route(self.model.value)
         image = None
@@ -274,14 +318,17 @@ class Panel:
             self.error.value = error_html("the prompt is empty")
             return None
         try:
-            job = self._job()
+            job = self._plan()
         except G4FError as exc:
             self.error.value = error_html(str(exc))
             return None
-        view = WidgetView(job.model, job.count)
+        view = SweepView(job) if isinstance(job, Sweep) else WidgetView(job.model, job.count)
         stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px"))
         row = w.HBox([view.widget, stop_one])
-        self.runs.children = (row, *self.runs.children)
+        if isinstance(job, Sweep):  # a grid needs the width of both columns
+            self.compare_area.children = (row, *self.compare_area.children)
+        else:
+            self.runs.children = (row, *self.runs.children)
         coro = self._run(job, view, row)
         if kernel_loop() is self._loop:
             task: asyncio.Future[Any] = self._loop.create_task(coro)
@@ -292,8 +339,8 @@ class Panel:
         self.stop_button.disabled = False
         return task
 
-    async def _run(self, job: Job, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
-        chat = self.chat if job.route == "janus_chat" else None
+    async def _run(self, job: Job | Sweep, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
+        chat = self.chat if isinstance(job, Job) and job.route == "janus_chat" else None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
@@ -306,6 +353,10 @@ class Panel:
             self._retire(view, row)
         if chat is not None:
             self.transcript.value = _chat_html(self.chat.messages)
+        if isinstance(result, SweepSet):
+            self.sweeps.append(result)
+            grid = w.HTML(sweep_bundle(sweep_line(result), "done", result)["text/html"])
+            self.compare_area.children = (grid, *self.compare_area.children)
         for r in result if isinstance(result, ResultSet) else [result]:
             if r.image is not None:
                 thumb = await asyncio.to_thread(_thumbnail, r.image.data)  # decoding stays off the loop
@@ -316,6 +367,7 @@ class Panel:
     def _retire(self, view: WidgetView, row: w.HBox) -> None:
         """A finished run leaves its row for one line in the short history; its widgets are closed."""
         self.runs.children = tuple(r for r in self.runs.children if r is not row)
+        self.compare_area.children = tuple(r for r in self.compare_area.children if r is not row)
         close_tree(row)
         for t, v in list(self.tasks.items()):
             if v is view:
@@ -331,9 +383,12 @@ class Panel:
 
     def clear(self) -> None:
         """Forget results, the chat and finished runs; running ones stay."""
-        gone = list(self.gallery.children)
+        running = [c for c in self.compare_area.children if isinstance(c, w.HBox)]  # a comparison's live row
+        gone = [*self.gallery.children, *(c for c in self.compare_area.children if not isinstance(c, w.HBox))]
         self.results.clear()
+        self.sweeps.clear()
         self.gallery.children = ()
+        self.compare_area.children = tuple(running)
         for widget in gone:  # a widget nobody shows still lives in the kernel until closed
             close_tree(widget)
         self._finished = []

@@ -87,6 +87,10 @@ class Result:
     text: str = ""
     elapsed: float = 0.0
     log: list[str] = field(default_factory=list)
+    steps: int | None = None  # FLUX.1-dev's sampler settings when given
+    guidance: float | None = None
+    note: str = ""  # what happened on the way: a fallback, a wait, a wake-up
+    replayed: float | None = None  # when the replayed result was generated (epoch seconds); None: new
 
     @property
     def url(self) -> str | None:
@@ -112,6 +116,10 @@ class Result:
             meta["seed"] = str(self.seed)
         if self.size:
             meta["size"] = self.size
+        if self.steps is not None:
+            meta["steps"] = str(self.steps)
+        if self.guidance is not None:
+            meta["guidance"] = f"{self.guidance:g}"
         return meta
 
     def __repr__(self) -> str:

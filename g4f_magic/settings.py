@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, validate
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from .endpoints import ENV_VAR
+from .errors import G4FError
 from .media import MAX_IMAGE_BYTES
 from .outputs import DISPLAY_WIDTH, EMBED_FORMATS
+from .replay import CACHE_ENV
+from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 
 if TYPE_CHECKING:
     from .engine import Job
@@ -52,6 +55,16 @@ class Settings(Configurable):
     embed_format = CaselessStrEnum(list(EMBED_FORMATS), "served",
                                    help="How images are kept in the notebook: served (the Space's own WebP/JPEG "
                                    "bytes, about 1/10 of PNG) or png (for viewers without WebP).").tag(config=True)
+    replay = Bool(True, help="Replay a seeded request answered before from the replay store: no request, no "
+                  "GPU quota (--refresh generates anew).").tag(config=True)
+    replay_dir = Unicode("", help=f"Folder of the replay store; empty: ${CACHE_ENV}, else the user's cache folder."
+                         ).tag(config=True)
+    replay_max_bytes = Int(REPLAY_MAX_BYTES, min=0, help="The replay store's size limit; the least recently used "
+                           "entries go first.").tag(config=True)
+    wait = Bool(False, help="Wait out a GPU quota error that says when the quota returns (as --wait).").tag(config=True)
+    max_wait = Float(900.0, min=0, help="Longest quota wait in seconds; a longer one fails at once.").tag(config=True)
+    fallback = Unicode("", help="Models that answer, in order, when the chosen one is over quota, paused or full "
+                       "(comma list, as --fallback).").tag(config=True)
     widgets = CaselessStrEnum(["auto", "on", "off"], "auto",
                               help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
     token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
@@ -60,6 +73,18 @@ class Settings(Configurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.login: Secret | None = None  # %g4f login: in memory only
+
+    @validate("fallback")
+    def _known_models(self, proposal: Any) -> str:
+        from .providers import G4F
+
+        for name in (m.strip() for m in proposal["value"].split(",")):
+            if name:
+                try:
+                    G4F.route(name)
+                except G4FError as exc:  # %config shows a TraitError's message and keeps the old value
+                    raise TraitError(str(exc)) from None
+        return proposal["value"]
 
     @validate("token")
     def _mask_token(self, proposal: Any) -> Secret:
@@ -105,8 +130,12 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         return settings.get(name) if value is None else value
 
     timeout = pick("timeout")
+    model = model or settings["default_model"]
+    fallback = run.get("fallback")
+    if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
+        fallback = _standing_in(model, settings.get("fallback") or "", run.get("seed"), run.get("count") or 1)
     return Job(
-        model=model or settings["default_model"], prompt=prompt,
+        model=model, prompt=prompt,
         aspect_ratio=pick("aspect_ratio") or "1:1",
         width=run.get("width"), height=run.get("height"), seed=run.get("seed"), count=run.get("count") or 1,
         image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
@@ -114,4 +143,29 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
         api_key=run.get("api_key") or settings.get("api_key"),
         max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
+        steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),
+        wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
+        replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
+        replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
     )
+
+
+def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:
+    """The ``fallback`` setting's models that make what ``model`` makes and take its seeds. The setting
+    holds for every run; ``--fallback`` is checked strictly (a wrong one is an error)."""
+    from .providers import G4F
+    from .routes import SEED_RANGES
+
+    try:
+        chat = G4F.route(model) == "janus_chat"
+    except G4FError:
+        return ()  # the Job says what is wrong with the model
+    kept = []
+    for name in (m.strip() for m in names.split(",")):
+        if not name or name == model or name not in G4F.routes:
+            continue
+        route = G4F.route(name)
+        if (route == "janus_chat") != chat or (seed is not None and seed + count - 1 > SEED_RANGES[route][1]):
+            continue
+        kept.append(name)
+    return tuple(kept)

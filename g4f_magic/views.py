@@ -11,13 +11,15 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .events import Reasoning
-from .outputs import done_line, run_bundle
-from .render import line_html, log_html, markdown_html, status_html, status_line
+from .outputs import done_line, run_bundle, sweep_bundle, sweep_line
+from .render import escape, line_html, log_html, markdown_html, status_html, status_line
+from .sweep import SweepSet
 
 if TYPE_CHECKING:
     from .result import Result
+    from .sweep import Sweep
 
-__all__ = ["PlainView", "WidgetView", "UPDATE_INTERVAL", "close_tree"]
+__all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
 
 UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 properties each, under 10 messages/s
 
@@ -28,9 +30,12 @@ class PlainView:
 
     can_run_in_background = False  # nothing would show the lines after the cell returned
 
-    def __init__(self, model: str, count: int = 1, verbose: bool = False, out: TextIO | None = None) -> None:
+    def __init__(self, model: str, count: int = 1, verbose: bool = False, out: TextIO | None = None,
+                 labels: list[str] | None = None, models: list[str] | None = None) -> None:
         self.model = model
         self.count = count
+        self.labels = labels  # a sweep's cells, named by their values
+        self.models = models  # and the model of each
         self.verbose = verbose
         self.out = out or sys.stdout
         self.started = time.monotonic()
@@ -56,14 +61,30 @@ class PlainView:
             self._open = "status"
 
     def status(self, index: int, event: Reasoning) -> None:
-        if event.kind in ("heartbeat", "log", "finished") and not self.verbose:
-            return  # heartbeats and the Space's log are for -v; the last line says it finished
+        if event.kind in ("heartbeat", "log", "finished", "replayed") and not self.verbose:
+            return  # heartbeats and the Space's log are for -v; the last line says it finished or replayed
         key = event.status if (self.verbose or self.in_place) else event.kind
         if self._last.get(index) == key:
             return
         self._last[index] = key
-        prefix = f"[{index + 1}/{self.count}] " if self.count > 1 else ""
-        self._print(prefix + status_line(self.model, event.status, event.elapsed), final=False)
+        self._print(self._prefix(index) + status_line(self._model(index), event.status, event.elapsed), final=False)
+
+    def _model(self, index: int) -> str:
+        return self.models[index] if self.models else self.model
+
+    def _prefix(self, index: int) -> str:
+        if self.labels:
+            return f"[{self.labels[index]}] "
+        return f"[{index + 1}/{self.count}] " if self.count > 1 else ""
+
+    def cell(self, index: int, result: Result | None, error: str | None) -> None:
+        """One image of several is in (or failed): its own line, so a long grid shows its progress."""
+        if result is not None:
+            line = done_line(self._model(index), [result], result.elapsed)
+        else:
+            line = status_line(self._model(index), error or "failed", None)
+        self._last[index] = "cell"
+        self._print(self._prefix(index) + line)
 
     def preview(self, index: int, data: bytes, mime: str) -> None:
         return None  # a terminal has nowhere to draw it
@@ -75,8 +96,10 @@ class PlainView:
         self.out.flush()
         self._open = "text"
 
-    def finish(self, results: list[Result]) -> None:
-        self.state, self.line = "done", done_line(self.model, results, time.monotonic() - self.started)
+    def finish(self, results: list[Result] | SweepSet) -> None:
+        elapsed = time.monotonic() - self.started
+        line = sweep_line(results, elapsed) if isinstance(results, SweepSet) else done_line(self.model, results, elapsed)
+        self.state, self.line = "done", line
 
     def fail(self, message: str) -> None:
         self.state, self.line = "error", status_line(self.model, message, time.monotonic() - self.started)
@@ -155,11 +178,7 @@ class WidgetView:
         if self.line:
             new = line_html(self.line, self.state)
         else:
-            if self.count > 1:
-                text = " | ".join(f"{i + 1}: {self._status.get(i, 'waiting')}" for i in range(self.count))
-            else:
-                text = self._status.get(0, "Starting")
-            new = status_html(self.model, text, self._elapsed(), self.state)
+            new = status_html(self.model, self._line_text(), self._elapsed(), self.state)
         if new != self.status_w.value:
             self.status_w.value = new
         if self._fraction is not None and self._fraction != self.progress.value:
@@ -173,6 +192,11 @@ class WidgetView:
             rendered = markdown_html(self._text)
             if rendered != self.text_w.value:
                 self.text_w.value = rendered
+
+    def _line_text(self) -> str:
+        if self.count > 1:
+            return " | ".join(f"{i + 1}: {self._status.get(i, 'waiting')}" for i in range(self.count))
+        return self._status.get(0, "Starting")
 
     def status(self, index: int, event: Reasoning) -> None:
         if event.kind == "log":
@@ -208,6 +232,11 @@ class WidgetView:
         else:
             self.progress.layout.display = "none"  # a full or half bar would read as success or progress
         self._flush(force=True)
+
+    def cell(self, index: int, result: Result | None, error: str | None) -> None:
+        """One of several images is in: it takes its preview's place at once, before the others end."""
+        if result is not None and result.image is not None:
+            self.preview(index, result.image.data, result.image.mime)
 
     def finish(self, results: list[Result]) -> None:
         self.results = list(results)
@@ -246,3 +275,79 @@ class WidgetView:
             await asyncio.sleep(0.5)
             self._dirty = True
             self._flush()
+
+
+class SweepView(WidgetView):
+    """A sweep's grid while it runs: the labels around it, and in each cell its own status line, then its
+    image or its error as soon as that cell ends. It settles into the plain labelled table."""
+
+    def __init__(self, sweep: Sweep, verbose: bool = False, min_interval: float = UPDATE_INTERVAL) -> None:
+        import ipywidgets as w
+
+        super().__init__(sweep.model, sweep.count, verbose, min_interval)
+        self.sweep = sweep
+        self.outcomes: list[tuple[Result | None, str | None]] = [(None, None)] * sweep.count
+        self.grid: SweepSet | None = None
+        cols = len(sweep.column_labels())
+        labelled = sweep.row_axis is not None
+        self.cell_status = [w.HTML(line_html("waiting")) for _ in range(sweep.count)]
+        header = [w.HTML(f"<b>{escape(c)}</b>") for c in sweep.column_labels()]
+        items: list[Any] = ([w.HTML(f'<span style="color:#888">{escape(sweep.corner())}</span>')] if labelled else [])
+        items += header
+        for r, row_label in enumerate(sweep.row_labels()):
+            if labelled:
+                items.append(w.HTML(f"<b>{escape(row_label)}</b>"))
+            for i in range(r * cols, (r + 1) * cols):
+                self.previews[i].layout.max_width = "200px"
+                items.append(w.VBox([self.cell_status[i], self.previews[i]], layout=w.Layout(width="200px")))
+        columns = (["max-content"] if labelled else []) + ["200px"] * cols
+        self.table = w.GridBox(items, layout=w.Layout(grid_template_columns=" ".join(columns), grid_gap="4px 8px"))
+        row = self.widget.children[2]  # WidgetView's row of previews: the grid holds them now
+        self.widget.children = (self.widget.children[0], self.log_w, self.table, self.text_w)
+        row.layout.close()
+        row.close()
+
+    def _flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and (not self._dirty or now - self._last_flush < self.min_interval):
+            return
+        for i, html in enumerate(self.cell_status):
+            result, error = self.outcomes[i]
+            if result is not None:
+                new = line_html(result.recipe() or "done", "done")
+            elif error is not None:
+                new = line_html(error, "error")
+            else:
+                new = line_html(self._status.get(i, "waiting"))
+            if new != html.value:
+                html.value = new
+        done = sum(r is not None for r, _ in self.outcomes)
+        failed = sum(e is not None for _, e in self.outcomes)
+        self._status_summary = f"{self.count} cells · {done} done" + (f" · {failed} failed" if failed else "")
+        super()._flush(force=True)
+
+    def _line_text(self) -> str:
+        return getattr(self, "_status_summary", f"{self.count} cells")
+
+    def cell(self, index: int, result: Result | None, error: str | None) -> None:
+        self.outcomes[index] = (result, error)
+        super().cell(index, result, error)
+        self._dirty = True
+        self._flush(force=True)
+
+    def finish(self, results: list[Result] | SweepSet) -> None:
+        assert isinstance(results, SweepSet)
+        self.grid = results
+        self.results = list(results)
+        self._end("done", sweep_line(results, self._elapsed()))
+
+    def bundle(self, with_status: bool = True) -> dict[str, str]:
+        grid = self.grid or self._partial()
+        return sweep_bundle(self.line if with_status else "", self.state, grid, self._logs)
+
+    def _partial(self) -> SweepSet:
+        """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""
+        from .sweep import SweepCell
+
+        cells = [SweepCell(v, r, e) for v, (r, e) in zip(self.sweep.cells, self.outcomes)]  # type: ignore[arg-type]
+        return SweepSet.of(self.sweep, cells)

@@ -185,6 +185,14 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def replay_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each test's own replay store (kernels started by the test inherit it): none touches ~/.cache."""
+    folder = tmp_path_factory.mktemp("replay")
+    monkeypatch.setenv("G4F_MAGIC_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 async def no_leaks() -> Any:
     """Close the loop's session after each test and fail on any loop-level error report
     (``Task was destroyed``, ``Unclosed client session``, ``Unclosed connection``)."""
@@ -253,6 +261,7 @@ def ip(thread_space: LocalSpace, tmp_path: Any, monkeypatch: pytest.MonkeyPatch)
     yield shell
     shell.run_line_magic("unload_ext", "g4f_magic")
     shell.user_ns.pop("_g4f", None)
+    shell.config.pop("G4FMagics", None)  # the shell is one instance: no test's %config reaches the next
 
 
 @pytest.fixture

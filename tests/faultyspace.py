@@ -40,7 +40,7 @@ FAULTS: dict[str, str] = {
     "join_503_sleeping": "join",
     "data_404": "data", "data_500": "data",
     "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
-    "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
+    "quota_soon": "stream", "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
     "cut_before_completion": "stream", "cut_after_completion": "stream", "close_early": "stream",
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
@@ -71,6 +71,8 @@ _ERRORS = {
     "quota_old": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12.",
     "quota_new": "You have exceeded your GPU quota (60s requested vs. 56s left). "
                  "<a style='color:red' href='https://billing.example.invalid/settings/billing'>Subscribe to Pro</a>",
+    # the newer wording with a time, shortened so that a test can wait it out
+    "quota_soon": "You have exceeded your GPU quota (60s requested vs. 0s left). Try again in 0:00:01",
     "error_html": HOSTILE_ERROR,
     "zerogpu_worker": "GPU task aborted",
 }

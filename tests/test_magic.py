@@ -117,7 +117,7 @@ def test_line_magic_prompt(ip: Any) -> None:
     [
         ("-m flux-pro", "unknown model 'flux-pro'; did you mean 'flux'?"),
         ("--aspect 16:9", "unknown option --aspect; did you mean --aspect-ratio?"),
-        ("-s abc", "argument -s/--seed: invalid int value: 'abc'"),
+        ("-s abc", "-s abc: 'abc' is not a whole number"),
         ("-a 16-9", "aspect ratio must be W:H"),
         ("-n 99", "count must be from 1 to 16"),
         ("--image nothing_here -m janus-pro-7b", "--image nothing_here: not a variable"),
@@ -313,7 +313,7 @@ def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:
         assert settled.transient["display_id"] == views[0].transient["display_id"]
         assert "flux · done · seed 2" in settled.data["text/html"]
         assert set(_instances) == before
-        _, cap = cell(ip, "-m flux -s 2 --no-widgets", "a cat")
+        _, cap = cell(ip, "-m flux -s 2 --no-widgets --refresh", "a cat")
         assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in cap.outputs)
         assert "flux · done · seed 2" in cap.stdout and "saved imgs" in cap.stdout
     finally:

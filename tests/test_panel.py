@@ -301,3 +301,49 @@ def test_one_job_builder_with_one_rule_for_timeout_0(ip: Any) -> None:
     finally:
         ip.run_line_magic("config", "G4FMagics.timeout = 300.0")
     assert build_job(values(), prompt="a cat").timeout == 300.0
+
+
+async def test_compare_runs_one_option_over_a_list_as_a_labelled_grid(panel: Panel, monkeypatch: Any) -> None:
+    updates: list[dict[str, str]] = []
+    monkeypatch.setattr("IPython.display.update_display", lambda data, display_id, raw: updates.append(data))
+    panel._shown = True
+    panel.prompt.value = "a lighthouse"
+    panel.random_seed.value = False
+    panel.seed.value = 7
+    assert panel.compare_values.disabled
+    panel.compare.value = True
+    assert not panel.compare_values.disabled
+    panel.compare_axis.value = "aspect_ratio"
+    panel.compare_values.value = "1:1, 16:9, 9:16"
+    task = panel.generate()
+    assert task is not None and panel.runs.children == ()
+    [row] = panel.compare_area.children  # the live grid spans both columns
+    [view] = panel.tasks.values()
+    assert row.children[0] is view.widget and len(view.cell_status) == 3
+    await finish_all(panel)
+    [grid] = panel.sweeps
+    assert [c.result.size for c in grid.cells] == ["1024x1024", "1360x760", "760x1360"]
+    assert {r.seed for r in grid} == {7}
+    [shown] = panel.compare_area.children  # the live row became the finished table
+    assert "<th" in shown.value and "16:9" in shown.value and shown.value.count("<img") == 3
+    assert len(panel.gallery.children) == 3 and "3 cells" in panel.history.value
+    # the saved notebook keeps the comparison as its table, not its images twice
+    from kernels import html_images
+
+    assert len(html_images(updates[-1]["text/html"])) == 3 and 'class="g4f-col"' in updates[-1]["text/html"]
+    panel.clear()
+    assert panel.compare_area.children == () and panel.sweeps == [] and shown.comm is None
+
+
+async def test_compare_with_one_value_or_a_bad_one_is_one_line(panel: Panel, space: LocalSpace) -> None:
+    panel.prompt.value = "a lighthouse"
+    panel.compare.value = True
+    panel.compare_values.value = "5"
+    assert panel.generate() is None and "compare needs two or more seed values" in panel.error.value
+    panel.compare_values.value = "5, five"
+    assert panel.generate() is None and "&#x27;five&#x27; is not a whole number" in panel.error.value
+    panel.compare_axis.value = "steps"
+    panel.model.value = "flux-schnell"
+    panel.compare_values.value = "4, 8"
+    assert panel.generate() is None and "flux-schnell has no such setting" in panel.error.value
+    assert not space.received and not panel.tasks

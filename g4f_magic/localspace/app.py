@@ -118,7 +118,9 @@ class LocalSpace:
 
     def _steps_hook(self, job: Job) -> tuple[int, int, float]:
         """Progress steps, the stride between messages, and the delay after each."""
-        steps = 28 if job.kind == "flux_dev" else 4
+        steps = 4
+        if job.kind == "flux_dev":  # infer(prompt, seed, randomize, width, height, guidance, steps)
+            steps = job.data[6] if len(job.data) > 6 and isinstance(job.data[6], int) and 0 < job.data[6] <= 200 else 28
         return steps, 1 if steps < 10 else 7, self.step_delay
 
     def _failure_hook(self, job: Job) -> dict[str, Any] | None:

@@ -1,0 +1,96 @@
+"""Quota and availability, handled for the user: wait out a stated quota time (``--wait``), wait for a
+sleeping Space to wake, and answer from the next model (``--fallback``) when one cannot.
+
+Pure async: it sees only the error classes and hands status lines to the view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+
+from .errors import QuotaExceeded, SpaceUnavailable
+from .events import Reasoning
+
+if TYPE_CHECKING:
+    from .engine import Job, View
+
+__all__ = ["answered", "countdown", "clock", "WAKE_POLL", "WAKE_LIMIT", "TICK"]
+
+T = TypeVar("T")
+WAKE_POLL = 5.0  # seconds between tries while a Space starts: it answers 503 until it runs
+WAKE_LIMIT = 600.0  # a Space that has not woken in 10 minutes is failing, not starting
+TICK = 1.0  # the countdown's step
+
+
+def clock(seconds: float) -> str:
+    """``4:12``, ``1:02:03``: how a person reads a wait."""
+    s = max(0, int(round(seconds)))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+async def countdown(view: View, index: int, model: str, seconds: float) -> None:
+    """Sleep ``seconds``, saying each second how long is left; a cancel (Stop, interrupt) ends it."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        view.status(index, Reasoning(f"{model} is over its GPU quota · resuming in {clock(left)}", "waiting",
+                                     eta=left))
+        await asyncio.sleep(min(TICK, left))
+
+
+async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Awaitable[T]]) -> tuple[T, str]:
+    """``attempt(model)`` for the job's model, then each fallback, until one answers.
+
+    A quota error with a stated time is waited out when the job says ``wait`` (on the last model: a
+    fallback answers sooner than a wait); a sleeping or starting Space is waited for (up to
+    ``WAKE_LIMIT``); a Space over quota, paused, full or unavailable hands over to the next model.
+    Returns the answer and a note on what happened on the way, for the run's status line."""
+    models = job.models
+    notes: list[str] = []
+    for i, model in enumerate(models):
+        following = models[i + 1] if i + 1 < len(models) else None
+        woke_from: float | None = None
+        while True:
+            try:
+                value = await attempt(model)
+            except QuotaExceeded as exc:
+                if following is not None:
+                    notes.append(f"{model} over GPU quota")
+                    view.status(index, Reasoning(f"{model} is over its GPU quota; trying {following}", "fallback"))
+                    break
+                if job.wait and exc.retry_after is not None and exc.retry_after <= job.max_wait:
+                    await countdown(view, index, model, exc.retry_after)
+                    notes.append(f"waited {clock(exc.retry_after)} for the quota")
+                    continue
+                raise _quota_hint(exc, job) from None
+            except SpaceUnavailable as exc:
+                waited = 0.0 if woke_from is None else time.monotonic() - woke_from
+                if exc.waking and waited < WAKE_LIMIT:
+                    woke_from = woke_from or time.monotonic()
+                    view.status(index, Reasoning(f"The Space is waking up ({exc.state}) · waited {waited:.0f}s",
+                                                 "waking", elapsed=waited))
+                    await asyncio.sleep(WAKE_POLL)
+                    continue
+                if following is not None:
+                    notes.append(f"{model} {exc.state}")
+                    view.status(index, Reasoning(f"{model} is {exc.state}; trying {following}", "fallback"))
+                    break
+                raise
+            if woke_from is not None:
+                notes.append(f"the Space woke up in {time.monotonic() - woke_from:.0f}s")
+            return value, "; ".join(notes)
+    raise AssertionError("unreachable: the last model either answers or raises")
+
+
+def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
+    """The Space's message, plus what the user can do about it here."""
+    if exc.retry_after is None:
+        return exc
+    if not job.wait:
+        hint = f"--wait resumes by itself in {clock(exc.retry_after)}"
+    else:
+        hint = f"that is longer than max_wait ({clock(job.max_wait)})"
+    return QuotaExceeded(f"{exc} ({hint})", retry_after=exc.retry_after)

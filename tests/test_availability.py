@@ -1,0 +1,145 @@
+"""Quota and availability: --wait counts down and resumes, --fallback answers from the next model,
+a sleeping Space's wake-up is waited for and said."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from typing import Any
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from g4f_magic import availability
+from g4f_magic.engine import Job, run_job
+from g4f_magic.errors import QuotaExceeded, SpaceUnavailable
+from g4f_magic.localspace import LocalSpace
+from g4f_magic.views import PlainView
+
+
+def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:
+    with capture_output() as cap:
+        value = ip.run_cell_magic("g4f", line, body)
+    return value, cap
+
+
+def joins(space: LocalSpace) -> list[Any]:
+    return [r for r in space.received if r.path.endswith(("/queue/join", "/run/predict"))]
+
+
+def test_wait_counts_down_the_stated_time_and_resumes(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("quota_soon")  # "… Try again in 0:00:01"
+    started = time.monotonic()
+    result, cap = cell(ip, "-m flux -s 5 --wait")
+    took = time.monotonic() - started
+    assert result.image is not None and result.seed == 5
+    assert took >= 1.0  # the stated second was waited out, then the job went again
+    assert len(joins(thread_space)) == 2
+    assert "flux is over its GPU quota · resuming in 0:01" in cap.stdout
+    [done] = [x for x in cap.stdout.splitlines() if x.startswith("flux · done")]
+    assert done.endswith("waited 0:01 for the quota")
+
+
+def test_without_wait_the_quota_error_says_how_long_and_what_to_do(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("quota_soon")
+    with pytest.raises(QuotaExceeded) as info:
+        cell(ip, "-m flux -s 5")
+    assert str(info.value).endswith("(--wait resumes by itself in 0:01)")
+    assert info.value.retry_after == 1.0 and len(joins(thread_space)) == 1
+    # a wait longer than max_wait fails at once, and says why
+    ip.run_line_magic("config", "G4FMagics.max_wait = 0.5")
+    thread_space.arm("quota_soon")
+    with pytest.raises(QuotaExceeded, match=r"longer than max_wait \(0:00\)"):
+        cell(ip, "-m flux -s 6 --wait")
+
+
+async def test_stop_cancels_the_wait(space: LocalSpace, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    space.arm("quota_old")  # "… Please retry in 0:04:12"
+    out = io.StringIO()
+    job = Job("flux", "a lighthouse", seed=5, wait=True, api_key="hf_test_token_for_waiting")
+    task = asyncio.ensure_future(run_job(job, PlainView("flux", out=out)))
+    deadline = time.monotonic() + 10
+    while "resuming in 4:1" not in out.getvalue():
+        assert time.monotonic() < deadline, out.getvalue()
+        await asyncio.sleep(0.02)
+    stopped = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - stopped < 1.0  # not 4 minutes
+    await asyncio.sleep(0.1)
+    assert len(joins(space)) == 1  # nothing went again
+
+
+def test_fallback_answers_from_the_next_model_and_says_why(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("quota_new")  # no time stated: a wait could not help, the next model can
+    result, cap = cell(ip, "-m flux -s 10005 --fallback flux-schnell")
+    assert result.model == "flux-schnell" and result.seed == 10005
+    sent = joins(thread_space)
+    assert [r.host.split(".")[0] for r in sent] == ["roxky-flux-1-dev", "roxky-g4f-flux"]
+    assert "flux is over its GPU quota; trying flux-schnell" in cap.stdout
+    [done] = [x for x in cap.stdout.splitlines() if " · done" in x]
+    assert re.fullmatch(r"flux-schnell · done · seed 10005 · 1024x1024 · \d+\.\ds · flux over GPU quota", done)
+
+
+def test_fallback_from_a_full_queue_and_the_setting(ip: Any, thread_space: LocalSpace) -> None:
+    ip.run_line_magic("config", "G4FMagics.fallback = 'flux-schnell, janus-pro-7b-image'")
+    thread_space.arm("join_503_queue_full")
+    result, _ = cell(ip, "-m flux -s 10006")
+    assert result.model == "flux-schnell" and result.note == "flux full"
+    # every candidate out: the last one's error is the run's
+    ip.run_line_magic("config", "G4FMagics.fallback = 'janus-pro-7b-image'")
+    thread_space.arm("join_503_queue_full")  # flux's join
+    thread_space.arm("quota_new")  # then the Janus stream
+    with pytest.raises(QuotaExceeded, match="exceeded your GPU quota"):
+        cell(ip, "-m flux -s 10007")
+    assert [r.host.split(".")[0] for r in joins(thread_space)][-2:] == ["roxky-flux-1-dev", "roxky-janus-pro-7b"]
+
+
+def test_fallback_to_another_kind_is_refused_before_any_request(ip: Any, thread_space: LocalSpace) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="flux makes images and janus-pro-7b answers questions"):
+        cell(ip, "-m flux --fallback janus-pro-7b")
+    with pytest.raises(UsageError, match="seed 5000000: janus-pro-7b-image takes seeds from 0 to 999999"):
+        cell(ip, "-m flux -s 5000000 --fallback janus-pro-7b-image")
+    assert not thread_space.received
+
+
+def test_a_sleeping_space_is_waited_for_and_its_wake_up_said(ip: Any, thread_space: LocalSpace,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(availability, "WAKE_POLL", 0.05)
+    thread_space.arm("join_503_sleeping", times=3)
+    result, cap = cell(ip, "-m flux -s 8")
+    assert result.image is not None and len(joins(thread_space)) == 4
+    assert "The Space is waking up (sleeping) · waited 0s" in cap.stdout
+    [done] = [x for x in cap.stdout.splitlines() if x.startswith("flux · done")]
+    assert re.search(r" · the Space woke up in \d+s$", done)
+    assert "Error" not in cap.stdout and "unavailable" not in cap.stdout.lower()
+
+
+def test_a_space_that_never_wakes_fails_in_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(availability, "WAKE_POLL", 0.01)
+    monkeypatch.setattr(availability, "WAKE_LIMIT", 0.05)
+
+    async def asleep(model: str) -> Any:
+        raise SpaceUnavailable("Space unavailable (503): the Space is sleeping (HTML page)", 503)
+
+    job = Job("flux", "x", seed=1)
+    with pytest.raises(SpaceUnavailable, match="sleeping"):
+        asyncio.run(availability.answered(job, 0, PlainView("flux", out=io.StringIO()), asleep))
+
+
+def test_the_fallback_setting_is_checked_and_stands_in_only_where_it_can(ip: Any, thread_space: LocalSpace,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    ip.run_line_magic("config", "G4FMagics.fallback = 'flux-schnel'")  # %config logs what is wrong
+    magics = ip.find_cell_magic("g4f").__self__
+    assert magics.fallback == "" and "unknown model 'flux-schnel'; did you mean 'flux-schnell'?" in caplog.text
+    ip.run_line_magic("config", "G4FMagics.fallback = 'flux-schnell'")
+    answer, _ = cell(ip, "-m janus-pro-7b --new", "what is a lighthouse?")  # a chat has no image stand-in
+    assert answer.text and answer.model == "janus-pro-7b"
+    thread_space.arm("quota_new")
+    result, _ = cell(ip, "-m janus-pro-7b-image -s 2000")
+    assert result.model == "flux-schnell" and result.seed == 2000 and result.note == "janus-pro-7b-image over GPU quota"
