@@ -73,7 +73,7 @@ def sweep_html(grid: SweepSet, width: int, embed: str) -> str:
     """The sweep's table: the swept values label the columns (top) and the rows (left)."""
     cols = len(grid.column_labels)
     labelled = any(grid.row_labels)
-    head = "".join(f'<th class="g4f-col" style="{_TH}">{escape(c)}</th>' for c in grid.column_labels)
+    head = "".join(f'<th class="g4f-col" style="{_TH};text-align:center">{escape(c)}</th>' for c in grid.column_labels)
     corner = f'<th class="g4f-corner" style="{_TH};color:#888">{escape(grid.corner)}</th>' if labelled else ""
     rows = [f"<tr>{corner}{head}</tr>"]
     for r, row_label in enumerate(grid.row_labels):

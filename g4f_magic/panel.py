@@ -137,6 +137,7 @@ class Panel:
                                                 ("steps", "steps"), ("guidance", "guidance")],
                                        value="seed", layout=w.Layout(width="100px"), disabled=True)
         self.compare_values = w.Text(placeholder="values: 1, 2, 3", disabled=True, layout=w.Layout(width="210px"))
+        self.compare.add_class("g4f-compare")
         self.compare.observe(self._on_compare, names="value")
         self.error = w.HTML("")
         self.runs = w.VBox([])  # running rows, newest first

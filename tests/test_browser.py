@@ -40,6 +40,11 @@ EXTRA_CELLS = ["%%g4f --bg -m flux -s 7 -o dawn\na lighthouse at dawn, watercolo
                "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
 CELL_WITH = "(src) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].find(c => " \
             "(c.querySelector('.cm-content') || {}).textContent?.includes(src))"
+SWEEP = "-s 10001,10002,10003"  # the quickstart's 2×3 sweep
+# the grid's labels in the outputs of the cell whose source includes src: [row labels, column labels]
+LABELS = f"(src) => {{ const c = ({CELL_WITH})(src); return ['th.g4f-row', 'th.g4f-col'].map(s => " \
+         "[...c.querySelectorAll('.jp-OutputArea-output ' + s)].filter(e => e.offsetParent !== null)" \
+         ".map(e => e.textContent)); }"
 # images shown (decoded) in the outputs of the cell whose source includes src
 SHOWN = f"(src) => {{ const c = ({CELL_WITH})(src); return c ? [...c.querySelectorAll('.jp-OutputArea-output img')]" \
         ".filter(i => i.naturalWidth > 0 && i.offsetParent !== null).length : -1; }"
@@ -216,6 +221,19 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
                ".some(e => e.dataset.state === 'error' && e.textContent.includes('GenerationError: CUDA out of memory'))")
         b.shot_cell("panel-error.png", "%g4f panel")
 
+        # compare: one option over a list of values, as a labelled grid under both columns
+        page.locator(".g4f-panel .g4f-compare input").check()
+        page.locator(".g4f-panel input[placeholder='values: 1, 2, 3']").fill("11, 12")
+        page.locator(".g4f-panel .g4f-prompt").fill("a lighthouse, two seeds")
+        panel.get_by_role("button", name="Generate").click()
+        b.wait("the panel's comparison grid", "() => [...document.querySelectorAll('.g4f-panel table.g4f-sweep img')]"
+               ".filter(i => i.naturalWidth > 0).length === 2", 60)
+        heads = page.evaluate("() => [...document.querySelectorAll('.g4f-panel th.g4f-col')].map(e => e.textContent)")
+        assert heads == ["seed 11", "seed 12"], heads
+        page.locator(".g4f-panel table.g4f-sweep").first.scroll_into_view_if_needed()
+        b.shot("panel-compare.png")
+        page.locator(".g4f-panel .g4f-compare input").uncheck()
+
         panel.locator("select").first.select_option(label="janus-pro-7b (text+vision)")
         b.wait("the panel in chat mode", "() => [...document.querySelectorAll('.g4f-panel button')]"
                ".some(e => e.textContent.trim() === 'Ask')")
@@ -227,6 +245,12 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
 
         # the magic's outputs, as a user sees them
         assert b.shown("a lighthouse in a storm") == 1 and b.shown("-n 4") == 4
+        assert b.shown(SWEEP) == 6
+        assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
+        replayed = "() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => " \
+                   "/flux · replayed \\(generated [0-9-]+ [0-9:]+\\) · seed 42 · 1360x760/.test(e.textContent))"
+        assert page.evaluate(replayed), "the repeated first cell was not replayed"
+        b.shot_cell("magic-sweep.png", SWEEP)
         b.wait("the background run's image", f"() => ({SHOWN})('--bg') === 1", 60)
         b.shot_cell("magic-single.png", "a lighthouse in a storm")
         b.shot_cell("magic-grid.png", "-n 4")
@@ -275,14 +299,16 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         page.goto(f"{lab_url}/lab/tree/quickstart.ipynb?token={LAB_TOKEN}")
         b.wait("the notebook to reopen", f"() => ({SHOWN})('-n 4') === 4", 90)
         page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
-        for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1)):
+        for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1), (SWEEP, 6)):
             assert b.shown(src) == count, src
+        assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
         assert b.shown("%g4f panel") >= 2  # the panel's results, from its plain copy
         broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
                                ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
                                ".length")
         assert broken == 0
         b.shot_cell("reopened-dark-grid.png", "-n 4")
+        b.shot_cell("reopened-dark-sweep.png", SWEEP)
         b.shot_cell("reopened-dark-panel.png", "%g4f panel")
         b.theme("JupyterLab Light")
         b.shot_cell("reopened-light-panel.png", "%g4f panel")
