@@ -352,6 +352,7 @@ async def run_job(job: Job | Sweep, view: View, chat: ChatState | None = None) -
         return await _chat(job, chat if chat is not None else ChatState(), view)
     if job.image is not None:
         raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")
+
     async def one(index: int, seed: int | None) -> list[Result]:
         results = await _image_one(job, index, seed, view)
         if job.count > 1:

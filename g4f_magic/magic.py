@@ -49,7 +49,7 @@ def completions(magics: "G4FMagics", text: str) -> list[str]:
     previous = before[-1] if before else None
     if "--" in before:  # the rest is the prompt
         return []
-    if previous in ("-m", "--model"):
+    if previous in ("-m", "--model", "--fallback"):
         return list(G4F.models)
     if previous in ("-a", "--aspect-ratio"):
         return list(COMMON_RATIOS)
@@ -57,7 +57,9 @@ def completions(magics: "G4FMagics", text: str) -> list[str]:
     if current.startswith("-"):
         return options
     if line_magic and not before:
-        return [*SUBCOMMANDS, *options]
+        return [*(s for s in SUBCOMMANDS if " " not in s), *options]
+    if line_magic and before == ["cache"]:
+        return ["clear"]
     return []
 
 

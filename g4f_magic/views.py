@@ -288,6 +288,7 @@ class SweepView(WidgetView):
         self.sweep = sweep
         self.outcomes: list[tuple[Result | None, str | None]] = [(None, None)] * sweep.count
         self.grid: SweepSet | None = None
+        self._summary = f"{sweep.count} cells"
         cols = len(sweep.column_labels())
         labelled = sweep.row_axis is not None
         self.cell_status = [w.HTML(line_html("waiting")) for _ in range(sweep.count)]
@@ -298,7 +299,6 @@ class SweepView(WidgetView):
             if labelled:
                 items.append(w.HTML(f"<b>{escape(row_label)}</b>"))
             for i in range(r * cols, (r + 1) * cols):
-                self.previews[i].layout.max_width = "200px"
                 items.append(w.VBox([self.cell_status[i], self.previews[i]], layout=w.Layout(width="200px")))
         columns = (["max-content"] if labelled else []) + ["200px"] * cols
         self.table = w.GridBox(items, layout=w.Layout(grid_template_columns=" ".join(columns), grid_gap="4px 8px"))
@@ -323,11 +323,11 @@ class SweepView(WidgetView):
                 html.value = new
         done = sum(r is not None for r, _ in self.outcomes)
         failed = sum(e is not None for _, e in self.outcomes)
-        self._status_summary = f"{self.count} cells · {done} done" + (f" · {failed} failed" if failed else "")
+        self._summary = f"{self.count} cells · {done} done" + (f" · {failed} failed" if failed else "")
         super()._flush(force=True)
 
     def _line_text(self) -> str:
-        return getattr(self, "_status_summary", f"{self.count} cells")
+        return self._summary
 
     def cell(self, index: int, result: Result | None, error: str | None) -> None:
         self.outcomes[index] = (result, error)

@@ -114,6 +114,8 @@ def test_tab_completion_through_the_shell_completer(ip: Any) -> None:
     assert complete(ip, "%g4f --asp") == ["--aspect-ratio"]
     assert set(complete(ip, "%g4f -m flux")) == {"flux", "flux-dev", "flux-schnell"}
     assert complete(ip, "%%g4f -m janus-pro-7b-i") == ["janus-pro-7b-image"]
+    assert complete(ip, "%%g4f -m flux --fallback flux-s") == ["flux-schnell"]
+    assert complete(ip, "%%g4f --ref") == ["--refresh"] and complete(ip, "%g4f cache c") == ["clear"]
     assert "16:9" in complete(ip, "%%g4f -a 1")
     assert {"models", "history", "help"} <= set(complete(ip, "%g4f "))
     assert complete(ip, "%g4f hist") == ["history"]

@@ -347,3 +347,18 @@ async def test_compare_with_one_value_or_a_bad_one_is_one_line(panel: Panel, spa
     panel.compare_values.value = "4, 8"
     assert panel.generate() is None and "flux-schnell has no such setting" in panel.error.value
     assert not space.received and not panel.tasks
+
+
+async def test_a_seeded_panel_run_is_replayed_the_second_time(panel: Panel, space: LocalSpace) -> None:
+    panel.prompt.value = "a lighthouse"
+    panel.random_seed.value = False
+    panel.seed.value = 42
+    panel.generate()
+    await finish_all(panel)
+    sent = len(space.received)
+    panel.generate()
+    await finish_all(panel)
+    assert len(space.received) == sent  # no request: the same request was answered before
+    first, again = panel.results
+    assert again.image.data == first.image.data and again.replayed is not None and first.replayed is None
+    assert "flux · replayed (generated " in panel.history.value
