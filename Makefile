@@ -57,6 +57,8 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.notebook_bytes
 	$(PY) -m benchmarks.replay
+	$(PY) -m benchmarks.cpu
+	$(PY) -m benchmarks.first_run
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

@@ -61,6 +61,9 @@ def load_ipython_extension(ipython: Any) -> None:
     # is rewritten before IPython reads a trailing "?" as a help request
     ipython.input_transformers_cleanup.append(async_cell if magics._has_kernel() else sync_cell)
     _loaded[id(ipython)] = magics
+    from .warmup import start
+
+    start(widgets=magics._has_kernel())  # the first run's imports, in the background
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -1,7 +1,7 @@
 """HTTP for one event loop: the only module that touches the network.
 
 One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive) together with the
-ZeroGPU token cache. aiohttp's errors are translated to the project's in :func:`translated`,
+ZeroGPU token cache. aiohttp's errors are translated to the project's in :meth:`Deadline.guard`,
 HTTP error statuses in :func:`raise_for_status`, and :meth:`SpaceSession.sse` is the one SSE loop.
 The session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
 """
@@ -51,7 +51,7 @@ else:  # aiohttp depends on async-timeout before 3.11
     from async_timeout import timeout_at as _timeout_at
 
 __all__ = [
-    "Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "translated", "fetch_image",
+    "Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "fetch_image",
     "MAX_IMAGE_BYTES",
 ]
 
@@ -67,27 +67,52 @@ DRAIN_GRACE = 1.0
 
 
 class Deadline:
-    """A call's overall time limit, applied around each network wait (never across a yield)."""
+    """A call's overall time limit, applied around each network wait (never across a yield).
+
+    ``guard(url)`` is the one place where a wait is bounded and where aiohttp's exceptions become the
+    project's: a plain object with no generator and no URL parsing unless an error needs the host
+    (it runs around every SSE read)."""
+
+    __slots__ = ("timeout", "_at")
 
     def __init__(self, timeout: float | None) -> None:
         self.timeout = timeout
         self._at = None if timeout is None else asyncio.get_running_loop().time() + timeout
 
-    @contextlib.asynccontextmanager
-    async def scope(self, at: float | None = None) -> AsyncIterator[None]:
-        when = self._at if at is None else (at if self._at is None else min(at, self._at))
-        if when is None:
-            yield
-            return
-        try:
-            async with _timeout_at(when):
-                yield
-        except TimeoutError as exc:
-            if isinstance(exc, G4FError):
-                raise
-            if at is not None and (self._at is None or at < self._at):
-                raise _GraceOver() from None
-            raise G4FTimeout(f"no result within {self.timeout:g} s (timeout={self.timeout:g})") from exc
+    def guard(self, url: str, at: float | None = None) -> _Guard:
+        """``async with deadline.guard(url):`` around one network wait; ``at`` a shorter end of its own."""
+        return _Guard(self, url, at)
+
+
+class _Guard:
+    __slots__ = ("deadline", "url", "at", "timer")
+
+    def __init__(self, deadline: Deadline, url: str, at: float | None) -> None:
+        self.deadline, self.url, self.at = deadline, url, at
+        self.timer: Any = None
+
+    async def __aenter__(self) -> None:
+        end, at = self.deadline._at, self.at
+        when = end if at is None else (at if end is None else min(at, end))
+        if when is not None:
+            self.timer = _timeout_at(when)
+            await self.timer.__aenter__()
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self.timer is not None:
+            try:
+                await self.timer.__aexit__(kind, exc, tb)  # a wait cut by the timer becomes TimeoutError
+            except TimeoutError as cut:
+                if isinstance(cut, G4FError):
+                    raise
+                end, at = self.deadline._at, self.at
+                if at is not None and (end is None or at < end):
+                    raise _GraceOver() from None
+                t = self.deadline.timeout
+                raise G4FTimeout(f"no result within {t:g} s (timeout={t:g})") from cut
+        if isinstance(exc, aiohttp.ClientError):
+            raise _translated(exc, self.url) from (None if _hides_cause(exc) else exc)
+        return False
 
 
 class _GraceOver(Exception):
@@ -104,27 +129,28 @@ def _cause(error: BaseException | None) -> str:
     return one_line(getattr(error, "strerror", None) or type(error).__name__)
 
 
-@contextlib.contextmanager
-def translated(url: str) -> Any:
-    """The one place where aiohttp's exceptions become the project's."""
+def _hides_cause(exc: BaseException) -> bool:
+    # a proxy error's cause would print the proxy's URL, which may carry user:password
+    return isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError))
+
+
+def _translated(exc: aiohttp.ClientError, url: str) -> G4FError:
+    """The one place where aiohttp's exceptions become the project's (the host is parsed only here)."""
     parsed = URL(url)
     host = (parsed.host or "the server") + (f":{parsed.explicit_port}" if parsed.explicit_port else "")
-    try:
-        yield
-    except aiohttp.ServerTimeoutError as exc:
-        raise G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})") from exc
-    except aiohttp.ClientProxyConnectionError as exc:  # no cause: it would name the proxy's URL,
-        raise ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}") from None  # maybe user:password
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}") from exc
-    except aiohttp.ClientHttpProxyError as exc:  # no cause, as above
-        raise ConnectionFailed(f"the proxy refused the request ({exc.status})") from None
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-        raise ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}") from exc
-    except aiohttp.InvalidURL as exc:
-        raise ConnectionFailed("invalid URL") from exc
-    except aiohttp.ClientError as exc:
-        raise ConnectionFailed(f"request to {host} failed: {type(exc).__name__}") from exc
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}")
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return ConnectionFailed(f"the proxy refused the request ({exc.status})")
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
+        return ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ConnectionFailed("invalid URL")
+    return ConnectionFailed(f"request to {host} failed: {type(exc).__name__}")
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -263,14 +289,12 @@ class SpaceSession:
         self, method: str, url: str, *, deadline: Deadline, proxy: str | None = None, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """A checked response; on any exit before the body is read the connection is closed."""
-        async with deadline.scope():
-            with translated(str(url)):
-                resp = await self._request(method, url, proxy=proxy, **kwargs)
+        async with deadline.guard(url):
+            resp = await self._request(method, url, proxy=proxy, **kwargs)
         ok = False
         try:
-            async with deadline.scope():
-                with translated(str(url)):
-                    await raise_for_status(resp)
+            async with deadline.guard(url):
+                await raise_for_status(resp)
             yield resp
             ok = True
         finally:
@@ -278,9 +302,8 @@ class SpaceSession:
 
     async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
         async with self.open(method, url, deadline=deadline, **kwargs) as resp:
-            async with deadline.scope():
-                with translated(url):
-                    raw = await read_body(resp, MAX_JSON_BODY)
+            async with deadline.guard(url):
+                raw = await read_body(resp, MAX_JSON_BODY)
         if len(raw) > MAX_JSON_BODY:
             raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
         try:
@@ -291,9 +314,8 @@ class SpaceSession:
 
     async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
         async with self.open(method, url, deadline=deadline, **kwargs) as resp:
-            async with deadline.scope():
-                with translated(url):
-                    raw = await read_body(resp, MAX_JSON_BODY)
+            async with deadline.guard(url):
+                raw = await read_body(resp, MAX_JSON_BODY)
         if len(raw) > MAX_JSON_BODY:
             raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
         return raw.decode("utf-8", errors="replace")
@@ -305,9 +327,8 @@ class SpaceSession:
         async with self.open("GET", url, deadline=deadline, proxy=proxy) as resp:
             if resp.content_length is not None and resp.content_length > max_bytes:
                 raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
-            async with deadline.scope():
-                with translated(url):
-                    raw = await read_body(resp, max_bytes)
+            async with deadline.guard(url):
+                raw = await read_body(resp, max_bytes)
             ctype = resp.headers.get("content-type", "unknown").split(";")[0]
         if len(raw) > max_bytes:
             raise StreamError(f"the image is larger than the {max_bytes}-byte limit")
@@ -323,9 +344,8 @@ class SpaceSession:
         decoder = SSEDecoder()
         async with self.open("GET", url, deadline=deadline, headers=dict(headers), proxy=proxy) as resp:
             while True:
-                async with deadline.scope():
-                    with translated(url):
-                        chunk = await resp.content.readany()
+                async with deadline.guard(url):
+                    chunk = await resp.content.readany()
                 if not chunk:
                     return
                 for event in decoder.feed(chunk):
@@ -335,7 +355,7 @@ class SpaceSession:
         """After the result, wait briefly for the stream's end so the connection can be reused."""
         at = asyncio.get_running_loop().time() + DRAIN_GRACE
         with contextlib.suppress(_GraceOver, G4FError):
-            async with deadline.scope(at):
+            async with deadline.guard("", at):
                 async for _ in events:
                     pass
 

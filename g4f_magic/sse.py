@@ -42,15 +42,21 @@ class SSEDecoder:
         self._skip_lf = False
         if not chunk:
             return []
-        self._buf += chunk
-        if len(self._buf) + self._size > self._max:
+        if len(self._buf) + len(chunk) + self._size > self._max:
             raise StreamError(f"an event is larger than {self._max} bytes")
-        # Keep an unfinished line (and a trailing CR that may be half of CRLF) for the next read.
-        cut = max(self._buf.rfind(b"\n"), self._buf.rfind(b"\r"))
-        if cut < 0:
+        # Keep an unfinished line (and a trailing CR that may be half of CRLF) for the next read. What
+        # is buffered already holds no line end, so only the new bytes are searched: a line spread over
+        # many reads costs each read its own length, not the whole line's again.
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:
+            self._buf += chunk
             return []
-        complete = bytes(self._buf[: cut + 1])
-        del self._buf[: cut + 1]
+        if self._buf:
+            complete = bytes(self._buf) + chunk[: end + 1]
+            self._buf.clear()
+        else:
+            complete = chunk[: end + 1]
+        self._buf += chunk[end + 1:]
         if complete.endswith(b"\r"):
             self._skip_lf = True
         events: list[SSEEvent] = []
