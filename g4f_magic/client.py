@@ -17,6 +17,7 @@ import logging
 import socket
 import sys
 import time
+import uuid
 import weakref
 from typing import Any, AsyncIterator, Mapping
 
@@ -34,6 +35,7 @@ from .errors import (
     quota_error,
 )
 from .media import MAX_IMAGE_BYTES, image_mime
+from .multiplex import SharedStream
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
     FALLBACK_TOKEN,
@@ -236,14 +238,25 @@ class SpaceSession:
         self.tokens = TokenCache()
         self.functions: dict[tuple[str, str], Any] = {}  # (Space base, function name) → where it moved
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
+        self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
 
     @property
     def closed(self) -> bool:
         return self.http.closed
 
     async def close(self) -> None:
+        streams, self.streams = list(self.streams.values()), {}
+        for stream in streams:
+            await stream.aclose()
         await self.http.close()
         self.tokens.clear()
+
+    def shared_stream(self, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
+        """The one ``queue/data`` stream of a Space (per proxy) that concurrent events share."""
+        stream = self.streams.get((base, proxy))
+        if stream is None:
+            stream = self.streams[(base, proxy)] = SharedStream(self, base, uuid.uuid4().hex[:12], headers, proxy)
+        return stream
 
     async def _request(
         self, method: str, url: str, *, proxy: str | None, json_body: Any = _NO_JSON, **kwargs: Any

@@ -18,13 +18,14 @@ from typing import Any, AsyncIterator, Callable, Mapping
 
 import aiohttp
 
-from .client import Deadline, SpaceSession
+from .client import DRAIN_GRACE, Deadline, SpaceSession
 from .endpoints import Endpoints
-from .errors import G4FError, GenerationError, ResultShapeError, StreamError
+from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .media import MediaItem
+from .multiplex import SharedStream
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,39 @@ class Call:
         )
         event_id = reply.get("event_id") if isinstance(reply, dict) else None
         return event_id if isinstance(event_id, str) and event_id else None
+
+    def stream(self, base: str) -> SharedStream:
+        """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
+        return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.endpoints.referer},
+                                          self.proxy)
+
+    async def shared_queue(self, base: str, event_id: str, fn: Fn) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """One event's messages from the Space's shared stream, within this call's deadline."""
+        stream = self.stream(base)
+        messages = stream.listen(event_id, fn.index)
+        decoder = QueueDecoder(event_id)
+        finished = False
+        try:
+            while True:
+                async with self.deadline.guard(base):
+                    msg = await messages.get()
+                if isinstance(msg, BaseException):
+                    raise msg
+                for item in decoder.handle(msg):
+                    if isinstance(item, Completed):
+                        finished = True
+                        stream.leave(event_id, True)
+                        await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back
+                        yield item
+                        return
+                    yield item
+        except G4FTimeout:
+            raise  # the Space may still run it: cancelled on leaving
+        except G4FError:
+            finished = True  # the event failed or the stream broke: nothing left to cancel
+            raise
+        finally:
+            stream.leave(event_id, finished or decoder.done)
 
     async def queue(
         self, base: str, session_hash: str, event_id: str | None
@@ -232,7 +266,6 @@ async def janus_image(
     call: Call, *, space: str, model: str, prompt: str, seed: int | None
 ) -> AsyncIterator[Event]:
     base = call.endpoints.janus
-    session_hash = new_session_hash()
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
@@ -240,8 +273,11 @@ async def janus_image(
     headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
+        session_hash = call.stream(base).session_hash  # concurrent runs share one stream
         event_id = await call.join(base, queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, session_hash), headers)
-        async for item in call.queue(base, session_hash, event_id):
+        if event_id is None:
+            raise StreamError("the Space accepted the job without an event_id")
+        async for item in call.shared_queue(base, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
             elif isinstance(item, Completed):
@@ -267,12 +303,12 @@ async def flux_dev(
     data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        session_hash = new_session_hash()
+        session_hash = call.stream(base).session_hash  # concurrent runs share one stream
         event_id = await call.join(base, queue_body(data, fn.index, fn.trigger, session_hash),
                                    zerogpu_headers(token, uuid))
         if event_id is None:
             raise StreamError("the Space accepted the job without an event_id")
-        async for item in call.queue(base, session_hash, event_id):
+        async for item in call.shared_queue(base, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
             elif len(item.data) != 2:  # (image, seed)

@@ -61,6 +61,7 @@ class Job:
     data: list[Any]
     fault: str | None  # the misbehaviour a test Space picked for this job (None here)
     host: str
+    fn_index: int = 0
 
 
 def _jwt(sub: str, ttl: float) -> str:
@@ -86,8 +87,10 @@ class LocalSpace:
         self.token_ttl = token_ttl
         self.received: list[Received] = []
         self.disconnects: list[str] = []
+        self.cancels: list[str] = []  # event ids named in /cancel requests
         self.tokens_issued: list[str] = []
-        self._jobs: dict[str, list[Job]] = {}
+        self._jobs: dict[str, list[Job]] = {}  # session hash → joined, not yet streamed
+        self._streams: dict[str, tuple["Writer", dict[str, Any]]] = {}  # session → its writer, running job
         # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
         self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
         self._uploads: dict[str, bytes] = {}
@@ -96,6 +99,7 @@ class LocalSpace:
     def reset(self) -> None:
         self.received.clear()
         self.disconnects.clear()
+        self.cancels.clear()
 
     def requests(self, host: str | None = None, path: str | None = None) -> list[Received]:
         return [r for r in self.received if (host is None or r.host == host) and (path is None or r.path == path)]
@@ -152,6 +156,7 @@ class LocalSpace:
         app.router.add_post("/{host}/gradio_api/queue/join", self.join)
         app.router.add_get("/{host}/gradio_api/queue/data", self.data)
         app.router.add_post("/{host}/gradio_api/upload", self.upload)
+        app.router.add_post("/{host}/gradio_api/cancel", self.cancel)
         app.router.add_get("/{host}/gradio_api/file={path:.+}", self.file)
         app.router.add_get("/{host}/file={path:.+}", self.file)
         app.router.add_post("/{host}/run/predict", self.predict)
@@ -235,7 +240,8 @@ class LocalSpace:
             return web.json_response({"detail": "Invalid fn_index or body"}, status=422)
         prompt = data[1] if kind == "chat" else data[0]
         event_id = uuid.uuid4().hex
-        self._jobs.setdefault(session, []).append(Job(kind, event_id, data, self._pick_hook("stream", prompt), host))
+        self._jobs.setdefault(session, []).append(
+            Job(kind, event_id, data, self._pick_hook("stream", prompt), host, fn))
         return web.json_response({"event_id": event_id})
 
     async def data(self, request: web.Request) -> web.StreamResponse:
@@ -245,22 +251,64 @@ class LocalSpace:
         resp = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await resp.prepare(request)
         writer = self._writer_hook(resp, jobs[0] if jobs else None)
+        running: dict[str, Any] = {}
+        self._streams[session] = (writer, running)
         try:
             if not jobs:
                 await writer.send({"msg": "unexpected_error", "message": "404: Not Found", "session_not_found": True})
-            for job in jobs:
-                if not await self._run(writer, job, self._base(request, host)):
-                    await writer.flush()
-                    return resp  # the scenario cut the stream
+            # As Gradio does: every event of the session on this one stream, those joined while it is
+            # open included, one after another; close_stream once the session has none left.
+            while jobs:
+                for job in jobs:
+                    running["job"] = job
+                    running["task"] = task = asyncio.ensure_future(self._run(writer, job, self._base(request, host)))
+                    try:
+                        await asyncio.wait({task})
+                    finally:
+                        if not task.done():  # this handler itself is cancelled: the client went away
+                            task.cancel()
+                    running.clear()
+                    if task.cancelled():  # stopped by /cancel; the stream goes on
+                        continue
+                    if not task.result():
+                        await writer.flush()
+                        return resp  # the scenario cut the stream
+                jobs = self._jobs.pop(session, [])
             await writer.send({"msg": "close_stream", "event_id": None})
             await writer.flush()
             await resp.write_eof()
         except asyncio.CancelledError:
-            self.disconnects.append(session)
+            self._client_left(session)
             raise
         except ConnectionResetError:  # the client went away: expected (timeouts, Stop, interrupts)
-            self.disconnects.append(session)
+            self._client_left(session)
+        finally:
+            if self._streams.get(session, (None,))[0] is writer:
+                del self._streams[session]
         return resp
+
+    def _client_left(self, session: str) -> None:
+        """As Gradio does when a stream's client goes: every event of the session is dropped."""
+        self.disconnects.append(session)
+        self._jobs.pop(session, None)
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        """Gradio's ``/cancel``: it stops the session's *running* job of that function, whichever event that
+        is, drops the named event from the queue, and completes the named event on the stream."""
+        self._space(request, "janus", "flux_dev")
+        body = await request.json()
+        session, fn, eid = body.get("session_hash"), body.get("fn_index"), body.get("event_id")
+        self.cancels.append(eid)
+        writer, running = self._streams.get(session, (None, {}))
+        queued = self._jobs.get(session, [])
+        pending = any(j.event_id == eid for j in queued) or running.get("job") is not None and running["job"].event_id == eid
+        if running.get("job") is not None and running["job"].fn_index == fn:
+            running["task"].cancel()
+        self._jobs[session] = [j for j in queued if j.event_id != eid]
+        if writer is not None and pending:
+            with contextlib.suppress(ConnectionError):  # the stream's client may be gone already
+                await writer.send({"msg": "process_completed", "event_id": eid, "output": {}, "success": True})
+        return web.json_response({"success": True})
 
     def _image_file(self, host: str, prompt: str, seed: int, w: int, h: int, fmt: str, label: str = "") -> dict[str, Any]:
         data = placeholder(prompt, seed, w, h, fmt, label)

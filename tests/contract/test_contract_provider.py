@@ -186,3 +186,28 @@ async def test_run_predict_finds_a_moved_function(gradio: dict[str, Server]) -> 
     events = await run("flux-schnell", "a lighthouse", gradio["predict_moved"], "predict", width=256, height=192)
     assert final(events).width == 256
     assert moved_notes(events) == ["The Space moved infer to function 5; retrying"]
+
+
+@queue
+async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gradio: dict[str, Server]) -> None:
+    """Observed on Gradio 5.50 and 6.31: closing a session's stream cancels all its events, and /cancel
+    stops the session's *running* task whichever event it is. So a queued run that is stopped is
+    cancelled when it starts; the run before it and the one after it still complete."""
+    from g4f_magic.client import get_session
+
+    server = gradio["flux_dev_tls"]
+    quick = [run("flux", "quick", server, "flux_dev", seed=i, num_inference_steps=2) for i in range(3)]
+    seeds = [final(events).seed for events in await asyncio.gather(*quick)]
+    assert seeds == [0, 1, 2]
+    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
+    assert stream.opened == 1  # three runs, one queue/data stream
+
+    first = asyncio.ensure_future(run("flux", "first slow", server, "flux_dev", seed=11, num_inference_steps=2))
+    await asyncio.sleep(0.5)  # first is running (1.5 s), the next two wait behind it
+    second = asyncio.ensure_future(run("flux", "second slow", server, "flux_dev", seed=12, num_inference_steps=2))
+    third = asyncio.ensure_future(run("flux", "third", server, "flux_dev", seed=13, num_inference_steps=2))
+    await asyncio.sleep(0.3)
+    second.cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(first, second, third, return_exceptions=True), 30)
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert final(outcomes[0]).seed == 11 and final(outcomes[2]).seed == 13  # neither was hit by the stop

@@ -1,0 +1,204 @@
+"""One ``queue/data`` stream per Space for every concurrent event, dispatched by ``event_id``.
+
+Gradio streams every event of one session hash on one ``queue/data`` connection, a join made while the
+stream is open included, and ends it with ``close_stream`` when the session has no event left (seen on
+Gradio 5.50 and 6.31). So concurrent image runs on one Space join under one session hash and share one
+stream, instead of a connection each.
+
+Stopping one run must not stop the others, and Gradio offers two blunt tools (seen on both versions):
+closing the stream cancels every event of the session, and ``POST /gradio_api/cancel`` cancels the
+*running* task of the session's function whichever event it is (then leaves the stream waiting for a
+completion that never comes). So a stopped run is cancelled:
+
+- when it is the stream's last listener: by closing the stream (nothing else is lost);
+- when it has started (its ``process_starts`` came): by ``/cancel`` now, as the running one it is;
+- when it is still queued: by ``/cancel`` at the moment it starts, so the run before it is not hit.
+
+A stream that ends while listeners remain (a join that raced ``close_stream``, a server that closes
+after each event) is opened again. Pure: the network is the ``SpaceSession``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .errors import G4FError, StreamError, one_line
+
+if TYPE_CHECKING:
+    from .client import SpaceSession
+
+__all__ = ["SharedStream", "MAX_EARLY", "MAX_IDLE_REOPENS"]
+
+log = logging.getLogger(__name__)
+
+MAX_EARLY = 2000  # messages kept for an event whose join reply has not been read yet
+MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
+
+
+class SharedStream:
+    """The stream of one Space (base URL, proxy): one session hash, many listeners."""
+
+    def __init__(self, session: SpaceSession, base: str, session_hash: str, headers: dict[str, str],
+                 proxy: str | None) -> None:
+        self.session, self.base, self.session_hash = session, base, session_hash
+        self.headers, self.proxy = headers, proxy
+        self.url = f"{base}/gradio_api/queue/data?session_hash={session_hash}"
+        self.listeners: dict[str, asyncio.Queue[Any]] = {}
+        self.fns: dict[str, int] = {}
+        self.started: set[str] = set()
+        self.heard: set[str] = set()  # events the Space has spoken of on the stream
+        self.abandoned: dict[str, int] = {}  # stopped before they started: event id → fn index
+        self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
+        self.early: dict[str, list[dict[str, Any]]] = {}
+        self.opened = 0  # streams opened, for tests and benchmarks
+        self._pump: asyncio.Task[None] | None = None
+        self._cancels: set[asyncio.Task[None]] = set()
+
+    # -- listeners -----------------------------------------------------------------------------
+    def listen(self, event_id: str, fn_index: int) -> asyncio.Queue[Any]:
+        """The queue that receives ``event_id``'s messages (dicts), or an exception for all of them."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.listeners[event_id] = queue
+        self.fns[event_id] = fn_index
+        for msg in self.early.pop(event_id, ()):
+            self._deliver(event_id, msg)
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._run())
+        return queue
+
+    def leave(self, event_id: str, finished: bool) -> None:
+        """The listener is done: its result came (``finished``), or its run was stopped."""
+        if self.listeners.pop(event_id, None) is None:
+            return
+        fn = self.fns.pop(event_id, 0)
+        started = event_id in self.started
+        self.started.discard(event_id)
+        self.heard.discard(event_id)
+        if finished:
+            return
+        if not self.stopping:  # Stop stops every run at once: decide when all of them have left
+            asyncio.get_running_loop().call_soon(self._settle)
+        self.stopping[event_id] = (fn, started)
+
+    def _settle(self) -> None:
+        stopping, self.stopping = self.stopping, {}
+        if not self.listeners:
+            self.close_stream()  # Gradio cancels what the session still has: only stopped runs
+            return
+        for event_id, (fn, started) in stopping.items():
+            if started:
+                self._cancel(event_id, fn)
+            else:
+                self.abandoned[event_id] = fn
+
+    async def drained(self, grace: float) -> None:
+        """With no listener left, wait (briefly) for the Space to end the stream: its connection then
+        goes back to the pool for the next call instead of a new one being opened."""
+        pump = self._pump
+        if not self.listeners and pump is not None and not pump.done():
+            await asyncio.wait({pump}, timeout=grace)
+
+    def close_stream(self) -> None:
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        self.abandoned.clear()
+        self.early.clear()
+
+    async def aclose(self) -> None:
+        """Stop the stream and any pending ``/cancel`` (the session is closing)."""
+        self.close_stream()
+        tasks = [t for t in (self._pump, *self._cancels) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- the stream ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        from .client import Deadline
+
+        idle = 0
+        while self.listeners:
+            self.opened += 1
+            closed = got = False
+            events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
+            try:
+                async for sse in events:
+                    got = True
+                    if self._dispatch(sse.data):
+                        closed = True
+                        break
+            except G4FError as exc:
+                self._fail_all(exc)
+                return
+            finally:
+                await events.aclose()
+            # The Space is done with every event it told us about. Those without their result are lost;
+            # those it has not spoken of yet joined after it decided to close: a new stream brings them.
+            lost = StreamError("stream ended before the result")
+            for eid in [e for e in self.listeners if e in self.heard or not closed]:
+                self.listeners[eid].put_nowait(lost)
+            idle = 0 if got else idle + 1
+            if idle >= MAX_IDLE_REOPENS:
+                self._fail_all(StreamError("the Space ended the stream without the result"))
+                return
+            if not any(e not in self.heard for e in self.listeners):
+                return
+
+    def _dispatch(self, data: str) -> bool:
+        """Route one message; True at ``close_stream``."""
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            self._fail_all(StreamError(f"the Space sent malformed JSON: {one_line(data, 80)!r}"))
+            return True
+        if not isinstance(msg, dict):
+            return False
+        kind, eid = msg.get("msg"), msg.get("event_id")
+        if kind == "close_stream":
+            return True
+        if eid is None:  # heartbeats and the session's own errors concern every run
+            for queue in self.listeners.values():
+                queue.put_nowait(msg)
+            return False
+        if eid in self.listeners:
+            self._deliver(eid, msg)
+        elif eid in self.abandoned:
+            if kind == "process_starts":
+                self._cancel(eid, self.abandoned.pop(eid))
+            elif kind == "process_completed":
+                self.abandoned.pop(eid, None)
+        else:
+            early = self.early.setdefault(eid, [])
+            if len(early) < MAX_EARLY:
+                early.append(msg)
+        return False
+
+    def _deliver(self, eid: str, msg: dict[str, Any]) -> None:
+        if msg.get("msg") == "process_starts":
+            self.started.add(eid)
+        self.heard.add(eid)
+        self.listeners[eid].put_nowait(msg)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        for queue in self.listeners.values():
+            queue.put_nowait(exc)
+
+    def _cancel(self, event_id: str, fn_index: int) -> None:
+        """``/cancel`` for one event, in the background: the caller is being cancelled itself."""
+        body = {"session_hash": self.session_hash, "fn_index": fn_index, "event_id": event_id}
+
+        async def send() -> None:
+            from .client import Deadline
+
+            try:
+                await self.session.json("POST", f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
+                                        json_body=body, proxy=self.proxy)
+            except G4FError as exc:  # the run is stopped on our side all the same
+                log.debug("cancel of %s on %s failed: %s", event_id, self.base, exc)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)

@@ -1,0 +1,165 @@
+"""Concurrent runs on one Space share one queue/data stream; stopping one leaves the others streaming."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from helpers import FLUX_DEV, JANUS, collect
+from leakscan import TOKEN
+
+from g4f_magic import ImageResponse
+from g4f_magic.localspace import LocalSpace
+
+
+def streams(space: LocalSpace, host: str = FLUX_DEV) -> list[Any]:
+    return space.requests(host, "/gradio_api/queue/data")
+
+
+async def started(space: LocalSpace, n: int, timeout: float = 10.0) -> None:
+    """Until the Space has ``n`` joins."""
+    end = asyncio.get_running_loop().time() + timeout
+    while len(space.requests(FLUX_DEV, "/gradio_api/queue/join")) < n:
+        assert asyncio.get_running_loop().time() < end, "the joins did not arrive"
+        await asyncio.sleep(0.01)
+
+
+async def test_concurrent_runs_share_one_stream(space: LocalSpace, endpoint: str) -> None:
+    runs = await asyncio.gather(*(collect("flux", f"a fox {i}", seed=i, api_key=TOKEN) for i in range(5)))
+    seeds = [next(e for e in events if isinstance(e, ImageResponse)).seed for events in runs]
+    assert seeds == [0, 1, 2, 3, 4]  # each run got its own event's result
+    joins = space.requests(FLUX_DEV, "/gradio_api/queue/join")
+    assert len(joins) == 5 and len({j.body["session_hash"] for j in joins}) == 1
+    assert len(streams(space)) == 1  # one stream for the five, not five
+    await collect("janus-pro-7b-image", "a fox", api_key=TOKEN)  # another Space: a stream of its own
+    assert len(streams(space, JANUS)) == 1
+
+
+async def test_stopping_a_queued_run_cancels_it_when_it_starts_and_spares_the_running_one(
+        space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.003  # 400 steps: the first run is still running when the second is stopped
+    first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
+    await started(space, 1)
+    second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN))
+    third = asyncio.ensure_future(collect("flux", "third", seed=3, api_key=TOKEN))
+    await started(space, 3)
+    await asyncio.sleep(0.05)
+    second.cancel()
+    results = await asyncio.gather(first, second, third, return_exceptions=True)
+    assert isinstance(results[1], asyncio.CancelledError)
+    for events in (results[0], results[2]):  # the others ran to their result: the stop did not hit them
+        assert any(isinstance(e, ImageResponse) for e in events), events
+    assert len(space.cancels) == 1 and not space.disconnects  # /cancel for the second alone; the stream stayed
+    assert len(streams(space)) == 1
+
+
+async def test_stopping_the_running_run_cancels_it_at_once(space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.01
+    first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
+    await started(space, 1)
+    second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN))
+    await started(space, 2)
+    await asyncio.sleep(0.05)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    events = await asyncio.wait_for(second, 10)  # far sooner than the first's 4 s of steps
+    assert any(isinstance(e, ImageResponse) for e in events)
+    assert len(space.cancels) == 1 and not space.disconnects
+
+
+async def test_stopping_every_run_closes_the_stream(space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.01
+    tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(3)]
+    await started(space, 3)
+    await asyncio.sleep(0.05)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert await space.wait_disconnect()  # the Space drops the session's events with the stream
+    assert not space.cancels
+
+
+async def test_a_timeout_stops_one_run_only(space: LocalSpace, endpoint: str) -> None:
+    from g4f_magic import G4FTimeout
+
+    space.slow_delay = 0.01
+    slow = asyncio.ensure_future(collect("flux", "slow [fault:slow]", seed=1, api_key=TOKEN, timeout=0.5))
+    await started(space, 1)
+    quick = asyncio.ensure_future(collect("flux", "quick", seed=2, api_key=TOKEN))
+    with pytest.raises(G4FTimeout):
+        await slow
+    events = await asyncio.wait_for(quick, 10)
+    assert any(isinstance(e, ImageResponse) for e in events)
+    assert len(space.cancels) == 1
+
+
+class ScriptedSession:
+    """A SpaceSession stand-in: each stream it opens plays the next script of SSE data lines."""
+
+    def __init__(self, *scripts: list[dict[str, Any]]) -> None:
+        self.scripts = list(scripts)
+        self.posts: list[dict[str, Any]] = []
+
+    async def sse(self, url: str, **_: Any) -> Any:
+        import json
+
+        from g4f_magic.sse import SSEEvent
+
+        for msg in self.scripts.pop(0) if self.scripts else []:
+            await asyncio.sleep(0)
+            yield SSEEvent(json.dumps(msg))
+
+    async def json(self, method: str, url: str, **kw: Any) -> Any:
+        self.posts.append(kw["json_body"])
+        return {"success": True}
+
+
+def msg(kind: str, eid: str | None, **kw: Any) -> dict[str, Any]:
+    return {"msg": kind, "event_id": eid, **kw}
+
+
+async def drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    out = []
+    while True:
+        item = await asyncio.wait_for(queue.get(), 5)
+        out.append(item if isinstance(item, BaseException) else item["msg"])
+        if isinstance(item, BaseException) or item["msg"] == "process_completed":
+            return out
+
+
+async def test_a_join_that_raced_close_stream_gets_a_new_stream() -> None:
+    from g4f_magic.multiplex import SharedStream
+
+    session = ScriptedSession(
+        # the Space closes after a: it had not taken b's join yet, and never spoke of b on this stream
+        [msg("estimation", "a"), msg("process_completed", "a", success=True), msg("close_stream", None)],
+        [msg("estimation", "b"), msg("process_completed", "b", success=True), msg("close_stream", None)],
+    )
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b = stream.listen("a", 2), stream.listen("b", 2)
+    assert await drain(a) == ["estimation", "process_completed"]
+    stream.leave("a", True)
+    assert await drain(b) == ["estimation", "process_completed"]
+    stream.leave("b", True)
+    assert stream.opened == 2
+
+
+async def test_an_event_the_stream_spoke_of_and_lost_fails_and_early_messages_wait() -> None:
+    from g4f_magic.errors import StreamError
+    from g4f_magic.multiplex import SharedStream
+
+    session = ScriptedSession(
+        [msg("estimation", "late"), msg("estimation", "a"), msg("process_starts", "a"), msg("close_stream", None)])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a = stream.listen("a", 2)
+    got = await drain(a)
+    assert got[:2] == ["estimation", "process_starts"] and isinstance(got[2], StreamError)
+    assert str(got[2]) == "stream ended before the result"
+    assert stream.early == {"late": [msg("estimation", "late")]}  # kept for the join reply still on its way
+    late = stream.listen("late", 2)
+    assert (await late.get())["msg"] == "estimation"
+    stream.leave("a", True)
+    stream.leave("late", True)
+    await stream.aclose()
