@@ -59,6 +59,9 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.replay
 	$(PY) -m benchmarks.cpu
 	$(PY) -m benchmarks.first_run
+	$(PY) -m benchmarks.concurrency
+	$(PY) -m benchmarks.kernel_rss
+	$(PY) -m benchmarks.real_routes
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

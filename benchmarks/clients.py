@@ -27,18 +27,21 @@ def ours(gateway: str, model: str, token: str | None = "bench-token", **urls: st
     return call
 
 
-def gradio_client_call(base: str) -> Callable[[], None]:
+def gradio_client_call(base: str, model: str = "janus-pro-7b-image") -> Callable[[], None]:
     """gradio_client on the same route (synchronous; outputs not downloaded, as for the others)."""
     from gradio_client import Client
 
     client = Client(base + "/", verbose=False, download_files=False)
+    if model == "flux":
+        return lambda: client.predict(PROMPT, 7, False, 256, 256, 3.5, 4, api_name="/infer")
     return lambda: client.predict(PROMPT, 7, 5, 1, fn_index=3)
 
 
 class Floor:
-    def __init__(self, gateway: str, janus_base: str | None = None) -> None:
+    def __init__(self, gateway: str, janus_base: str | None = None, flux_base: str | None = None) -> None:
         self.gateway = gateway
         self.janus_base = janus_base or f"{gateway}/roxky-janus-pro-7b.hf.space"
+        self.flux_base = flux_base or f"{gateway}/roxky-flux-1-dev.hf.space"
         self.session = aiohttp.ClientSession()
 
     def call(self, model: str) -> Call:
@@ -58,19 +61,32 @@ class Floor:
                         if json.loads(ev.data).get("msg") == "close_stream":
                             return
 
+        async def flux() -> None:  # FLUX.1-dev's infer: join, then the stream to its end
+            sh = uuid.uuid4().hex[:12]
+            body = {"data": [PROMPT, 7, False, 256, 256, 3.5, 4], "event_data": None, "fn_index": 2, "trigger_id": 4,
+                    "session_hash": sh}
+            async with self.session.post(f"{self.flux_base}/gradio_api/queue/join", json=body, headers=headers) as r:
+                await r.read()
+            decoder = SSEDecoder()
+            async with self.session.get(f"{self.flux_base}/gradio_api/queue/data?session_hash={sh}") as r:
+                async for chunk in r.content.iter_any():
+                    for ev in decoder.feed(chunk):
+                        if json.loads(ev.data).get("msg") == "close_stream":
+                            return
+
         async def run_predict() -> None:
             body = {"data": [PROMPT, 7, 1024, 1024, True, 1], "event_data": None, "fn_index": 3,
                     "session_hash": uuid.uuid4().hex[:10], "trigger_id": 10}
             async with self.session.post(predict, json=body, headers=headers) as r:
                 await r.json()
 
-        return queue if model == "janus-pro-7b-image" else run_predict
+        return {"janus-pro-7b-image": queue, "flux": flux}.get(model, run_predict)
 
     async def close(self) -> None:
         await self.session.close()
 
 
-def upstream_provider(gateway: str, janus_base: str | None = None) -> Any:
+def upstream_provider(gateway: str, janus_base: str | None = None, flux_base: str | None = None) -> Any:
     """gpt4free's G4F with its URLs moved to the gateway (its hub address is hard-coded: rewritten)."""
     import importlib
 
@@ -94,6 +110,8 @@ def upstream_provider(gateway: str, janus_base: str | None = None) -> Any:
 
     janus_module.get_zerogpu_token = get_zerogpu_token
     g4f_module.get_zerogpu_token = get_zerogpu_token
+
+    g4f_module.FluxDev.url = flux_base or f"{gateway}/roxky-flux-1-dev.hf.space"  # the module's own class
 
     class Up(Upstream):
         api_url = janus_base or f"{gateway}/roxky-janus-pro-7b.hf.space"

@@ -1,5 +1,7 @@
-"""A real Gradio app with the Janus Space's function indexes (fn 2: chat, fn 3: text-to-image
-gallery), so the clients can be measured on Gradio's own server. ``python -m benchmarks.gradio_app PORT``."""
+"""Real Gradio apps with the Spaces' function indexes, so the clients can be measured on Gradio's own
+server: the Janus Space (fn 2: chat, fn 3: text-to-image gallery), and with ``flux`` the FLUX.1-dev
+Space (fn 2: ``infer``, a generator that yields a preview, then the image and its seed).
+``python -m benchmarks.gradio_app PORT [flux]``."""
 
 from __future__ import annotations
 
@@ -31,5 +33,29 @@ def build() -> gr.Blocks:
     return demo
 
 
+def infer(prompt: str, seed: float, randomize: bool, width: float, height: float, guidance: float, steps: float,
+          progress: gr.Progress = gr.Progress()) -> object:
+    w, h, n = int(width), int(height), int(steps)
+    for i in range(n):
+        progress((i, n), desc="Sampling", unit="steps")
+        if i == n // 2:
+            yield Image.new("RGB", (max(32, w // 4), max(32, h // 4)), (90, 90, 90)), int(seed)
+    yield Image.new("RGB", (w, h), (int(seed) % 256, 120, 200)), int(seed)
+
+
+def build_flux() -> gr.Blocks:
+    with gr.Blocks() as demo:
+        box = gr.Textbox(visible=False)
+        for i in range(2):  # fn 0 and fn 1, as gr.Examples registers them on the Space
+            gr.Button(f"example {i}", visible=False).click(lambda x: x, box, box)
+        prompt, seed, randomize = gr.Textbox(), gr.Number(), gr.Checkbox()
+        width, height, guidance, steps = gr.Number(), gr.Number(), gr.Number(), gr.Number()
+        result = gr.Image()
+        gr.Button("Run").click(infer, [prompt, seed, randomize, width, height, guidance, steps], [result, seed],
+                               api_name="infer")  # fn 2
+    return demo
+
+
 if __name__ == "__main__":
-    build().queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
+    app = build_flux() if sys.argv[2:] == ["flux"] else build()
+    app.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
