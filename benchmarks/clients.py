@@ -17,6 +17,7 @@ from g4f_magic.sse import SSEDecoder
 PROMPT = "a lighthouse in a storm"
 ROUTES = {"queue (janus-pro-7b-image)": "janus-pro-7b-image", "run/predict (flux-schnell)": "flux-schnell"}
 Call = Callable[[], Awaitable[None]]
+HEADERS = {"x-zerogpu-token": "bench-token"}
 
 
 def ours(gateway: str, model: str, token: str | None = "bench-token", **urls: str) -> Call:
@@ -44,40 +45,32 @@ class Floor:
         self.flux_base = flux_base or f"{gateway}/roxky-flux-1-dev.hf.space"
         self.session = aiohttp.ClientSession()
 
+    async def _queued(self, base: str, data: list[Any], fn_index: int, trigger: int) -> None:
+        """Join, then read the event's stream to its end: the queue API's round trips and nothing else."""
+        sh = uuid.uuid4().hex[:12]
+        body = {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger, "session_hash": sh}
+        async with self.session.post(f"{base}/gradio_api/queue/join", json=body, headers=HEADERS) as r:
+            await r.read()
+        decoder = SSEDecoder()
+        async with self.session.get(f"{base}/gradio_api/queue/data?session_hash={sh}") as r:
+            async for chunk in r.content.iter_any():
+                for ev in decoder.feed(chunk):
+                    if json.loads(ev.data).get("msg") == "close_stream":
+                        return
+
     def call(self, model: str) -> Call:
-        janus = f"{self.janus_base}/gradio_api"
         predict = f"{self.gateway}/roxky-g4f-flux.hf.space/run/predict"
-        headers = {"x-zerogpu-token": "bench-token"}
 
-        async def queue() -> None:
-            sh = uuid.uuid4().hex[:12]
-            body = {"data": [PROMPT, 7, 5, 1], "event_data": None, "fn_index": 3, "trigger_id": 20, "session_hash": sh}
-            async with self.session.post(f"{janus}/queue/join", json=body, headers=headers) as r:
-                await r.read()
-            decoder = SSEDecoder()
-            async with self.session.get(f"{janus}/queue/data?session_hash={sh}") as r:
-                async for chunk in r.content.iter_any():
-                    for ev in decoder.feed(chunk):
-                        if json.loads(ev.data).get("msg") == "close_stream":
-                            return
+        async def queue() -> None:  # Janus text-to-image, fn 3
+            await self._queued(self.janus_base, [PROMPT, 7, 5, 1], 3, 20)
 
-        async def flux() -> None:  # FLUX.1-dev's infer: join, then the stream to its end
-            sh = uuid.uuid4().hex[:12]
-            body = {"data": [PROMPT, 7, False, 256, 256, 3.5, 4], "event_data": None, "fn_index": 2, "trigger_id": 4,
-                    "session_hash": sh}
-            async with self.session.post(f"{self.flux_base}/gradio_api/queue/join", json=body, headers=headers) as r:
-                await r.read()
-            decoder = SSEDecoder()
-            async with self.session.get(f"{self.flux_base}/gradio_api/queue/data?session_hash={sh}") as r:
-                async for chunk in r.content.iter_any():
-                    for ev in decoder.feed(chunk):
-                        if json.loads(ev.data).get("msg") == "close_stream":
-                            return
+        async def flux() -> None:  # FLUX.1-dev's infer, fn 2, at the size every client is given
+            await self._queued(self.flux_base, [PROMPT, 7, False, 256, 256, 3.5, 4], 2, 4)
 
         async def run_predict() -> None:
             body = {"data": [PROMPT, 7, 1024, 1024, True, 1], "event_data": None, "fn_index": 3,
                     "session_hash": uuid.uuid4().hex[:10], "trigger_id": 10}
-            async with self.session.post(predict, json=body, headers=headers) as r:
+            async with self.session.post(predict, json=body, headers=HEADERS) as r:
                 await r.json()
 
         return {"janus-pro-7b-image": queue, "flux": flux}.get(model, run_predict)

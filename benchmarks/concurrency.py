@@ -10,7 +10,6 @@ the connections it sees (distinct client ports) and the stream requests.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.clients import Floor, ours
 from benchmarks.netem import latency_proxy
-from benchmarks.sections import write_section
+from benchmarks.sections import cli
 from g4f_magic import aclose
 from g4f_magic.localspace import LocalSpace, in_thread
 
@@ -73,15 +72,8 @@ def figures(n: int, repeats: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.concurrency", description=__doc__)
-    parser.add_argument("-n", type=int, default=20, help="generations at once")
-    parser.add_argument("--repeats", type=int, default=7, help="bursts per row")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n, args.repeats)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("concurrency", __doc__, SECTION, figures, [("n", 20, "generations at once"),
+               ("repeats", 7, "bursts per row")], argv)
 
 
 if __name__ == "__main__":

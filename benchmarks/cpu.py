@@ -7,7 +7,6 @@ queue route and /run/predict. Also the SSE decoder on one 16 MiB line.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import statistics
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from benchmarks.clients import ROUTES, Floor, ours
-from benchmarks.sections import write_section
+from benchmarks.sections import cli
 from g4f_magic import aclose
 from g4f_magic.sse import SSEDecoder
 
@@ -103,14 +102,7 @@ def figures(n: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu", description=__doc__)
-    parser.add_argument("-n", type=int, default=30, help="batches of 20 calls per client and route")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("cpu", __doc__, SECTION, figures, [("n", 30, "batches of 20 calls per client and route")], argv)
 
 
 if __name__ == "__main__":

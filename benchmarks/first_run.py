@@ -11,15 +11,13 @@ cell (reading, typing); with Run All there is none, and the warm-up only overlap
 
 from __future__ import annotations
 
-import argparse
 import os
-import queue
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
-from benchmarks.sections import write_section
+from benchmarks.kernels import kernel, run
+from benchmarks.sections import cli
 from g4f_magic.localspace import LocalSpace, in_thread
 
 HERE = Path(__file__).resolve().parent
@@ -28,32 +26,9 @@ CPU_CELL = "import time as _t; _s = _t.perf_counter(); sum(i * i for i in range(
 LOAD = "import time as _t; _s = _t.perf_counter(); get_ipython().run_line_magic('load_ext', 'g4f_magic'); print(_t.perf_counter() - _s)"
 
 
-def run(kc: Any, code: str) -> tuple[float, str]:
-    """Wall time from execute_request to idle, and the cell's stdout."""
-    started = time.perf_counter()
-    msg_id = kc.execute(code)
-    out = []
-    while True:
-        try:
-            msg = kc.get_iopub_msg(timeout=60)
-        except queue.Empty:
-            raise RuntimeError(f"no reply for {code!r}") from None
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        if msg["msg_type"] == "error":
-            raise RuntimeError(msg["content"]["evalue"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return time.perf_counter() - started, "".join(out)
-
-
 def one_kernel(warmup: bool, seed: int) -> dict[str, float]:
-    from jupyter_client.manager import start_new_kernel
-
     os.environ["G4F_MAGIC_WARMUP"] = "1" if warmup else "0"
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
+    with kernel() as kc:
         figures = {"load_ext": float(run(kc, LOAD)[1])}
         figures["cpu_cell"] = float(run(kc, CPU_CELL)[1])  # right after %load_ext: what the warm-up slows
         time.sleep(1.0)
@@ -61,9 +36,6 @@ def one_kernel(warmup: bool, seed: int) -> dict[str, float]:
         figures["warm"] = statistics.median(run(kc, f"%%g4f -m flux -s {seed + i}\na lighthouse")[0] for i in (1, 2, 3))
         figures["cpu_alone"] = float(run(kc, CPU_CELL)[1])  # the same cell with nothing in the background
         return figures
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def figures(repeats: int) -> list[str]:
@@ -87,14 +59,7 @@ def figures(repeats: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.first_run", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5, help="fresh kernels per row")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.repeats)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("first_run", __doc__, SECTION, figures, [("repeats", 5, "fresh kernels per row")], argv)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,14 @@ them every ten cells (``%reset -f out``, ``_g4f = None``).
 
 from __future__ import annotations
 
-import argparse
 import os
-import queue
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from benchmarks.notebook_bytes import PhotoSpace
-from benchmarks.sections import write_section
+from benchmarks.kernels import kernel, run
+from benchmarks.sections import cli
 from g4f_magic.localspace import in_thread
 
 HERE = Path(__file__).resolve().parent
@@ -25,27 +23,9 @@ SECTION = "## 12. Kernel memory per 1024² photograph"
 RSS = "print(int(open('/proc/self/statm').read().split()[1]) * __import__('os').sysconf('SC_PAGE_SIZE'))"
 
 
-def run(kc: Any, code: str, timeout: float = 120) -> str:
-    msg_id = kc.execute(code)
-    out = []
-    while True:
-        msg = kc.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
-            out.append(msg["content"]["text"])
-        if msg["msg_type"] == "error":
-            raise RuntimeError(msg["content"]["evalue"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return "".join(out)
-
-
 def rss_per_image(count: int, clear: bool, warm: int = 10) -> tuple[float, float, float]:
     """(MiB before, MiB after, MiB per image) over ``count`` images after ``warm`` ones."""
-    from jupyter_client.manager import start_new_kernel
-
-    km, kc = start_new_kernel(kernel_name="python3")
-    try:
+    with kernel() as kc:
         run(kc, "%load_ext g4f_magic")
         seed = 0
 
@@ -59,15 +39,10 @@ def rss_per_image(count: int, clear: bool, warm: int = 10) -> tuple[float, float
 
         cells(warm)
         time.sleep(0.5)
-        before = int(run(kc, RSS))
+        before = int(run(kc, RSS)[1])
         cells(count)
         time.sleep(0.5)
-        after = int(run(kc, RSS))
-    finally:
-        try:
-            kc.stop_channels()
-        finally:
-            km.shutdown_kernel(now=True)
+        after = int(run(kc, RSS)[1])
     mib = 2 ** 20
     return before / mib, after / mib, (after - before) / mib / count
 
@@ -87,14 +62,7 @@ def figures(count: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel_rss", description=__doc__)
-    parser.add_argument("-n", type=int, default=100, help="images measured")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("kernel_rss", __doc__, SECTION, figures, [("count", 100, "images measured")], argv)
 
 
 if __name__ == "__main__":

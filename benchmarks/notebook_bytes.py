@@ -11,7 +11,6 @@ notebook is measured against the bytes the Space served, and against what PNG em
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.sections import write_section
+from benchmarks.sections import cli
 from g4f_magic.localspace import LocalSpace, in_thread
 from g4f_magic.result import to_png
 
@@ -108,14 +107,7 @@ def figures(count: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.notebook_bytes", description=__doc__)
-    parser.add_argument("-n", type=int, default=10, help="images in the notebook")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("notebook_bytes", __doc__, SECTION, lambda n: figures(n), [("n", 10, "images in the notebook")], argv)
 
 
 if __name__ == "__main__":

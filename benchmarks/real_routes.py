@@ -8,7 +8,6 @@ measured on the local Space (section 1).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import subprocess
@@ -18,10 +17,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.clients import PROMPT, Floor, gradio_client_call, ours, upstream_provider
+from benchmarks.clients import PROMPT, Floor, ours, upstream_provider
 from benchmarks.netem import latency_proxy
-from benchmarks.run import free_port, ms, timed, versions
-from benchmarks.sections import write_section
+from benchmarks.run import free_port, gradio_client_median, ms, timed, versions
+from benchmarks.sections import cli
 from g4f_magic import aclose
 
 HERE = Path(__file__).resolve().parent
@@ -73,13 +72,7 @@ async def route_rows(port: int, model: str, label: str, n: int, rtts: list[float
                     except Exception as exc:  # noqa: BLE001 - a client that fails on this route is a finding
                         med[name] = f"fails ({type(exc).__name__})"
                 if model != "janus-pro-7b":
-                    predict = await asyncio.to_thread(gradio_client_call, base, model)
-
-                    async def gc() -> None:
-                        await asyncio.to_thread(predict)
-
-                    await timed(gc, 2)
-                    med["gradio_client"] = statistics.median(await timed(gc, n))
+                    med["gradio_client"] = await gradio_client_median(base, model, n)
             finally:
                 await floor.close()
                 await aclose()
@@ -116,15 +109,8 @@ def figures(n: int, rtts: list[float]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.real_routes", description=__doc__)
-    parser.add_argument("-n", type=int, default=15, help="timed calls per client and route (after 2 warm-ups)")
-    parser.add_argument("--rtt", type=float, nargs="*", default=[0.0, 0.05], help="round trips, seconds")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n, args.rtt)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("real_routes", __doc__, SECTION, lambda n: figures(n, [0.0, 0.05]),
+               [("n", 15, "timed calls per client and route (after 2 warm-ups)")], argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ figures say how much. Requests are counted at the Space.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import tempfile
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.notebook_bytes import PhotoSpace
-from benchmarks.sections import write_section
+from benchmarks.sections import cli
 from g4f_magic.localspace import in_thread
 
 HERE = Path(__file__).resolve().parent
@@ -71,15 +70,8 @@ def figures(count: int, step_delay: float) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.replay", description=__doc__)
-    parser.add_argument("-n", type=int, default=10, help="images in the notebook")
-    parser.add_argument("--step-delay", type=float, default=0.6, help="seconds between the Space's progress messages")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    args = parser.parse_args(argv)
-    lines = figures(args.n, args.step_delay)
-    print("\n".join(lines))
-    write_section(args.out, SECTION, lines)
-    return 0
+    return cli("replay", __doc__, SECTION, figures, [("count", 10, "images in the notebook"),
+               ("step_delay", 0.6, "seconds between the Space's progress messages")], argv)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,17 @@ async def timed(call: Any, n: int) -> list[float]:
     return out
 
 
+async def gradio_client_median(base: str, model: str, n: int) -> float:
+    """gradio_client's median call (it is synchronous: each call on a worker thread), after 2 warm-ups."""
+    predict = await asyncio.to_thread(gradio_client_call, base, model)
+
+    async def call() -> None:
+        await asyncio.to_thread(predict)
+
+    await timed(call, 2)
+    return statistics.median(await timed(call, n))
+
+
 def ms(x: float) -> str:
     return f"{x * 1000:.1f}"
 
@@ -104,13 +115,7 @@ async def real_gradio(n: int, rtts: list[float]) -> list[str]:
                                        ("upstream", upstream(up, model))):
                         await timed(call, 2)
                         med[name] = statistics.median(await timed(call, n))
-                    predict = await asyncio.to_thread(gradio_client_call, base)
-
-                    async def gc() -> None:
-                        await asyncio.to_thread(predict)
-
-                    await timed(gc, 2)
-                    med["gradio_client"] = statistics.median(await timed(gc, n))
+                    med["gradio_client"] = await gradio_client_median(base, model, n)
                 finally:
                     await floor.close()
                     await aclose()
