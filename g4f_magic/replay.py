@@ -14,13 +14,10 @@ entries (a replay touches its file's mtime). Pure: no network, no IPython.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -43,23 +40,30 @@ def default_dir() -> Path:
     return Path(user_cache_dir("g4f_magic", appauthor=False)) / "replay"
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib  # here, not at import: %load_ext loads this module and should stay cheap
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def request_key(request: dict[str, Any]) -> str:
     """The key of a request: its fields as canonical JSON (sorted keys), hashed."""
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _sha256(text.encode("utf-8"))
 
 
 def _warn(line: str) -> None:
     print(f"g4f: warning: {line}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
 class Entry:
-    """A stored result: what the engine needs to rebuild it, its bytes, and when it was generated."""
+    """A stored result: what the engine needs to rebuild it, its bytes (mime, bytes) per image, and when
+    it was generated (epoch seconds)."""
 
-    result: dict[str, Any]
-    parts: list[tuple[str, bytes]]  # (mime, bytes) for each image
-    created: float  # epoch seconds
+    __slots__ = ("result", "parts", "created")
+
+    def __init__(self, result: dict[str, Any], parts: list[tuple[str, bytes]], created: float) -> None:
+        self.result, self.parts, self.created = result, parts, created
 
 
 class ReplayStore:
@@ -104,6 +108,8 @@ class ReplayStore:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             data = _encode(result, parts, time.time() if created is None else created)
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -164,7 +170,7 @@ class ReplayStore:
 
 def _encode(result: dict[str, Any], parts: list[tuple[str, bytes]], created: float) -> bytes:
     header = {"v": VERSION, "created": created, "result": result,
-              "parts": [{"mime": m, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for m, b in parts]}
+              "parts": [{"mime": m, "size": len(b), "sha256": _sha256(b)} for m, b in parts]}
     return json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + b"".join(b for _, b in parts)
 
 
@@ -179,7 +185,7 @@ def _decode(raw: bytes) -> Entry:
     for p in header["parts"]:
         chunk = body[at:at + int(p["size"])]
         at += len(chunk)
-        if len(chunk) != p["size"] or hashlib.sha256(chunk).hexdigest() != p["sha256"]:
+        if len(chunk) != p["size"] or _sha256(chunk) != p["sha256"]:
             raise ValueError("its bytes do not match their hash")
         parts.append((str(p["mime"]), chunk))
     if at != len(body):

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .events import Reasoning
 from .outputs import done_line, run_bundle, sweep_bundle, sweep_line
 from .render import escape, line_html, log_html, markdown_html, status_html, status_line
-from .sweep import SweepSet
 
 if TYPE_CHECKING:
     from .result import Result
-    from .sweep import Sweep
+    from .sweep import Sweep, SweepSet
 
 __all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
 
@@ -98,7 +97,8 @@ class PlainView:
 
     def finish(self, results: list[Result] | SweepSet) -> None:
         elapsed = time.monotonic() - self.started
-        line = sweep_line(results, elapsed) if isinstance(results, SweepSet) else done_line(self.model, results, elapsed)
+        sweep = hasattr(results, "cells")  # a SweepSet (sweep.py loads only when a sweep runs)
+        line = sweep_line(results, elapsed) if sweep else done_line(self.model, results, elapsed)  # type: ignore[arg-type]
         self.state, self.line = "done", line
 
     def fail(self, message: str) -> None:
@@ -336,6 +336,8 @@ class SweepView(WidgetView):
         self._flush(force=True)
 
     def finish(self, results: list[Result] | SweepSet) -> None:
+        from .sweep import SweepSet
+
         assert isinstance(results, SweepSet)
         self.grid = results
         self.results = list(results)
@@ -347,7 +349,7 @@ class SweepView(WidgetView):
 
     def _partial(self) -> SweepSet:
         """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""
-        from .sweep import SweepCell
+        from .sweep import SweepCell, SweepSet
 
         cells = [SweepCell(v, r, e) for v, (r, e) in zip(self.sweep.cells, self.outcomes)]  # type: ignore[arg-type]
         return SweepSet.of(self.sweep, cells)

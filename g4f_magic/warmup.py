@@ -36,7 +36,13 @@ def start(widgets: bool) -> threading.Thread | None:
         return None
     _started = True
     thread = threading.Thread(target=_warm, args=(widgets,), name="g4f-warmup", daemon=True)
-    thread.start()
+    from .runner import kernel_loop
+
+    loop = kernel_loop()
+    if loop is not None:  # in a kernel: once the %load_ext cell is over, not while it runs
+        loop.call_soon(thread.start)
+    else:
+        thread.start()
     return thread
 
 

@@ -217,3 +217,14 @@ def test_tab_completion_in_a_real_kernel(kernel: Kernel) -> None:
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = kernel.kc.get_shell_msg(timeout=30)
         assert expected in reply["content"]["matches"], (code, reply["content"]["matches"])
+
+
+def test_the_first_runs_imports_load_in_the_background_after_load_ext(kernel: Kernel) -> None:
+    # the fixture ran %load_ext; the warm-up starts once that cell is over, on a thread of its own
+    deadline = time.monotonic() + 30
+    loaded = "False"
+    while loaded != "True" and time.monotonic() < deadline:
+        loaded = kernel.value("all(m in __import__('sys').modules for m in ('aiohttp', 'ipywidgets', 'PIL.Image', "
+                              "'markdown_it', 'g4f_magic.engine'))")
+        time.sleep(0.2)
+    assert loaded == "True"
