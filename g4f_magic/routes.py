@@ -10,7 +10,6 @@ import io
 import logging
 import random
 import secrets
-import string
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -50,13 +49,10 @@ def new_session_hash(length: int = 12) -> str:
     return uuidlib.uuid4().hex[:length]
 
 
-_ALPHABET = string.ascii_lowercase + string.digits
-
-
 def predict_session_hash() -> str:
-    """Ten of [a-z0-9], as Gradio's own front end makes them, from one read of the OS's random source
-    (``secrets.choice`` reads it once per character)."""
-    return "".join(_ALPHABET[b % 36] for b in secrets.token_bytes(10))
+    """Ten characters of [a-z0-9] as Gradio's front end sends (hex is a subset), from one read of the OS's
+    random source (``secrets.choice`` reads it once per character)."""
+    return secrets.token_hex(5)
 
 
 def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
@@ -123,8 +119,11 @@ class Call:
         finished = False
         try:
             while True:
-                async with self.deadline.guard(base):
-                    msg = await messages.get()
+                if messages.empty():  # a wait: bounded by the call's deadline
+                    async with self.deadline.guard(base):
+                        msg = await messages.get()
+                else:  # already here (messages come in bursts): no timer to set and cancel
+                    msg = messages.get_nowait()
                 if isinstance(msg, BaseException):
                     raise msg
                 for item in decoder.handle(msg):
