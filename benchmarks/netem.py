@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
@@ -52,6 +52,26 @@ async def latency_proxy(target_port: int, rtt: float) -> AsyncIterator[str]:
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def tls_terminator(target_port: int, context: Any) -> AsyncIterator[int]:
+    """A TLS server on 127.0.0.1 that forwards the plain bytes to ``target_port``; yields its port. Put
+    ``latency_proxy`` in front of it so the TLS handshake itself crosses the slow link."""
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", target_port)
+            await asyncio.gather(_pipe(client_r, up_w, 0.0), _pipe(up_r, client_w, 0.0))
+        except (OSError, asyncio.CancelledError):
+            client_w.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    try:
+        yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
         await server.wait_closed()
