@@ -239,13 +239,15 @@ class SpaceSession:
         self.functions: dict[tuple[str, str], Any] = {}  # (Space base, function name) → where it moved
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
+        self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
 
     @property
     def closed(self) -> bool:
         return self.http.closed
 
     async def close(self) -> None:
-        streams, self.streams = list(self.streams.values()), {}
+        streams, self.streams = [*self.streams.values(), *self._retired], {}
+        self._retired = []
         for stream in streams:
             await stream.aclose()
         await self.http.close()
@@ -254,7 +256,9 @@ class SpaceSession:
     def shared_stream(self, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
         """The one ``queue/data`` stream of a Space (per proxy) that concurrent events share."""
         stream = self.streams.get((base, proxy))
-        if stream is None:
+        if stream is None or stream.retired:
+            if stream is not None:
+                self._retired = [s for s in self._retired if not s.idle] + [stream]  # until its work is done
             stream = self.streams[(base, proxy)] = SharedStream(self, base, uuid.uuid4().hex[:12], headers, proxy)
         return stream
 

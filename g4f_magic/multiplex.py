@@ -54,6 +54,7 @@ class SharedStream:
         self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
         self.early: dict[str, list[dict[str, Any]]] = {}
         self.opened = 0  # streams opened, for tests and benchmarks
+        self.retired = False  # closed on purpose: new runs go to a new stream
         self._pump: asyncio.Task[None] | None = None
         self._cancels: set[asyncio.Task[None]] = set()
 
@@ -102,10 +103,19 @@ class SharedStream:
             await asyncio.wait({pump}, timeout=grace)
 
     def close_stream(self) -> None:
+        """End the stream; the Space then drops every event of this session hash. The stream is retired:
+        a run that joins afterwards gets a new stream with a new hash, since the Space may notice the
+        disconnect only after that join, and would drop it too."""
+        self.retired = True
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
         self.abandoned.clear()
         self.early.clear()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing left running: a retired stream in this state can be forgotten."""
+        return (self._pump is None or self._pump.done()) and not self._cancels
 
     async def aclose(self) -> None:
         """Stop the stream and any pending ``/cancel`` (the session is closing)."""

@@ -111,9 +111,11 @@ class Call:
         return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.endpoints.referer},
                                           self.proxy)
 
-    async def shared_queue(self, base: str, event_id: str, fn: Fn) -> AsyncIterator[Reasoning | Generating | Completed]:
-        """One event's messages from the Space's shared stream, within this call's deadline."""
-        stream = self.stream(base)
+    async def shared_queue(
+        self, stream: SharedStream, event_id: str, fn: Fn
+    ) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """One event's messages from the shared stream it joined under, within this call's deadline."""
+        base = stream.base
         messages = stream.listen(event_id, fn.index)
         decoder = QueueDecoder(event_id)
         finished = False
@@ -272,11 +274,12 @@ async def janus_image(
     headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        session_hash = call.stream(base).session_hash  # concurrent runs share one stream
-        event_id = await call.join(base, queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, session_hash), headers)
+        stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
+        event_id = await call.join(base, queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, stream.session_hash),
+                                   headers)
         if event_id is None:
             raise StreamError("the Space accepted the job without an event_id")
-        async for item in call.shared_queue(base, event_id, fn):
+        async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
             elif isinstance(item, Completed):
@@ -302,12 +305,12 @@ async def flux_dev(
     data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        session_hash = call.stream(base).session_hash  # concurrent runs share one stream
-        event_id = await call.join(base, queue_body(data, fn.index, fn.trigger, session_hash),
+        stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
+        event_id = await call.join(base, queue_body(data, fn.index, fn.trigger, stream.session_hash),
                                    zerogpu_headers(token, uuid))
         if event_id is None:
             raise StreamError("the Space accepted the job without an event_id")
-        async for item in call.shared_queue(base, event_id, fn):
+        async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
             elif len(item.data) != 2:  # (image, seed)

@@ -163,3 +163,17 @@ async def test_an_event_the_stream_spoke_of_and_lost_fails_and_early_messages_wa
     stream.leave("a", True)
     stream.leave("late", True)
     await stream.aclose()
+
+
+async def test_a_run_after_stopping_them_all_gets_a_new_session(space: LocalSpace, endpoint: str) -> None:
+    """The Space drops every event of a session when its stream closes, possibly after a new join."""
+    space.slow_delay = 0.01
+    tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(2)]
+    await started(space, 2)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    events = await collect("flux", "after the stop", seed=9, api_key=TOKEN)  # at once, not after the close
+    assert any(isinstance(e, ImageResponse) for e in events)
+    hashes = [j.body["session_hash"] for j in space.requests(FLUX_DEV, "/gradio_api/queue/join")]
+    assert hashes[0] == hashes[1] != hashes[2]
