@@ -21,11 +21,11 @@ after each event) is opened again. Pure: the network is the ``SpaceSession``'s.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import G4FError, StreamError, one_line
+from .errors import G4FError, StreamError
+from .gradio import queue_message
 
 if TYPE_CHECKING:
     from .client import SpaceSession
@@ -78,14 +78,17 @@ class SharedStream:
         started = event_id in self.started
         self.started.discard(event_id)
         self.heard.discard(event_id)
-        if finished:
-            return
-        if not self.stopping:  # Stop stops every run at once: decide when all of them have left
-            asyncio.get_running_loop().call_soon(self._settle)
-        self.stopping[event_id] = (fn, started)
+        if not finished:
+            if not self.stopping:  # Stop stops every run at once: decide when all of them have left
+                asyncio.get_running_loop().call_soon(self._settle)
+            self.stopping[event_id] = (fn, started)
+        if not self.listeners:
+            self._settle()  # the last one out: decided now, before any new run picks this stream
 
     def _settle(self) -> None:
         stopping, self.stopping = self.stopping, {}
+        if not stopping:
+            return
         if not self.listeners:
             self.close_stream()  # Gradio cancels what the session still has: only stopped runs
             return
@@ -160,11 +163,11 @@ class SharedStream:
     def _dispatch(self, data: str) -> bool:
         """Route one message; True at ``close_stream``."""
         try:
-            msg = json.loads(data)
-        except ValueError:
-            self._fail_all(StreamError(f"the Space sent malformed JSON: {one_line(data, 80)!r}"))
+            msg = queue_message(data)
+        except StreamError as exc:
+            self._fail_all(exc)
             return True
-        if not isinstance(msg, dict):
+        if msg is None:
             return False
         kind, eid = msg.get("msg"), msg.get("event_id")
         if kind == "close_stream":

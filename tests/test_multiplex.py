@@ -25,6 +25,16 @@ async def started(space: LocalSpace, n: int, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def listening(n: int, timeout: float = 10.0) -> None:
+    """Until the client's shared stream has ``n`` runs listening."""
+    from g4f_magic.client import get_session
+
+    end = asyncio.get_running_loop().time() + timeout
+    while sum(len(s.listeners) for s in (await get_session()).streams.values()) < n:
+        assert asyncio.get_running_loop().time() < end, "the runs did not start listening"
+        await asyncio.sleep(0.01)
+
+
 async def test_concurrent_runs_share_one_stream(space: LocalSpace, endpoint: str) -> None:
     runs = await asyncio.gather(*(collect("flux", f"a fox {i}", seed=i, api_key=TOKEN) for i in range(5)))
     seeds = [next(e for e in events if isinstance(e, ImageResponse)).seed for events in runs]
@@ -43,8 +53,7 @@ async def test_stopping_a_queued_run_cancels_it_when_it_starts_and_spares_the_ru
     await started(space, 1)
     second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN))
     third = asyncio.ensure_future(collect("flux", "third", seed=3, api_key=TOKEN))
-    await started(space, 3)
-    await asyncio.sleep(0.05)
+    await listening(3)
     second.cancel()
     results = await asyncio.gather(first, second, third, return_exceptions=True)
     assert isinstance(results[1], asyncio.CancelledError)
@@ -59,8 +68,7 @@ async def test_stopping_the_running_run_cancels_it_at_once(space: LocalSpace, en
     first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
     await started(space, 1)
     second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN))
-    await started(space, 2)
-    await asyncio.sleep(0.05)
+    await listening(2)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -72,8 +80,7 @@ async def test_stopping_the_running_run_cancels_it_at_once(space: LocalSpace, en
 async def test_stopping_every_run_closes_the_stream(space: LocalSpace, endpoint: str) -> None:
     space.slow_delay = 0.01
     tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(3)]
-    await started(space, 3)
-    await asyncio.sleep(0.05)
+    await listening(3)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -169,7 +176,7 @@ async def test_a_run_after_stopping_them_all_gets_a_new_session(space: LocalSpac
     """The Space drops every event of a session when its stream closes, possibly after a new join."""
     space.slow_delay = 0.01
     tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(2)]
-    await started(space, 2)
+    await listening(2)  # both join replies read: stopped as runs on the stream, not mid-join
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
