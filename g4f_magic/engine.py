@@ -279,10 +279,10 @@ async def _all_or_nothing(coros: list[Any]) -> list[Any]:
 
 async def _chat(job: Job, chat: ChatState, view: View) -> Result:
     messages = [*chat.messages, {"role": "user", "content": job.prompt}]
-    store = job.store()
+    store = job.store() if job.seed is not None else None  # a chat is replayable only with its seed
     key = request_key(job.request(job.model, job.seed, messages)) if store is not None else ""
     entry = None
-    if store is not None and job.seed is not None and not job.refresh:
+    if store is not None and not job.refresh:
         entry = await asyncio.to_thread(store.get, key)
     if entry is not None:
         [result] = _replayed(entry)
@@ -316,7 +316,7 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
     chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
     chat.conversation = conversation
     result = Result(job.prompt, job.model, job.seed, text=text, elapsed=elapsed, log=log, note=note)
-    if store is not None and job.seed is not None:
+    if store is not None:
         await asyncio.to_thread(store.put, key, _stored(result, []), [])
     return result
 

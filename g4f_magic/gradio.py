@@ -111,6 +111,17 @@ def _fmt_num(x: float) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
 
 
+def queue_message(payload: str) -> dict[str, Any] | None:
+    """One SSE ``data`` payload of the queue stream as a message; None for ``null``."""
+    try:
+        msg = json.loads(payload)
+    except ValueError as exc:
+        raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc
+    if msg is not None and not isinstance(msg, dict):
+        raise StreamError(f"the Space sent a {type(msg).__name__} where a message belongs")
+    return msg
+
+
 class QueueDecoder:
     """Turns one event's queue messages into ``Reasoning`` / ``Generating`` / ``Completed``.
 
@@ -138,15 +149,8 @@ class QueueDecoder:
 
     def decode(self, payload: str) -> list[Reasoning | Generating | Completed]:
         """Decode one SSE ``data`` payload."""
-        try:
-            msg = json.loads(payload)
-        except ValueError as exc:
-            raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc
-        if msg is None:
-            return []
-        if not isinstance(msg, dict):
-            raise StreamError(f"the Space sent a {type(msg).__name__} where a message belongs")
-        return self.handle(msg)
+        msg = queue_message(payload)
+        return [] if msg is None else self.handle(msg)
 
     def handle(self, msg: dict[str, Any]) -> list[Reasoning | Generating | Completed]:
         kind = msg.get("msg")

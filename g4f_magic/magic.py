@@ -24,7 +24,7 @@ from .endpoints import ENV_VAR
 from .errors import G4FError, RunCancelled
 from .result import Result, ResultSet, _slug, check_target
 from .runner import kernel_loop, run_sync
-from .settings import TOKEN_ENV, Secret, Settings, build_job, values
+from .settings import TOKEN_ENV, Secret, Settings, build_run, values
 from .views import PlainView, WidgetView
 
 if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
@@ -336,7 +336,7 @@ class G4FMagics(Magics, Settings):
 
     def _job(self, args: Any, prompt: str) -> Job | Sweep:
         """The run's Job, or a Sweep (one Job per cell) when an option holds a comma list."""
-        from .sweep import make_sweep, parse_values
+        from .sweep import AXES, parse_values
 
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
@@ -348,23 +348,16 @@ class G4FMagics(Magics, Settings):
         settings = values(self)
         fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
 
-        def job_for(chosen: dict[str, Any]) -> Job:
-            return build_job(settings, model=chosen["model"], prompt=prompt, aspect_ratio=chosen["aspect_ratio"],
-                             width=args.width, height=args.height, seed=chosen["seed"], count=args.count,
-                             steps=chosen["steps"], guidance=chosen["guidance"], fallback=fallback,
-                             wait=args.wait or None, refresh=args.refresh, proxy=args.proxy, timeout=args.timeout,
-                             api_key=api_key)
-
         try:  # every option (model, count, seeds, ratio) of every cell is checked before any widget or request
-            lists = {"model": parse_values("model", args.model), "aspect_ratio": parse_values("aspect_ratio", args.aspect_ratio),
-                     "steps": parse_values("steps", args.steps), "guidance": parse_values("guidance", args.guidance),
-                     "seed": parse_values("seed", args.seed)}
-            if len(lists["aspect_ratio"]) > 1 and (args.width or args.height):
+            choices = {name: parse_values(name, getattr(args, name))
+                       for name in AXES}
+            if len(choices["aspect_ratio"]) > 1 and (args.width or args.height):
                 raise UsageError("sweep -a without -W/-H: a width or height fixes the size")
-            if len(lists["model"]) > 1 and args.image:
+            if len(choices["model"]) > 1 and args.image:
                 raise UsageError("--image is read by janus-pro-7b only; a sweep compares images")
-            sweep = make_sweep(job_for, lists)
-            return sweep if sweep is not None else job_for({k: v[0] for k, v in lists.items()})
+            return build_run(settings, prompt=prompt, choices=choices, width=args.width, height=args.height,
+                             count=args.count, fallback=fallback, wait=args.wait or None, refresh=args.refresh,
+                             proxy=args.proxy, timeout=args.timeout, api_key=api_key)
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
 

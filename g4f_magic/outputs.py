@@ -28,10 +28,15 @@ GRID_COLUMNS = 4
 EMBED_FORMATS = ("served", "png")
 
 
-def _settings() -> dict[str, Any]:
-    from .settings import values
+def _shown(width: int | None, embed: str | None) -> tuple[int, str]:
+    """The display width and embed format: as given, else the settings'."""
+    if width is None or embed is None:
+        from .settings import values
 
-    return values()
+        found = values()
+        width = found.get("display_width", DISPLAY_WIDTH) if width is None else width
+        embed = found.get("embed_format", "served") if embed is None else embed
+    return width, embed  # type: ignore[return-value]
 
 
 def image_tag(result: Result, width: int, embed: str = "served") -> str:
@@ -109,10 +114,8 @@ def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
 
 def sweep_bundle(line: str, state: str, grid: SweepSet, log: Sequence[str] = ()) -> dict[str, str]:
     """A finished sweep as one output, like ``run_bundle``."""
-    found = _settings()
     parts = [line_html(line, state)] if line else []
-    parts += [sweep_html(grid, found.get("display_width", DISPLAY_WIDTH), found.get("embed_format", "served")),
-              log_html(log)]
+    parts += [sweep_html(grid, *_shown(None, None)), log_html(log)]
     return {"text/html": "".join(parts), "text/plain": line}
 
 
@@ -148,10 +151,7 @@ def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Seque
     """The finished run as one output; ``line`` empty when the caller reports the outcome itself
     (an error raised in the cell is its own one line)."""
     results = list(results)
-    if width is None or embed is None:
-        found = _settings()
-        width = found.get("display_width", DISPLAY_WIDTH) if width is None else width
-        embed = found.get("embed_format", "served") if embed is None else embed
+    width, embed = _shown(width, embed)
     parts = [line_html(line, state)] if line else []
     images = [r for r in results if r.image is not None]
     if len(images) == 1:

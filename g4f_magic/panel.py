@@ -25,9 +25,9 @@ from .providers import G4F, model_info
 from .render import COLOURS, error_html, escape, line_html, markdown_html
 from .result import Result, ResultSet
 from .runner import kernel_loop
-from .settings import build_job, values
+from .settings import build_job, build_run, values
 from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
-from .sweep import Sweep, SweepSet, make_sweep, parse_values
+from .sweep import Sweep, SweepSet, parse_values
 from .views import SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
@@ -282,20 +282,11 @@ class Panel:
         if len(values) < 2:
             raise InvalidOption(f"compare needs two or more {self.compare_axis.label} values, separated by commas")
         fixed = self._job()  # the other controls' values, checked as for a single run
-        sized = fixed.route in ("flux_dev", "run_predict")
-
-        def job_for(chosen: dict[str, Any]) -> Job:
-            return build_job(self.settings, model=chosen["model"], prompt=fixed.prompt,
-                             aspect_ratio=chosen["aspect_ratio"], seed=chosen["seed"], steps=chosen["steps"],
-                             guidance=chosen["guidance"],
-                             width=fixed.width if sized and name != "aspect_ratio" else None,
-                             height=fixed.height if sized and name != "aspect_ratio" else None)
-
-        lists: dict[str, list[Any]] = {"model": [fixed.model], "aspect_ratio": [fixed.aspect_ratio],
-                                       "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
-        sweep = make_sweep(job_for, lists)
-        assert sweep is not None
-        return sweep
+        sized = fixed.route in ("flux_dev", "run_predict") and name != "aspect_ratio"  # a ratio list sizes itself
+        choices: dict[str, list[Any]] = {"model": [fixed.model], "aspect_ratio": [fixed.aspect_ratio],
+                                         "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
+        return build_run(self.settings, prompt=fixed.prompt, choices=choices,
+                         width=fixed.width if sized else None, height=fixed.height if sized else None)
 
     def _job(self) -> Job:
         route = G4F.route(self.model.value)

@@ -22,8 +22,9 @@ from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 
 if TYPE_CHECKING:
     from .engine import Job
+    from .sweep import Sweep
 
-__all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "build_job"]
+__all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "build_job", "build_run"]
 
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
 
@@ -148,6 +149,19 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
         replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
     )
+
+
+def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
+    """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
+    its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
+    from .sweep import make_sweep
+
+    def job_for(chosen: dict[str, Any]) -> Job:
+        return build_job(settings, model=chosen.get("model"), prompt=prompt,
+                         **{k: v for k, v in chosen.items() if k != "model"}, **run)
+
+    sweep = make_sweep(job_for, choices)
+    return sweep if sweep is not None else job_for({k: v[0] for k, v in choices.items()})
 
 
 def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:

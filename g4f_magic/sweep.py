@@ -67,6 +67,11 @@ def label(name: str, value: Any) -> str:
     return str(value)
 
 
+def cell_label(values: dict[str, Any]) -> str:
+    """``flux · seed 2``: a cell named by its swept values."""
+    return " · ".join(label(k, v) for k, v in values.items())
+
+
 @dataclass
 class SweepCell:
     """One cell: its swept values, and its result or the error that took its place."""
@@ -76,7 +81,7 @@ class SweepCell:
     error: G4FError | None = None
 
     def label(self) -> str:
-        return " · ".join(label(k, v) for k, v in self.values.items())
+        return cell_label(self.values)
 
 
 @dataclass
@@ -120,7 +125,7 @@ class Sweep:
 
     def labels(self) -> list[str]:
         """Each cell's own label, for a terminal's lines."""
-        return [" · ".join(label(k, v) for k, v in cell.items()) for cell in self.cells]
+        return [cell_label(cell) for cell in self.cells]
 
 
 def make_sweep(job_for: Callable[[dict[str, Any]], Job], lists: dict[str, list[Any]]) -> Sweep | None:

@@ -175,6 +175,7 @@ class WidgetView:
             return
         self._last_flush = now
         self._dirty = False
+        self._refresh()
         if self.line:
             new = line_html(self.line, self.state)
         else:
@@ -192,6 +193,9 @@ class WidgetView:
             rendered = markdown_html(self._text)
             if rendered != self.text_w.value:
                 self.text_w.value = rendered
+
+    def _refresh(self) -> None:
+        """What a flush updates before the status line (a sweep's cells)."""
 
     def _line_text(self) -> str:
         if self.count > 1:
@@ -307,10 +311,7 @@ class SweepView(WidgetView):
         row.layout.close()
         row.close()
 
-    def _flush(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and (not self._dirty or now - self._last_flush < self.min_interval):
-            return
+    def _refresh(self) -> None:
         for i, html in enumerate(self.cell_status):
             result, error = self.outcomes[i]
             if result is not None:
@@ -324,7 +325,6 @@ class SweepView(WidgetView):
         done = sum(r is not None for r, _ in self.outcomes)
         failed = sum(e is not None for _, e in self.outcomes)
         self._summary = f"{self.count} cells · {done} done" + (f" · {failed} failed" if failed else "")
-        super()._flush(force=True)
 
     def _line_text(self) -> str:
         return self._summary
