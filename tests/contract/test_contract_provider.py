@@ -211,3 +211,8 @@ async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gra
     outcomes = await asyncio.wait_for(asyncio.gather(first, second, third, return_exceptions=True), 30)
     assert isinstance(outcomes[1], asyncio.CancelledError)
     assert final(outcomes[0]).seed == 11 and final(outcomes[2]).seed == 13  # neither was hit by the stop
+    for _ in range(100):  # the stopped run's /cancel (sent when it started) and the stream both end
+        if stream.idle:
+            break
+        await asyncio.sleep(0.05)
+    assert stream.idle
