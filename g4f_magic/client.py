@@ -192,6 +192,17 @@ def _describe_html(text: str) -> str:
     return "HTML content"
 
 
+def _discard(resp: aiohttp.ClientResponse) -> None:
+    """Close a response whose body was not read to its end. Over TLS the connection is aborted: a polite
+    TLS shutdown waits for the server's answer, and if the loop closes meanwhile (``asyncio.run``
+    returning right after a Stop) the socket is left open, unclosed until garbage collection."""
+    conn = resp.connection
+    transport = conn.transport if conn is not None else None
+    if transport is not None and transport.get_extra_info("sslcontext") is not None:
+        transport.abort()
+    resp.close()
+
+
 async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     """The one place for HTTP error statuses: a one-line message from JSON, text or HTML."""
     if resp.status < 400:
@@ -288,7 +299,7 @@ class SpaceSession:
             if resp.status not in (301, 302, 303, 307, 308):
                 return resp
             location = resp.headers.get("location", "")
-            resp.close()
+            _discard(resp)
             nxt = target.join(URL(location)) if location else None
             where = one_line((nxt.host if nxt is not None else None) or "nowhere", 80)
             if nxt is None or not _same_origin(nxt, target):
@@ -315,14 +326,27 @@ class SpaceSession:
             yield resp
             ok = True
         finally:
-            resp.release() if ok else resp.close()
+            resp.release() if ok else _discard(resp)
 
-    async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
-        async with self.open(method, url, deadline=deadline, **kwargs) as resp:
-            async with deadline.guard(url):
+    async def body(self, method: str, url: str, *, deadline: Deadline, proxy: str | None = None,
+                   **kwargs: Any) -> bytes:
+        """A checked reply read whole (at most ``MAX_JSON_BODY``): one guard for the request, its status
+        and its body, and no context-manager generator (every join and /run/predict comes here)."""
+        async with deadline.guard(url):
+            resp = await self._request(method, url, proxy=proxy, **kwargs)
+            ok = False
+            try:
+                await raise_for_status(resp)
                 raw = await read_body(resp, MAX_JSON_BODY)
+                ok = True
+            finally:
+                resp.release() if ok else _discard(resp)
         if len(raw) > MAX_JSON_BODY:
             raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
+        return raw
+
+    async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
+        raw = await self.body(method, url, deadline=deadline, **kwargs)
         try:
             return json.loads(raw)
         except ValueError as exc:
@@ -330,12 +354,7 @@ class SpaceSession:
             raise StreamError(f"expected JSON, got {kind}") from exc
 
     async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
-        async with self.open(method, url, deadline=deadline, **kwargs) as resp:
-            async with deadline.guard(url):
-                raw = await read_body(resp, MAX_JSON_BODY)
-        if len(raw) > MAX_JSON_BODY:
-            raise StreamError(f"the reply is larger than {MAX_JSON_BODY} bytes")
-        return raw.decode("utf-8", errors="replace")
+        return (await self.body(method, url, deadline=deadline, **kwargs)).decode("utf-8", errors="replace")
 
     async def image(
         self, url: str, *, deadline: Deadline, proxy: str | None = None, max_bytes: int = MAX_IMAGE_BYTES

@@ -118,6 +118,34 @@ def test_asyncio_run_closes_the_session_by_itself(tmp_path: Any) -> None:
     assert "Unclosed" not in out.stderr and "destroyed" not in out.stderr, out.stderr
 
 
+def test_a_run_stopped_mid_stream_over_tls_leaves_no_socket_open(thread_space: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream given up over TLS is aborted, not shut down politely: a polite TLS shutdown waits for the
+    server's reply, and a loop closed meanwhile (``asyncio.run`` returning) leaves its socket open."""
+    import gc
+    import warnings
+
+    from netproxy import proxy_in_thread, upstream_of
+
+    async def stop_mid_stream() -> None:
+        gen = G4F.create_async_generator("flux", "x", seed=1)
+        async for ev in gen:
+            if isinstance(ev, Reasoning) and ev.kind == "progress":
+                break
+        await gen.aclose()
+
+    gc.collect()
+    with proxy_in_thread(upstream_of(thread_space.url)) as (url, _):
+        thread_space.https_fronts.add(url.split("://", 1)[1])
+        monkeypatch.setenv(g4f_magic.ENV_VAR, url)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            for _ in range(5):
+                thread_space.arm("slow")
+                asyncio.run(stop_mid_stream())
+                gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
 async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> None:
     proxy = LoopbackProxy()
     async with proxy as proxy_url:
