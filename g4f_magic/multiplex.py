@@ -12,7 +12,8 @@ completion that never comes). So a stopped run is cancelled:
 
 - when it is the stream's last listener: by closing the stream (nothing else is lost);
 - when it has started (its ``process_starts`` came): by ``/cancel`` now, as the running one it is;
-- when it is still queued: by ``/cancel`` at the moment it starts, so the run before it is not hit.
+- when it is still queued: by ``/cancel`` at the moment it starts, so the run before it is not hit;
+- when it was stopped before its join's reply came: as above, once that reply names the event.
 
 A stream that ends while listeners remain (a join that raced ``close_stream``, a server that closes
 after each event) is opened again. Pure: the network is the ``SpaceSession``'s.
@@ -55,8 +56,9 @@ class SharedStream:
         self.early: dict[str, list[dict[str, Any]]] = {}
         self.opened = 0  # streams opened, for tests and benchmarks
         self.retired = False  # closed on purpose: new runs go to a new stream
+        self._closed = False  # the session is closing: nothing new is sent
         self._pump: asyncio.Task[None] | None = None
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._cancels: set[asyncio.Task[Any]] = set()  # /cancel requests, joins of stopped runs
 
     # -- listeners -----------------------------------------------------------------------------
     def listen(self, event_id: str, fn_index: int) -> asyncio.Queue[Any]:
@@ -98,6 +100,32 @@ class SharedStream:
             else:
                 self.abandoned[event_id] = fn
 
+    def stopped_joining(self, join: asyncio.Task[str | None], fn_index: int) -> None:
+        """A run was stopped while its join was in flight: the Space may hold the event all the same.
+        Once the join's reply names it, it is cancelled as any stopped run is (queued: when it starts,
+        if other runs share the stream; at once otherwise)."""
+        self._cancels.add(join)  # closed with the session, as a /cancel is
+
+        def joined(task: asyncio.Task[str | None]) -> None:
+            self._cancels.discard(task)
+            if not task.cancelled() and task.exception() is None and task.result():
+                self._orphan(task.result(), fn_index)  # type: ignore[arg-type]  # a str: checked
+
+        join.add_done_callback(joined)
+
+    def _orphan(self, event_id: str, fn_index: int) -> None:
+        kinds = {m.get("msg") for m in self.early.pop(event_id, ())}
+        if "process_completed" in kinds:
+            return
+        if "process_starts" in kinds:
+            self._cancel(event_id, fn_index)
+            return
+        # Queued: /cancel now would hit the session's running run (and Gradio 5 leaves a queued event in
+        # its queue), so listen for the moment it starts, on a stream of its own if no run is left.
+        self.abandoned[event_id] = fn_index
+        if not self._closed and (self._pump is None or self._pump.done()):
+            self._pump = asyncio.get_running_loop().create_task(self._run())
+
     async def drained(self, grace: float) -> None:
         """With no listener left, wait (briefly) for the Space to end the stream: its connection then
         goes back to the pool for the next call instead of a new one being opened."""
@@ -122,6 +150,7 @@ class SharedStream:
 
     async def aclose(self) -> None:
         """Stop the stream and any pending ``/cancel`` (the session is closing)."""
+        self._closed = True
         self.close_stream()
         tasks = [t for t in (self._pump, *self._cancels) if t is not None]
         for task in tasks:
@@ -133,7 +162,7 @@ class SharedStream:
         from .client import Deadline
 
         idle = 0
-        while self.listeners:
+        while self.listeners or self.abandoned:
             self.opened += 1
             closed = got = False
             events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
@@ -150,6 +179,8 @@ class SharedStream:
                 await events.aclose()
             # The Space is done with every event it told us about. Those without their result are lost;
             # those it has not spoken of yet joined after it decided to close: a new stream brings them.
+            if closed:  # the Space ends a stream only when the session has no event left
+                self.abandoned.clear()
             lost = StreamError("stream ended before the result")
             for eid in [e for e in self.listeners if e in self.heard or not closed]:
                 self.listeners[eid].put_nowait(lost)
@@ -201,6 +232,8 @@ class SharedStream:
 
     def _cancel(self, event_id: str, fn_index: int) -> None:
         """``/cancel`` for one event, in the background: the caller is being cancelled itself."""
+        if self._closed:
+            return
         body = {"session_hash": self.session_hash, "fn_index": fn_index, "event_id": event_id}
 
         async def send() -> None:

@@ -106,6 +106,20 @@ class Call:
         event_id = reply.get("event_id") if isinstance(reply, dict) else None
         return event_id if isinstance(event_id, str) and event_id else None
 
+    async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
+                          fn: Fn) -> str:
+        """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
+        the Space: the join then finishes in the background and the stream cancels what it names."""
+        join = asyncio.ensure_future(self.join(stream.base, body, headers))
+        try:
+            event_id = await asyncio.shield(join)
+        except asyncio.CancelledError:
+            stream.stopped_joining(join, fn.index)
+            raise
+        if event_id is None:
+            raise StreamError("the Space accepted the job without an event_id")
+        return event_id
+
     def stream(self, base: str) -> SharedStream:
         """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
         return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.endpoints.referer},
@@ -275,10 +289,8 @@ async def janus_image(
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
-        event_id = await call.join(base, queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, stream.session_hash),
-                                   headers)
-        if event_id is None:
-            raise StreamError("the Space accepted the job without an event_id")
+        body = queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, stream.session_hash)
+        event_id = await call.join_shared(stream, body, headers, fn)
         async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
@@ -306,10 +318,8 @@ async def flux_dev(
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
-        event_id = await call.join(base, queue_body(data, fn.index, fn.trigger, stream.session_hash),
-                                   zerogpu_headers(token, uuid))
-        if event_id is None:
-            raise StreamError("the Space accepted the job without an event_id")
+        body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
+        event_id = await call.join_shared(stream, body, zerogpu_headers(token, uuid), fn)
         async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
@@ -326,6 +336,24 @@ async def flux_dev(
 
     async for event in call.relocated(base, FLUX_INFER, attempt):
         yield event
+
+
+async def _settled(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], seconds: float) -> None:
+    """Until ``task`` is done or ``seconds`` pass: ``asyncio.wait`` for one task, without its set and
+    its coroutine (this runs once per /run/predict call)."""
+    waiter = loop.create_future()
+
+    def wake(_: Any = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(seconds, wake)
+    task.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
 
 
 def _is_int(value: Any) -> bool:
@@ -347,7 +375,8 @@ async def run_predict(
             "data": [prompt, seed, width, height, True, 1], "event_data": None,
             "fn_index": fn.index, "session_hash": predict_session_hash(), "trigger_id": fn.trigger,
         }
-        task = asyncio.ensure_future(call.session.json(
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(call.session.json(
             "POST", url, deadline=call.deadline, json_body=body, headers=zerogpu_headers(token, uuid),
             proxy=call.proxy,
         ))
@@ -355,12 +384,12 @@ async def run_predict(
             while not task.done():
                 t = call.elapsed()
                 yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
-                await asyncio.wait({task}, timeout=STATUS_EVERY)
+                await _settled(loop, task, STATUS_EVERY)
             reply = task.result()
         finally:
             if not task.done():
                 task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+                await asyncio.gather(task, return_exceptions=True)
         data = reply.get("data") if isinstance(reply, dict) else None
         if not isinstance(data, list) or len(data) != 2:
             raise ResultShapeError("the Space replied without an image and a seed")

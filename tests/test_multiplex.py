@@ -102,6 +102,46 @@ async def test_a_timeout_stops_one_run_only(space: LocalSpace, endpoint: str) ->
     assert len(space.cancels) == 1
 
 
+def queued(space: LocalSpace) -> list[str]:
+    """Event ids the Space holds and has not run yet."""
+    return [job.event_id for jobs in space._jobs.values() for job in jobs]
+
+
+async def until(check: Any, what: str, timeout: float = 10.0) -> None:
+    end = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < end, what
+        await asyncio.sleep(0.01)
+
+
+async def test_a_run_stopped_while_joining_leaves_no_event_behind(space: LocalSpace, endpoint: str) -> None:
+    run = asyncio.ensure_future(collect("flux", "late id [fault:join_slow_reply]", seed=1, api_key=TOKEN))
+    await until(lambda: queued(space), "the join did not arrive")
+    [orphan] = queued(space)  # the Space has the event; the client has not read its id yet
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await until(lambda: space.cancels, "the event was never cancelled")  # once the late reply names it
+    assert space.cancels == [orphan] and orphan not in queued(space)
+    events = await collect("flux", "next", seed=2, api_key=TOKEN)  # the next run is not queued behind it
+    assert next(e for e in events if isinstance(e, ImageResponse)).seed == 2
+
+
+async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_when_it_starts(
+        space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.003
+    first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
+    await listening(1)
+    second = asyncio.ensure_future(collect("flux", "second [fault:join_slow_reply]", seed=2, api_key=TOKEN))
+    await until(lambda: queued(space), "the second join did not arrive")
+    [orphan] = queued(space)
+    second.cancel()
+    events = await asyncio.wait_for(first, 20)
+    assert any(isinstance(e, ImageResponse) for e in events)  # the running one was not hit
+    await until(lambda: space.cancels, "the stopped run's event was never cancelled")
+    assert space.cancels == [orphan] and not space.disconnects
+
+
 class ScriptedSession:
     """A SpaceSession stand-in: each stream it opens plays the next script of SSE data lines."""
 

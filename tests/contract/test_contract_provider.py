@@ -216,3 +216,45 @@ async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gra
             break
         await asyncio.sleep(0.05)
     assert stream.idle
+
+
+@queue
+async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: dict[str, Server]) -> None:
+    """A run stopped before its join's reply came: the Space has the event all the same. With no other run
+    on the stream, the client opens the stream to hear it start and cancels it then (on Gradio 5 a
+    /cancel sent earlier would leave a queued event in the queue); the Space completes it empty."""
+    import json
+
+    from g4f_magic.client import Deadline, get_session
+    from g4f_magic.routes import queue_body
+
+    base = urls(gradio["flux_dev"], "flux_dev")["flux_dev_url"]
+    session = await get_session()
+    stream = session.shared_stream(base, {"accept": "text/event-stream"}, None)
+    heard: list[dict[str, Any]] = []
+    dispatch = stream._dispatch
+
+    def record(data: str) -> bool:
+        heard.append(json.loads(data))
+        return dispatch(data)
+
+    stream._dispatch = record  # type: ignore[method-assign]
+    body = queue_body(["orphan slow", 5, False, 256, 256, 3.5, 2], 2, 4, stream.session_hash)
+
+    async def join() -> str:
+        reply = await session.json("POST", f"{base}/gradio_api/queue/join", deadline=Deadline(30.0), json_body=body)
+        return reply["event_id"]
+
+    task = asyncio.ensure_future(join())
+    stream.stopped_joining(task, 2)  # as the run does when it is stopped during its join
+    event_id = await task
+    for _ in range(200):
+        if stream.idle and heard:
+            break
+        await asyncio.sleep(0.05)
+    assert stream.idle
+    mine = [m for m in heard if m.get("event_id") == event_id]
+    assert [m["msg"] for m in mine if m["msg"] in ("process_starts", "process_completed")] == \
+        ["process_starts", "process_completed"]
+    assert "data" not in mine[-1]["output"]  # cancelled: completed without the function's outputs
+    assert heard[-1]["msg"] == "close_stream"
