@@ -8,7 +8,6 @@ import netproxy  # noqa: F401 - first: every client made from here on trusts its
 # isort: on
 
 import asyncio
-import gc
 import ipaddress
 import json
 import logging
@@ -203,7 +202,6 @@ async def no_leaks() -> Any:
     yield
     await g4f_magic.aclose()
     await asyncio.sleep(0)
-    gc.collect()  # a transport nobody closed warns now, in the test that left it, not in a later one
     assert not reports, [r.get("message") for r in reports]
 
 
