@@ -54,15 +54,38 @@ class SharedStream:
         self.abandoned: dict[str, int] = {}  # stopped before they started: event id → fn index
         self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
         self.early: dict[str, list[dict[str, Any]]] = {}
+        self.expecting = 0  # joins in flight that will listen here
+        self.known = False  # the Space knows this session hash (an event of it completed)
         self.opened = 0  # streams opened, for tests and benchmarks
+        self.early_opens = 0  # of which opened alongside a join, before its reply
         self.retired = False  # closed on purpose: new runs go to a new stream
         self._closed = False  # the session is closing: nothing new is sent
         self._pump: asyncio.Task[None] | None = None
         self._cancels: set[asyncio.Task[Any]] = set()  # /cancel requests, joins of stopped runs
 
     # -- listeners -----------------------------------------------------------------------------
-    def listen(self, event_id: str, fn_index: int) -> asyncio.Queue[Any]:
-        """The queue that receives ``event_id``'s messages (dicts), or an exception for all of them."""
+    def joining(self) -> None:
+        """A join is about to be sent. If the Space knows this session, the stream is opened now, beside
+        the join: Gradio keeps a known session's stream waiting and puts the new event on it (seen on
+        5.50 and 6.31), so the result comes one round trip sooner. A session it does not know yet gets
+        "session not found", so a first join is sent alone and the stream opened after it."""
+        self.expecting += 1
+        if self.known and not self.retired and not self._closed and (self._pump is None or self._pump.done()):
+            self.early_opens += 1
+            self._pump = asyncio.get_running_loop().create_task(self._run())
+
+    def joined(self) -> None:
+        """A join sent after :meth:`joining` failed, or its run was stopped: nobody will listen for it."""
+        self.expecting -= 1
+        if not self.listeners and not self.abandoned and not self.expecting and self._pump is not None \
+                and not self._pump.done():
+            self.close_stream()  # opened early for a join that failed: nothing else would end it
+
+    def listen(self, event_id: str, fn_index: int, joined: bool = False) -> asyncio.Queue[Any]:
+        """The queue that receives ``event_id``'s messages (dicts), or an exception for all of them;
+        ``joined``: its join was announced by :meth:`joining`."""
+        if joined:
+            self.expecting -= 1
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
@@ -91,7 +114,7 @@ class SharedStream:
         stopping, self.stopping = self.stopping, {}
         if not stopping:
             return
-        if not self.listeners:
+        if not self.listeners and not self.expecting:
             self.close_stream()  # Gradio cancels what the session still has: only stopped runs
             return
         for event_id, (fn, started) in stopping.items():
@@ -106,12 +129,13 @@ class SharedStream:
         if other runs share the stream; at once otherwise)."""
         self._cancels.add(join)  # closed with the session, as a /cancel is
 
-        def joined(task: asyncio.Task[str | None]) -> None:
+        def done(task: asyncio.Task[str | None]) -> None:
             self._cancels.discard(task)
             if not task.cancelled() and task.exception() is None and task.result():
                 self._orphan(task.result(), fn_index)  # type: ignore[arg-type]  # a str: checked
+            self.joined()
 
-        join.add_done_callback(joined)
+        join.add_done_callback(done)
 
     def _orphan(self, event_id: str, fn_index: int) -> None:
         kinds = {m.get("msg") for m in self.early.pop(event_id, ())}
@@ -162,15 +186,15 @@ class SharedStream:
         from .client import Deadline
 
         idle = 0
-        while self.listeners or self.abandoned:
+        while self.listeners or self.abandoned or self.expecting:
             self.opened += 1
-            closed = got = False
+            got, end = False, None
             events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
             try:
                 async for sse in events:
                     got = True
-                    if self._dispatch(sse.data):
-                        closed = True
+                    end = self._dispatch(sse.data)
+                    if end:
                         break
             except G4FError as exc:
                 self._fail_all(exc)
@@ -179,34 +203,42 @@ class SharedStream:
                 await events.aclose()
             # The Space is done with every event it told us about. Those without their result are lost;
             # those it has not spoken of yet joined after it decided to close: a new stream brings them.
-            if closed:  # the Space ends a stream only when the session has no event left
+            if end == "closed":  # the Space ends a stream only when the session has no event left
                 self.abandoned.clear()
             lost = StreamError("stream ended before the result")
-            for eid in [e for e in self.listeners if e in self.heard or not closed]:
+            for eid in [e for e in self.listeners if e in self.heard or end is None]:
                 self.listeners[eid].put_nowait(lost)
             idle = 0 if got else idle + 1
             if idle >= MAX_IDLE_REOPENS:
                 self._fail_all(StreamError("the Space ended the stream without the result"))
                 return
-            if not any(e not in self.heard for e in self.listeners):
+            if not self.known and not self.listeners:
+                return  # opened early for a session the Space has forgotten: listen() opens it again
+            if not self.expecting and not any(e not in self.heard for e in self.listeners):
                 return
 
-    def _dispatch(self, data: str) -> bool:
-        """Route one message; True at ``close_stream``."""
+    def _dispatch(self, data: str) -> str | None:
+        """Route one message; how the stream ends: "closed" at ``close_stream``, "forgotten" when the
+        Space does not know the session (any more), "failed"; None to read on."""
         try:
             msg = queue_message(data)
         except StreamError as exc:
             self._fail_all(exc)
-            return True
+            return "failed"
         if msg is None:
-            return False
+            return None
         kind, eid = msg.get("msg"), msg.get("event_id")
         if kind == "close_stream":
-            return True
+            return "closed"
+        if kind == "process_completed":
+            self.known = True
+        elif msg.get("session_not_found") and self.known:  # forgotten (Gradio keeps 2,000 sessions), or
+            self.known = False  # opened before the join got there: end this stream, open it after the join
+            return "forgotten"
         if eid is None:  # heartbeats and the session's own errors concern every run
             for queue in self.listeners.values():
                 queue.put_nowait(msg)
-            return False
+            return None
         if eid in self.listeners:
             self._deliver(eid, msg)
         elif eid in self.abandoned:
@@ -218,7 +250,7 @@ class SharedStream:
             early = self.early.setdefault(eid, [])
             if len(early) < MAX_EARLY:
                 early.append(msg)
-        return False
+        return None
 
     def _deliver(self, eid: str, msg: dict[str, Any]) -> None:
         if msg.get("msg") == "process_starts":

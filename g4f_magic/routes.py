@@ -110,15 +110,20 @@ class Call:
                           fn: Fn) -> str:
         """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
         the Space: the join then finishes in the background and the stream cancels what it names."""
+        stream.joining()
         join = asyncio.ensure_future(self.join(stream.base, body, headers))
         try:
             event_id = await asyncio.shield(join)
         except asyncio.CancelledError:
             stream.stopped_joining(join, fn.index)
             raise
+        except BaseException:
+            stream.joined()
+            raise
         if event_id is None:
+            stream.joined()
             raise StreamError("the Space accepted the job without an event_id")
-        return event_id
+        return event_id  # still expected on the stream: shared_queue listens for it next
 
     def stream(self, base: str) -> SharedStream:
         """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
@@ -130,7 +135,7 @@ class Call:
     ) -> AsyncIterator[Reasoning | Generating | Completed]:
         """One event's messages from the shared stream it joined under, within this call's deadline."""
         base = stream.base
-        messages = stream.listen(event_id, fn.index)
+        messages = stream.listen(event_id, fn.index, joined=True)
         decoder = QueueDecoder(event_id)
         finished = False
         try:

@@ -37,7 +37,7 @@ FAULTS: dict[str, str] = {
     "jwt_401": "jwt", "jwt_html": "jwt",
     "join_no_event_id": "join", "join_400": "join", "join_422": "join", "join_429": "join",
     "join_500_text": "join", "join_500_traceback": "join", "join_502": "join", "join_503_queue_full": "join",
-    "join_503_sleeping": "join", "join_slow_reply": "join",
+    "join_503_sleeping": "join", "join_slow_reply": "join", "join_slow": "join",
     "data_404": "data", "data_500": "data",
     "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
     "quota_soon": "stream", "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
@@ -308,6 +308,8 @@ class FaultySpace(LocalSpace):
             raise self._redirect_away()
         if fault in _JOIN_REPLIES:
             return _reply(fault)
+        if fault == "join_slow":  # the join takes its time to arrive: a stream opened beside it comes first
+            await asyncio.sleep(0.3)
         resp = await super().join(request)
         if fault == "join_slow_reply":  # the event is queued; its id comes late
             await asyncio.sleep(0.5)

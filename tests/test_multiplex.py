@@ -142,6 +142,49 @@ async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_whe
     assert space.cancels == [orphan] and not space.disconnects
 
 
+async def flux_stream() -> Any:
+    from g4f_magic.client import get_session
+
+    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base.endswith(FLUX_DEV)]
+    return stream
+
+
+async def test_a_known_session_opens_its_stream_beside_the_join(space: LocalSpace, endpoint: str) -> None:
+    first = await collect("flux", "first", seed=1, api_key=TOKEN)
+    stream = await flux_stream()
+    assert stream.early_opens == 0 and space.waited_streams == 0  # a new session: join first, then the stream
+    second = await collect("flux", "second [fault:join_slow]", seed=2, api_key=TOKEN)
+    assert space.waited_streams == 1  # the stream was there before the join: the result came on it
+    assert stream.early_opens == 1 and stream.opened == 2 and await flux_stream() is stream
+    for events, seed in ((first, 1), (second, 2)):
+        assert next(e for e in events if isinstance(e, ImageResponse)).seed == seed
+
+
+async def test_a_session_the_space_forgot_is_streamed_after_the_join(space: LocalSpace, endpoint: str) -> None:
+    await collect("flux", "first", seed=1, api_key=TOKEN)
+    space.known.clear()  # Gradio keeps the last 2,000 sessions: this one is gone
+    events = await collect("flux", "second [fault:join_slow]", seed=2, api_key=TOKEN)
+    assert next(e for e in events if isinstance(e, ImageResponse)).seed == 2
+    stream = await flux_stream()
+    assert stream.early_opens == 1 and stream.opened == 3  # first; early, "session not found"; after the join
+    assert space.waited_streams == 0
+
+
+async def test_a_failed_join_closes_the_stream_opened_beside_it(space: LocalSpace, endpoint: str) -> None:
+    from g4f_magic import SpaceUnavailable
+
+    await collect("flux", "first", seed=1, api_key=TOKEN)
+    stream = await flux_stream()
+    with pytest.raises(SpaceUnavailable):
+        await collect("flux", "full [fault:join_503_queue_full]", seed=2, api_key=TOKEN)
+    await until(lambda: stream.idle, "the stream opened beside the failed join was left open")
+    assert stream.retired and stream.expecting == 0
+    events = await collect("flux", "third", seed=3, api_key=TOKEN)  # a new session, the stream after the join
+    assert next(e for e in events if isinstance(e, ImageResponse)).seed == 3
+    hashes = [j.body["session_hash"] for j in space.requests(FLUX_DEV, "/gradio_api/queue/join")]
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
 class ScriptedSession:
     """A SpaceSession stand-in: each stream it opens plays the next script of SSE data lines."""
 

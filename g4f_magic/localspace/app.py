@@ -90,6 +90,9 @@ class LocalSpace:
         self.cancels: list[str] = []  # event ids named in /cancel requests
         self.tokens_issued: list[str] = []
         self._jobs: dict[str, list[Job]] = {}  # session hash → joined, not yet streamed
+        self.known: set[str] = set()  # session hashes that joined: Gradio keeps them after their stream ends
+        self._arrivals: dict[str, asyncio.Event] = {}  # a known session's stream waiting for its next join
+        self.waited_streams = 0  # streams that were open before their join came
         self._streams: dict[str, tuple["Writer", dict[str, Any]]] = {}  # session → its writer, running job
         # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
         self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
@@ -242,6 +245,9 @@ class LocalSpace:
         event_id = uuid.uuid4().hex
         self._jobs.setdefault(session, []).append(
             Job(kind, event_id, data, self._pick_hook("stream", prompt), host, fn))
+        self.known.add(session)
+        if session in self._arrivals:
+            self._arrivals[session].set()
         return web.json_response({"event_id": event_id})
 
     async def data(self, request: web.Request) -> web.StreamResponse:
@@ -254,6 +260,19 @@ class LocalSpace:
         running: dict[str, Any] = {}
         self._streams[session] = (writer, running)
         try:
+            if not jobs and session in self.known:  # as Gradio: a known session's stream waits for a join
+                self.waited_streams += 1
+                arrival = self._arrivals[session] = asyncio.Event()
+                try:
+                    while not arrival.is_set():  # aiohttp does not cancel a handler whose client left
+                        if request.transport is None or request.transport.is_closing():
+                            self._client_left(session)
+                            return resp
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(arrival.wait(), 0.05)
+                finally:
+                    self._arrivals.pop(session, None)
+                jobs = self._jobs.pop(session, [])
             if not jobs:
                 await writer.send({"msg": "unexpected_error", "message": "404: Not Found", "session_not_found": True})
             # As Gradio does: every event of the session on this one stream, those joined while it is

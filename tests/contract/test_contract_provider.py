@@ -245,6 +245,7 @@ async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: d
         reply = await session.json("POST", f"{base}/gradio_api/queue/join", deadline=Deadline(30.0), json_body=body)
         return reply["event_id"]
 
+    stream.joining()
     task = asyncio.ensure_future(join())
     stream.stopped_joining(task, 2)  # as the run does when it is stopped during its join
     event_id = await task
@@ -258,3 +259,19 @@ async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: d
         ["process_starts", "process_completed"]
     assert "data" not in mine[-1]["output"]  # cancelled: completed without the function's outputs
     assert heard[-1]["msg"] == "close_stream"
+
+
+@queue
+async def test_a_known_session_gets_its_next_result_on_a_stream_opened_beside_the_join(
+        gradio: dict[str, Server]) -> None:
+    """Seen on Gradio 5.50 and 6.31: once an event of a session hash has completed, a ``queue/data`` stream
+    opened for that hash before (or while) the next join arrives stays open and carries the new event.
+    (A hash the server has never seen gets "session not found" at once.)"""
+    from g4f_magic.client import get_session
+
+    server = gradio["flux_dev_tls"]
+    seeds = [final(await run("flux", f"run {i}", server, "flux_dev", seed=20 + i, num_inference_steps=2)).seed
+             for i in range(3)]
+    assert seeds == [20, 21, 22]
+    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
+    assert stream.early_opens == 2 and stream.opened == 3 and not stream.retired
