@@ -25,6 +25,7 @@ class Scenario:
     prompt_at: int  # where the prompt sits in data
     real_prompt: str
     local_prompt: str
+    preopened: bool = False  # a known session's stream opened before the join (after a first event)
 
 
 SCENARIOS = {
@@ -38,6 +39,8 @@ SCENARIOS = {
     "quota": Scenario("janus", 3, 20, ("", 1000, 5, 1), 0, "quota", "[fault:quota_new]"),
     "error_hidden": Scenario("janus", 3, 20, ("", 1000, 5, 1), 0, "plain exception", "[fault:error_null]"),
     "log_lines": Scenario("janus", 3, 20, ("", 1000, 5, 1), 0, "warn and info", "[fault:log_html]"),
+    "preopened_stream": Scenario("flux_dev", 2, 4, ("", 43, False, 256, 256, 3.5, 3), 0,
+                                 "a lighthouse", "a lighthouse", preopened=True),
 }
 
 TIMINGS = {"duration", "average_duration", "rank_eta", "eta", "cache_duration", "avg_time"}
@@ -51,12 +54,27 @@ def request_body(sc: Scenario, prompt: str, session_hash: str) -> dict[str, Any]
 
 
 async def capture(http: aiohttp.ClientSession, base: str, sc: Scenario, prompt: str) -> list[dict[str, Any]]:
-    """Join, then every message of the session's ``queue/data`` stream until it ends."""
-    session_hash = "recorded01"
-    async with http.post(f"{base}/gradio_api/queue/join", json=request_body(sc, prompt, session_hash)) as r:
-        assert r.status == 200, await r.text()
+    """Join, then every message of the session's ``queue/data`` stream until it ends. ``preopened``: a
+    first event streamed to its end, then the stream opened (its headers in) before the next join."""
+    session_hash = f"recorded{'02' if sc.preopened else '01'}"
+
+    async def join() -> None:
+        async with http.post(f"{base}/gradio_api/queue/join", json=request_body(sc, prompt, session_hash)) as r:
+            assert r.status == 200, await r.text()
+
+    await join()
+    messages = await _read(http, base, session_hash)
+    if sc.preopened:  # the Space knows the session now: open its stream, then join
+        messages = await _read(http, base, session_hash, join)
+    return messages
+
+
+async def _read(http: aiohttp.ClientSession, base: str, session_hash: str, after_headers: Any = None
+                ) -> list[dict[str, Any]]:
     messages = []
     async with http.get(f"{base}/gradio_api/queue/data", params={"session_hash": session_hash}) as r:
+        if after_headers is not None:
+            await after_headers()
         buffer = b""
         async for chunk in r.content.iter_any():
             buffer += chunk
