@@ -89,9 +89,11 @@ class SharedStream:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
-        for msg in self.early.pop(event_id, ()):
+        early = self.early.pop(event_id, ())
+        for msg in early:
             self._deliver(event_id, msg)
-        if self._pump is None or self._pump.done():
+        complete = any(m.get("msg") == "process_completed" for m in early)  # its result came before it listened
+        if not complete and (self._pump is None or self._pump.done()):
             self._pump = asyncio.get_running_loop().create_task(self._run())
         return queue
 
@@ -154,7 +156,9 @@ class SharedStream:
         """With no listener left, wait (briefly) for the Space to end the stream: its connection then
         goes back to the pool for the next call instead of a new one being opened."""
         pump = self._pump
-        if not self.listeners and pump is not None and not pump.done():
+        if self.listeners or self.expecting or self.abandoned:
+            return  # the stream goes on for them: nothing to wait for
+        if pump is not None and not pump.done():
             await asyncio.wait({pump}, timeout=grace)
 
     def close_stream(self) -> None:
@@ -214,8 +218,8 @@ class SharedStream:
                 return
             if not self.known and not self.listeners:
                 return  # opened early for a session the Space has forgotten: listen() opens it again
-            if not self.expecting and not any(e not in self.heard for e in self.listeners):
-                return
+            if not any(e not in self.heard for e in self.listeners):
+                return  # a join still in flight gets its stream when it listens (its result may be in already)
 
     def _dispatch(self, data: str) -> str | None:
         """Route one message; how the stream ends: "closed" at ``close_stream``, "forgotten" when the

@@ -160,6 +160,20 @@ async def test_a_known_session_opens_its_stream_beside_the_join(space: LocalSpac
         assert next(e for e in events if isinstance(e, ImageResponse)).seed == seed
 
 
+async def test_a_result_is_not_held_back_by_another_runs_join(space: LocalSpace, endpoint: str) -> None:
+    await collect("flux", "known", seed=1, api_key=TOKEN)
+    stream = await flux_stream()
+    first = asyncio.ensure_future(collect("flux", "first", seed=2, api_key=TOKEN))
+    await listening(1)
+    second = asyncio.ensure_future(collect("flux", "second [fault:join_slow_reply]", seed=3, api_key=TOKEN))
+    await until(lambda: stream.expecting == 1, "the second join did not start")
+    await until(lambda: first.done() or stream.expecting == 0, "neither finished")
+    assert first.done() and stream.expecting == 1  # the first's result came while the second still joined
+    for events, seed in ((await first, 2), (await second, 3)):
+        assert next(e for e in events if isinstance(e, ImageResponse)).seed == seed
+    await until(lambda: stream.idle, "the stream outlived both runs")
+
+
 async def test_a_session_the_space_forgot_is_streamed_after_the_join(space: LocalSpace, endpoint: str) -> None:
     await collect("flux", "first", seed=1, api_key=TOKEN)
     space.known.clear()  # Gradio keeps the last 2,000 sessions: this one is gone
