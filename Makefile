@@ -52,6 +52,9 @@ demo: $(STAMP)
 	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
 
 # Side-by-side figures (issue #6): installs the upstream provider beside ours, writes benchmarks/RESULTS.md.
+# Run as a user's install runs: with .pyc caches (this machine's PYTHONDONTWRITEBYTECODE would make every
+# import-time figure include compiling).
+bench: export PYTHONDONTWRITEBYTECODE =
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run
