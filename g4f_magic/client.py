@@ -81,23 +81,21 @@ class Deadline:
         self.timeout = timeout
         self._at = None if timeout is None else asyncio.get_running_loop().time() + timeout
 
-    def guard(self, url: str, at: float | None = None) -> _Guard:
-        """``async with deadline.guard(url):`` around one network wait; ``at`` a shorter end of its own."""
-        return _Guard(self, url, at)
+    def guard(self, url: str) -> _Guard:
+        """``async with deadline.guard(url):`` around one network wait."""
+        return _Guard(self, url)
 
 
 class _Guard:
-    __slots__ = ("deadline", "url", "at", "timer")
+    __slots__ = ("deadline", "url", "timer")
 
-    def __init__(self, deadline: Deadline, url: str, at: float | None) -> None:
-        self.deadline, self.url, self.at = deadline, url, at
+    def __init__(self, deadline: Deadline, url: str) -> None:
+        self.deadline, self.url = deadline, url
         self.timer: Any = None
 
     async def __aenter__(self) -> None:
-        end, at = self.deadline._at, self.at
-        when = end if at is None else (at if end is None else min(at, end))
-        if when is not None:
-            self.timer = _timeout_at(when)
+        if self.deadline._at is not None:
+            self.timer = _timeout_at(self.deadline._at)
             await self.timer.__aenter__()
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
@@ -107,18 +105,11 @@ class _Guard:
             except TimeoutError as cut:
                 if isinstance(cut, G4FError):
                     raise
-                end, at = self.deadline._at, self.at
-                if at is not None and (end is None or at < end):
-                    raise _GraceOver() from None
                 t = self.deadline.timeout
                 raise G4FTimeout(f"no result within {t:g} s (timeout={t:g})") from cut
         if isinstance(exc, aiohttp.ClientError):
             raise _translated(exc, self.url) from (None if _hides_cause(exc) else exc)
         return False
-
-
-class _GraceOver(Exception):
-    """Internal: the short wait for a clean end of stream ran out (not an error)."""
 
 
 def _cause(error: BaseException | None) -> str:
@@ -386,14 +377,6 @@ class SpaceSession:
                     return
                 for event in decoder.feed(chunk):
                     yield event
-
-    async def drain(self, events: AsyncIterator[SSEEvent], deadline: Deadline) -> None:
-        """After the result, wait briefly for the stream's end so the connection can be reused."""
-        at = asyncio.get_running_loop().time() + DRAIN_GRACE
-        with contextlib.suppress(_GraceOver, G4FError):
-            async with deadline.guard("", at):
-                async for _ in events:
-                    pass
 
     async def zerogpu_token(
         self,

@@ -2,8 +2,8 @@
 
 Gradio streams every event of one session hash on one ``queue/data`` connection, a join made while the
 stream is open included, and ends it with ``close_stream`` when the session has no event left (seen on
-Gradio 5.50 and 6.31). So concurrent image runs on one Space join under one session hash and share one
-stream, instead of a connection each.
+Gradio 5.50 and 6.31). So concurrent runs on one Space (images and chats) join under one session hash
+and share one stream, instead of a connection each.
 
 Stopping one run must not stop the others, and Gradio offers two blunt tools (seen on both versions):
 closing the stream cancels every event of the session, and ``POST /gradio_api/cancel`` cancels the

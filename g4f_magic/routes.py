@@ -11,7 +11,6 @@ import logging
 import random
 import secrets
 import time
-import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping
 
@@ -43,10 +42,6 @@ STATUS_EVERY = 0.2
 def pick_seed(route: str) -> int:
     lo, hi = SEED_RANGES[route]
     return random.randint(lo, hi)
-
-
-def new_session_hash(length: int = 12) -> str:
-    return uuidlib.uuid4().hex[:length]
 
 
 def predict_session_hash() -> str:
@@ -163,29 +158,6 @@ class Call:
         finally:
             stream.leave(event_id, finished or decoder.done)
 
-    async def queue(
-        self, base: str, session_hash: str, event_id: str | None
-    ) -> AsyncIterator[Reasoning | Generating | Completed]:
-        """Stream one event's messages; after the result, drain the stream so keep-alive holds."""
-        decoder = QueueDecoder(event_id)
-        events = self.session.sse(
-            f"{base}/gradio_api/queue/data?session_hash={session_hash}",
-            deadline=self.deadline,
-            headers={"accept": "text/event-stream", "referer": self.endpoints.referer},
-            proxy=self.proxy,
-        )
-        try:
-            async for sse in events:
-                for item in decoder.decode(sse.data):
-                    if isinstance(item, Completed):
-                        await self.session.drain(events, self.deadline)
-                        yield item
-                        return
-                    yield item
-        finally:
-            await events.aclose()
-        raise StreamError("stream ended before the result")
-
     async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
         form = aiohttp.FormData()
         # a stream, not bytes: aiohttp would warn (and copy) for a body over 1 MiB
@@ -250,8 +222,12 @@ async def janus_chat(
     call: Call, *, space: str, prompt: str, seed: int | None, media: list[MediaItem],
     conversation: JsonConversation | None,
 ) -> AsyncIterator[Event]:
+    """The Space's chat function keeps nothing per session (the transcript goes in every prompt), so a
+    chat joins the Space's shared stream like an image run: a warm turn is one round trip, and a
+    conversation keeps its session hash for as long as that stream lives (``conversation`` is taken for
+    the API's sake: the transcript carries the chat)."""
     base = call.endpoints.janus
-    session_hash = conversation.session_hash if conversation else new_session_hash()
+    session_hash = call.stream(base).session_hash
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
@@ -261,10 +237,11 @@ async def janus_chat(
     headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        body = queue_body([image, prompt, seed, 0.95, 0.1], fn.index, fn.trigger, session_hash)
-        event_id = await call.join(base, body, headers)
+        stream = call.stream(base)  # the same one, unless a stop retired it meanwhile
+        body = queue_body([image, prompt, seed, 0.95, 0.1], fn.index, fn.trigger, stream.session_hash)
+        event_id = await call.join_shared(stream, body, headers, fn)
         sent = ""
-        async for item in call.queue(base, session_hash, event_id):
+        async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
                 continue

@@ -9,7 +9,7 @@ import pytest
 from helpers import FLUX_DEV, JANUS, collect
 from leakscan import TOKEN
 
-from g4f_magic import ImageResponse
+from g4f_magic import ImageResponse, JsonConversation
 from g4f_magic.localspace import LocalSpace
 
 
@@ -294,3 +294,42 @@ async def test_a_run_after_stopping_them_all_gets_a_new_session(space: LocalSpac
     assert any(isinstance(e, ImageResponse) for e in events)
     hashes = [j.body["session_hash"] for j in space.requests(FLUX_DEV, "/gradio_api/queue/join")]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+async def test_chats_share_the_spaces_stream_with_image_runs(space: LocalSpace, endpoint: str) -> None:
+    """The Janus chat function keeps nothing per session: chats join the Space's shared stream too."""
+    runs = await asyncio.gather(*(collect("janus-pro-7b", f"question {i}?", seed=1000 + i, api_key=TOKEN)
+                                  for i in range(3)),
+                                collect("janus-pro-7b-image", "a fox", seed=1003, api_key=TOKEN))
+    for i, events in enumerate(runs[:3]):  # each chat got its own answer, not a neighbour's
+        text = "".join(e for e in events if isinstance(e, str))
+        assert text == f"Local stand-in reply (not a model). You asked: question {i}?"
+        assert next(e for e in events if isinstance(e, JsonConversation)).session_hash == \
+            space.requests(JANUS, "/gradio_api/queue/join")[0].body["session_hash"]
+    assert next(e for e in runs[3] if isinstance(e, ImageResponse)).seed == 1003
+    joins = space.requests(JANUS, "/gradio_api/queue/join")
+    assert len(joins) == 4 and len({j.body["session_hash"] for j in joins}) == 1
+    assert len(streams(space, JANUS)) == 1
+
+
+async def test_a_chats_next_turn_opens_its_stream_beside_the_join(space: LocalSpace, endpoint: str) -> None:
+    first = await collect("janus-pro-7b", "hello", api_key=TOKEN)
+    conv = next(e for e in first if isinstance(e, JsonConversation))
+    assert space.waited_streams == 0  # a new session: join first, then the stream
+    second = await collect("janus-pro-7b", "again [fault:join_slow]", api_key=TOKEN, conversation=conv)
+    assert space.waited_streams == 1  # the stream was there before the join: the answer came on it
+    assert "".join(e for e in second if isinstance(e, str)).endswith("You asked: again [fault:join_slow]")
+    assert next(e for e in second if isinstance(e, JsonConversation)).session_hash == conv.session_hash
+    assert len(streams(space, JANUS)) == 2
+
+
+async def test_stopping_a_chat_leaves_the_other_chat_streaming(space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.01
+    first = asyncio.ensure_future(collect("janus-pro-7b", "first [fault:slow]", api_key=TOKEN))
+    second = asyncio.ensure_future(collect("janus-pro-7b", "second [fault:slow]", api_key=TOKEN))
+    await listening(2)
+    second.cancel()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert "".join(e for e in results[0] if isinstance(e, str)).endswith("You asked: first [fault:slow]")
+    assert not space.disconnects and len(streams(space, JANUS)) == 1  # the stream stayed for the first

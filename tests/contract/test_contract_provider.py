@@ -275,3 +275,29 @@ async def test_a_known_session_gets_its_next_result_on_a_stream_opened_beside_th
     assert seeds == [20, 21, 22]
     [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
     assert stream.early_opens == 2 and stream.opened == 3 and not stream.retired
+
+
+@queue
+async def test_chats_share_the_spaces_stream_and_a_next_turn_streams_beside_its_join(
+        gradio: dict[str, Server]) -> None:
+    """On Gradio's server: concurrent chats (streamed text edits) and an image run share one session
+    hash and one queue/data stream, each gets its own answer, and the next turn's stream is opened
+    beside its join (the session is known by then)."""
+    from g4f_magic import JsonConversation
+    from g4f_magic.client import get_session
+
+    server = gradio["janus_tls"]
+    runs = await asyncio.gather(*(run("janus-pro-7b", f"question {i}?", server, "janus", seed=i) for i in range(3)),
+                                run("janus-pro-7b-image", "a red bicycle", server, "janus", seed=1234))
+    for i, events in enumerate(runs[:3]):
+        assert text_of(events) == f"Contract app answer (seed {i}). You asked: question {i}?"
+    assert final(runs[3]).seed == 1234
+    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == server.url]
+    convs = [next(e for e in events if isinstance(e, JsonConversation)) for events in runs[:3]]
+    assert {c.session_hash for c in convs} == {stream.session_hash}
+    # four runs, one stream (a second only if a join came after the Space had closed the first)
+    assert stream.opened <= 2, stream.opened
+    opened, early = stream.opened, stream.early_opens
+    events = await run("janus-pro-7b", "and then?", server, "janus", seed=5, conversation=convs[0])
+    assert text_of(events) == "Contract app answer (seed 5). You asked: and then?"
+    assert (stream.opened - opened, stream.early_opens - early) == (1, 1)
