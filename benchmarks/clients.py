@@ -35,6 +35,8 @@ def gradio_client_call(base: str, model: str = "janus-pro-7b-image") -> Callable
     client = Client(base + "/", verbose=False, download_files=False)
     if model == "flux":
         return lambda: client.predict(PROMPT, 7, False, 256, 256, 3.5, 4, api_name="/infer")
+    if model == "janus-pro-7b":  # the chat, text only (no image)
+        return lambda: client.predict(None, PROMPT, 7, 0.95, 0.1, fn_index=2)
     return lambda: client.predict(PROMPT, 7, 5, 1, fn_index=3)
 
 
@@ -64,6 +66,9 @@ class Floor:
         async def queue() -> None:  # Janus text-to-image, fn 3
             await self._queued(self.janus_base, [PROMPT, 7, 5, 1], 3, 20)
 
+        async def chat() -> None:  # Janus chat, fn 2, text only
+            await self._queued(self.janus_base, [None, PROMPT, 7, 0.95, 0.1], 2, 10)
+
         async def flux() -> None:  # FLUX.1-dev's infer, fn 2, at the size every client is given
             await self._queued(self.flux_base, [PROMPT, 7, False, 256, 256, 3.5, 4], 2, 4)
 
@@ -73,7 +78,7 @@ class Floor:
             async with self.session.post(predict, json=body, headers=HEADERS) as r:
                 await r.json()
 
-        return {"janus-pro-7b-image": queue, "flux": flux}.get(model, run_predict)
+        return {"janus-pro-7b-image": queue, "janus-pro-7b": chat, "flux": flux}.get(model, run_predict)
 
     async def close(self) -> None:
         await self.session.close()

@@ -62,17 +62,15 @@ async def route_rows(port: int, model: str, label: str, n: int, rtts: list[float
             up = upstream_provider(base, janus_base=base, flux_base=base)
             med: dict[str, float | str] = {}
             try:
-                clients = [("ours", ours(base, model, **urls)), ("upstream", upstream_call(up, model))]
-                if model != "janus-pro-7b":
-                    clients.insert(0, ("floor", floor.call(model)))
+                clients = [("floor", floor.call(model)), ("ours", ours(base, model, **urls)),
+                           ("upstream", upstream_call(up, model))]
                 for name, call in clients:
                     try:
                         await timed(call, 2)
                         med[name] = statistics.median(await timed(call, n))
                     except Exception as exc:  # noqa: BLE001 - a client that fails on this route is a finding
                         med[name] = f"fails ({type(exc).__name__})"
-                if model != "janus-pro-7b":
-                    med["gradio_client"] = await gradio_client_median(base, model, n)
+                med["gradio_client"] = await gradio_client_median(base, model, n)
             finally:
                 await floor.close()
                 await aclose()
@@ -104,8 +102,8 @@ def figures(n: int, rtts: list[float]) -> list[str]:
             proc.terminate()
             proc.wait(timeout=20)
     return [f"Median of {n} sequential warm calls on Gradio's own server ({versions()}), through the latency "
-            "proxy; FLUX at 256×256 and 4 steps for every client; outputs not downloaded. Chat has no floor or "
-            "gradio_client column (the Janus chat needs an upload and a session state they do not build).", "", *rows]
+            "proxy; FLUX at 256×256 and 4 steps for every client; outputs not downloaded; the chat is text only (a "
+            "new conversation each call).", "", *rows]
 
 
 def main(argv: list[str] | None = None) -> int:
