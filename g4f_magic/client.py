@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from .errors import (
 )
 from .media import MAX_IMAGE_BYTES, image_mime
 from .multiplex import SharedStream
+from .pipeline import Broken, ConnectFailed, Pipe
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
     FALLBACK_TOKEN,
@@ -65,6 +67,7 @@ CONNECT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 LARGE_BODY = 1024 * 1024  # aiohttp's threshold for its "may block the loop" warning
 _NO_JSON = object()
+REDIRECTS = (301, 302, 303, 307, 308)
 DRAIN_GRACE = 1.0
 
 
@@ -135,8 +138,10 @@ def _translated(exc: aiohttp.ClientError, url: str) -> G4FError:
         return G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})")
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, (aiohttp.ClientConnectorError, ConnectFailed)):
         return ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}")
+    if isinstance(exc, Broken):
+        return ConnectionFailed(f"connection to {host} broke: {exc}")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return ConnectionFailed(f"the proxy refused the request ({exc.status})")
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
@@ -163,8 +168,36 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
+        raise StreamError(f"expected JSON, got {kind}") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _origin_and_path(url: str) -> tuple[tuple[str, str, int], str]:
+    """((scheme, host, port), path and query) of a join URL: parsed once per Space, not per join."""
+    target = URL(url, encoded="%" in url)
+    return (target.scheme, target.host or "", target.port or 0), target.raw_path_qs
+
+
 def _same_origin(a: URL, b: URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _redirected(status: int, location: str, target: URL, method: str) -> URL:
+    """Where a redirect may be followed: only a GET, only on the same scheme, host and port. Tokens and
+    uploads must reach the Space they were meant for: anything else is refused with one line."""
+    nxt = target.join(URL(location)) if location else None
+    where = one_line((nxt.host if nxt is not None else None) or "nowhere", 80)
+    if nxt is None or not _same_origin(nxt, target):
+        raise ResponseStatusError(
+            f"Response {status}: {target.host} redirected to {where}; redirects off the Space are refused", status)
+    if method != "GET":
+        raise ResponseStatusError(f"Response {status}: {target.host} redirected a {method}; not followed", status)
+    return nxt
 
 
 def _last_line_of_traceback(text: str) -> str:
@@ -195,12 +228,15 @@ def _discard(resp: aiohttp.ClientResponse) -> None:
 
 
 async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
+    if resp.status >= 400:
+        raise status_error(resp.status, resp.reason, resp.headers.get("content-type", ""),
+                           await read_body(resp, MAX_ERROR_BODY))
+
+
+def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4FError:
     """The one place for HTTP error statuses: a one-line message from JSON, text or HTML."""
-    if resp.status < 400:
-        return
-    raw = await read_body(resp, MAX_ERROR_BODY)
     text = raw[:MAX_ERROR_BODY].decode("utf-8", errors="replace")
-    ctype = resp.headers.get("content-type", "").lower()
+    ctype = ctype.lower()
     is_html = "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
     message: str | None = None
     if not is_html:
@@ -220,13 +256,13 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
                     break
     quota = quota_error(message or text)
     if quota is not None:
-        raise quota
+        return quota
     if message is None:
         message = _describe_html(text) if is_html else _last_line_of_traceback(text)
-    message = one_line(message) or (resp.reason or "no details")
-    if resp.status in (502, 503, 504):
-        raise SpaceUnavailable(f"Space unavailable ({resp.status}): {message}", resp.status)
-    raise ResponseStatusError(f"Response {resp.status}: {message}", resp.status)
+    message = one_line(message) or (reason or "no details")
+    if status in (502, 503, 504):
+        return SpaceUnavailable(f"Space unavailable ({status}): {message}", status)
+    return ResponseStatusError(f"Response {status}: {message}", status)
 
 
 class SpaceSession:
@@ -242,6 +278,7 @@ class SpaceSession:
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
         self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
+        self.pipes: dict[tuple[str, str, int], Pipe] = {}  # (scheme, host, port) → its connection for joins
 
     @property
     def closed(self) -> bool:
@@ -252,6 +289,9 @@ class SpaceSession:
         self._retired = []
         for stream in streams:
             await stream.aclose()
+        pipes, self.pipes = list(self.pipes.values()), {}
+        for pipe in pipes:
+            await pipe.aclose()
         await self.http.close()
         self.tokens.clear()
 
@@ -267,11 +307,7 @@ class SpaceSession:
     async def _request(
         self, method: str, url: str, *, proxy: str | None, json_body: Any = _NO_JSON, **kwargs: Any
     ) -> aiohttp.ClientResponse:
-        """Send; follow a redirect only for a GET and only on the same scheme, host and port.
-
-        Tokens and uploads must reach the Space they were meant for: a redirect elsewhere (another
-        site, an internal address) is refused with one line, and nothing is sent there.
-        """
+        """Send; follow a redirect only for a GET and only on the same scheme, host and port."""
         if json_body is not _NO_JSON:
             raw = json.dumps(json_body).encode()
             # aiohttp warns that a bytes body over 1 MiB may block the loop; a stream does not.
@@ -287,20 +323,10 @@ class SpaceSession:
             if debug:
                 log.debug("%s %s: %d %s after %.0f ms", method, target.path, resp.status, resp.reason or "",
                           (time.perf_counter() - started) * 1000)
-            if resp.status not in (301, 302, 303, 307, 308):
+            if resp.status not in REDIRECTS:
                 return resp
-            location = resp.headers.get("location", "")
             _discard(resp)
-            nxt = target.join(URL(location)) if location else None
-            where = one_line((nxt.host if nxt is not None else None) or "nowhere", 80)
-            if nxt is None or not _same_origin(nxt, target):
-                raise ResponseStatusError(
-                    f"Response {resp.status}: {target.host} redirected to {where}; "
-                    "redirects off the Space are refused", resp.status)
-            if method != "GET":
-                raise ResponseStatusError(
-                    f"Response {resp.status}: {target.host} redirected a {method}; not followed", resp.status)
-            target = nxt
+            target = _redirected(resp.status, resp.headers.get("location", ""), target, method)
         raise ResponseStatusError(f"{target.host} redirected more than {MAX_REDIRECTS} times")
 
     @contextlib.asynccontextmanager
@@ -337,12 +363,34 @@ class SpaceSession:
         return raw
 
     async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
-        raw = await self.body(method, url, deadline=deadline, **kwargs)
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
-            raise StreamError(f"expected JSON, got {kind}") from exc
+        return _loads(await self.body(method, url, deadline=deadline, **kwargs))
+
+    async def post_json(self, url: str, *, deadline: Deadline, json_body: Any, headers: Mapping[str, str],
+                        proxy: str | None, pipelined: bool = True) -> Any:
+        """A POST answered at once with JSON (a queue join), on the origin's pipelined connection: joins
+        sent together share it (:mod:`pipeline`). Through a proxy, or not ``pipelined``, on aiohttp's pool."""
+        if proxy is not None or not pipelined:
+            return await self.json("POST", url, deadline=deadline, json_body=json_body, headers=dict(headers),
+                                   proxy=proxy)
+        origin, path = _origin_and_path(url)
+        pipe = self.pipes.get(origin)
+        if pipe is None:
+            pipe = self.pipes[origin] = Pipe(*origin, MAX_JSON_BODY)
+        debug = log.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter()
+        if debug:
+            log.debug("POST %s (pipelined)", url.split("?")[0])
+        async with deadline.guard(url):
+            reply = await pipe.request("POST", path, {"content-type": "application/json", **headers},
+                                       json.dumps(json_body).encode())
+        if debug:
+            log.debug("POST %s: %d %s after %.0f ms", path.split("?")[0], reply.status, reply.reason,
+                      (time.perf_counter() - started) * 1000)
+        if reply.status in REDIRECTS:  # never followed for a POST: one line says where it pointed
+            _redirected(reply.status, reply.headers.get("location", ""), URL(url), "POST")
+        if reply.status >= 400:
+            raise status_error(reply.status, reply.reason, reply.headers.get("content-type", ""), reply.body)
+        return _loads(reply.body)
 
     async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
         return (await self.body(method, url, deadline=deadline, **kwargs)).decode("utf-8", errors="replace")

@@ -55,6 +55,7 @@ class SharedStream:
         self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
         self.early: dict[str, list[dict[str, Any]]] = {}
         self.expecting = 0  # joins in flight that will listen here
+        self.joins = 0  # joins sent under this session hash
         self.known = False  # the Space knows this session hash (an event of it completed)
         self.opened = 0  # streams opened, for tests and benchmarks
         self.early_opens = 0  # of which opened alongside a join, before its reply
@@ -70,6 +71,7 @@ class SharedStream:
         5.50 and 6.31), so the result comes one round trip sooner. A session it does not know yet gets
         "session not found", so a first join is sent alone and the stream opened after it."""
         self.expecting += 1
+        self.joins += 1
         if self.known and not self.retired and not self._closed and (self._pump is None or self._pump.done()):
             self.early_opens += 1
             self._pump = asyncio.get_running_loop().create_task(self._run())

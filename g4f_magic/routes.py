@@ -93,20 +93,23 @@ class Call:
             note = Reasoning(text, "token", elapsed=self.elapsed())
         return item.token, item.uuid, note
 
-    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
-        reply = await self.session.json(
-            "POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
-            json_body=body, headers=dict(headers), proxy=self.proxy,
-        )
+    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str], pipelined: bool) -> str | None:
+        reply = await self.session.post_json(f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
+                                             json_body=body, headers=headers, proxy=self.proxy, pipelined=pipelined)
         event_id = reply.get("event_id") if isinstance(reply, dict) else None
         return event_id if isinstance(event_id, str) and event_id else None
 
     async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
                           fn: Fn) -> str:
         """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
-        the Space: the join then finishes in the background and the stream cancels what it names."""
+        the Space: the join then finishes in the background and the stream cancels what it names.
+
+        A stream's first join goes alone on a pooled connection, which the stream then reuses instead of
+        opening one; every later join goes on the Space's pipelined connection (concurrent ones back to
+        back on it: one connection for all)."""
+        pipelined = stream.joins > 0
         stream.joining()
-        join = asyncio.ensure_future(self.join(stream.base, body, headers))
+        join = asyncio.ensure_future(self.join(stream.base, body, headers, pipelined))
         try:
             event_id = await asyncio.shield(join)
         except asyncio.CancelledError:

@@ -301,3 +301,20 @@ async def test_chats_share_the_spaces_stream_and_a_next_turn_streams_beside_its_
     events = await run("janus-pro-7b", "and then?", server, "janus", seed=5, conversation=convs[0])
     assert text_of(events) == "Contract app answer (seed 5). You asked: and then?"
     assert (stream.opened - opened, stream.early_opens - early) == (1, 1)
+
+
+@queue
+async def test_twenty_concurrent_runs_take_two_connections(gradio: dict[str, Server]) -> None:
+    """Counted at the TLS front of a real Gradio server: twenty runs from a cold pool take one connection
+    for their joins (pipelined: uvicorn answers them in order) and one for the shared stream; a second
+    burst reuses both."""
+    from g4f_magic import aclose
+
+    server = gradio["janus_tls"]
+    await aclose()  # a cold pool, as a notebook's Run All starts
+    for burst, new in (("cold", 2), ("warm", 0)):
+        before = server.proxy.connections
+        runs = await asyncio.gather(*(run("janus-pro-7b-image", f"{burst} fox {i}", server, "janus", seed=100 + i)
+                                      for i in range(20)))
+        assert [final(events).seed for events in runs] == [100 + i for i in range(20)], burst
+        assert server.proxy.connections - before == new, burst
