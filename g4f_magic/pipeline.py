@@ -11,15 +11,18 @@ A reply that says ``Connection: close`` ends the connection: the requests sent a
 fails those requests (a join may have reached the Space: it is not sent twice). An idle connection is
 closed after :data:`KEEPALIVE` seconds, as aiohttp's pool does.
 
-h11 (python-hyper's HTTP/1.1 state machine, the one under uvicorn and httpx) reads the replies: framing
-by length or chunks and header limits are its job, not hand-written here. Errors are raised as
-aiohttp's connection errors, so the one translation in :mod:`client` turns them into the project's.
+h11 (python-hyper's HTTP/1.1 state machine, the one under uvicorn and httpx) reads the replies: the
+server's bytes, framed by length or in chunks, with header limits, are its job rather than hand-written
+parsing. The request is ours and simple (a request line, our headers, a JSON body), so it is written
+directly, refusing a line break in a header. Errors are raised as aiohttp's connection errors, so the
+one translation in :mod:`client` turns them into the project's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -31,6 +34,9 @@ __all__ = ["Pipe", "Reply", "ConnectFailed", "Broken", "KEEPALIVE"]
 
 KEEPALIVE = 15.0  # seconds an idle connection is kept (aiohttp's default keepalive_timeout)
 CONNECT_TIMEOUT = 30.0
+_USER_AGENT = f"user-agent: {aiohttp.http.SERVER_SOFTWARE}"  # as every other request of the session
+_BREAKS = re.compile(r"[\r\n\0]")
+_END = h11.EndOfMessage()
 
 
 class ConnectFailed(aiohttp.ClientConnectionError):
@@ -108,9 +114,8 @@ class _Connection(asyncio.Protocol):
         try:
             while self.waiting:
                 if self.parser.our_state is h11.IDLE:  # tell h11 what the next reply answers (a HEAD has no body)
-                    self.parser.send(h11.Request(method=self.waiting[0].method, target="/",
-                                                 headers=[("host", self.pipe.authority), ("content-length", "0")]))
-                    self.parser.send(h11.EndOfMessage())  # (its bytes went out already)
+                    self.parser.send(self.pipe.stand_in(self.waiting[0].method))
+                    self.parser.send(_END)  # (the request's own bytes went out already)
                 event = self.parser.next_event()
                 if event is h11.NEED_DATA:
                     return
@@ -154,14 +159,25 @@ class Pipe:
         self._connecting: asyncio.Lock | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # requests being sent again on a new connection
+        self._stand_ins: dict[str, h11.Request] = {}
+
+    def stand_in(self, method: str) -> h11.Request:
+        """The request h11 is told a reply answers (made once: h11 validates every event it is given)."""
+        event = self._stand_ins.get(method)
+        if event is None:
+            event = self._stand_ins[method] = h11.Request(
+                method=method, target="/", headers=[("host", self.authority), ("content-length", "0")])
+        return event
 
     async def request(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Send now (behind any requests already sent) and wait for this request's reply."""
-        head = [("host", self.authority), ("user-agent", aiohttp.http.SERVER_SOFTWARE),
-                ("content-length", str(len(body))), *headers.items()]
-        writer = h11.Connection(h11.CLIENT)
-        data = writer.send(h11.Request(method=method, target=target, headers=head)) or b""
-        data += (writer.send(h11.Data(data=body)) or b"") + (writer.send(h11.EndOfMessage()) or b"")
+        lines = [f"{method} {target} HTTP/1.1", f"host: {self.authority}", _USER_AGENT,
+                 f"content-length: {len(body)}"]
+        for name, value in headers.items():
+            if _BREAKS.search(name) or _BREAKS.search(value):  # one header must not become two
+                raise ValueError(f"a line break in the {name.splitlines()[0]!r} header")
+            lines.append(f"{name}: {value}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         sent = _Sent(data, method, asyncio.get_running_loop().create_future())
         try:
             await self._send(sent)

@@ -39,6 +39,12 @@ def _check_seed(seed: Any, route: str) -> int | None:
     return seed
 
 
+def _check_header(name: str, value: Any) -> None:
+    """A value sent as a header (never echoed: it may be a secret) must be text on one line."""
+    if value is not None and (not isinstance(value, str) or any(c < " " or c == "\x7f" for c in value)):
+        raise InvalidOption(f"{name} must be text with no line breaks or control characters")
+
+
 def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise InvalidOption(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}")
@@ -176,6 +182,8 @@ class DeepseekAI_JanusPro7b:
             raise InvalidOption("conversation must be the JsonConversation a previous chat yielded")
         if proxy is not None:
             check_base_url(proxy, "proxy", show=False)
+        _check_header("api_key", api_key)
+        _check_header("zerogpu_uuid", zerogpu_uuid)
         ends = cls.endpoints(kwargs.get("endpoint"), kwargs.get("hub_url"), api_url, kwargs.get("flux_dev_url"), url_flux)
 
         if route == "janus_chat":

@@ -140,6 +140,9 @@ def test_cookie_header_refuses_header_splitting() -> None:
         ("flux", {"conversation": "abc"}, "conversation must be the JsonConversation"),
         ("flux", {"guidance_scale": "high"}, "guidance_scale must be a number"),
         ("janus-pro-7b", {"messages": "  "}, "the prompt is empty"),
+        ("flux", {"api_key": "hf_secret\r\nx-evil: 1"}, "api_key must be text with no line breaks or control"),
+        ("janus-pro-7b-image", {"zerogpu_uuid": "u\n1"}, "zerogpu_uuid must be text with no line breaks"),
+        ("flux", {"api_key": 123}, "api_key must be text"),
     ],
 )
 async def test_bad_options_fail_before_any_request(
@@ -153,3 +156,4 @@ async def test_bad_options_fail_before_any_request(
     assert message in str(info.value)
     assert "secret" not in str(info.value)
     assert space.received == []
+
