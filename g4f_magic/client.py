@@ -381,8 +381,7 @@ class SpaceSession:
         if debug:
             log.debug("POST %s (pipelined)", url.split("?")[0])
         async with deadline.guard(url):
-            reply = await pipe.request("POST", path, {"content-type": "application/json", **headers},
-                                       json.dumps(json_body).encode())
+            reply = await pipe.post(path, {"content-type": "application/json", **headers}, json.dumps(json_body).encode())
         if debug:
             log.debug("POST %s: %d %s after %.0f ms", path.split("?")[0], reply.status, reply.reason,
                       (time.perf_counter() - started) * 1000)

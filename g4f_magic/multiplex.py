@@ -278,8 +278,10 @@ class SharedStream:
             from .client import Deadline
 
             try:
-                await self.session.json("POST", f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
-                                        json_body=body, proxy=self.proxy)
+                # on the joins' kept-alive connection: a new one (a TLS handshake) would let the run
+                # that follows start first, and Gradio's /cancel stops whichever run is running
+                await self.session.post_json(f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
+                                             json_body=body, headers={}, proxy=self.proxy)
             except G4FError as exc:  # the run is stopped on our side all the same
                 log.debug("cancel of %s on %s failed: %s", event_id, self.base, exc)
 

@@ -66,6 +66,7 @@ async def test_stopping_a_queued_run_cancels_it_when_it_starts_and_spares_the_ru
     results = await asyncio.gather(first, second, third, return_exceptions=True)
     assert isinstance(results[1], asyncio.CancelledError)
     for events in (results[0], results[2]):  # the others ran to their result: the stop did not hit them
+        assert not isinstance(events, BaseException), repr(events)
         assert any(isinstance(e, ImageResponse) for e in events), events
     await until(lambda: space.cancels, "the stopped run was never cancelled")  # the /cancel may still be on its way
     assert len(space.cancels) == 1 and not space.disconnects  # /cancel for the second alone; the stream stayed

@@ -16,7 +16,7 @@ from g4f_magic import ImageResponse
 from g4f_magic.client import Deadline, get_session
 from g4f_magic.errors import ConnectionFailed, ResponseStatusError
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.pipeline import Pipe
+from g4f_magic.pipeline import Broken, Pipe, Replies
 
 
 def connections(space: LocalSpace) -> int:
@@ -36,6 +36,58 @@ async def test_twenty_concurrent_runs_take_two_connections(space: LocalSpace, en
         assert connections(space) == 2, burst  # the joins' connection and the stream's
     session = await get_session()
     assert sum(p.opened for p in session.pipes.values()) == 1  # the warm burst reused it
+
+
+# -- the reply reader ----------------------------------------------------------------------------------
+LENGTH = b'HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 15\r\ncontent-type: application/json\r\n\r\n{"event_id":"a"'
+CHUNKED = (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"4;ext=1\r\n{\"n\"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nx-trailer: t\r\n\r\n")
+EARLY = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def read_all(data: bytes, step: int, max_body: int = 1024) -> tuple[list[Any], bool]:
+    reader = Replies(max_body)
+    replies = []
+    for i in range(0, len(data), step):
+        replies += reader.feed(data[i:i + step])
+    return [(r.status, r.reason, r.body) for r in replies], reader.must_close
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, 10_000])
+def test_the_reply_reader_frames_by_length_and_by_chunks_in_any_pieces(step: int) -> None:
+    replies, close = read_all(LENGTH + EARLY + CHUNKED + LENGTH, step)
+    assert replies == [(200, "OK", b'{"event_id":"a"'), (201, "Created", b'{"n": 1}'), (200, "OK", b'{"event_id":"a"')]
+    assert not close
+
+
+def test_the_reply_reader_knows_when_the_server_ends_the_connection() -> None:
+    closing = LENGTH.replace(b"server: uvicorn", b"Connection: close")
+    assert read_all(closing + LENGTH, 3) == ([(200, "OK", b'{"event_id":"a"')], True)  # nothing after it counts
+    assert read_all(LENGTH.replace(b"HTTP/1.1", b"HTTP/1.0"), 5)[1] is True
+    reader = Replies(1024)  # no length: the body runs to the end of the connection
+    assert reader.feed(b"HTTP/1.1 200 OK\r\n\r\npart one, ") == [] and reader.must_close
+    assert [r.body for r in reader.feed(b"part two") + reader.feed(b"")] == [b"part one, part two"]
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (b"SPDY/3 200 OK\r\n\r\n", "not HTTP/1.x"),
+    (b"HTTP/1.1 200 OK\r\n bad: fold\r\n\r\n", "malformed header"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n", "malformed content-length"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: -5\r\n\r\n", "malformed content-length"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", "other than chunked"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", "malformed chunk size"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n", "longer than its size"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 2000\r\n\r\n", "larger than 1024 bytes"),
+    (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + b"200\r\n" + b"x" * 512 + b"\r\n" + b"200\r\n"
+     + b"x" * 512 + b"\r\n1\r\nx", "larger than 1024 bytes"),
+    (b"HTTP/1.1 200 OK\r\nx: " + b"y" * 70_000, "head is longer"),
+    (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", "in the middle of a reply"),
+])
+def test_the_reply_reader_refuses_what_breaks_the_framing(data: bytes, problem: str) -> None:
+    reader = Replies(1024)
+    with pytest.raises(Broken, match=problem):
+        reader.feed(data)
+        reader.feed(b"")  # the connection ends
 
 
 # -- the pipe against a scripted HTTP/1.1 server ------------------------------------------------------
@@ -171,7 +223,7 @@ async def test_an_idle_connection_the_server_closed_is_replaced_silently(scripte
 async def test_a_redirected_or_failed_join_is_one_line(space: LocalSpace) -> None:
     pipe = Pipe("http", "127.0.0.1", 1, 1024)  # nothing listens on port 1
     with pytest.raises(Exception) as refused:
-        await pipe.request("POST", "/", {}, b"{}")
+        await pipe.post("/", {}, b"{}")
     assert type(refused.value).__name__ == "ConnectFailed"
     session = await get_session()
     with pytest.raises(ConnectionFailed, match=r"^cannot connect to 127\.0\.0\.1:1: connection refused$"):
