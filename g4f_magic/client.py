@@ -1,8 +1,10 @@
-"""HTTP for one event loop: the only module that touches the network.
+"""HTTP for one event loop: with :mod:`pipeline` (the joins' connection, which it owns), the only module
+that touches the network.
 
 One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive) together with the
-ZeroGPU token cache. aiohttp's errors are translated to the project's in :meth:`Deadline.guard`,
-HTTP error statuses in :func:`raise_for_status`, and :meth:`SpaceSession.sse` is the one SSE loop.
+ZeroGPU token cache. aiohttp's errors (and the pipeline's, raised as aiohttp's) are translated to the
+project's in :meth:`Deadline.guard`, HTTP error statuses in :func:`status_error`, and
+:meth:`SpaceSession.sse` is the one SSE loop.
 The session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
 """
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Mapping
 
 import aiohttp
 
-__all__ = ["Pipe", "Reply", "ConnectFailed", "Broken", "KEEPALIVE"]
+__all__ = ["Pipe", "Reply", "Replies", "ConnectFailed", "Broken", "KEEPALIVE"]
 
 KEEPALIVE = 15.0  # seconds an idle connection is kept (aiohttp's default keepalive_timeout)
 CONNECT_TIMEOUT = 30.0
@@ -39,6 +40,14 @@ _BREAKS = re.compile(r"[\r\n\0]")
 MAX_HEAD = 64 * 1024  # a reply's status line and headers
 _STATUS = re.compile(rb"HTTP/1\.([01]) (\d{3})(?: ([^\r\n]*))?")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?")
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Made once (loading the system's CA list takes milliseconds), as aiohttp does for its own."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 class ConnectFailed(aiohttp.ClientConnectionError):
@@ -337,10 +346,7 @@ class Pipe:
         async with self._connecting:
             if self._conn is not None and not self._conn.closed:
                 return self._conn  # another request made it meanwhile
-            context = None
-            if self.scheme == "https":
-                context = ssl.create_default_context()
-                context.set_alpn_protocols(["http/1.1"])
+            context = _tls_context() if self.scheme == "https" else None
             loop = asyncio.get_running_loop()
             try:
                 _, conn = await asyncio.wait_for(
