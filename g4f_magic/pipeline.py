@@ -116,7 +116,7 @@ class Replies:
         return replies
 
     def _next(self) -> Reply | None:
-        if self._head is None:
+        while self._head is None:  # (an informational 1xx reply leaves it None: the real one follows)
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > MAX_HEAD:
@@ -124,8 +124,7 @@ class Replies:
                 return None
             head = bytes(self._buf[:end])
             del self._buf[:end + 4]
-            if not self._start(head):
-                return self._next()  # an informational (1xx) reply: the real one follows
+            self._start(head)
         if self._chunked:
             done = self._chunks()
         elif self._to_end:
@@ -142,8 +141,8 @@ class Replies:
         self._head, self._body = None, bytearray()
         return reply
 
-    def _start(self, head: bytes) -> bool:
-        """Read a reply's head; False for an informational one (no body, another head follows)."""
+    def _start(self, head: bytes) -> None:
+        """Read a reply's head (an informational one is dropped: it has no body, another head follows)."""
         line, *fields = head.split(b"\r\n")
         status = _STATUS.fullmatch(line)
         if status is None:
@@ -158,7 +157,7 @@ class Replies:
             text = value.strip(b" \t").decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
         if 100 <= code < 200:
-            return False
+            return
         self._head = (code, (status.group(3) or b"").decode("latin-1"), headers)
         connection = headers.get("connection", "").lower()
         self.must_close = "close" in connection or (status.group(1) == b"0" and "keep-alive" not in connection)
@@ -178,7 +177,6 @@ class Replies:
                 raise Broken(f"a reply larger than {self.max_body} bytes")
         else:
             self._to_end, self.must_close = True, True
-        return True
 
     def _take(self, n: int) -> None:
         self._body += self._buf[:n]

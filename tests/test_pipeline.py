@@ -60,6 +60,10 @@ def test_the_reply_reader_frames_by_length_and_by_chunks_in_any_pieces(step: int
     assert not close
 
 
+def test_the_reply_reader_skips_any_number_of_informational_replies() -> None:
+    assert read_all(EARLY * 5000 + LENGTH, 1 << 20) == ([(200, "OK", b'{"event_id":"a"')], False)
+
+
 def test_the_reply_reader_knows_when_the_server_ends_the_connection() -> None:
     closing = LENGTH.replace(b"server: uvicorn", b"Connection: close")
     assert read_all(closing + LENGTH, 3) == ([(200, "OK", b'{"event_id":"a"')], True)  # nothing after it counts
