@@ -8,6 +8,7 @@ them (see :mod:`g4f_magic.endpoints`).
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from .client import Deadline, get_session
@@ -39,9 +40,12 @@ def _check_seed(seed: Any, route: str) -> int | None:
     return seed
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_header(name: str, value: Any) -> None:
     """A value sent as a header (never echoed: it may be a secret) must be text on one line."""
-    if value is not None and (not isinstance(value, str) or any(c < " " or c == "\x7f" for c in value)):
+    if value is not None and (not isinstance(value, str) or _CONTROLS.search(value)):
         raise InvalidOption(f"{name} must be text with no line breaks or control characters")
 
 
