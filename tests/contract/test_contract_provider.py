@@ -306,15 +306,17 @@ async def test_chats_share_the_spaces_stream_and_a_next_turn_streams_beside_its_
 @queue
 async def test_twenty_concurrent_runs_take_two_connections(gradio: dict[str, Server]) -> None:
     """Counted at the TLS front of a real Gradio server: twenty runs from a cold pool take one connection
-    for their joins (pipelined: uvicorn answers them in order) and one for the shared stream; a second
-    burst reuses both."""
+    for their joins (pipelined: uvicorn answers them in order) and one for the shared stream. A second
+    burst opens at most those two again: uvicorn closes a connection idle for 5 s, and the joins'
+    connection is idle while the first burst's runs take their turns."""
     from g4f_magic import aclose
 
     server = gradio["janus_tls"]
     await aclose()  # a cold pool, as a notebook's Run All starts
-    for burst, new in (("cold", 2), ("warm", 0)):
+    for burst in ("cold", "warm"):
         before = server.proxy.connections
         runs = await asyncio.gather(*(run("janus-pro-7b-image", f"{burst} fox {i}", server, "janus", seed=100 + i)
                                       for i in range(20)))
         assert [final(events).seed for events in runs] == [100 + i for i in range(20)], burst
-        assert server.proxy.connections - before == new, burst
+        new = server.proxy.connections - before
+        assert new == 2 if burst == "cold" else new <= 2, (burst, new)
