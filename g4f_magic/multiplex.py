@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .errors import G4FError, StreamError
 from .gradio import queue_message
@@ -37,6 +37,21 @@ log = logging.getLogger(__name__)
 
 MAX_EARLY = 2000  # messages kept for an event whose join reply has not been read yet
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
+
+
+async def _to_end(events: AsyncIterator[Any], grace: float = 1.0) -> None:
+    """Read a stream's last bytes after ``close_stream`` (Gradio ends the body right after it), so that
+    its connection goes back to the pool: left unread, the connection is closed, and the next stream
+    pays a new connection (a TLS handshake) whenever the end came in a packet of its own."""
+
+    async def rest() -> None:
+        async for _ in events:
+            pass
+
+    try:
+        await asyncio.wait_for(rest(), grace)
+    except (asyncio.TimeoutError, G4FError):
+        pass  # not ended in time, or broken: the connection is closed instead
 
 
 class SharedStream:
@@ -202,6 +217,8 @@ class SharedStream:
                     end = self._dispatch(sse.data)
                     if end:
                         break
+                if end == "closed":
+                    await _to_end(events)
             except G4FError as exc:
                 self._fail_all(exc)
                 return

@@ -320,3 +320,18 @@ async def test_twenty_concurrent_runs_take_two_connections(gradio: dict[str, Ser
         assert [final(events).seed for events in runs] == [100 + i for i in range(20)], burst
         new = server.proxy.connections - before
         assert new == 2 if burst == "cold" else new <= 2, (burst, new)
+
+
+@queue
+async def test_sequential_runs_reuse_the_streams_connection(gradio: dict[str, Server]) -> None:
+    """Gradio ends a stream's body right after close_stream, often in a TLS record of its own: the client
+    reads to that end, so the stream's connection goes back to the pool and the next run's stream (opened
+    beside its join) reuses it instead of a new TLS handshake."""
+    from g4f_magic import aclose
+
+    server = gradio["janus_tls"]
+    await aclose()
+    before = server.proxy.connections
+    for i in range(6):
+        assert final(await run("janus-pro-7b-image", f"fox {i}", server, "janus", seed=200 + i)).seed == 200 + i
+    assert server.proxy.connections - before == 2  # the joins' and the streams'
