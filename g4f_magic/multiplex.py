@@ -39,7 +39,7 @@ MAX_EARLY = 2000  # messages kept for an event whose join reply has not been rea
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
 
 
-async def _to_end(events: AsyncIterator[Any], grace: float = 1.0) -> None:
+async def _to_end(events: AsyncIterator[Any], grace: float) -> None:
     """Read a stream's last bytes after ``close_stream`` (Gradio ends the body right after it), so that
     its connection goes back to the pool: left unread, the connection is closed, and the next stream
     pays a new connection (a TLS handshake) whenever the end came in a packet of its own."""
@@ -204,7 +204,7 @@ class SharedStream:
 
     # -- the stream ------------------------------------------------------------------------------
     async def _run(self) -> None:
-        from .client import Deadline
+        from .client import DRAIN_GRACE, Deadline
 
         idle = 0
         while self.listeners or self.abandoned or self.expecting:
@@ -218,7 +218,7 @@ class SharedStream:
                     if end:
                         break
                 if end == "closed":
-                    await _to_end(events)
+                    await _to_end(events, DRAIN_GRACE)
             except G4FError as exc:
                 self._fail_all(exc)
                 return

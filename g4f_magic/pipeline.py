@@ -212,12 +212,7 @@ class Replies:
                 del self._buf[:2]
                 self._left = None
                 return True
-            take = min(self._left, len(self._buf))
-            self._body += self._buf[:take]
-            del self._buf[:take]
-            self._left -= take
-            if len(self._body) > self.max_body:
-                raise Broken(f"a reply larger than {self.max_body} bytes")
+            self._take(min(self._left, len(self._buf)))
             if self._left:
                 return False
             if len(self._buf) < 2:
