@@ -32,15 +32,17 @@ test: $(STAMP) chromium
 GRADIO5 := .venv-gradio5
 GRADIO4 := .venv-gradio4
 GRADIO4_PINS := 'gradio==4.44.1' 'huggingface_hub<0.26' 'pydantic==2.10.6' 'fastapi==0.112.2' 'starlette<0.39'
+# ZeroGPU's own package, whose code words and raises the refusals the contract apps send (tests/contract)
+SPACES := 'spaces==0.51.3'
 
 $(GRADIO5)/.installed:
 	$(PYTHON) -m venv $(GRADIO5)
-	$(GRADIO5)/bin/python -m pip install -q 'gradio>=5,<6'
+	$(GRADIO5)/bin/python -m pip install -q 'gradio>=5,<6' $(SPACES)
 	touch $@
 
 $(GRADIO4)/.installed:
 	$(PYTHON) -m venv $(GRADIO4)
-	$(GRADIO4)/bin/python -m pip install -q $(GRADIO4_PINS)
+	$(GRADIO4)/bin/python -m pip install -q $(GRADIO4_PINS) $(SPACES)
 	touch $@
 
 conformance: $(STAMP) $(GRADIO5)/.installed $(GRADIO4)/.installed

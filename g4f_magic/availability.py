@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
-from .errors import QuotaExceeded, SpaceUnavailable
+from .errors import GPUBusy, QuotaExceeded, SpaceUnavailable
 from .events import Reasoning
 
 if TYPE_CHECKING:
@@ -32,20 +32,28 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-async def countdown(view: View, index: int, model: str, seconds: float) -> None:
+async def countdown(view: View, index: int, why: str, seconds: float) -> None:
     """Sleep ``seconds``, saying each second how long is left; a cancel (Stop, interrupt) ends it."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
-        view.status(index, Reasoning(f"{model} is over its GPU quota · resuming in {clock(left)}", "waiting",
-                                     eta=left))
+        view.status(index, Reasoning(f"{why} · resuming in {clock(left)}", "waiting", eta=left))
         await asyncio.sleep(min(TICK, left))
+
+
+_QUOTA_WHY = {
+    "quota": "{model} is over its GPU quota",
+    "runs": "{model} is over its ZeroGPU runs limit",
+    "space": "{model} has reached the Space's GPU limit",
+    "pending": "{model} waits for your running GPU tasks to end",
+}
 
 
 async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Awaitable[T]]) -> tuple[T, str]:
     """``attempt(model)`` for the job's model, then each fallback, until one answers.
 
     A quota error with a stated time is waited out when the job says ``wait`` (on the last model: a
-    fallback answers sooner than a wait); a sleeping or starting Space is waited for (up to
+    fallback answers sooner than a wait), and so is ZeroGPU finding no free GPU (tried again every
+    ``retry_after`` seconds until ``max_wait`` is spent); a sleeping or starting Space is waited for (up to
     ``WAKE_LIMIT``); a Space over quota, paused, full or unavailable hands over to the next model.
     Returns the answer and a note on what happened on the way, for the run's status line."""
     models = job.models
@@ -53,19 +61,32 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
     for i, model in enumerate(models):
         following = models[i + 1] if i + 1 < len(models) else None
         woke_from: float | None = None
+        busy_waited = 0.0  # a busy GPU is tried again (--wait) until max_wait is spent
         while True:
             try:
                 value = await attempt(model)
             except QuotaExceeded as exc:
+                why = _QUOTA_WHY.get(exc.reason, _QUOTA_WHY["quota"]).format(model=model)
                 if following is not None:
                     notes.append(f"{model} over GPU quota")
-                    view.status(index, Reasoning(f"{model} is over its GPU quota; trying {following}", "fallback"))
+                    view.status(index, Reasoning(f"{why}; trying {following}", "fallback"))
                     break
                 if job.wait and exc.retry_after is not None and exc.retry_after <= job.max_wait:
-                    await countdown(view, index, model, exc.retry_after)
+                    await countdown(view, index, why, exc.retry_after)
                     notes.append(f"waited {clock(exc.retry_after)} for the quota")
                     continue
                 raise _quota_hint(exc, job) from None
+            except GPUBusy as exc:
+                if following is not None:
+                    notes.append(f"{model} had no free GPU")
+                    view.status(index, Reasoning(f"{model} found no free GPU; trying {following}", "fallback"))
+                    break
+                pause = exc.retry_after or 0.0
+                if job.wait and busy_waited + pause <= job.max_wait:
+                    await countdown(view, index, f"{model} found no free GPU", pause)
+                    busy_waited += pause
+                    continue
+                raise _busy_hint(exc, job, busy_waited) from None
             except SpaceUnavailable as exc:
                 waited = 0.0 if woke_from is None else time.monotonic() - woke_from
                 if exc.waking and waited < WAKE_LIMIT:
@@ -93,4 +114,12 @@ def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
         hint = f"--wait resumes by itself in {clock(exc.retry_after)}"
     else:
         hint = f"that is longer than max_wait ({clock(job.max_wait)})"
-    return QuotaExceeded(f"{exc} ({hint})", retry_after=exc.retry_after)
+    return QuotaExceeded(f"{exc} ({hint})", retry_after=exc.retry_after, reason=exc.reason, tier=exc.tier)
+
+
+def _busy_hint(exc: GPUBusy, job: Any, waited: float) -> GPUBusy:
+    if not job.wait:
+        hint = "--wait tries again, --fallback asks another model"
+    else:
+        hint = f"still none after {clock(waited)} of trying again (max_wait {clock(job.max_wait)})"
+    return GPUBusy(f"{exc} ({hint})", retry_after=exc.retry_after)

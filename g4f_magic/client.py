@@ -35,11 +35,11 @@ from .errors import (
     SpaceUnavailable,
     StreamError,
     one_line,
-    quota_error,
 )
 from .media import MAX_IMAGE_BYTES, image_mime
 from .multiplex import SharedStream
 from .pipeline import Broken, ConnectFailed, Pipe
+from .refusals import refusal
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
     FALLBACK_TOKEN,
@@ -256,9 +256,9 @@ def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4F
                 if isinstance(value, str) and value.strip():
                     message = value
                     break
-    quota = quota_error(message or text)
-    if quota is not None:
-        return quota
+    refused = refusal(message or text)
+    if refused is not None:
+        return refused
     if message is None:
         message = _describe_html(text) if is_html else _last_line_of_traceback(text)
     message = one_line(message) or (reason or "no details")
@@ -435,10 +435,14 @@ class SpaceSession:
         cookies: Mapping[str, str] | None,
         proxy: str | None,
         deadline: Deadline,
+        fresh: bool = False,
     ) -> tuple[ZeroGPUToken, bool, str | None]:
-        """(token, fetched now?, why the fallback was used). Cookies go to the hub only."""
+        """(token, fetched now?, why the fallback was used). Cookies go to the hub only. ``fresh``: the
+        Space said the cached one expired, so it is dropped and the hub asked again."""
         cookie = cookie_header(cookies) if cookies else ""
         key = (hub, space, hashlib.sha256(cookie.encode()).hexdigest()[:16] if cookie else "")
+        if fresh:
+            self.tokens.drop(key)
         cached = self.tokens.get(key)
         if cached is not None:
             log.debug("ZeroGPU token for %s: cached", space)

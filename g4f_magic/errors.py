@@ -10,7 +10,9 @@ Leaf classes also inherit the matching built-in so callers can catch either::
     ├── ResponseStatusError               an HTTP error status from the hub or a Space
     │   └── SpaceUnavailable              502/503/504: queue full, sleeping, paused, building
     ├── GenerationError                   the Space ran the job and reported a failure
-    │   └── QuotaExceeded                 ZeroGPU quota; ``retry_after`` when the Space says
+    │   ├── QuotaExceeded                 a ZeroGPU quota refusal; ``reason``, ``tier``, ``retry_after``
+    │   ├── GPUBusy                       ZeroGPU had no GPU free (in time); ``retry_after``
+    │   └── TokenExpired                  ZeroGPU's proxy token expired: a fresh one is fetched once
     ├── StreamError                       malformed or truncated event stream, missing result
     │   └── ResultShapeError              a result not of the shape the route expects
     └── G4FTimeout (TimeoutError)         the call's time limit ran out
@@ -36,12 +38,13 @@ __all__ = [
     "SpaceUnavailable",
     "GenerationError",
     "QuotaExceeded",
+    "GPUBusy",
+    "TokenExpired",
     "StreamError",
     "ResultShapeError",
     "G4FTimeout",
     "RunCancelled",
     "one_line",
-    "quota_error",
 ]
 
 _TAG = re.compile(r"<[^>]*>")
@@ -116,11 +119,30 @@ class GenerationError(G4FError):
 
 
 class QuotaExceeded(GenerationError):
-    """The ZeroGPU quota is used up; ``retry_after`` is in seconds when the Space says when."""
+    """ZeroGPU refused for quota (:mod:`refusals` reads its wordings).
+
+    ``reason``: ``quota`` (GPU time used up; ``retry_after`` when the Space says when), ``runs`` (the runs
+    limit), ``space`` (no identity reached the Space: it charged the Space's own limit), ``pending`` (too
+    much reserved by running tasks). ``tier``: ``anonymous``, ``free``, ``pro`` when the wording says."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, reason: str = "quota",
+                 tier: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.reason = reason
+        self.tier = tier
+
+
+class GPUBusy(GenerationError):
+    """ZeroGPU found no GPU free in time: another try may queue again, another model may answer."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TokenExpired(GenerationError):
+    """ZeroGPU's proxy token expired between the hub and the Space: a fresh one is fetched once."""
 
 
 class StreamError(G4FError):
@@ -133,24 +155,3 @@ class ResultShapeError(StreamError):
 
 class G4FTimeout(G4FError, TimeoutError):
     """The time limit given by ``timeout=`` ran out."""
-
-
-# "Please retry in 0:04:12" (older ZeroGPU), "Try again in 0:12:34" (newer), "retry in 45s"
-_RETRY_IN = re.compile(r"(?:retry|try again) in (\d+):(\d{1,2}):(\d{1,2})", re.I)
-_RETRY_S = re.compile(r"(?:retry|try again) in (\d+(?:\.\d+)?)\s*s", re.I)
-
-
-def quota_error(text: str) -> QuotaExceeded | None:
-    """Recognise the ZeroGPU quota message in both its old and its newer wording."""
-    if "exceeded your gpu quota" not in text.lower() and "gpu quota exceeded" not in text.lower():
-        return None
-    retry: float | None = None
-    m = _RETRY_IN.search(text)
-    if m:
-        h, mi, s = (int(g) for g in m.groups())
-        retry = float(h * 3600 + mi * 60 + s)
-    else:
-        m2 = _RETRY_S.search(text)
-        if m2:
-            retry = float(m2.group(1))
-    return QuotaExceeded(one_line(text), retry_after=retry)

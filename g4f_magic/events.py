@@ -22,6 +22,7 @@ __all__ = [
 
 ReasoningKind = Literal[
     "token", "queue", "start", "progress", "log", "heartbeat", "generating", "finished",
+    "gpu",  # a ZeroGPU toast: waiting for a GPU, got one, running past its duration, IP-based quota
     "replayed", "waiting", "waking", "fallback",  # the engine's own: replay store, quota, wake-up, fallback
 ]
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
 from urllib.parse import urlsplit
 
-from .errors import GenerationError, ResultShapeError, StreamError, one_line, quota_error
+from .errors import GenerationError, ResultShapeError, StreamError, one_line
 from .events import Reasoning
+from .refusals import refusal, toast
 
 __all__ = [
     "Generating",
@@ -172,15 +173,12 @@ class QueueDecoder:
         if kind == "progress":
             return [self._progress(msg.get("progress_data"))]
         if kind == "log":
+            text = one_line(msg.get("log", ""), 2000)
+            gpu = toast(text)
+            if gpu is not None:  # ZeroGPU's toasts say where the run is: status, not the Space's log
+                return [Reasoning(gpu.status, "gpu", level=gpu.level, elapsed=self._elapsed())]
             level = msg.get("level")
-            return [
-                Reasoning(
-                    one_line(msg.get("log", ""), 2000),
-                    "log",
-                    level=str(level) if level is not None else None,
-                    elapsed=self._elapsed(),
-                )
-            ]
+            return [Reasoning(text, "log", level=str(level) if level is not None else None, elapsed=self._elapsed())]
         if kind == "heartbeat":
             now = self._clock()
             if now - self._last_heartbeat < self._heartbeat_every:
@@ -266,11 +264,9 @@ class QueueDecoder:
         if error is None:
             return GenerationError("the Space reported an error without details")
         text = str(error)
-        quota = quota_error(text)
-        if quota is not None:
-            return quota
-        if isinstance(title, str) and "zerogpu" in title.lower():
-            return GenerationError(one_line(f"{title}: {text}"))
+        refused = refusal(text, title if isinstance(title, str) else None)
+        if refused is not None:
+            return refused
         return GenerationError(one_line(text) or "the Space reported an error without details")
 
 

@@ -12,13 +12,13 @@ import random
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
 import aiohttp
 
 from .client import DRAIN_GRACE, Deadline, SpaceSession
 from .endpoints import Endpoints
-from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError
+from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError, TokenExpired
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
@@ -56,9 +56,12 @@ def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_h
             "session_hash": session_hash}
 
 
+ZEROGPU_HEADERS = ("x-zerogpu-token", "x-zerogpu-uuid")
+
+
 def zerogpu_headers(token: str | None, uuid: str | None) -> dict[str, str]:
     """Only for join / predict requests; a header whose value is None is left out."""
-    headers = {"x-zerogpu-token": token, "x-zerogpu-uuid": uuid}
+    headers = dict(zip(ZEROGPU_HEADERS, (token, uuid)))
     return {k: v for k, v in headers.items() if v is not None}
 
 
@@ -77,7 +80,7 @@ class Call:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    async def token(self, space: str, base: str) -> tuple[str | None, str | None, Reasoning | None]:
+    async def token(self, space: str, base: str, fresh: bool = False) -> tuple[str | None, str | None, Reasoning | None]:
         """(token, uuid, a status line when the hub had to be asked)."""
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
@@ -85,13 +88,35 @@ class Call:
             return None, None, None
         item, fetched, problem = await self.session.zerogpu_token(
             hub=self.endpoints.hub, space=space, cookies=self.cookies,
-            proxy=self.proxy, deadline=self.deadline,
+            proxy=self.proxy, deadline=self.deadline, fresh=fresh,
         )
         note = None
         if fetched:
             text = "Acquired GPU token" if problem is None else f"No GPU token ({problem}); continuing without one"
             note = Reasoning(text, "token", elapsed=self.elapsed())
         return item.token, item.uuid, note
+
+    async def renewing(self, space: str, base: str, headers: dict[str, str],
+                       run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncIterator[Event]:
+        """``run()``; when ZeroGPU says the token it was given expired, fetch a fresh one from the hub
+        (``headers`` updated in place) and run once more. A token the user gave is not ours to renew."""
+        first = run()
+        try:
+            async for event in first:
+                yield event
+            return
+        except TokenExpired:
+            if self.api_key is not None or base in self.endpoints.tokenless:
+                raise
+        finally:
+            await first.aclose()
+        token, uuid, _ = await self.token(space, base, fresh=True)
+        for name in ZEROGPU_HEADERS:
+            headers.pop(name, None)
+        headers.update(zerogpu_headers(token, uuid))
+        yield Reasoning("ZeroGPU's token had expired; retrying with a fresh one", "token", elapsed=self.elapsed())
+        async for event in run():
+            yield event
 
     async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str], pipelined: bool) -> str | None:
         reply = await self.session.post_json(f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
@@ -257,7 +282,7 @@ async def janus_chat(
                 yield text[len(sent):]
                 sent = text
 
-    async for event in call.relocated(base, JANUS_CHAT, attempt):
+    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, JANUS_CHAT, attempt)):
         yield event
     yield call.finished()
 
@@ -286,7 +311,7 @@ async def janus_image(
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, seed)
 
-    async for event in call.relocated(base, JANUS_IMAGE, attempt):
+    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, JANUS_IMAGE, attempt)):
         yield event
 
 
@@ -300,11 +325,12 @@ async def flux_dev(
         yield note
     seed = pick_seed("flux_dev") if seed is None else seed
     data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
+    headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
         body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
-        event_id = await call.join_shared(stream, body, zerogpu_headers(token, uuid), fn)
+        event_id = await call.join_shared(stream, body, headers, fn)
         async for item in call.shared_queue(stream, event_id, fn):
             if isinstance(item, Reasoning):
                 yield item
@@ -319,7 +345,7 @@ async def flux_dev(
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, used if _is_int(used) else seed, width, height)
 
-    async for event in call.relocated(base, FLUX_INFER, attempt):
+    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, FLUX_INFER, attempt)):
         yield event
 
 
@@ -354,6 +380,7 @@ async def run_predict(
     if note:
         yield note
     seed = pick_seed("run_predict") if seed is None else seed
+    headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         body = {
@@ -362,7 +389,7 @@ async def run_predict(
         }
         loop = asyncio.get_running_loop()
         task = loop.create_task(call.session.json(
-            "POST", url, deadline=call.deadline, json_body=body, headers=zerogpu_headers(token, uuid),
+            "POST", url, deadline=call.deadline, json_body=body, headers=headers,
             proxy=call.proxy,
         ))
         try:
@@ -382,5 +409,5 @@ async def run_predict(
         yield call.finished()  # one order on every route: Finished, then the image
         yield ImageResponse(urls, prompt, model, data[1] if _is_int(data[1]) else seed, width, height)
 
-    async for event in call.relocated(base, PREDICT_INFER, attempt):
+    async for event in call.renewing(space, url, headers, lambda: call.relocated(base, PREDICT_INFER, attempt)):
         yield event

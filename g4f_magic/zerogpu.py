@@ -102,6 +102,9 @@ class TokenCache:
         self._items[key] = item
         return item
 
+    def drop(self, key: tuple[str, ...]) -> None:
+        self._items.pop(key, None)
+
     def clear(self) -> None:
         self._items.clear()
 

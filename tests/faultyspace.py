@@ -41,6 +41,7 @@ FAULTS: dict[str, str] = {
     "data_404": "data", "data_500": "data",
     "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
     "quota_soon": "stream", "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
+    "zerogpu_busy": "stream", "zerogpu_expired": "stream",
     "cut_before_completion": "stream", "cut_after_completion": "stream", "close_early": "stream",
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
@@ -75,7 +76,12 @@ _ERRORS = {
     "quota_soon": "You have exceeded your GPU quota (60s requested vs. 0s left). Try again in 0:00:01",
     "error_html": HOSTILE_ERROR,
     "zerogpu_worker": "GPU task aborted",
+    # spaces 0.51.3's own wordings (tests/contract raises them through its code on real Gradio)
+    "zerogpu_busy": "No GPU was available",
+    "zerogpu_expired": "Expired ZeroGPU proxy token",
 }
+_TITLES = {"zerogpu_worker": "ZeroGPU worker error", "zerogpu_busy": "ZeroGPU client error",
+           "zerogpu_expired": "ZeroGPU client error"}
 # join faults answered at once: (status, JSON body or text, content type)
 _JOIN_REPLIES: dict[str, tuple[int, Any, str]] = {
     "join_401_auth": (401, {"detail": {"error": "Not authenticated", "auth_message": None}}, "json"),
@@ -251,7 +257,7 @@ class FaultySpace(LocalSpace):
         if job.fault == "error_null":
             return {"output": {"error": None}, "title": "Error"}
         if job.fault in _ERRORS:
-            title = "ZeroGPU worker error" if job.fault == "zerogpu_worker" else "Error"
+            title = _TITLES.get(job.fault, "Error")
             return {"title": title,
                     "output": {"error": _ERRORS[job.fault], "duration": 1.0, "visible": True, "title": title}}
         return None

@@ -14,7 +14,7 @@ from IPython.utils.capture import capture_output
 
 from g4f_magic import availability
 from g4f_magic.engine import Job, run_job
-from g4f_magic.errors import QuotaExceeded, SpaceUnavailable
+from g4f_magic.errors import GPUBusy, QuotaExceeded, SpaceUnavailable, TokenExpired
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.views import PlainView
 
@@ -143,3 +143,44 @@ def test_the_fallback_setting_is_checked_and_stands_in_only_where_it_can(ip: Any
     thread_space.arm("quota_new")
     result, _ = cell(ip, "-m janus-pro-7b-image -s 2000")
     assert result.model == "flux-schnell" and result.seed == 2000 and result.note == "janus-pro-7b-image over GPU quota"
+
+
+def test_a_busy_gpu_is_tried_again_with_wait_and_said_without(ip: Any, thread_space: LocalSpace,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from g4f_magic import refusals
+
+    monkeypatch.setattr(refusals, "BUSY_RETRY", 0.3)  # ZeroGPU's "No GPU was available" names no time
+    thread_space.arm("zerogpu_busy", times=2)
+    result, cap = cell(ip, "-m flux -s 5 --wait")
+    assert result.image is not None and len(joins(thread_space)) == 3  # refused twice, then a GPU
+    assert "flux found no free GPU · resuming in 0:00" in cap.stdout
+    thread_space.arm("zerogpu_busy")
+    with pytest.raises(GPUBusy) as info:
+        cell(ip, "-m flux -s 6")
+    assert str(info.value) == "No GPU was available (--wait tries again, --fallback asks another model)"
+    ip.run_line_magic("config", "G4FMagics.max_wait = 0.5")  # a wait is bounded: 0.3 s fits once, not twice
+    thread_space.arm("zerogpu_busy", times=3)
+    with pytest.raises(GPUBusy, match=r"still none after 0:00 of trying again \(max_wait 0:00\)"):
+        cell(ip, "-m flux -s 7 --wait")
+
+
+def test_a_busy_gpu_hands_over_to_the_fallback(ip: Any, thread_space: LocalSpace) -> None:
+    thread_space.arm("zerogpu_busy")
+    result, cap = cell(ip, "-m flux -s 10005 --fallback flux-schnell")
+    assert result.model == "flux-schnell" and result.note == "flux had no free GPU"
+    assert "flux found no free GPU; trying flux-schnell" in cap.stdout
+
+
+async def test_an_expired_token_is_fetched_anew_once(space: LocalSpace, endpoint: str) -> None:
+    from g4f_magic import G4F, ImageResponse, Reasoning
+
+    space.arm("zerogpu_expired")
+    events = [e async for e in G4F.create_async_generator("flux", "a lighthouse", seed=3)]
+    pages = space.requests(path="/spaces/roxky/FLUX.1-dev")
+    assert len(pages) == 2 and len(joins(space)) == 2  # the token asked for again, the job sent again
+    assert "ZeroGPU's token had expired; retrying with a fresh one" in [str(e) for e in events
+                                                                        if isinstance(e, Reasoning)]
+    assert isinstance(events[-1], ImageResponse)
+    space.arm("zerogpu_expired", times=2)  # once only: a second expiry is the user's to see
+    with pytest.raises(TokenExpired, match="^Expired ZeroGPU proxy token$"):
+        [e async for e in G4F.create_async_generator("flux", "a lighthouse", seed=4)]

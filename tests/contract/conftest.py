@@ -1,6 +1,6 @@
 """Real Gradio servers on 127.0.0.1 for the contract tests.
 
-The servers run ``spaces.py`` under ``$G4F_GRADIO_PYTHON`` (default: this interpreter, whose test
+The servers run ``apps.py`` under ``$G4F_GRADIO_PYTHON`` (default: this interpreter, whose test
 extra installs the latest Gradio 6), so ``make conformance`` runs the same tests against each Gradio
 version in its own venv. Which tests apply depends on the version: the queue API under
 ``/gradio_api`` is Gradio ≥ 5, the legacy ``/run/predict`` is Gradio ≤ 4. The others are deselected

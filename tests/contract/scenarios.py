@@ -18,7 +18,7 @@ import aiohttp
 
 @dataclass(frozen=True)
 class Scenario:
-    app: str  # spaces.py app name
+    app: str  # apps.py app name
     fn_index: int
     trigger_id: int
     data: tuple[Any, ...]

@@ -1,4 +1,4 @@
-"""Start the Space-shaped Gradio apps of ``spaces.py`` as real servers (tests and ``record.py``)."""
+"""Start the Space-shaped Gradio apps of ``apps.py`` as real servers (tests and ``record.py``)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def running(servers: dict[str, "Server"]) -> Iterator[dict[str, "Server"]]:
 
 
 class Server:
-    """One ``spaces.py`` app; ``url`` is what a client uses (the TLS front's when there is one)."""
+    """One ``apps.py`` app; ``url`` is what a client uses (the TLS front's when there is one)."""
 
     def __init__(self, app: str, *args: str, tls: bool = False) -> None:
         self.app, self.args, self.tls = app, list(args), tls
@@ -81,7 +81,7 @@ class Server:
             self.url, self.proxy = self._stack.enter_context(proxy_in_thread(("127.0.0.1", self.port)))
             self.args += ["--root-path", self.url]
         fh = self._stack.enter_context(open(self.log, "w"))
-        self.proc = subprocess.Popen([PYTHON, str(HERE / "spaces.py"), self.app, str(self.port), *self.args],
+        self.proc = subprocess.Popen([PYTHON, str(HERE / "apps.py"), self.app, str(self.port), *self.args],
                                      stdout=fh, stderr=subprocess.STDOUT, env=gradio_env())
         return self
 

@@ -1,6 +1,6 @@
 """The provider against real Gradio: every route, its streams, and its error paths.
 
-Each Space-shaped app runs in a real Gradio server (``spaces.py``); ``*_tls`` servers sit behind the
+Each Space-shaped app runs in a real Gradio server (``apps.py``); ``*_tls`` servers sit behind the
 chunking TLS proxy, their file URLs on the proxy's https host (Gradio's ``root_path``).
 """
 

@@ -1,6 +1,6 @@
 """Real Gradio apps shaped like the Spaces the provider calls (run with any Gradio 4.44 – 6.x).
 
-``python spaces.py SPACE PORT [--root-path URL] [--show-error] [--auth USER:PASS] [--queue-max N]``
+``python apps.py SPACE PORT [--root-path URL] [--show-error] [--auth USER:PASS] [--queue-max N]``
 
 Each app reproduces its Space's function indexes, arities and output types, as the Spaces' public
 sources define them: ``janus`` (fn 2 ``multimodal_understanding``, a generator here so chat streams;
@@ -9,8 +9,12 @@ preview then the final image with the seed, with ``gr.Progress``) and ``predict`
 ``/run/predict`` Space, fn 3). ``moved`` is the Janus Space with two more functions registered first,
 so its indexes have moved (``predict_moved`` likewise); ``changed`` is FLUX.1-dev whose ``infer`` takes
 one more input. Prompts steer the error paths: ``gr.Error``, ``plain exception``,
-``warn``, ``info``, ``slow``, ``quota``, ``big``. This file imports only Gradio and Pillow: it runs in
-the venv of the Gradio version under test, never in the project's.
+``warn``, ``info``, ``slow``, ``quota``, ``big``, and ``zerogpu:<scenario>``: the function asks for a GPU
+through the ``spaces`` package's own ``schedule()`` against the device API stand-in of
+``zerogpu_device.py`` (``zerogpu:<scenario>/N@app``: N times, then a GPU is
+granted; only in that app), so ZeroGPU's refusals and toasts are worded and raised by its own code. This file
+imports only Gradio, Pillow and ``spaces``: it runs in the venv of the Gradio version under test, never in
+the project's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import tempfile
 import time
 from typing import Any, Iterator
@@ -49,8 +54,53 @@ def big(width: int = 2048, height: int = 1792) -> str:
     return path
 
 
-def steer(prompt: str) -> None:
+_device: list[Any] = []
+_asked: dict[str, int] = {}
+_app = [""]  # the app this server runs (main sets it)
+
+
+class _Headers(dict):  # spaces reads request.headers through .get and insists on a __dict__
+    pass
+
+
+class _Request:
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = _Headers(headers)
+
+
+def zerogpu(prompt: str, request: gr.Request | None) -> None:
+    """``zerogpu:<scenario>``: schedule a GPU as a ZeroGPU Space does, with the device API answering as the
+    scenario says. The edge's X-IP-Token (minted from the caller's identity) is stood in for here."""
+    m = re.search(r"zerogpu:([a-z-]+)(?:/(\d+))?(?:@(\w+))?", prompt)
+    if m is None or m.group(3) not in (None, _app[0]):  # "@flux_dev": only that app refuses
+        return
+    from spaces.config import Config
+    from spaces.zero import client
+    from zerogpu_device import SCENARIOS, Device, ip_token
+
+    if not _device:
+        _device.append(Device())
+        Config.zero_device_api_url = _device[0].url
+    scenario = m.group(1)
+    if m.group(2) is not None:  # "quota-pro/1": refused that many times for this prompt, then granted
+        seen = _asked[prompt] = _asked.get(prompt, 0) + 1
+        scenario = scenario if seen <= int(m.group(2)) else "granted"
+    _device[0].scenario = scenario
+    headers = {k.lower(): v for k, v in (dict(request.headers) if request is not None else {}).items()}
+    headers.pop("x-ip-token", None)
+    if SCENARIOS[scenario][3]:
+        headers["x-ip-token"] = ip_token("Invalid credentials in Authorization header"
+                                         if scenario == "ip-fallback" else None)
+    client.schedule(task_id=0, request=_Request(headers))  # type: ignore[arg-type]
+    if scenario == "queued":
+        client.duration_warning()
+
+
+def steer(prompt: str, request: gr.Request | None = None) -> None:
     """The error paths the prompts name."""
+    if "zerogpu:" in prompt:
+        zerogpu(prompt, request)
+        return
     if "gr.Error" in prompt:
         raise gr.Error("CUDA out of memory <b>on the contract app</b>")
     if "quota" in prompt:
@@ -66,8 +116,8 @@ def steer(prompt: str) -> None:
 
 
 def multimodal_understanding(image: Any, question: str, seed: float, top_p: float,
-                             temperature: float) -> Iterator[str]:
-    steer(question)
+                             temperature: float, request: gr.Request) -> Iterator[str]:
+    steer(question, request)
     answer = f"Contract app answer (seed {int(seed)}). You asked: {question.rsplit('User:', 1)[-1].strip()}"
     if image is not None:
         answer += f" I see a {image.width}x{image.height} image."
@@ -77,14 +127,16 @@ def multimodal_understanding(image: Any, question: str, seed: float, top_p: floa
         yield text
 
 
-def generate_image(prompt: str, seed: float, guidance: float, t2i_temperature: float) -> list[Image.Image]:
-    steer(prompt)
+def generate_image(prompt: str, seed: float, guidance: float, t2i_temperature: float,
+                   request: gr.Request) -> list[Image.Image]:
+    steer(prompt, request)
     return [picture(int(seed) + i, 384, 384, f"janus #{i + 1}") for i in range(5)]
 
 
 def infer(prompt: str, seed: float, randomize_seed: bool, width: float, height: float, guidance_scale: float,
-          num_inference_steps: float, progress: gr.Progress = gr.Progress(track_tqdm=False)) -> Iterator[Any]:
-    steer(prompt)
+          num_inference_steps: float, request: gr.Request = None,  # type: ignore[assignment]
+          progress: gr.Progress = gr.Progress(track_tqdm=False)) -> Iterator[Any]:
+    steer(prompt, request)
     seed = random.randint(0, 2147483647) if randomize_seed else int(seed)
     w, h = int(width), int(height)
     steps = int(num_inference_steps)
@@ -96,8 +148,8 @@ def infer(prompt: str, seed: float, randomize_seed: bool, width: float, height: 
 
 
 def predict(prompt: str, seed: float, width: float, height: float, randomize_seed: bool,
-            num_inference_steps: float) -> tuple[Image.Image, int]:
-    steer(prompt)
+            num_inference_steps: float, request: gr.Request) -> tuple[Image.Image, int]:
+    steer(prompt, request)
     seed = random.randint(0, 2**32 - 1) if randomize_seed else int(seed)
     return (big() if "big" in prompt else picture(seed, int(width), int(height), "flux-schnell")), seed
 
@@ -190,6 +242,7 @@ def main() -> None:
     parser.add_argument("--auth", default=None)
     parser.add_argument("--queue-max", type=int, default=None)
     args = parser.parse_args()
+    _app[0] = args.space
     demo = APPS[args.space]()
     demo.queue(max_size=args.queue_max, default_concurrency_limit=1)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
