@@ -9,7 +9,8 @@ that layout, and a reverse proxy can too.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from .errors import InvalidOption
@@ -55,3 +56,5 @@ class Endpoints:
     # Bases set by hand (a duplicated Space, one's own Gradio server) while the hub is the real one:
     # the hub's token for the original Space is not theirs, so none is fetched for them.
     tokenless: frozenset[str] = frozenset()
+    # Space base through the gateway → the Space's own address: where it builds its file URLs from
+    public: Mapping[str, str] = field(default_factory=dict)

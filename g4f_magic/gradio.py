@@ -270,8 +270,27 @@ class QueueDecoder:
         return GenerationError(one_line(text) or "the Space reported an error without details")
 
 
-def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str:
-    """The absolute http(s) URL of a Gradio FileData (or URL string); relative ones join ``base``."""
+def _under(url: str, root: str) -> str | None:
+    """The rest of ``url`` after the Space root ``root`` (scheme and host compared without case, the path
+    prefix exactly), or ``None`` when ``url`` is not under it."""
+    u, r = urlsplit(url), urlsplit(root.rstrip("/"))
+    if (u.scheme.lower(), u.netloc.lower()) != (r.scheme.lower(), r.netloc.lower()):
+        return None
+    prefix = r.path.rstrip("/")
+    if u.path != prefix and not u.path.startswith(prefix + "/"):
+        return None
+    rest = u.path[len(prefix):]
+    return rest + (f"?{u.query}" if u.query else "")
+
+
+def file_url(value: Any, base: str, file_route: str = "gradio_api/file=", public: str | None = None) -> str:
+    """The absolute http(s) URL of a Gradio FileData (or URL string); relative ones join ``base``.
+
+    Gradio serves results under its own root, so a URL anywhere else (an internal address, another site,
+    another host's folder in a gateway's ``/<host>/…`` layout) would make this client fetch whatever a
+    hostile Space names: refused. ``public`` is the Space's own address when ``base`` is that Space
+    through a gateway: a Space behind a proxy builds its URLs from its public host, and those are mapped
+    through the gateway, as every other request is."""
     url: Any = None
     if isinstance(value, str):
         if not value.startswith(("http://", "https://", "/")) and "://" not in value:
@@ -288,12 +307,15 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=") -> str
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise StreamError("the Space returned an image URL that is not http(s)")
-    # Gradio serves results from its own host; a URL elsewhere (an internal address, another site)
-    # would make this client fetch whatever a hostile Space names. Refused.
-    if parts.netloc.lower() != urlsplit(base).netloc.lower():
-        raise StreamError(f"the Space pointed an image at another host ({one_line(parts.hostname or '?', 80)}); "
-                          "refused")
-    return url
+    if _under(url, base) is not None:
+        return url
+    rest = _under(url, public) if public else None
+    if rest is not None:
+        return base.rstrip("/") + rest
+    if parts.netloc.lower() == urlsplit(base).netloc.lower():
+        raise StreamError("the Space pointed an image outside its own address; refused")
+    raise StreamError(f"the Space pointed an image at another host ({one_line(parts.hostname or '?', 80)}); "
+                      "refused")
 
 
 def upload_paths(reply: Any) -> list[str]:
@@ -303,7 +325,8 @@ def upload_paths(reply: Any) -> list[str]:
     return reply
 
 
-def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:
+def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=",
+               public: str | None = None) -> tuple[str, ...]:
     """URLs of a gallery (``[{"image": FileData, "caption"}]``), a list of files, or one file."""
     items = value if isinstance(value, list) else [value]
     urls = []
@@ -312,7 +335,7 @@ def image_urls(value: Any, base: str, file_route: str = "gradio_api/file=") -> t
             item = item["image"]
         elif isinstance(item, (list, tuple)) and item:  # older galleries: [file, caption]
             item = item[0]
-        urls.append(file_url(item, base, file_route))
+        urls.append(file_url(item, base, file_route, public))
     if not urls:
         raise ResultShapeError("the result has no image")
     return tuple(urls)

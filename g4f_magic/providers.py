@@ -139,6 +139,12 @@ class DeepseekAI_JanusPro7b:
         flux_dev = check_base_url(flux_dev_url, "flux_dev_url") if flux_dev_url else None
         flux_predict = check_base_url(url_flux, "url_flux") if url_flux else None
         own = {u for u in (janus if api_url else None, flux_dev, flux_predict) if u}
+        public = {}
+        if gateway:  # each Space reached through the gateway, by its own address (not one set by hand)
+            for original, by_hand in ((cls.api_url, api_url), (cls.flux_dev_provider.url, flux_dev_url),
+                                      (predict.rsplit("/run/predict", 1)[0], url_flux)):
+                if not by_hand:
+                    public[through_gateway(original.rstrip("/"), gateway)] = original.rstrip("/")
         return Endpoints(
             hub=check_base_url(hub_url, "hub_url") if hub_url else through_gateway(cls.hub_url, gateway),
             janus=janus,
@@ -146,6 +152,7 @@ class DeepseekAI_JanusPro7b:
             flux_predict=flux_predict or through_gateway(predict, gateway),
             referer=referer,
             tokenless=frozenset() if hub_url else frozenset(own),
+            public=public,
         )
 
     @classmethod

@@ -241,6 +241,10 @@ class Call:
             return None
         return from_config(config, fn)
 
+    def image_urls(self, value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:
+        """The result's image URLs, those on the Space's own host mapped through the gateway."""
+        return image_urls(value, base, file_route, self.endpoints.public.get(base))
+
     def finished(self) -> Reasoning:
         t = self.elapsed()
         return Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
@@ -307,7 +311,7 @@ async def janus_image(
             elif isinstance(item, Completed):
                 if len(item.data) != 1 or not isinstance(item.data[0], list):
                     raise ResultShapeError("the result is not a gallery of images")
-                urls = image_urls(item.data[0], base)
+                urls = call.image_urls(item.data[0], base)
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, seed)
 
@@ -338,9 +342,9 @@ async def flux_dev(
                 raise ResultShapeError(f"the result has {len(item.data)} outputs where infer gives 2")
             elif isinstance(item, Generating):
                 if item.data[0]:
-                    yield ImagePreview(image_urls(item.data[0], base), prompt)
+                    yield ImagePreview(call.image_urls(item.data[0], base), prompt)
             else:
-                urls = image_urls(item.data[0], base)
+                urls = call.image_urls(item.data[0], base)
                 used = item.data[1]
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, used if _is_int(used) else seed, width, height)
@@ -403,11 +407,12 @@ async def run_predict(
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         data = reply.get("data") if isinstance(reply, dict) else None
-        if not isinstance(data, list) or len(data) != 2:
-            raise ResultShapeError("the Space replied without an image and a seed")
-        urls = image_urls(data[0], base, file_route="file=")
+        if not isinstance(data, list) or not data:  # upstream reads data[0] only; a seed may follow it
+            raise ResultShapeError("the Space replied without an image")
+        urls = call.image_urls(data[0], base, file_route="file=")
+        used = data[1] if len(data) > 1 and _is_int(data[1]) else seed
         yield call.finished()  # one order on every route: Finished, then the image
-        yield ImageResponse(urls, prompt, model, data[1] if _is_int(data[1]) else seed, width, height)
+        yield ImageResponse(urls, prompt, model, used, width, height)
 
     async for event in call.renewing(space, url, headers, lambda: call.relocated(base, PREDICT_INFER, attempt)):
         yield event

@@ -46,11 +46,12 @@ FAULTS: dict[str, str] = {
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
     "heartbeats_only": "stream", "slow": "stream", "relative_url": "stream", "path_only": "stream",
-    "offhost_url": "stream", "scheme_url": "stream", "log_html": "stream", "error_html": "stream",
+    "offhost_url": "stream", "public_url": "stream", "gateway_other_host": "stream", "scheme_url": "stream", "log_html": "stream", "error_html": "stream",
     "answer_html": "stream",
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
-    "predict_no_url": "predict", "predict_relative": "predict",
+    "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
+    "predict_public_url": "predict",
     "file_lies": "file", "file_bomb": "file", "file_unsized": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
@@ -102,6 +103,11 @@ _JOIN_REPLIES: dict[str, tuple[int, Any, str]] = {
     "jwt_401": (401, {"error": "Invalid credentials in Authorization header"}, "json"),
     "jwt_html": (200, "<!DOCTYPE html><html><body>Log in</body></html>", "text/html"),
 }
+
+
+def _space_host(base: str) -> str:
+    """The Space's public host in the gateway layout (``http://GATEWAY/<host>``)."""
+    return base.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _reply(fault: str) -> web.Response:
@@ -267,6 +273,10 @@ class FaultySpace(LocalSpace):
             return fd
         if job.fault == "offhost_url":
             return {**fd, "url": "http://169.254.169.254/latest/meta-data/"}
+        if job.fault == "public_url":  # a Space behind a proxy: URLs on its own public host
+            return {**fd, "url": f"https://{_space_host(base)}/gradio_api/file={fd['path']}"}
+        if job.fault == "gateway_other_host":  # another host's folder in the gateway's own layout
+            return {**fd, "url": f"{base.rsplit('/', 1)[0]}/internal.service.example/secret.png"}
         if job.fault == "scheme_url":
             return {**fd, "url": "file:///etc/passwd"}
         if job.fault == "relative_url":
@@ -359,6 +369,11 @@ class FaultySpace(LocalSpace):
         reply = json.loads(resp.body)  # type: ignore[arg-type]
         if fault == "predict_no_url":
             reply = {"data": [{"orig_name": "image.png"}, reply["data"][1]], "duration": 0.5}
+        elif fault == "predict_image_only":  # what upstream accepts: data[0], no seed
+            reply["data"] = reply["data"][:1]
+        elif fault == "predict_public_url":
+            path = reply["data"][0]["path"]
+            reply["data"][0]["url"] = f"https://{request.path.strip('/').split('/')[0]}/file={path}"
         elif fault == "predict_relative":
             reply["data"][0]["url"] = f"/file={reply['data'][0]['path']}"
         elif fault == "predict_big_json":  # 3 MB of valid JSON, as a Space with a large render config sends

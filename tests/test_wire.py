@@ -234,3 +234,33 @@ async def test_previews_follow_diffs(space: LocalSpace, endpoint: str) -> None:
     assert str(previews[0]) == ""
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("ImagePreview") < kinds.index("ImageResponse")
+
+
+async def test_urls_on_the_spaces_own_host_go_through_the_gateway(space: LocalSpace, endpoint: str) -> None:
+    """A real Space behind a gateway (or any reverse proxy) builds file URLs from its public host."""
+    from g4f_magic import fetch_image
+
+    space.arm("public_url")
+    img = final(await collect("flux", "x", seed=1))
+    assert img.urls[0].startswith(f"{endpoint}/{FLUX_DEV}/gradio_api/file=/tmp/gradio/")
+    space.arm("predict_public_url")
+    img2 = final(await collect("flux-schnell", "x", seed=12345))
+    assert img2.urls[0].startswith(f"{endpoint}/{PREDICT}/file=/tmp/gradio/")
+    for url in (img.urls[0], img2.urls[0]):
+        data, mime = await fetch_image(url)
+        assert mime in ("image/webp", "image/png") and len(data) > 100
+
+
+async def test_another_host_inside_the_gateway_layout_is_refused(space: LocalSpace, endpoint: str) -> None:
+    from g4f_magic.errors import StreamError
+
+    space.arm("gateway_other_host")  # http://GATEWAY/internal.service.example/secret.png
+    with pytest.raises(StreamError, match=r"^the Space pointed an image outside its own address; refused$"):
+        await collect("flux", "x", seed=1)
+    assert not [r for r in space.received if r.host == "internal.service.example"]
+
+
+async def test_run_predict_takes_an_image_without_a_seed(space: LocalSpace, endpoint: str) -> None:
+    space.arm("predict_image_only")  # upstream reads data[0] only
+    img = final(await collect("flux-schnell", "x", seed=12345, width=256, height=256))
+    assert img.seed == 12345 and img.urls[0].startswith(f"{endpoint}/{PREDICT}/file=")

@@ -1,0 +1,71 @@
+"""Real Gradio servers behind a ``G4F_MAGIC_ENDPOINT`` gateway, each handing out file URLs on its own public
+host (``root_path``), as a real Space behind a reverse proxy does: the provider, a real kernel and the panel
+fetch every image through the gateway, and a URL naming another host inside the gateway's layout is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterator
+
+import pytest
+from gateway import Gateway, gateway_in_thread
+from kernels import run_notebook, shown_images
+from servers import Server, gradio_version, running
+
+from g4f_magic import G4F, ImageResponse, fetch_image
+from g4f_magic.panel import Panel
+
+JANUS, FLUX_DEV, PREDICT = "roxky-janus-pro-7b.hf.space", "roxky-flux-1-dev.hf.space", "roxky-g4f-flux.hf.space"
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[tuple[str, Gateway]]:
+    apps = {JANUS: "janus", FLUX_DEV: "flux_dev"} if gradio_version() >= (5,) else {PREDICT: "predict"}
+    servers = {host: Server(app, "--root-path", f"https://{host}") for host, app in apps.items()}
+    with running(servers):
+        with gateway_in_thread({host: s.direct for host, s in servers.items()}) as (url, gw):
+            yield url, gw
+
+
+@pytest.fixture
+def through(gateway: tuple[str, Gateway], monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", gateway[0])
+    gateway[1].seen.clear()
+    return gateway[1]
+
+
+def models() -> list[tuple[str, str]]:
+    if gradio_version() >= (5,):
+        return [("flux", FLUX_DEV), ("flux-dev", FLUX_DEV), ("janus-pro-7b-image", JANUS)]
+    return [("flux-schnell", PREDICT)]
+
+
+async def test_every_image_model_fetches_through_the_gateway(through: Gateway, gateway: tuple[str, Gateway]) -> None:
+    for model, host in models():
+        events = [e async for e in G4F.create_async_generator(model, "a lighthouse", seed=12345, width=256,
+                                                              height=256)]
+        [result] = [e for e in events if isinstance(e, ImageResponse)]
+        assert all(u.startswith(f"{gateway[0]}/{host}/") for u in result.urls), result.urls
+        data, mime = await fetch_image(result.urls[0])
+        assert mime in ("image/webp", "image/png") and len(data) > 100
+    assert {h for h, _ in through.seen} <= {JANUS, FLUX_DEV, PREDICT, "huggingface.co"}
+
+
+@pytest.mark.timeout(180)
+def test_a_real_kernel_through_the_gateway(through: Gateway, gateway: tuple[str, Gateway], tmp_path: Any) -> None:
+    sources = ["%load_ext g4f_magic", *[f"%%g4f -m {m} -s 12345 -W 256 -H 256\na lighthouse" for m, _ in models()]]
+    nb = run_notebook(sources, tmp_path / "gateway.ipynb", timeout=150)
+    for i, (model, _) in enumerate(models(), start=1):
+        assert shown_images(nb.cells[i]), (model, nb.cells[i].outputs)
+
+
+async def test_the_panel_through_the_gateway(through: Gateway) -> None:
+    model, host = models()[0]
+    panel = Panel(image_dir="imgs")
+    panel.model.value = model
+    panel.prompt.value = "a lighthouse"
+    panel.generate_button.click()
+    await asyncio.gather(*list(panel.tasks), return_exceptions=True)
+    assert len(panel.results) == 1 and panel.results[0].image is not None, panel.error.value
+    assert any(h == host and "file=" in p for h, p in through.seen)
