@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from .errors import GPUBusy, QuotaExceeded, SpaceUnavailable
 from .events import Reasoning
+from .identity import login_hint
 
 if TYPE_CHECKING:
     from .engine import Job, View
@@ -107,14 +108,18 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
 
 
 def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
-    """The Space's message, plus what the user can do about it here."""
-    if exc.retry_after is None:
+    """The Space's message, plus what the user can do about it here: wait (when it says how long), and
+    log in when ZeroGPU knew the caller only by IP address or not at all."""
+    hints = []
+    if exc.retry_after is not None:
+        hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.wait
+                     else f"that is longer than max_wait ({clock(job.max_wait)})")
+    if exc.tier == "anonymous" or exc.reason == "space":
+        hints.append(login_hint())
+    if not hints:
         return exc
-    if not job.wait:
-        hint = f"--wait resumes by itself in {clock(exc.retry_after)}"
-    else:
-        hint = f"that is longer than max_wait ({clock(job.max_wait)})"
-    return QuotaExceeded(f"{exc} ({hint})", retry_after=exc.retry_after, reason=exc.reason, tier=exc.tier)
+    return QuotaExceeded(f"{exc} ({'; '.join(hints)})", retry_after=exc.retry_after, reason=exc.reason,
+                         tier=exc.tier)
 
 
 def _busy_hint(exc: GPUBusy, job: Any, waited: float) -> GPUBusy:

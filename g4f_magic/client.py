@@ -281,6 +281,9 @@ class SpaceSession:
         self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
         self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
         self.pipes: dict[tuple[str, str, int], Pipe] = {}  # (scheme, host, port) → its connection for joins
+        # Space base → the HF token its requests carry (``identity``): set per call by the flows, read
+        # here only, so every request under that base, and no other, is sent as the account
+        self.credentials: dict[str, str] = {}
 
     @property
     def closed(self) -> bool:
@@ -296,6 +299,20 @@ class SpaceSession:
             await pipe.aclose()
         await self.http.close()
         self.tokens.clear()
+        self.credentials.clear()
+
+    def authorize(self, base: str, token: str | None) -> None:
+        """Requests under ``base`` carry ``Authorization: Bearer token`` (``None``: no longer)."""
+        if token:
+            self.credentials[base.rstrip("/")] = token
+        else:
+            self.credentials.pop(base.rstrip("/"), None)
+
+    def _authorization(self, url: str) -> dict[str, str]:
+        for base, token in self.credentials.items():
+            if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+                return {"authorization": f"Bearer {token}"}
+        return {}
 
     def shared_stream(self, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
         """The one ``queue/data`` stream of a Space (per proxy) that concurrent events share."""
@@ -316,8 +333,14 @@ class SpaceSession:
             kwargs["data"] = io.BytesIO(raw) if len(raw) > LARGE_BODY else raw
             kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}
         target = URL(url, encoded=True) if "%" in url else URL(url)
+        if self.credentials:  # the account's token, on the first hop only: never on a redirect
+            auth = self._authorization(url)
+            if auth and "authorization" not in {k.lower() for k in kwargs.get("headers", {})}:
+                kwargs["headers"] = {**kwargs.get("headers", {}), **auth}
         debug = log.isEnabledFor(logging.DEBUG)  # no URL work on the hot path unless someone listens
-        for _ in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
+            if hop and "headers" in kwargs:
+                kwargs["headers"] = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
             started = time.perf_counter()
             if debug:
                 log.debug("%s %s%s", method, target.with_query(None), " (via proxy)" if proxy else "")
@@ -382,8 +405,9 @@ class SpaceSession:
         started = time.perf_counter()
         if debug:
             log.debug("POST %s (pipelined)", url.split("?")[0])
+        sent = {"content-type": "application/json", **headers, **(self._authorization(url) if self.credentials else {})}
         async with deadline.guard(url):
-            reply = await pipe.post(path, {"content-type": "application/json", **headers}, json.dumps(json_body).encode())
+            reply = await pipe.post(path, sent, json.dumps(json_body).encode())
         if debug:
             log.debug("POST %s: %d %s after %.0f ms", path.split("?")[0], reply.status, reply.reason,
                       (time.perf_counter() - started) * 1000)
@@ -436,11 +460,15 @@ class SpaceSession:
         proxy: str | None,
         deadline: Deadline,
         fresh: bool = False,
+        hf_token: str | None = None,
     ) -> tuple[ZeroGPUToken, bool, str | None]:
-        """(token, fetched now?, why the fallback was used). Cookies go to the hub only. ``fresh``: the
-        Space said the cached one expired, so it is dropped and the hub asked again."""
+        """(token, fetched now?, why the fallback was used). Cookies and the HF token go to the hub only.
+        With an HF token the hub's jwt route is asked as the account (``Authorization: Bearer``), without
+        the page: the page's token is an anonymous browser's. ``fresh``: the Space said the cached one
+        expired, so it is dropped and the hub asked again."""
         cookie = cookie_header(cookies) if cookies else ""
-        key = (hub, space, hashlib.sha256(cookie.encode()).hexdigest()[:16] if cookie else "")
+        who = hf_token or cookie
+        key = (hub, space, hashlib.sha256(who.encode()).hexdigest()[:16] if who else "")
         if fresh:
             self.tokens.drop(key)
         cached = self.tokens.get(key)
@@ -455,11 +483,16 @@ class SpaceSession:
             headers = {"cookie": cookie} if cookie else {}
             token = uuid = problem = None
             try:
-                page = await self.text(
-                    "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers, proxy=proxy,
-                )
-                token, uuid = parse_space_page(page)
-                if cookie:
+                if hf_token:
+                    reply = await self.json("GET", jwt_url(hub, space), deadline=deadline, proxy=proxy,
+                                            headers={**headers, "authorization": f"Bearer {hf_token}"})
+                    token = parse_jwt_reply(reply)
+                else:
+                    page = await self.text(
+                        "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers, proxy=proxy,
+                    )
+                    token, uuid = parse_space_page(page)
+                if cookie and not hf_token:
                     reply = await self.json(
                         "GET", jwt_url(hub, space), deadline=deadline, headers=headers, proxy=proxy,
                     )

@@ -16,6 +16,7 @@ from .availability import answered
 from .client import fetch_image
 from .errors import G4FError, InvalidOption, StreamError
 from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
+from .identity import HFToken
 from .media import MAX_IMAGE_BYTES
 from .prompts import drop_controls
 from .providers import G4F
@@ -80,6 +81,8 @@ class Job:
     flux_dev_url: str | None = None
     url_flux: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    hf_token: HFToken | None = field(default=None, repr=False)  # None: the provider finds it (identity)
+    send_hf_token_to: tuple[str, ...] = ()  # one's own servers that may have it
     max_image_bytes: int = MAX_IMAGE_BYTES
     steps: int | None = None  # FLUX.1-dev's num_inference_steps (the Space's default: 28)
     guidance: float | None = None  # FLUX.1-dev's guidance_scale (the Space's default: 3.5)
@@ -141,7 +144,7 @@ class Job:
     def provider_options(self, model: str | None = None) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
                                 "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
-        for key in ("endpoint", "api_url", "flux_dev_url", "url_flux"):
+        for key in ("endpoint", "api_url", "flux_dev_url", "url_flux", "hf_token", "send_hf_token_to"):
             if getattr(self, key):
                 opts[key] = getattr(self, key)
         knobs = self.knobs(model or self.model)

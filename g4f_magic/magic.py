@@ -22,6 +22,7 @@ from IPython.display import display
 
 from .endpoints import ENV_VAR
 from .errors import G4FError, RunCancelled
+from .identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
 from .result import Result, ResultSet, _slug, check_target
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, build_run, values
@@ -33,7 +34,8 @@ if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not b
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
-SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "panel", "cache", "cache clear")
+SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "whoami", "quota", "panel", "cache",
+               "cache clear")
 
 
 def completions(magics: "G4FMagics", text: str) -> list[str]:
@@ -152,7 +154,7 @@ class G4FMagics(Magics, Settings):
             a lighthouse at dusk
 
             %g4f a red bicycle, studio photo
-            %g4f models | help | config | history | login | logout | panel | cache | cache clear
+            %g4f models | help | config | history | login | logout | whoami | quota | panel | cache | cache clear
 
         The cell text is the prompt; {name} takes a variable from the namespace ({{ for a brace).
         Janus chat continues across cells until --new. The result is returned (and kept in _g4f):
@@ -365,6 +367,13 @@ class G4FMagics(Magics, Settings):
         return type(self.shell).__name__ == "ZMQInteractiveShell"
 
     # -- subcommands ----------------------------------------------------------------------------
+    async def _account(self, name: str) -> str:
+        """``%g4f whoami`` / ``%g4f quota``: asked of the hub the provider would use, as the account."""
+        from .hub import hub_url
+
+        return await _account_line(name, self.current_hf_token() or find_hf_token(),
+                                   hub_url(self.endpoint or None))
+
     def _subcommand(self, name: str) -> Any:
         if name == "help":  # magic_arguments starts the usage with a reST "::"; a reader needs none
             print(self.g4f.__doc__.replace("::\n\n", "", 1).replace("Examples::", "Examples:"))
@@ -392,7 +401,8 @@ class G4FMagics(Magics, Settings):
                 ["embed_format", self.embed_format],
                 ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"], ["wait", str(self.wait)],
                 ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
-                ["widgets", self.widgets], ["token", self.token_source()],
+                ["widgets", self.widgets], ["identity", self.identity()], ["token", self.token_source()],
+                ["send_hf_token_to", self.send_hf_token_to or "none (your own servers never get it)"],
                 ["chat", f"{len(self.chat.messages)} messages"],
             ]
             print(_table(["setting", "value"], settings))
@@ -418,14 +428,41 @@ class G4FMagics(Magics, Settings):
                                                 ["size", f"{_bytes(size)} of {_bytes(self.replay_max_bytes)}"],
                                                 ["replay", state]]))
         elif name == "login":
-            value = getpass.getpass("ZeroGPU / Hugging Face token (kept in memory only): ").strip()
+            value = getpass.getpass("Hugging Face token (hf_…; or a ZeroGPU token), kept in memory only: ").strip()
             if not value:
                 raise UsageError("no token given; nothing changed")
+            if re.search(r"[\x00-\x1f\x7f\s]", value):
+                raise UsageError("a token has no spaces, line breaks or control characters; nothing changed")
             self.login = Secret(value)
-            print("token kept in memory for this session; %g4f logout forgets it")
+            if is_hf_token(value):
+                print("Hugging Face token kept in memory for this session: ZeroGPU charges your account "
+                      f"({TIERS['free']} min of GPU a day, {TIERS['pro']} with PRO); %g4f whoami says whose, "
+                      "%g4f logout forgets it")
+            else:
+                print("ZeroGPU token kept in memory for this session; %g4f logout forgets it")
+        elif name in ("whoami", "quota"):
+            print(run_sync(self._account(name)))
         elif name == "logout":
             self.login = None
             print("token forgotten")
+
+
+async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
+    from .hub import whoami, zero_gpu_quota
+
+    if token is None:
+        if name == "quota":
+            raise UsageError(f"%g4f quota needs a Hugging Face token: {login_hint()}")
+        return f"anonymous: {login_hint()}"
+    try:
+        if name == "quota":
+            return (await zero_gpu_quota(token, hub)).line()
+        account = await whoami(token, hub)
+    except G4FError as exc:
+        raise UsageError(str(exc)) from None
+    tier = "PRO" if account.pro else "free account"
+    return (f"{account.name} ({tier}: {TIERS[account.tier]} min of ZeroGPU a day) · token from {token.source}"
+            + (f" · {account.role} token" if account.role else ""))
 
 
 class _Namespace(dict):  # type: ignore[type-arg]

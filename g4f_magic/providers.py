@@ -15,6 +15,7 @@ from .client import Deadline, get_session
 from .endpoints import HUB_URL, Endpoints, check_base_url, gateway_from_env, through_gateway
 from .errors import InvalidOption, ModelNotFound
 from .events import Event, JsonConversation
+from .identity import HFToken, find_hf_token, is_hf_token
 from .media import load_media
 from .prompts import Messages, chat_prompt, image_prompt
 from .routes import SEED_RANGES, Call, flux_dev, janus_chat, janus_image, run_predict
@@ -25,7 +26,7 @@ __all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_
 DEFAULT_TIMEOUT = 300.0
 _EXTRA = {
     "media", "images", "conversation", "return_conversation", "timeout", "guidance_scale",
-    "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url",
+    "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to",
 }
 
 
@@ -53,6 +54,23 @@ def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise InvalidOption(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}")
     return value
+
+
+def _hf_token(given: Any, api_key: str | None) -> tuple[HFToken | None, str | None]:
+    """(the account's HF token, the ZeroGPU token). ``hf_token``: a token or an ``HFToken``; ``False``
+    for none; not given, as the Hugging Face tools find it. An ``api_key`` of the ``hf_…`` kind is an
+    account token (g4f users pass theirs there), not the ZeroGPU JWT ``x-zerogpu-token`` carries."""
+    if api_key is not None and is_hf_token(api_key):
+        return HFToken(api_key, "api_key"), None
+    if given is False or given == "":
+        return None, api_key
+    if isinstance(given, HFToken):
+        _check_header("hf_token", given.value)
+        return given, api_key
+    if given is not None:
+        _check_header("hf_token", given)
+        return HFToken(given, "hf_token"), api_key
+    return find_hf_token(), api_key
 
 
 def _defining_class(cls: type, attr: str) -> type:
@@ -195,6 +213,9 @@ class DeepseekAI_JanusPro7b:
             check_base_url(proxy, "proxy", show=False)
         _check_header("api_key", api_key)
         _check_header("zerogpu_uuid", zerogpu_uuid)
+        hf_token, api_key = _hf_token(kwargs.get("hf_token"), api_key)
+        hf_token_to = frozenset(check_base_url(u, "send_hf_token_to").rsplit("/run/predict", 1)[0]
+                                for u in kwargs.get("send_hf_token_to") or ())
         ends = cls.endpoints(kwargs.get("endpoint"), kwargs.get("hub_url"), api_url, kwargs.get("flux_dev_url"), url_flux)
 
         if route == "janus_chat":
@@ -222,7 +243,7 @@ class DeepseekAI_JanusPro7b:
 
         call = Call(
             session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
-            cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid,
+            cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
         )
         gen = flow(call, **options)
         try:

@@ -22,6 +22,7 @@ from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, Str
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
+from .identity import HFToken
 from .media import MediaItem
 from .multiplex import SharedStream
 
@@ -50,6 +51,11 @@ def predict_session_hash() -> str:
     return secrets.token_hex(5)
 
 
+def _root(url: str) -> str:
+    """A Space's root, from its base or its full ``/run/predict`` URL."""
+    return url.rstrip("/").rsplit("/run/predict", 1)[0]
+
+
 def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
     """The JSON of a Gradio ``queue/join``."""
     return {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
@@ -75,20 +81,29 @@ class Call:
     cookies: Mapping[str, str] | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     zerogpu_uuid: str | None = None
+    hf_token: HFToken | None = field(default=None, repr=False)
+    hf_token_to: frozenset[str] = frozenset()  # servers set by hand that the user lets have the HF token
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def _ours(self, base: str) -> bool:
+        """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
+        return base not in self.endpoints.tokenless or _root(base) in self.hf_token_to
+
     async def token(self, space: str, base: str, fresh: bool = False) -> tuple[str | None, str | None, Reasoning | None]:
-        """(token, uuid, a status line when the hub had to be asked)."""
+        """(token, uuid, a status line when the hub had to be asked). Also decides whether this call's
+        requests under ``base`` carry the HF token: only for the hub's own Spaces and servers the user named."""
+        hf = self.hf_token if self.hf_token is not None and self._ours(base) else None
+        self.session.authorize(_root(base), hf.value if hf else None)
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
         if base in self.endpoints.tokenless:  # not the Space the hub would issue a token for
             return None, None, None
         item, fetched, problem = await self.session.zerogpu_token(
             hub=self.endpoints.hub, space=space, cookies=self.cookies,
-            proxy=self.proxy, deadline=self.deadline, fresh=fresh,
+            proxy=self.proxy, deadline=self.deadline, fresh=fresh, hf_token=hf.value if hf else None,
         )
         note = None
         if fetched:

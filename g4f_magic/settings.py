@@ -15,6 +15,7 @@ from traitlets.config import Configurable
 
 from .endpoints import ENV_VAR
 from .errors import G4FError
+from .identity import TIERS, HFToken, find_hf_token, is_hf_token
 from .media import MAX_IMAGE_BYTES
 from .outputs import DISPLAY_WIDTH, EMBED_FORMATS
 from .replay import CACHE_ENV
@@ -70,6 +71,9 @@ class Settings(Configurable):
                               help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
     token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
                     ).tag(config=True)
+    send_hf_token_to = Unicode("", help="Your own Gradio servers (comma list of base URLs) that may have your "
+                               "Hugging Face token; the hub's Spaces always get it, other hosts never."
+                               ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -92,11 +96,26 @@ class Settings(Configurable):
         return Secret(proposal["value"])
 
     def current_token(self) -> Secret | None:
-        """``%g4f login``, then ``$G4F_MAGIC_TOKEN``, then the config."""
-        token = self.login or os.environ.get(TOKEN_ENV) or str(self.token)
+        """The ZeroGPU token: ``%g4f login`` (unless it was a Hugging Face token), then
+        ``$G4F_MAGIC_TOKEN``, then the config."""
+        login = self.login if self.login and not is_hf_token(self.login) else None
+        token = login or os.environ.get(TOKEN_ENV) or str(self.token)
         return Secret(token) if token else None
 
+    def current_hf_token(self) -> HFToken | None:
+        """The account token ``%g4f login`` took; ``None`` lets the provider find it as the HF tools do."""
+        return HFToken(str(self.login), "%g4f login") if self.login and is_hf_token(self.login) else None
+
+    def identity(self) -> str:
+        """Who pays, without the network and without the token: for ``%g4f config``."""
+        found = self.current_hf_token() or find_hf_token()
+        if found is None:
+            return f"anonymous (no Hugging Face token: {TIERS['anonymous']} min of GPU a day per IP address)"
+        return f"Hugging Face account (token from {found.source}; %g4f whoami names it)"
+
     def token_source(self) -> str:
+        if self.login and is_hf_token(self.login):
+            return "not set (%g4f login took a Hugging Face token)"
         if self.login:
             return "set (from %g4f login, in memory)"
         if os.environ.get(TOKEN_ENV):
@@ -118,6 +137,7 @@ def values(settings: Settings | None = None) -> dict[str, Any]:
         return found
     found = {k: getattr(settings, k) for k in Settings.class_trait_names(config=True)}
     found["api_key"] = settings.current_token()
+    found["hf_token"] = settings.current_hf_token()
     return found
 
 
@@ -142,7 +162,8 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
         endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
         flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
-        api_key=run.get("api_key") or settings.get("api_key"),
+        api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
+        send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
         max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
         steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),
         wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),

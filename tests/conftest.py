@@ -26,6 +26,11 @@ from g4f_magic.localspace import LocalSpace, serve
 _HOME = __import__("tempfile").mkdtemp(prefix="g4f-tests-")
 for _var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
     __import__("os").environ[_var] = f"{_HOME}/{_var.lower()}"
+# No Hugging Face token of the machine's reaches a test (set before huggingface_hub reads HF_HOME): tests
+# that need one set HF_TOKEN, write the token file, or pass it.
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_DISABLE_IMPLICIT_TOKEN"):
+    __import__("os").environ.pop(_var, None)
+__import__("os").environ["HF_HOME"] = f"{_HOME}/hf_home"
 
 
 # -- the secrets scan (see leakscan): every channel a secret could leak through feeds the scanner ---------

@@ -41,7 +41,7 @@ FAULTS: dict[str, str] = {
     "data_404": "data", "data_500": "data",
     "error_string": "stream", "error_link": "stream", "quota_old": "stream", "quota_new": "stream",
     "quota_soon": "stream", "error_null": "stream", "zerogpu_worker": "stream", "unexpected_error": "stream",
-    "zerogpu_busy": "stream", "zerogpu_expired": "stream",
+    "zerogpu_busy": "stream", "zerogpu_expired": "stream", "quota_anonymous": "stream", "space_limit": "stream",
     "cut_before_completion": "stream", "cut_after_completion": "stream", "close_early": "stream",
     "malformed_json": "stream", "data_null": "stream", "comments": "stream", "crlf": "stream",
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
@@ -80,6 +80,10 @@ _ERRORS = {
     # spaces 0.51.3's own wordings (tests/contract raises them through its code on real Gradio)
     "zerogpu_busy": "No GPU was available",
     "zerogpu_expired": "Expired ZeroGPU proxy token",
+    "quota_anonymous": "You have exceeded your ZeroGPU quota (60s requested vs. 41s left). Try again in 0:12:34. "
+                       "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
+    "space_limit": "Space app has reached its GPU limit. Try re-running outside of examples if it happened after "
+                   "clicking one",
 }
 _TITLES = {"zerogpu_worker": "ZeroGPU worker error", "zerogpu_busy": "ZeroGPU client error",
            "zerogpu_expired": "ZeroGPU client error"}

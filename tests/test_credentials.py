@@ -3,7 +3,10 @@ request, and as raw bytes at a loopback proxy in front of it.
 
 - the hub cookie: to the hub only (the Space page and the jwt endpoint);
 - a ZeroGPU token the hub issued for a Space: to that Space only;
-- a token given as ``api_key``: to the Space being called only, never to the hub or a file download.
+- a ZeroGPU token given as ``api_key``: to the Space being called only, never to the hub or a file download;
+- a Hugging Face token (``api_key="hf_…"``, ``HF_TOKEN``): as ``Authorization: Bearer`` to the hub's jwt
+  route and to the Spaces being called (their files too), never elsewhere, never on a redirect, and to
+  one's own server only when the user names it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from helpers import HUB, LoopbackProxy, collect
-from leakscan import COOKIE, TOKEN
+from leakscan import COOKIE, TOKEN, secret
 
 from g4f_magic import ImageResponse, fetch_image
 from g4f_magic.localspace import LocalSpace
@@ -23,6 +26,7 @@ from g4f_magic.localspace.app import SPACE_HOSTS
 from g4f_magic.localspace.images import placeholder
 
 MODELS = ["flux", "flux-dev", "flux-schnell", "janus-pro-7b-image", "janus-pro-7b"]
+ZEROGPU = secret("zerogpu_jwt")[3:]  # a ZeroGPU token given by hand: not of the hf_ kind
 
 
 def host_of_space(token: str) -> str:
@@ -38,8 +42,12 @@ def check(host: str, path: str, text: str, issued: list[str], called: set[str]) 
     wrong = []
     if COOKIE in text and host != HUB:
         wrong.append(f"cookie → {host}{path}")
-    if TOKEN in text and (host not in called or "file=" in path):
+    if ZEROGPU in text and (host not in called or "file=" in path):
         wrong.append(f"api_key → {host}{path}")
+    if TOKEN in text:
+        jwt = host == HUB and re.search(r"/api/spaces/[^/]+/[^/]+/jwt$", path) is not None
+        if not (jwt or host in called) or f"Bearer {TOKEN}" not in text:
+            wrong.append(f"HF token → {host}{path}")
     for t in issued:
         if t.rsplit(".", 1)[-1] in text and host != host_of_space(t):
             wrong.append(f"token for {host_of_space(t)} → {host}{path}")
@@ -51,7 +59,7 @@ async def run_everything(proxy: str | None) -> tuple[set[str], int]:
     called: set[str] = set()
     images = 0
     png = placeholder("vision", 1, 64, 64)
-    for kw in ({"cookies": {"token": COOKIE}}, {"api_key": TOKEN}):
+    for kw in ({"cookies": {"token": COOKIE}}, {"api_key": ZEROGPU}, {"api_key": TOKEN}):
         for model in MODELS:
             extra = {"media": png} if model == "janus-pro-7b" else {}
             events = await collect(model, f"{model} credentials", proxy=proxy, **kw, **extra)
@@ -86,7 +94,8 @@ async def test_credentials_reach_only_their_own_host(space: LocalSpace, endpoint
     assert wrong == []
     # the credentials did travel, each to its own host
     assert any(COOKIE in r.headers.get("cookie", "") for r in space.requests(HUB))
-    assert {r.host for r in space.received if r.headers.get("x-zerogpu-token") == TOKEN} == called
+    assert {r.host for r in space.received if r.headers.get("x-zerogpu-token") == ZEROGPU} == called
+    assert {r.host for r in space.received if r.headers.get("authorization") == f"Bearer {TOKEN}"} == called | {HUB}
     assert any(r.headers.get("x-zerogpu-token") in space.tokens_issued for r in space.received)
 
     if through_proxy:  # the same rules over the raw bytes that crossed the proxy

@@ -61,7 +61,7 @@ def test_notebook_runs_in_a_real_kernel(kernel_env: LocalSpace, tmp_path: Any) -
     assert html and all("<img src=x" not in h and "&lt;img src=x onerror=alert(1)&gt;" in h for h in html)
     assert TOKEN not in saved
     join = kernel_env.requests(path="/gradio_api/queue/join")[0]
-    assert join.headers["x-zerogpu-token"] == TOKEN  # it was used, and still never saved
+    assert join.headers["authorization"] == f"Bearer {TOKEN}"  # it was used, and still never saved
 
 
 @pytest.mark.timeout(120)

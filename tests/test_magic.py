@@ -180,7 +180,8 @@ def test_subcommands(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         ip.run_line_magic("g4f", "login")
         ip.run_line_magic("g4f", "config")
         ip.run_line_magic("config", "G4FMagics")
-    assert "set (from %g4f login, in memory)" in cap.stdout
+    assert "Hugging Face account (token from %g4f login" in cap.stdout
+    assert "not set (%g4f login took a Hugging Face token)" in cap.stdout
     assert re.search(r"^max_image_bytes\s+32 MiB$", cap.stdout, re.M)
     assert LOGIN not in cap.stdout
     cell(ip, "-m flux", "with login")
@@ -195,9 +196,19 @@ def test_login_token_is_sent_and_never_shown(ip: Any, thread_space: LocalSpace, 
         ip.run_line_magic("g4f", "login")
     result, cap = cell(ip, "-m flux", "a cat")
     join = thread_space.requests(path="/gradio_api/queue/join")[-1]
-    assert join.headers["x-zerogpu-token"] == LOGIN
+    assert join.headers["authorization"] == f"Bearer {LOGIN}"  # an HF token: the account pays
+    [jwt] = [r for r in thread_space.received if r.path.endswith("/jwt")]
+    assert jwt.headers["authorization"] == f"Bearer {LOGIN}" and join.headers["x-zerogpu-token"] != LOGIN
     text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()["text/plain"])
     assert MARK not in text
+    zerogpu = LOGIN[3:]  # a ZeroGPU token (not hf_…) is sent as one, to the Space only
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": zerogpu)
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "login")
+    assert "ZeroGPU token kept in memory" in cap.stdout
+    cell(ip, "-m flux", "a cat again")
+    join = thread_space.requests(path="/gradio_api/queue/join")[-1]
+    assert join.headers["x-zerogpu-token"] == zerogpu and "authorization" not in join.headers
 
 
 def test_config_token_is_masked_and_env_token_used(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,7 +219,7 @@ def test_config_token_is_masked_and_env_token_used(ip: Any, thread_space: LocalS
     assert CONFIG not in cap.stdout and "set (from config)" in cap.stdout
     monkeypatch.setenv("G4F_MAGIC_TOKEN", ENV)
     cell(ip, "-m flux", "a cat")
-    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == ENV
+    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["authorization"] == f"Bearer {ENV}"
     ip.run_line_magic("config", "G4FMagics.token = ''")
 
 
@@ -304,7 +315,8 @@ def test_logout_forgets_the_token(ip: Any, thread_space: LocalSpace, monkeypatch
         ip.run_line_magic("g4f", "config")
     assert "token forgotten" in cap.stdout and "not set" in cap.stdout
     cell(ip, "-m flux", "a cat")
-    assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] != LOGIN
+    join = thread_space.requests(path="/gradio_api/queue/join")[-1]
+    assert LOGIN not in str(join.headers) and "authorization" not in join.headers
 
 
 def test_widgets_on_displays_the_live_view_and_no_widgets_wins(ip: Any) -> None:

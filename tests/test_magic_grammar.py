@@ -59,7 +59,7 @@ def test_the_line_is_expanded_once_by_the_magic(ip: Any, thread_space: LocalSpac
     ip.user_ns["HF"] = "a python variable"
     monkeypatch.setenv("HF", TOKEN)
     line(ip, "--api-key $HF -m flux -s 3 a cat")
-    assert joins(thread_space)[-1].headers["x-zerogpu-token"] == TOKEN  # the environment, as documented
+    assert joins(thread_space)[-1].headers["authorization"] == f"Bearer {TOKEN}"  # the environment, as documented
     with pytest.raises(UsageError) as info:  # the line itself is never expanded by IPython
         ip.run_cell_magic("g4f", "-m flux -s 5 -o {style}", "x")
     assert str(info.value) == "-o {style}: not a Python variable name"

@@ -146,12 +146,27 @@ async def test_run_predict_seed_range(space: LocalSpace, endpoint: str) -> None:
     assert 9999 <= img.seed <= 2**32 - 1
 
 
-async def test_api_key_is_the_token_and_the_hub_is_not_asked(space: LocalSpace, endpoint: str) -> None:
-    await collect("flux", "x", api_key=TOKEN, zerogpu_uuid="my-uuid")
+async def test_a_zerogpu_api_key_is_the_token_and_the_hub_is_not_asked(space: LocalSpace, endpoint: str) -> None:
+    zerogpu = TOKEN[3:]  # not of the hf_ kind: a ZeroGPU JWT given by hand
+    await collect("flux", "x", api_key=zerogpu, zerogpu_uuid="my-uuid")
     assert space.requests(HUB) == []
     join = one(space, FLUX_DEV, "/gradio_api/queue/join")
-    assert join.headers["x-zerogpu-token"] == TOKEN
-    assert join.headers["x-zerogpu-uuid"] == "my-uuid"
+    assert join.headers["x-zerogpu-token"] == zerogpu
+    assert join.headers["x-zerogpu-uuid"] == "my-uuid" and "authorization" not in join.headers
+
+
+async def test_an_hf_api_key_is_the_account(space: LocalSpace, endpoint: str) -> None:
+    """g4f users pass their HF token as api_key: the hub's jwt is asked as the account, and the Space's
+    own host gets the token the documented way; the page (an anonymous browser's token) is not asked."""
+    await collect("flux", "x", api_key=TOKEN, seed=1)
+    jwt = one(space, HUB, "/api/spaces/roxky/FLUX.1-dev/jwt")
+    assert jwt.headers["authorization"] == f"Bearer {TOKEN}" and "cookie" not in jwt.headers
+    assert space.requests(HUB, "/spaces/roxky/FLUX.1-dev") == []
+    join = one(space, FLUX_DEV, "/gradio_api/queue/join")
+    assert join.headers["authorization"] == f"Bearer {TOKEN}"
+    assert join.headers["x-zerogpu-token"] == space.tokens_issued[-1]
+    stream = one(space, FLUX_DEV, "/gradio_api/queue/data")
+    assert stream.headers["authorization"] == f"Bearer {TOKEN}"
 
 
 async def test_none_uuid_header_is_left_out(space: LocalSpace, endpoint: str) -> None:

@@ -89,6 +89,9 @@ class LocalSpace:
         self.disconnects: list[str] = []
         self.cancels: list[str] = []  # event ids named in /cancel requests
         self.tokens_issued: list[str] = []
+        # HF tokens the hub knows → their whoami-v2 answer; any other hf_… token is a free account that may
+        # read its quota. ``{"billing": False}`` stands for a fine-grained token without that permission.
+        self.accounts: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, list[Job]] = {}  # session hash → joined, not yet streamed
         self.known: set[str] = set()  # session hashes that joined: Gradio keeps them after their stream ends
         self._arrivals: dict[str, asyncio.Event] = {}  # a known session's stream waiting for its next join
@@ -154,7 +157,9 @@ class LocalSpace:
         app.router.add_get("/_localspace/received", self.ctl_received)
         app.router.add_post("/_localspace/reset", self.ctl_reset)
         app.router.add_get(f"/{HUB_HOST}/spaces/{{owner}}/{{name}}", self.space_page)
+        app.router.add_get(f"/{HUB_HOST}/api/spaces/zero-gpu/quota", self.zero_gpu_quota)
         app.router.add_get(f"/{HUB_HOST}/api/spaces/{{owner}}/{{name}}/jwt", self.jwt)
+        app.router.add_get(f"/{HUB_HOST}/api/whoami-v2", self.whoami)
         app.router.add_get("/{host}/", self.space_index)
         app.router.add_post("/{host}/gradio_api/queue/join", self.join)
         app.router.add_get("/{host}/gradio_api/queue/data", self.data)
@@ -223,8 +228,36 @@ class LocalSpace:
             content_type="text/html",
         )
 
+    def account(self, request: web.Request) -> dict[str, Any] | None:
+        """The account an ``Authorization: Bearer hf_…`` header names, as the hub's whoami-v2 shows it."""
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not token.startswith("hf_"):
+            return None
+        known = self.accounts.get(token, {})
+        return {"type": "user", "name": known.get("name", "local-user"), "isPro": bool(known.get("pro")),
+                "auth": {"type": "access_token", "accessToken": {"displayName": "local", "role": known.get(
+                    "role", "read")}}, "billing": known.get("billing", True)}
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        account = self.account(request)
+        if account is None:
+            return web.json_response({"error": "Invalid credentials in Authorization header"}, status=401)
+        return web.json_response({k: v for k, v in account.items() if k != "billing"})
+
+    async def zero_gpu_quota(self, request: web.Request) -> web.Response:
+        account = self.account(request)
+        if account is None:
+            return web.json_response({"error": "Invalid credentials in Authorization header"}, status=401)
+        if not account["billing"]:
+            return web.json_response({"error": "This token does not have the permission to read billing usage"},
+                                     status=403)
+        base = 2400 if account["isPro"] else 300
+        return web.json_response({"base": base, "current": base - 90, "overquotaUsed": 0,
+                                  "resetsAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600))})
+
     async def jwt(self, request: web.Request) -> web.Response:
-        if "token=" not in request.headers.get("cookie", ""):
+        if "token=" not in request.headers.get("cookie", "") and self.account(request) is None:
             return web.json_response({"error": "Invalid credentials in Authorization header"}, status=401)
         token = _jwt(f"{request.match_info['owner']}/{request.match_info['name']}#pro", self.token_ttl)
         self.tokens_issued.append(token)

@@ -23,6 +23,7 @@ class Gateway:
     def __init__(self, upstreams: dict[str, str]) -> None:
         self.upstreams = upstreams  # public host → http://127.0.0.1:PORT
         self.seen: list[tuple[str, str]] = []  # (host segment, path) of every request
+        self.authorized: list[tuple[str, str, str]] = []  # (host segment, path, Authorization) when it had one
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -38,6 +39,8 @@ class Gateway:
     async def forward(self, request: web.Request) -> web.StreamResponse:
         host, tail = request.match_info["host"], request.match_info["tail"]
         self.seen.append((host, "/" + tail))
+        if "authorization" in request.headers:
+            self.authorized.append((host, "/" + tail, request.headers["authorization"]))
         upstream = self.upstreams.get(host)
         if upstream is None:
             raise web.HTTPNotFound(text='{"detail": "Not Found"}', content_type="application/json")

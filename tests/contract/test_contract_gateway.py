@@ -69,3 +69,20 @@ async def test_the_panel_through_the_gateway(through: Gateway) -> None:
     await asyncio.gather(*list(panel.tasks), return_exceptions=True)
     assert len(panel.results) == 1 and panel.results[0].image is not None, panel.error.value
     assert any(h == host and "file=" in p for h, p in through.seen)
+
+
+async def test_the_account_token_goes_to_the_spaces_and_the_hub_only(through: Gateway,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """What goes through the gateway is what would go to the real hosts: the Space's own host gets the HF
+    token as ``Authorization: Bearer`` on every request (files too), the hub on its jwt route only."""
+    token = "hf_TESTSECRET_gateway_account"
+    monkeypatch.setenv("HF_TOKEN", token)
+    through.authorized.clear()
+    for model, host in models():
+        [e async for e in G4F.create_async_generator(model, "a lighthouse", seed=12345, width=256, height=256)]
+    spaces = {h for h, _ in through.seen if h != "huggingface.co"}
+    assert spaces and {h for h, _, _ in through.authorized} == spaces | {"huggingface.co"}
+    assert all(auth == f"Bearer {token}" for _, _, auth in through.authorized)
+    assert all(p.endswith("/jwt") for h, p, _ in through.authorized if h == "huggingface.co")
+    assert len(through.authorized) == len([s for s in through.seen if s[0] in spaces]) + len(
+        [s for s in through.seen if s[0] == "huggingface.co"])
