@@ -30,10 +30,11 @@ def gradio_env() -> dict[str, str]:
 
 
 def clean_temp() -> None:
-    """Gradio's file cache of this run (results, uploads, a 10 MB image)."""
+    """Gradio's file cache of this run (results, uploads, a 10 MB image); the folder stays for later servers."""
     import shutil
 
     shutil.rmtree(_TEMP, ignore_errors=True)
+    os.makedirs(_TEMP, exist_ok=True)
 
 
 _version: list[tuple[int, ...]] = []
@@ -50,9 +51,9 @@ def gradio_version() -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def running(servers: dict[str, "Server"]) -> Iterator[dict[str, "Server"]]:
+def running(servers: dict[str, "Server"], clean: bool = True) -> Iterator[dict[str, "Server"]]:
     """Start them all at once (each takes seconds to import Gradio), wait for each, then stop them and
-    remove Gradio's file cache."""
+    remove Gradio's file cache (not while other servers may still use it: ``clean=False``)."""
     try:
         for s in servers.values():
             s.start()
@@ -62,7 +63,8 @@ def running(servers: dict[str, "Server"]) -> Iterator[dict[str, "Server"]]:
     finally:
         for s in servers.values():
             s.stop()
-        clean_temp()
+        if clean:
+            clean_temp()
 
 
 class Server:

@@ -23,7 +23,7 @@ JANUS, FLUX_DEV, PREDICT = "roxky-janus-pro-7b.hf.space", "roxky-flux-1-dev.hf.s
 def gateway() -> Iterator[tuple[str, Gateway]]:
     apps = {JANUS: "janus", FLUX_DEV: "flux_dev"} if gradio_version() >= (5,) else {PREDICT: "predict"}
     servers = {host: Server(app, "--root-path", f"https://{host}") for host, app in apps.items()}
-    with running(servers):
+    with running(servers, clean=False):  # the session's servers share Gradio's file cache
         with gateway_in_thread({host: s.direct for host, s in servers.items()}) as (url, gw):
             yield url, gw
 
