@@ -58,3 +58,5 @@ class Endpoints:
     tokenless: frozenset[str] = frozenset()
     # Space base through the gateway → the Space's own address: where it builds its file URLs from
     public: Mapping[str, str] = field(default_factory=dict)
+    # the routes' URLs the user set by hand (api_url, flux_dev_url, url_flux): the user chose where those go
+    chosen: frozenset[str] = frozenset()

@@ -10,7 +10,7 @@ import hashlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from .availability import answered
 from .client import fetch_image
@@ -83,6 +83,7 @@ class Job:
     api_key: str | None = field(default=None, repr=False)
     hf_token: HFToken | None = field(default=None, repr=False)  # None: the provider finds it (identity)
     send_hf_token_to: tuple[str, ...] = ()  # one's own servers that may have it
+    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # model → the user's extra Spaces
     max_image_bytes: int = MAX_IMAGE_BYTES
     steps: int | None = None  # FLUX.1-dev's num_inference_steps (the Space's default: 28)
     guidance: float | None = None  # FLUX.1-dev's guidance_scale (the Space's default: 3.5)
@@ -144,7 +145,7 @@ class Job:
     def provider_options(self, model: str | None = None) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
                                 "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
-        for key in ("endpoint", "api_url", "flux_dev_url", "url_flux", "hf_token", "send_hf_token_to"):
+        for key in ("endpoint", "api_url", "flux_dev_url", "url_flux", "hf_token", "send_hf_token_to", "mirrors"):
             if getattr(self, key):
                 opts[key] = getattr(self, key)
         knobs = self.knobs(model or self.model)
@@ -212,11 +213,14 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
     """One request to the Space for ``model``: its events to the view, its images fetched and checked."""
     started = time.monotonic()
     log: list[str] = []
+    handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
     shown_preview = None
     async for ev in G4F.create_async_generator(model, job.prompt, seed=seed, **job.provider_options(model)):
         if isinstance(ev, Reasoning):
             if ev.kind == "log":
                 log.append(ev.status)
+            elif ev.kind == "mirror":
+                handovers.append(ev.status)
             view.status(index, ev)
         elif isinstance(ev, ImagePreview) and ev.urls and ev.urls[0] != shown_preview:
             shown_preview = ev.urls[0]
@@ -234,7 +238,8 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                 checked(data)  # its declared size, before anything decodes it; shown as served, never re-encoded
                 image = GeneratedImage(data, mime, url)
                 results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
-                                      elapsed=time.monotonic() - started, log=log, **job.knobs(model)))
+                                      elapsed=time.monotonic() - started, log=log, note="; ".join(handovers),
+                                      **job.knobs(model)))
             return results
     raise StreamError("the generation ended without an image")
 
@@ -255,8 +260,8 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
         return await _generate(job, model, index, seed, view)
 
     results, note = await answered(job, index, view, attempt)
-    for r in results:
-        r.note = note
+    for r in results:  # which Space answered and why another did not, then the model's own story
+        r.note = "; ".join(x for x in (r.note, note) if x)
     if store is not None and results:
         first = results[0]
         parts = [(r.image.mime, r.image.data) for r in results if r.image is not None]
@@ -295,6 +300,8 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
         chat.conversation = None  # the Space's session is not replayed; the transcript carries the chat
         return result
 
+    handovers: list[str] = []  # the Spaces that handed the chat on, and why
+
     async def attempt(model: str) -> tuple[str, list[str], JsonConversation | None, float]:
         started = time.monotonic()
         parts: list[str] = []
@@ -309,6 +316,8 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
             elif isinstance(ev, Reasoning):
                 if ev.kind == "log":
                     log.append(ev.status)
+                elif ev.kind == "mirror":
+                    handovers.append(ev.status)
                 view.status(0, ev)
             elif isinstance(ev, str):
                 parts.append(ev)
@@ -316,6 +325,7 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
         return "".join(parts), log, conversation, time.monotonic() - started
 
     (text, log, conversation, elapsed), note = await answered(job, 0, view, attempt)
+    note = "; ".join(x for x in (*handovers, note) if x)
     chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
     chat.conversation = conversation
     result = Result(job.prompt, job.model, job.seed, text=text, elapsed=elapsed, log=log, note=note)

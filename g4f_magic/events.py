@@ -23,6 +23,7 @@ __all__ = [
 ReasoningKind = Literal[
     "token", "queue", "start", "progress", "log", "heartbeat", "generating", "finished",
     "gpu",  # a ZeroGPU toast: waiting for a GPU, got one, running past its duration, IP-based quota
+    "mirror",  # a Space that is gone, paused, building or asleep hands the run to the next that serves the model
     "replayed", "waiting", "waking", "fallback",  # the engine's own: replay store, quota, wake-up, fallback
 ]
 

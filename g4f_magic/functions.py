@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import G4FError, GenerationError, ResponseStatusError, ResultShapeError, SpaceUnavailable
 
-__all__ = ["Fn", "JANUS_CHAT", "JANUS_IMAGE", "FLUX_INFER", "PREDICT_INFER", "may_have_moved", "from_config"]
+__all__ = ["Fn", "JANUS_CHAT", "JANUS_IMAGE", "FLUX_INFER", "PREDICT_INFER", "SCHNELL_INFER", "may_have_moved",
+           "from_config"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ JANUS_CHAT = Fn("multimodal_understanding", 2, 10, 5)
 JANUS_IMAGE = Fn("generate_image", 3, 20, 4)
 FLUX_INFER = Fn("infer", 2, 4, 7)
 PREDICT_INFER = Fn("infer", 3, 10, 6)
+# the official FLUX.1-schnell Space on the queue API: its index is not pinned (-1), found by name first
+SCHNELL_INFER = Fn("infer", -1, None, 6)
 
 
 def may_have_moved(exc: G4FError) -> bool:

@@ -390,6 +390,9 @@ class G4FMagics(Magics, Settings):
             rows = model_info()
             print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
                                                                for r in rows]))
+            print("\nSpaces tried in order when one is gone, paused, building or asleep (G4FMagics.mirrors adds yours):")
+            for model, spaces in _mirror_lists(self):
+                print(f"  {model}: {' → '.join(spaces)}")
         elif name == "config":
             settings = [
                 ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
@@ -445,6 +448,17 @@ class G4FMagics(Magics, Settings):
         elif name == "logout":
             self.login = None
             print("token forgotten")
+
+
+def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
+    """Each model and the Spaces that serve it, as the next run would try them (no request is made)."""
+    from .endpoints import check_base_url, gateway_from_env
+    from .providers import G4F
+
+    gateway = check_base_url(magics.endpoint) if magics.endpoint else gateway_from_env()
+    ends = G4F.endpoints(magics.endpoint or None, None, magics.api_url or None, magics.flux_dev_url or None,
+                         magics.url_flux or None)
+    return [(m, [x.label for x in G4F.mirrors(G4F.route(m), ends, gateway, magics.mirrors)]) for m in G4F.models]
 
 
 async def _account_line(name: str, token: HFToken | None, hub: str) -> str:

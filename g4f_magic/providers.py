@@ -13,12 +13,13 @@ from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from .client import Deadline, get_session
 from .endpoints import HUB_URL, Endpoints, check_base_url, gateway_from_env, through_gateway
-from .errors import InvalidOption, ModelNotFound
-from .events import Event, JsonConversation
+from .errors import G4FError, InvalidOption, ModelNotFound
+from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .identity import HFToken, find_hf_token, is_hf_token
 from .media import load_media
 from .prompts import Messages, chat_prompt, image_prompt
-from .routes import SEED_RANGES, Call, flux_dev, janus_chat, janus_image, run_predict
+from .mirrors import OFFICIAL, Mirror, flow_of, hands_over
+from .routes import FLOWS, SEED_RANGES, Call
 from .sizes import image_size
 
 __all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_info"]
@@ -27,6 +28,7 @@ DEFAULT_TIMEOUT = 300.0
 _EXTRA = {
     "media", "images", "conversation", "return_conversation", "timeout", "guidance_scale",
     "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to",
+    "mirrors",
 }
 
 
@@ -160,7 +162,8 @@ class DeepseekAI_JanusPro7b:
         public = {}
         if gateway:  # each Space reached through the gateway, by its own address (not one set by hand)
             for original, by_hand in ((cls.api_url, api_url), (cls.flux_dev_provider.url, flux_dev_url),
-                                      (predict.rsplit("/run/predict", 1)[0], url_flux)):
+                                      (predict.rsplit("/run/predict", 1)[0], url_flux),
+                                      *((m.base, None) for ms in OFFICIAL.values() for m in ms)):
                 if not by_hand:
                     public[through_gateway(original.rstrip("/"), gateway)] = original.rstrip("/")
         return Endpoints(
@@ -171,7 +174,31 @@ class DeepseekAI_JanusPro7b:
             referer=referer,
             tokenless=frozenset() if hub_url else frozenset(own),
             public=public,
+            chosen=frozenset(own),
         )
+
+    @classmethod
+    def mirrors(cls, route: str, ends: Endpoints, gateway: str | None,
+                extra: Mapping[str, Any] | None = None) -> list[Mirror]:
+        """The Spaces that serve ``route``, in order: the seed's (or the URL set by hand), then the official
+        ones (not when the route's URL was set by hand: the user chose where it goes), then the user's own
+        servers and duplicates for the model (``mirrors={"flux": [url, …]}``)."""
+        first = {"janus_chat": ends.janus, "janus_image": ends.janus, "flux_dev": ends.flux_dev,
+                 "run_predict": ends.flux_predict}[route]
+        space = {"flux_dev": cls.flux_dev_provider.space, "run_predict": cls.flux_space}.get(route, cls.space)
+        found = [Mirror(first, space, route)]
+        if first not in ends.chosen:
+            found += [Mirror(through_gateway(m.base, gateway), m.space, m.flow) for m in OFFICIAL[route]]
+        for model, urls in (extra or {}).items():
+            if cls.route(model) != route:
+                continue
+            for url in [urls] if isinstance(urls, str) else urls:
+                url = check_base_url(url, f"mirrors[{model!r}]")
+                found.append(Mirror(url, None, flow_of(route, url), own=True))
+        unique: dict[str, Mirror] = {}
+        for m in found:
+            unique.setdefault(m.base, m)
+        return list(unique.values())
 
     @classmethod
     async def create_async_generator(
@@ -220,37 +247,51 @@ class DeepseekAI_JanusPro7b:
 
         if route == "janus_chat":
             text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
-            options: dict[str, Any] = {"space": cls.space, "prompt": text, "seed": _check_seed(seed, route),
-                                       "media": media, "conversation": conversation}
-            flow = janus_chat
+            options: dict[str, Any] = {"prompt": text, "seed": _check_seed(seed, route), "media": media,
+                                       "conversation": conversation}
         elif route == "janus_image":
-            options = {"space": cls.space, "model": model, "prompt": image_prompt(messages, prompt),
-                       "seed": _check_seed(seed, route)}
-            flow = janus_image
+            options = {"model": model, "prompt": image_prompt(messages, prompt), "seed": _check_seed(seed, route)}
         else:
             w, h = image_size(aspect_ratio, width, height)
             options = {"model": model, "prompt": image_prompt(messages, prompt), "width": w, "height": h}
+            options["seed"] = _check_seed(seed, route)
             if route == "flux_dev":
                 options.update(
-                    space=cls.flux_dev_provider.space, seed=_check_seed(seed, route),
                     guidance_scale=_check_number("guidance_scale", kwargs.get("guidance_scale", 3.5), 0, 30),
                     num_inference_steps=int(_check_number("num_inference_steps", kwargs.get("num_inference_steps", 28), 1, 200)),
                 )
-                flow = flux_dev
-            else:
-                options.update(space=cls.flux_space, seed=_check_seed(seed, route))
-                flow = run_predict
+        extra = kwargs.get("mirrors")
+        if extra is not None and not isinstance(extra, Mapping):
+            raise InvalidOption("mirrors must map a model to its extra Space URLs, e.g. {'flux': ['https://…']}")
+        for name in extra or {}:
+            cls.route(name)
+        gateway = check_base_url(kwargs["endpoint"]) if kwargs.get("endpoint") else gateway_from_env()
+        mirrors = cls.mirrors(route, ends, gateway, extra)
 
         call = Call(
             session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
             cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
+            own=frozenset(m.base.rsplit("/run/predict", 1)[0] for m in mirrors if m.own),
         )
-        gen = flow(call, **options)
-        try:
-            async for event in gen:
-                yield event
-        finally:
-            await gen.aclose()
+        for i, mirror in enumerate(mirrors):
+            taken = {k: v for k, v in options.items()
+                     if mirror.flow != "flux_schnell" or k in ("model", "prompt", "seed", "width", "height")}
+            gen = FLOWS[mirror.flow](call, base=mirror.base, space=mirror.space or "", **taken)
+            answered = False
+            try:
+                async for event in gen:
+                    answered = answered or isinstance(event, (str, ImagePreview, ImageResponse))
+                    yield event
+                return
+            except G4FError as exc:
+                why = hands_over(exc)
+                if why is None or answered or i + 1 == len(mirrors):
+                    raise
+                following = mirrors[i + 1]
+                yield Reasoning(f"{mirror.label} is {why}; trying {following.label}", "mirror",
+                                elapsed=call.elapsed())
+            finally:
+                await gen.aclose()
 
 
 class G4F(DeepseekAI_JanusPro7b):

@@ -20,7 +20,8 @@ from .client import DRAIN_GRACE, Deadline, SpaceSession
 from .endpoints import Endpoints
 from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError, TokenExpired
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
-from .functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, Fn, from_config, may_have_moved
+from .functions import (FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn, from_config,
+                        may_have_moved)
 from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .identity import HFToken
 from .media import MediaItem
@@ -28,7 +29,7 @@ from .multiplex import SharedStream
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "run_predict", "SEED_RANGES"]
+__all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "flux_schnell", "run_predict", "SEED_RANGES", "FLOWS"]
 
 _JANUS_SEEDS = (1000, 999999)
 SEED_RANGES = {  # by route; a seed is picked client-side so every result can be reproduced
@@ -38,6 +39,7 @@ SEED_RANGES = {  # by route; a seed is picked client-side so every result can be
     "janus_image": _JANUS_SEEDS,
 }
 STATUS_EVERY = 0.2
+SCHNELL_MAX_SEED = 2**31 - 1  # the official FLUX.1-schnell Space's MAX_SEED (np.int32)
 
 
 def pick_seed(route: str) -> int:
@@ -83,6 +85,7 @@ class Call:
     zerogpu_uuid: str | None = None
     hf_token: HFToken | None = field(default=None, repr=False)
     hf_token_to: frozenset[str] = frozenset()  # servers set by hand that the user lets have the HF token
+    own: frozenset[str] = frozenset()  # the user's own servers on a model's list: no hub token for them
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -90,7 +93,15 @@ class Call:
 
     def _ours(self, base: str) -> bool:
         """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
-        return base not in self.endpoints.tokenless or _root(base) in self.hf_token_to
+        return self._hubs(base) or _root(base) in self.hf_token_to
+
+    def _hubs(self, base: str) -> bool:
+        """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
+        return base not in self.endpoints.tokenless and _root(base) not in self.own
+
+    def referer(self, base: str) -> str:
+        """The page a browser would send from: the seed's Janus referer, else the Space's own page."""
+        return self.endpoints.referer if base == self.endpoints.janus else f"{base}?__theme=light"
 
     async def token(self, space: str, base: str, fresh: bool = False) -> tuple[str | None, str | None, Reasoning | None]:
         """(token, uuid, a status line when the hub had to be asked). Also decides whether this call's
@@ -99,7 +110,7 @@ class Call:
         self.session.authorize(_root(base), hf.value if hf else None)
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
-        if base in self.endpoints.tokenless:  # not the Space the hub would issue a token for
+        if not self._hubs(base):  # not a Space the hub would issue a token for
             return None, None, None
         item, fetched, problem = await self.session.zerogpu_token(
             hub=self.endpoints.hub, space=space, cookies=self.cookies,
@@ -121,7 +132,7 @@ class Call:
                 yield event
             return
         except TokenExpired:
-            if self.api_key is not None or base in self.endpoints.tokenless:
+            if self.api_key is not None or not self._hubs(base):
                 raise
         finally:
             await first.aclose()
@@ -165,7 +176,7 @@ class Call:
 
     def stream(self, base: str) -> SharedStream:
         """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
-        return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.endpoints.referer},
+        return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.referer(base)},
                                           self.proxy)
 
     async def shared_queue(
@@ -225,6 +236,16 @@ class Call:
         """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
         it by name in the Space's config, remember where it is for the session, and retry once."""
         known = self.session.functions.get((base, fn.name), fn)
+        if known.index < 0:  # not pinned for this Space: found by name before the first call
+            found = from_config(await self.session.json("GET", f"{base}/config", deadline=self.deadline,
+                                                        proxy=self.proxy), fn)
+            if found is None:
+                raise GenerationError(f"the Space has no function named {fn.name} (its /config)")
+            moved, labels = found
+            if moved.arity != fn.arity:
+                raise GenerationError(f"the Space's {fn.name} takes {moved.arity} inputs ({', '.join(labels)}); "
+                                      f"this client sends {fn.arity}")
+            self.session.functions[(base, fn.name)] = known = moved
         try:
             async for event in attempt(known):
                 yield event
@@ -266,14 +287,13 @@ class Call:
 
 
 async def janus_chat(
-    call: Call, *, space: str, prompt: str, seed: int | None, media: list[MediaItem],
+    call: Call, *, base: str, space: str, prompt: str, seed: int | None, media: list[MediaItem],
     conversation: JsonConversation | None,
 ) -> AsyncIterator[Event]:
     """The Space's chat function keeps nothing per session (the transcript goes in every prompt), so a
     chat joins the Space's shared stream like an image run: a warm turn is one round trip, and a
     conversation keeps its session hash for as long as that stream lives (``conversation`` is taken for
     the API's sake: the transcript carries the chat)."""
-    base = call.endpoints.janus
     session_hash = call.stream(base).session_hash
     token, uuid, note = await call.token(space, base)
     if note:
@@ -281,7 +301,7 @@ async def janus_chat(
     yield JsonConversation(session_hash, uuid, token)
     image = await call.upload(base, session_hash, media[-1]) if media else None
     seed = pick_seed("janus_chat") if seed is None else seed
-    headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
+    headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         stream = call.stream(base)  # the same one, unless a stop retired it meanwhile
@@ -307,14 +327,13 @@ async def janus_chat(
 
 
 async def janus_image(
-    call: Call, *, space: str, model: str, prompt: str, seed: int | None
+    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None
 ) -> AsyncIterator[Event]:
-    base = call.endpoints.janus
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
     seed = pick_seed("janus_image") if seed is None else seed
-    headers = {**zerogpu_headers(token, uuid), "referer": call.endpoints.referer}
+    headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
         stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
@@ -335,15 +354,32 @@ async def janus_image(
 
 
 async def flux_dev(
-    call: Call, *, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
+    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
     guidance_scale: float, num_inference_steps: int,
 ) -> AsyncIterator[Event]:
-    base = call.endpoints.flux_dev
+    seed = pick_seed("flux_dev") if seed is None else seed
+    data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
+    async for event in _image_and_seed(call, base, space, FLUX_INFER, data, model, prompt, seed, width, height):
+        yield event
+
+
+async def flux_schnell(
+    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
+) -> AsyncIterator[Event]:
+    """The official FLUX.1-schnell Space on the queue API (the legacy route's mirror): its ``infer`` found by
+    name, 4 steps as its default, and seeds folded into its range (the reply names the seed it used)."""
+    seed = pick_seed("run_predict") if seed is None else seed
+    data = [prompt, seed % (SCHNELL_MAX_SEED + 1), False, width, height, 4]
+    async for event in _image_and_seed(call, base, space, SCHNELL_INFER, data, model, prompt, data[1], width, height):
+        yield event
+
+
+async def _image_and_seed(call: Call, base: str, space: str, fn: Fn, data: list[Any], model: str, prompt: str,
+                          seed: int, width: int, height: int) -> AsyncIterator[Event]:
+    """A FLUX ``infer`` on the queue API: outputs (image, seed), previews when it is a generator."""
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
-    seed = pick_seed("flux_dev") if seed is None else seed
-    data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
     headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
@@ -364,7 +400,7 @@ async def flux_dev(
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, used if _is_int(used) else seed, width, height)
 
-    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, FLUX_INFER, attempt)):
+    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, fn, attempt)):
         yield event
 
 
@@ -391,9 +427,9 @@ def _is_int(value: Any) -> bool:
 
 
 async def run_predict(
-    call: Call, *, space: str, model: str, prompt: str, seed: int | None, width: int, height: int
+    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int
 ) -> AsyncIterator[Event]:
-    url = call.endpoints.flux_predict
+    url = base  # the full /run/predict URL
     base = url.rsplit("/run/predict", 1)[0]
     token, uuid, note = await call.token(space, url)
     if note:
@@ -431,3 +467,7 @@ async def run_predict(
 
     async for event in call.renewing(space, url, headers, lambda: call.relocated(base, PREDICT_INFER, attempt)):
         yield event
+
+
+FLOWS = {"janus_chat": janus_chat, "janus_image": janus_image, "flux_dev": flux_dev, "run_predict": run_predict,
+         "flux_schnell": flux_schnell}

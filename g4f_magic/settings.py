@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from .endpoints import ENV_VAR
@@ -71,6 +71,10 @@ class Settings(Configurable):
                               help="Live widgets: auto (in a kernel), on, off (plain lines).").tag(config=True)
     token = Unicode("", help=f"ZeroGPU token. Prefer %g4f login or ${TOKEN_ENV}: config files are easy to share."
                     ).tag(config=True)
+    mirrors = Dict(value_trait=List(Unicode()), default_value={},
+                   help="More Spaces for a model, tried in order after its own and the official ones when those "
+                   "are gone, paused, building or asleep: {'flux': ['https://you-flux-1-dev.hf.space']} "
+                   "(your duplicates, your Gradio servers).").tag(config=True)
     send_hf_token_to = Unicode("", help="Your own Gradio servers (comma list of base URLs) that may have your "
                                "Hugging Face token; the hub's Spaces always get it, other hosts never."
                                ).tag(config=True)
@@ -89,6 +93,20 @@ class Settings(Configurable):
                     G4F.route(name)
                 except G4FError as exc:  # %config shows a TraitError's message and keeps the old value
                     raise TraitError(str(exc)) from None
+        return proposal["value"]
+
+    @validate("mirrors")
+    def _mirror_models(self, proposal: Any) -> dict[str, list[str]]:
+        from .endpoints import check_base_url
+        from .providers import G4F
+
+        for name, urls in proposal["value"].items():
+            try:
+                G4F.route(name)
+                for url in urls:
+                    check_base_url(url, f"mirrors[{name!r}]")
+            except G4FError as exc:
+                raise TraitError(str(exc)) from None
         return proposal["value"]
 
     @validate("token")
@@ -131,7 +149,7 @@ def values(settings: Settings | None = None) -> dict[str, Any]:
 
         settings = next(iter(g4f_magic._loaded.values()), None)
     if settings is None:
-        found = {k: t.default_value for k, t in Settings.class_traits(config=True).items()}
+        found = {k: t.default() for k, t in Settings.class_traits(config=True).items()}
         token = os.environ.get(TOKEN_ENV)
         found["api_key"] = Secret(token) if token else None
         return found
@@ -163,6 +181,7 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
         flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
         api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
+        mirrors={k: tuple(v) for k, v in (settings.get("mirrors") or {}).items()},
         send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
         max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
         steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),

@@ -109,6 +109,13 @@ _JOIN_REPLIES: dict[str, tuple[int, Any, str]] = {
 }
 
 
+_DOWN_PAGES = {
+    "paused": "<!DOCTYPE html><html><body><h1>This Space has been paused by its owner.</h1></body></html>",
+    "building": "<!DOCTYPE html><html><body><h1>This Space is building</h1></body></html>",
+    "sleeping": "<!DOCTYPE html><html><body><h1>This Space is sleeping due to inactivity</h1></body></html>",
+}
+
+
 def _space_host(base: str) -> str:
     """The Space's public host in the gateway layout (``http://GATEWAY/<host>``)."""
     return base.rstrip("/").rsplit("/", 1)[-1]
@@ -179,6 +186,7 @@ class FaultySpace(LocalSpace):
         self.redirect_target = "http://169.254.169.254/latest/meta-data/"
         self._armed: dict[str, list[str]] = {}
         self._redirects: dict[str, str] = {}  # file path → the redirect fault it answers with
+        self.down: dict[str, str] = {}  # Space host → gone, paused, building or sleeping (every request)
 
     # -- control -------------------------------------------------------------------------------
     def arm(self, fault: str, times: int = 1) -> None:
@@ -190,11 +198,23 @@ class FaultySpace(LocalSpace):
     def reset(self) -> None:
         super().reset()
         self._armed.clear()
+        self.down.clear()
 
     def app(self) -> web.Application:
         app = super().app()
         app.router.add_post("/_localspace/arm", self.ctl_arm)
+        app.middlewares.append(self._down_hosts)
         return app
+
+    @web.middleware
+    async def _down_hosts(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A Space that is gone (404), paused, building or asleep answers every request so."""
+        state = self.down.get(request.path.split("/", 2)[1] if request.path.count("/") > 1 else "")
+        if state is None:
+            return await handler(request)
+        if state == "gone":
+            return web.json_response({"detail": "Not Found"}, status=404)
+        return web.Response(text=_DOWN_PAGES[state], status=503, content_type="text/html")
 
     async def ctl_arm(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -178,7 +178,7 @@ async def test_stop_cancels_and_the_space_sees_the_disconnect(panel: Panel, spac
 
 
 async def test_errors_show_one_red_line_and_the_panel_stays_usable(panel: Panel, space: LocalSpace) -> None:
-    space.arm("join_503_queue_full")
+    space.arm("join_503_queue_full", times=2)  # the seed's FLUX.1-dev and the official one
     panel.prompt.value = "x"
     panel.generate()
     [view] = panel.tasks.values()

@@ -36,7 +36,15 @@ SPACE_HOSTS = {
     "deepseek-ai-janus-pro-7b.hf.space": "janus",
     "roxky-flux-1-dev.hf.space": "flux_dev",
     "roxky-g4f-flux.hf.space": "predict",
+    # the official Spaces the routes fall back to (g4f_magic.mirrors)
+    "black-forest-labs-flux-1-dev.hf.space": "flux_dev",
+    "black-forest-labs-flux-1-schnell.hf.space": "schnell",
+    "you-flux-1-dev.hf.space": "flux_dev",  # a user's own duplicate of FLUX.1-dev
 }
+# the official FLUX.1-schnell Space's queue function, found by its api_name in /config:
+# infer(prompt, seed, randomize_seed, width, height, num_inference_steps) → (image, seed)
+SCHNELL_FN, SCHNELL_TRIGGER = 2, 7
+SCHNELL_INPUTS = ("Prompt", "Seed", "Randomize seed", "Width", "Height", "Number of inference steps")
 MAX_FILES = 256  # a long-running local Space serves recent files, like Gradio's cache
 STANDIN = "g4f_magic local Space: a local stand-in for testing, not a model"
 
@@ -131,6 +139,8 @@ class LocalSpace:
         steps = 4
         if job.kind == "flux_dev":  # infer(prompt, seed, randomize, width, height, guidance, steps)
             steps = job.data[6] if len(job.data) > 6 and isinstance(job.data[6], int) and 0 < job.data[6] <= 200 else 28
+        if job.kind == "schnell":  # infer(prompt, seed, randomize, width, height, steps)
+            steps = job.data[5] if len(job.data) > 5 and isinstance(job.data[5], int) and 0 < job.data[5] <= 50 else 4
         return steps, 1 if steps < 10 else 7, self.step_delay
 
     def _failure_hook(self, job: Job) -> dict[str, Any] | None:
@@ -168,6 +178,7 @@ class LocalSpace:
         app.router.add_get("/{host}/gradio_api/file={path:.+}", self.file)
         app.router.add_get("/{host}/file={path:.+}", self.file)
         app.router.add_post("/{host}/run/predict", self.predict)
+        app.router.add_get("/{host}/config", self.config)
         return app
 
     @web.middleware
@@ -206,8 +217,19 @@ class LocalSpace:
             content_type="text/html",
         )
 
+    async def config(self, request: web.Request) -> web.Response:
+        """The official FLUX.1-schnell Space's ``/config``, the part a client reads to find ``infer``."""
+        self._space(request, "schnell")
+        components = [{"id": 10 + n, "type": "textbox", "props": {"label": label}}
+                      for n, label in enumerate(SCHNELL_INPUTS)]
+        deps = [{"id": 0, "api_name": "example", "targets": [[1, "click"]], "inputs": [10]},
+                {"id": 1, "api_name": "example_1", "targets": [[3, "click"]], "inputs": [10]},
+                {"id": SCHNELL_FN, "api_name": "infer", "targets": [[SCHNELL_TRIGGER, "click"], [10, "submit"]],
+                 "inputs": [c["id"] for c in components], "outputs": [20, 11]}]
+        return web.json_response({"version": "5.25.2", "components": components, "dependencies": deps})
+
     async def space_index(self, request: web.Request) -> web.Response:
-        host = self._space(request, "janus", "flux_dev", "predict")
+        host = self._space(request, "janus", "flux_dev", "predict", "schnell")
         return web.Response(text=f"<!DOCTYPE html><title>{html.escape(host)}</title><p>{html.escape(STANDIN)}</p>",
                             content_type="text/html")
 
@@ -265,11 +287,12 @@ class LocalSpace:
 
     # -- queue API ------------------------------------------------------------------------------
     async def join(self, request: web.Request) -> web.Response:
-        host = self._space(request, "janus", "flux_dev")
+        host = self._space(request, "janus", "flux_dev", "schnell")
         body = await request.json()
         data = body.get("data") if isinstance(body, dict) else None
         fn = body.get("fn_index") if isinstance(body, dict) else None
-        kinds = {("janus", 2): "chat", ("janus", 3): "janus_image", ("flux_dev", 2): "flux_dev"}
+        kinds = {("janus", 2): "chat", ("janus", 3): "janus_image", ("flux_dev", 2): "flux_dev",
+                 ("schnell", SCHNELL_FN): "schnell"}
         kind = kinds.get((SPACE_HOSTS[host], fn))
         session = body.get("session_hash") if isinstance(body, dict) else None
         if kind is None or not isinstance(data, list) or not isinstance(session, str):
@@ -284,7 +307,7 @@ class LocalSpace:
         return web.json_response({"event_id": event_id})
 
     async def data(self, request: web.Request) -> web.StreamResponse:
-        host = self._space(request, "janus", "flux_dev")
+        host = self._space(request, "janus", "flux_dev", "schnell")
         session = request.query.get("session_hash", "")
         jobs = self._jobs.pop(session, [])
         resp = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
@@ -432,6 +455,8 @@ class LocalSpace:
             return [[{"image": url(self._image_file(job.host, prompt, seed + i, 384, 384, "WEBP", f"#{i + 1}/5")),
                       "caption": None} for i in range(5)]]
         prompt, seed, _, width, height = str(data[0]), int(data[1]), data[2], int(data[3]), int(data[4])
+        if job.kind == "schnell":  # a plain function on the official Space: no previews
+            return [url(self._image_file(job.host, prompt, seed, width, height, "WEBP")), seed]
         first = url(self._image_file(job.host, prompt, seed, max(32, width // 8), max(32, height // 8), "WEBP", "preview 1"))
         await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                       "output": {"data": [first, seed], "is_generating": True}})

@@ -229,7 +229,33 @@ def predict_space(moved: bool = False) -> gr.Blocks:
     return demo
 
 
-APPS = {"janus": janus, "moved": lambda: janus(moved=True), "flux_dev": flux_dev, "predict": predict_space,
+def schnell(prompt: str, seed: float, randomize_seed: bool, width: float, height: float,
+            num_inference_steps: float, request: gr.Request) -> tuple[Image.Image, int]:
+    steer(prompt, request)
+    seed = random.randint(0, 2**31 - 1) if randomize_seed else int(seed)
+    return picture(seed, int(width), int(height), "official flux-schnell"), seed
+
+
+def schnell_official() -> gr.Blocks:
+    """The official FLUX.1-schnell Space on the queue API: ``infer`` (6 inputs, api_name "infer") after the
+    examples' listeners, so its index is not the legacy Space's."""
+    with gr.Blocks(title="FLUX.1 [schnell] official (contract app)") as demo:
+        _examples_events()
+        prompt = gr.Text(label="Prompt", max_lines=1)
+        run_button = gr.Button("Run", scale=0)
+        result = gr.Image(label="Result", show_label=False)
+        seed = gr.Slider(label="Seed", minimum=0, maximum=2**31 - 1, step=1, value=0)
+        randomize_seed = gr.Checkbox(label="Randomize seed", value=True)
+        width = gr.Slider(label="Width", minimum=256, maximum=2048, step=32, value=1024)
+        height = gr.Slider(label="Height", minimum=256, maximum=2048, step=32, value=1024)
+        num_inference_steps = gr.Slider(label="Number of inference steps", minimum=1, maximum=50, step=1, value=4)
+        gr.on(triggers=[run_button.click, prompt.submit], fn=schnell,
+              inputs=[prompt, seed, randomize_seed, width, height, num_inference_steps], outputs=[result, seed],
+              api_name="infer")
+    return demo
+
+
+APPS = {"janus": janus, "schnell_official": schnell_official, "moved": lambda: janus(moved=True), "flux_dev": flux_dev, "predict": predict_space,
         "predict_moved": lambda: predict_space(moved=True), "changed": lambda: flux_dev(changed=True)}
 
 

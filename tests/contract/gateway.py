@@ -16,12 +16,18 @@ from aiohttp import web
 
 from g4f_magic.localspace.app import run_in_thread
 
+# what Hugging Face's edge answers for a Space that is not running (the page, in short)
+DOWN = {
+    "paused": "<!DOCTYPE html><html><body><h1>This Space has been paused by its owner.</h1></body></html>",
+    "building": "<!DOCTYPE html><html><body><h1>This Space is building</h1></body></html>",
+    "sleeping": "<!DOCTYPE html><html><body><h1>This Space is sleeping due to inactivity</h1></body></html>",
+}
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 
 class Gateway:
     def __init__(self, upstreams: dict[str, str]) -> None:
-        self.upstreams = upstreams  # public host → http://127.0.0.1:PORT
+        self.upstreams = upstreams  # public host → http://127.0.0.1:PORT, or "gone", "paused", "building", "sleeping"
         self.seen: list[tuple[str, str]] = []  # (host segment, path) of every request
         self.authorized: list[tuple[str, str, str]] = []  # (host segment, path, Authorization) when it had one
 
@@ -42,8 +48,10 @@ class Gateway:
         if "authorization" in request.headers:
             self.authorized.append((host, "/" + tail, request.headers["authorization"]))
         upstream = self.upstreams.get(host)
-        if upstream is None:
+        if upstream is None or upstream == "gone":
             raise web.HTTPNotFound(text='{"detail": "Not Found"}', content_type="application/json")
+        if upstream in DOWN:  # a Space the edge answers for: paused, building, asleep
+            return web.Response(status=503, text=DOWN[upstream], content_type="text/html")
         url = f"{upstream}/{tail}" + (f"?{request.query_string}" if request.query_string else "")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         async with self.http.request(request.method, url, headers=headers, data=await request.read(),

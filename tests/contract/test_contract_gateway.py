@@ -86,3 +86,69 @@ async def test_the_account_token_goes_to_the_spaces_and_the_hub_only(through: Ga
     assert all(p.endswith("/jwt") for h, p, _ in through.authorized if h == "huggingface.co")
     assert len(through.authorized) == len([s for s in through.seen if s[0] in spaces]) + len(
         [s for s in through.seen if s[0] == "huggingface.co"])
+
+
+OFFICIAL = {"black-forest-labs-flux-1-dev.hf.space": "flux_dev", "deepseek-ai-janus-pro-7b.hf.space": "janus",
+            "black-forest-labs-flux-1-schnell.hf.space": "schnell_official"}
+
+
+@pytest.fixture(scope="module")
+def mirrored() -> Iterator[tuple[str, Gateway]]:
+    """The seed's Spaces down (paused, gone, building); the official ones real Gradio apps with their signatures."""
+    servers = {host: Server(app, "--root-path", f"https://{host}") for host, app in OFFICIAL.items()}
+    with running(servers, clean=False):
+        ups = {host: s.direct for host, s in servers.items()}
+        ups.update({FLUX_DEV: "paused", PREDICT: "gone", JANUS: "building"})
+        with gateway_in_thread(ups) as (url, gw):
+            yield url, gw
+
+
+@pytest.mark.gradio("queue")
+@pytest.mark.parametrize(("model", "seed", "said"), [
+    ("flux", 7, "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"),
+    ("flux-schnell", 3_000_000_001, "roxky/g4f-flux is gone (404); trying black-forest-labs/FLUX.1-schnell"),
+    ("janus-pro-7b-image", 1234, "roxky/Janus-Pro-7B is building; trying deepseek-ai/Janus-Pro-7B"),
+])
+async def test_the_official_spaces_answer_when_the_seeds_are_down(mirrored: tuple[str, Gateway], model: str,
+                                                                  seed: int, said: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", mirrored[0])
+    events = [e async for e in G4F.create_async_generator(model, "a lighthouse", seed=seed, width=256, height=256)]
+    assert [str(e) for e in events if getattr(e, "kind", None) == "mirror"] == [said]
+    [result] = [e for e in events if isinstance(e, ImageResponse)]
+    assert result.seed == seed % 2**31  # the official schnell's seeds stop at 2**31 - 1: folded, and said
+    data, mime = await fetch_image(result.urls[0])
+    assert mime == "image/webp" and len(data) > 100
+
+
+@pytest.mark.gradio("queue")
+async def test_a_janus_chat_answers_from_the_official_space(mirrored: tuple[str, Gateway],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", mirrored[0])
+    events = [e async for e in G4F.create_async_generator("janus-pro-7b", "what is a lighthouse?", seed=7)]
+    assert "".join(e for e in events if isinstance(e, str)) == (
+        "Contract app answer (seed 7). You asked: what is a lighthouse?")
+
+
+@pytest.mark.gradio("queue")
+@pytest.mark.timeout(180)
+def test_a_real_kernel_and_the_panel_say_which_space_answered(mirrored: tuple[str, Gateway], tmp_path: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("G4F_MAGIC_ENDPOINT", mirrored[0])
+    nb = run_notebook(["%load_ext g4f_magic", "%%g4f -m flux -s 7 -W 256 -H 256\na lighthouse"],
+                      tmp_path / "mirrors.ipynb", timeout=150)
+    assert shown_images(nb.cells[1])
+    said = " ".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[1].outputs)
+    assert "flux · done · seed 7 · 256x256" in said and "roxky/FLUX.1-dev is paused; trying black-forest-labs" in said
+
+    async def panel_run() -> Panel:
+        panel = Panel(image_dir="imgs")
+        panel.model.value = "janus-pro-7b-image"
+        panel.prompt.value = "a red bicycle"
+        panel.generate_button.click()
+        await asyncio.gather(*list(panel.tasks), return_exceptions=True)
+        return panel
+
+    panel = asyncio.run(panel_run())
+    assert len(panel.results) == 5, panel.error.value + panel.history.value
+    assert "roxky/Janus-Pro-7B is building; trying deepseek-ai/Janus-Pro-7B" in panel.history.value
