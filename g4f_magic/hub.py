@@ -27,20 +27,20 @@ def hub_url(endpoint: str | None = None, hub: str | None = None) -> str:
 
 
 async def _get(hub: str, path: str, token: HFToken) -> object:
+    """The hub's JSON answer to the account; a token the hub refuses is one line naming where it came from."""
     session = await get_session()
-    return await session.json("GET", f"{hub}{path}", deadline=Deadline(TIMEOUT), headers=token.bearer())
-
-
-async def whoami(token: HFToken, hub: str) -> Account:
-    """The account the token belongs to (``/api/whoami-v2``)."""
     try:
-        body = await _get(hub, "/api/whoami-v2", token)
+        return await session.json("GET", f"{hub}{path}", deadline=Deadline(TIMEOUT), headers=token.bearer())
     except ResponseStatusError as exc:
         if exc.status == 401:
             raise ResponseStatusError(f"the hub did not accept the Hugging Face token from {token.source} (401)",
                                       401) from None
         raise
-    account = parse_whoami(body)
+
+
+async def whoami(token: HFToken, hub: str) -> Account:
+    """The account the token belongs to (``/api/whoami-v2``)."""
+    account = parse_whoami(await _get(hub, "/api/whoami-v2", token))
     if account is None:
         raise StreamError("the hub's whoami reply names no account")
     return account
@@ -51,9 +51,6 @@ async def zero_gpu_quota(token: HFToken, hub: str) -> Quota:
     try:
         body = await _get(hub, "/api/spaces/zero-gpu/quota", token)
     except ResponseStatusError as exc:
-        if exc.status == 401:
-            raise ResponseStatusError(f"the hub did not accept the Hugging Face token from {token.source} (401)",
-                                      401) from None
         if exc.status == 403:
             raise ResponseStatusError(f"cannot read the ZeroGPU quota: {_PERMISSION}", 403) from None
         raise

@@ -1,8 +1,8 @@
 """What the first generation needs, loaded in the background right after ``%load_ext``.
 
 ``%load_ext`` stays cheap (nothing heavy is imported on its path), and the first ``%%g4f`` cell does
-not wait about a quarter of a second for aiohttp, Pillow, the Markdown renderer and ipywidgets: a
-daemon thread imports them while the user reads or types. ``G4F_MAGIC_WARMUP=0`` turns it off.
+not wait about a quarter of a second for aiohttp, Pillow, the Markdown renderer, ipywidgets and
+huggingface_hub (the token lookup): a daemon thread imports them while the user reads or types. ``G4F_MAGIC_WARMUP=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ def _warm(widgets: bool) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the run that needs it says what is wrong, in its own cell
             return
+    from .identity import find_hf_token
     from .render import markdown_html
 
     markdown_html("")  # builds the parser once
+    find_hf_token()  # imports huggingface_hub where installed (about 0.1 s) to find the user's token
 
 
 def start(widgets: bool) -> threading.Thread | None:
