@@ -72,6 +72,9 @@ class SharedStream:
         self.expecting = 0  # joins in flight that will listen here
         self.joins = 0  # joins sent under this session hash
         self.known = False  # the Space knows this session hash (an event of it completed)
+        # the stream's first join is in flight on a pooled connection: the stream waits for it, to reuse that
+        # connection (a pipelined join answered sooner would otherwise open the stream on a third one)
+        self.pooled_join = False
         self.opened = 0  # streams opened, for tests and benchmarks
         self.early_opens = 0  # of which opened alongside a join, before its reply
         self.retired = False  # closed on purpose: new runs go to a new stream
@@ -110,9 +113,20 @@ class SharedStream:
         for msg in early:
             self._deliver(event_id, msg)
         complete = any(m.get("msg") == "process_completed" for m in early)  # its result came before it listened
-        if not complete and (self._pump is None or self._pump.done()):
+        if not complete and not self.pooled_join and (self._pump is None or self._pump.done()):
             self._pump = asyncio.get_running_loop().create_task(self._run())
         return queue
+
+    def pooled(self, join: asyncio.Future[Any]) -> None:
+        """``join`` is the stream's first join, on a pooled connection: the stream opens once it is answered
+        (its connection is back in the pool then), whatever the joins sent after it do meanwhile."""
+        self.pooled_join = True
+        join.add_done_callback(self._pooled_done)
+
+    def _pooled_done(self, _: Any = None) -> None:
+        self.pooled_join = False
+        if (self.listeners or self.abandoned) and not self._closed and (self._pump is None or self._pump.done()):
+            self._pump = asyncio.get_running_loop().create_task(self._run())
 
     def leave(self, event_id: str, finished: bool) -> None:
         """The listener is done: its result came (``finished``), or its run was stopped."""

@@ -161,6 +161,8 @@ class Call:
         pipelined = stream.joins > 0
         stream.joining()
         join = asyncio.ensure_future(self.join(stream.base, body, headers, pipelined))
+        if not pipelined:
+            stream.pooled(join)
         try:
             event_id = await asyncio.shield(join)
         except asyncio.CancelledError:

@@ -38,6 +38,19 @@ async def test_twenty_concurrent_runs_take_two_connections(space: LocalSpace, en
     assert sum(p.opened for p in session.pipes.values()) == 1  # the warm burst reused it
 
 
+async def test_the_stream_waits_for_its_first_join_and_reuses_its_connection(space: LocalSpace,
+                                                                             endpoint: str) -> None:
+    """The first join goes alone on a pooled connection; when the joins pipelined after it are answered
+    first, the stream still waits for it, and opens on its connection rather than a third one."""
+    zerogpu = TOKEN[3:]  # a ZeroGPU token: no hub request, so the first run to start sends the first join
+    runs = await asyncio.gather(*(collect("janus-pro-7b-image", ("[fault:join_slow_reply] " if i == 0 else "") +
+                                          f"fox {i}", seed=2000 + i, api_key=zerogpu) for i in range(5)))
+    assert [next(e for e in events if isinstance(e, ImageResponse)).seed for events in runs] == [
+        2000 + i for i in range(5)]
+    assert len(space.requests(JANUS, "/gradio_api/queue/data")) == 1
+    assert connections(space) == 2  # the joins' and the first join's, which the stream reused
+
+
 # -- the reply reader ----------------------------------------------------------------------------------
 LENGTH = b'HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-length: 15\r\ncontent-type: application/json\r\n\r\n{"event_id":"a"'
 CHUNKED = (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
