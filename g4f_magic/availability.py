@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from .errors import GPUBusy, QuotaExceeded, SpaceUnavailable
 from .events import Reasoning
 from .identity import login_hint
+from .refusals import ANONYMOUS_ADVICE
 
 if TYPE_CHECKING:
     from .engine import Job, View
@@ -114,11 +115,13 @@ def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
     if exc.retry_after is not None:
         hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.wait
                      else f"that is longer than max_wait ({clock(job.max_wait)})")
+    text = str(exc)
     if exc.tier == "anonymous" or exc.reason == "space":
-        hints.append(login_hint())
+        hints.append(login_hint())  # says what the Space's own advice says, and how, here
+        text = " ".join(text.replace(ANONYMOUS_ADVICE, "").split())
     if not hints:
         return exc
-    return QuotaExceeded(f"{exc} ({'; '.join(hints)})", retry_after=exc.retry_after, reason=exc.reason,
+    return QuotaExceeded(f"{text} ({'; '.join(hints)})", retry_after=exc.retry_after, reason=exc.reason,
                          tier=exc.tier)
 
 

@@ -159,4 +159,4 @@ def parse_quota(body: Any) -> Quota | None:
 def login_hint() -> str:
     """What an anonymous user is told with their first quota refusal."""
     return (f"anonymous calls share this machine's IP quota ({TIERS['anonymous']} min of GPU a day): set HF_TOKEN "
-            f"or run %g4f login for your account's ({TIERS['free']} min free, {TIERS['pro']} with PRO)")
+            f"or run %g4f login to use your account's quota ({TIERS['free']} min a day free, {TIERS['pro']} with PRO)")

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 from .errors import G4FError, GenerationError, GPUBusy, QuotaExceeded, TokenExpired, one_line
 
-__all__ = ["refusal", "parse_timedelta", "Toast", "toast", "PENDING_RETRY", "BUSY_RETRY"]
+__all__ = ["refusal", "parse_timedelta", "Toast", "toast", "PENDING_RETRY", "BUSY_RETRY", "ANONYMOUS_ADVICE"]
 
+ANONYMOUS_ADVICE = "Authenticate with a Hugging Face token for more quota"  # spaces' words to an anonymous caller
 PENDING_RETRY = 30.0  # "try again once some of those tasks have completed": no time is given
 BUSY_RETRY = 10.0  # "No GPU was available": the node had none; the next try queues again
 
@@ -45,6 +46,8 @@ _QUOTA = re.compile(r"exceeded your (?:(free|pro) )?(?:zero)?gpu quota|gpu quota
 # the advice spaces appends for API callers ends in a bare link: " - https://huggingface.co/…"
 _LINK_TAIL = re.compile(r"\s+-\s+https?://\S+\s*$")
 _SEAM = re.compile(r"(?<=allowed)(?=Subscribe)")
+# advice for someone clicking the Space's examples in a browser: not for a notebook
+_UI_ONLY = re.compile(r"\s*Try re-running outside of examples[^.]*\.?")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(https?://[^)\s]*\)")  # the toast's text form: "[Create a free account](…)"
 
 
@@ -70,8 +73,9 @@ def _retry_after(text: str) -> float | None:
 def _clean(text: str) -> str:
     """One line, without the trailing bare link spaces adds for API callers (the hint says what to do),
     without the quotes Gradio 4 puts around a ``gr.Error`` (its ``str()`` is the message's ``repr``), and
-    with a Markdown link's text only, and with the sentence break spaces 0.51 leaves out ("…the maximum allowedSubscribe to…")."""
-    line = one_line(_MD_LINK.sub(r"\1", _SEAM.sub(". ", text)))
+    with a Markdown link's text only, without advice about the Space's examples (a browser's), and with the
+    sentence break spaces 0.51 leaves out ("…the maximum allowedSubscribe to…")."""
+    line = one_line(_UI_ONLY.sub("", _MD_LINK.sub(r"\1", _SEAM.sub(". ", text))))
     if len(line) > 1 and line[0] == line[-1] and line[0] in "'\"":
         line = line[1:-1].strip()
     while True:
