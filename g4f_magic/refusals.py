@@ -75,9 +75,10 @@ def _clean(text: str) -> str:
     without the quotes Gradio 4 puts around a ``gr.Error`` (its ``str()`` is the message's ``repr``), and
     with a Markdown link's text only, without advice about the Space's examples (a browser's), and with the
     sentence break spaces 0.51 leaves out ("…the maximum allowedSubscribe to…")."""
-    line = one_line(_UI_ONLY.sub("", _MD_LINK.sub(r"\1", _SEAM.sub(". ", text))))
-    if len(line) > 1 and line[0] == line[-1] and line[0] in "'\"":
-        line = line[1:-1].strip()
+    raw = text.strip()
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"":
+        raw = raw[1:-1]
+    line = one_line(_UI_ONLY.sub("", _MD_LINK.sub(r"\1", _SEAM.sub(". ", raw))))
     while True:
         shorter = _LINK_TAIL.sub("", line)
         if shorter == line:

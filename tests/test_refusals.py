@@ -65,6 +65,9 @@ def test_the_rest_never_retry_or_renew_the_token() -> None:
     assert str(duration) == ("The requested GPU duration (90s) is larger than the maximum allowed. Subscribe to "
                              "Hugging Face PRO to allow GPU tasks up to 40 min")
     assert type(refusal("'Expired ZeroGPU proxy token'")) is TokenExpired  # Gradio 4 quotes a gr.Error
+    quoted = refusal("'Space app has reached its GPU limit. Try re-running outside of examples if it happened "
+                     "after clicking one'")  # the browser's advice goes, the quotes with it
+    assert str(quoted) == "Space app has reached its GPU limit."
     assert str(refusal("'Expired ZeroGPU proxy token'")) == "Expired ZeroGPU proxy token"
     worker = refusal("GPU task aborted", "ZeroGPU worker error")
     assert type(worker) is GenerationError and str(worker) == "ZeroGPU worker error: GPU task aborted"
