@@ -22,6 +22,10 @@ def _open(data: bytes) -> Any:
 
     try:
         im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, hit while opening: the same bomb
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        raise StreamError(f"the image declares {int(size.group(1)):,} pixels, more than this package decodes" if size
+                          else "the image declares more pixels than this package decodes") from exc
     except Exception as exc:  # Pillow raises many types for bad bytes
         raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from exc
     if im.width * im.height > MAX_PIXELS:

@@ -17,8 +17,9 @@ GUARDS = [
      "        if len(raw) > max_bytes:\n", "        if False:\n", "tests/test_hostile.py"),
     ("declared size checked before an image is shown as served", "g4f_magic/engine.py",
      "                checked(data)  #", "                (data)  #", "tests/test_hostile.py"),
-    ("image URL on the Space's own host", "g4f_magic/gradio.py",
-     "    if parts.netloc.lower() != urlsplit(base).netloc.lower():\n", "    if False:\n", "tests/test_hostile.py"),
+    ("image URL on the Space's own host (and not another host's folder of a gateway)", "g4f_magic/gradio.py",
+     "    if parts.netloc.lower() == urlsplit(base).netloc.lower():\n", "    return url\n    if True:\n",
+     "tests/test_hostile.py tests/test_wire.py tests/test_gradio.py"),
     ("image URL http(s) only", "g4f_magic/gradio.py",
      '    if parts.scheme not in ("http", "https"):\n', "    if False:\n", "tests/test_hostile.py"),
     ("entity-encoded tags stripped from messages", "g4f_magic/errors.py",
@@ -36,6 +37,11 @@ GUARDS = [
     ("api_key out of a call's repr", "g4f_magic/routes.py",
      "    api_key: str | None = field(default=None, repr=False)\n", "    api_key: str | None = None\n",
      "tests/test_faults.py"),
+    ("the Hugging Face token out of its repr", "g4f_magic/identity.py",
+     "        return f\"HFToken(value='***', source={self.source!r})\"\n",
+     "        return f\"HFToken(value={self.value!r}, source={self.source!r})\"\n", "tests/test_faults.py"),
+    ("the Hugging Face token never on a redirect", "g4f_magic/client.py",
+     "            if hop and \"headers\" in kwargs:\n", "            if False:\n", "tests/test_account.py"),
 ]
 
 

@@ -3,6 +3,8 @@ the project's own errors — never another exception, never a hang. ``make fuzz`
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
 import os
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from g4f_magic.errors import G4FError
+from g4f_magic.errors import G4FError, StreamError
 from g4f_magic.events import Reasoning
 from g4f_magic.gradio import Completed, Generating, QueueDecoder, apply_diff, image_urls, upload_paths
 from g4f_magic.sse import SSEDecoder, SSEEvent
@@ -46,8 +48,8 @@ def test_sse_any_bytes_any_split(data: bytes, cuts: list[int]) -> None:
         for a, b in zip(bounds, bounds[1:]):
             for ev in dec.feed(data[a:b]):
                 assert isinstance(ev, SSEEvent) and isinstance(ev.data, str)
-    except G4FError:
-        pass
+    except StreamError as exc:  # only an event past its size limit, said in one line
+        assert "\n" not in str(exc) and "1500" in str(exc), str(exc)
 
 
 @given(st.lists(st.tuples(st.sampled_from(["data", "event", "id", ":c", "retry"]), st.text(max_size=30)),
@@ -70,26 +72,44 @@ def test_gradio_messages_give_events_or_our_errors(messages: list[dict[str, Any]
                 assert isinstance(item, (Reasoning, Generating, Completed))
                 if isinstance(item, Reasoning):
                     assert isinstance(item.status, str) and "\n" not in item.status
-    except G4FError:
-        pass
+    except G4FError as exc:  # the Space's failure, or a broken stream: said in one non-empty line
+        assert str(exc) and "\n" not in str(exc), str(exc)
 
 
 @given(st.text(max_size=200))
 def test_gradio_payload_text(payload: str) -> None:
     try:
+        parsed: Any = json.loads(payload)
+    except ValueError:
+        parsed = ValueError
+    try:
         QueueDecoder("E").decode(payload)
-    except G4FError:
-        pass
+    except StreamError:  # what is not JSON, or JSON that is not a message, is a broken stream
+        assert parsed is ValueError or not isinstance(parsed, (dict, type(None)))
+    except G4FError:  # a message that says the event failed
+        assert isinstance(parsed, dict) and parsed.get("msg") in ("process_completed", "unexpected_error")
+    else:
+        assert parsed is not ValueError
 
 
 @given(json_values, st.lists(st.tuples(st.sampled_from(["replace", "append", "add", "delete", "boom"]),
                                         st.lists(st.integers(-2, 3) | st.text(max_size=3), max_size=3),
                                         json_values), max_size=4))
 def test_diffs_against_any_shape(obj: Any, diff: list[Any]) -> None:
+    """Where our edits succeed, Gradio's own client (``gradio_client.utils.apply_diff``) agrees; where they
+    fail, the failure is a ``StreamError``."""
+    from gradio_client.utils import apply_diff as reference
+
+    edits = [list(d) for d in diff]
     try:
-        apply_diff(obj, [list(d) for d in diff])
-    except G4FError:
-        pass
+        expected = repr(reference(copy.deepcopy(obj), copy.deepcopy(edits)))  # repr: NaN equals itself
+    except Exception:  # noqa: BLE001 - the reference fails on what ours must refuse
+        expected = None
+    try:
+        got = apply_diff(copy.deepcopy(obj), edits)
+    except StreamError:
+        return
+    assert repr(got) == expected
 
 
 @given(json_values)
@@ -104,11 +124,15 @@ def test_result_and_upload_shapes(value: Any) -> None:
             assert all(u.startswith("https://x.hf.space/") for u in out)
 
 
-@given(st.text(max_size=400), json_values, st.text(max_size=100))
-def test_zerogpu_parsers(page: str, reply: Any, token: str) -> None:
-    t, u = parse_space_page(page + "&quot;token&quot;:&quot;" + token + "&quot;")
-    assert t is None or isinstance(t, str)
+@given(st.text(max_size=400), json_values, st.text(max_size=100), st.integers(0, 2**40))
+def test_zerogpu_parsers(page: str, reply: Any, token: str, exp: int) -> None:
+    t, u = parse_space_page("&quot;token&quot;:&quot;" + token + "&quot;" + page)
+    if token and "&" not in token:  # the token the page carries, exactly, whatever follows it
+        assert t == token
     assert u is None or isinstance(u, str)
-    assert parse_jwt_reply(reply) is None or isinstance(parse_jwt_reply(reply), str)
-    exp = jwt_expiry(token)
-    assert exp is None or isinstance(exp, float)
+    parsed = parse_jwt_reply(reply)
+    wanted = reply.get("token") if isinstance(reply, dict) else None
+    assert parsed == (wanted if isinstance(wanted, str) and wanted else None)
+    body = base64.urlsafe_b64encode(json.dumps({"exp": exp, "sub": token}).encode()).decode().rstrip("=")
+    assert jwt_expiry(f"eyJhbGciOiJIUzI1NiJ9.{body}.sig") == float(exp)
+    assert jwt_expiry(token) is None or "." in token
