@@ -126,7 +126,10 @@ class Settings(Configurable):
 
     def identity(self) -> str:
         """Who pays, without the network and without the token: for ``%g4f config``."""
-        found = self.current_hf_token() or find_hf_token()
+        given = self.current_token()  # an hf_… token given as the ZeroGPU token is the account's too
+        found = self.current_hf_token() or (
+            HFToken(str(given), f"${TOKEN_ENV}" if os.environ.get(TOKEN_ENV) else "the token setting")
+            if given and is_hf_token(given) else find_hf_token())
         if found is None:
             return f"anonymous (no Hugging Face token: {TIERS['anonymous']} min of GPU a day per IP address)"
         return f"Hugging Face account (token from {found.source}; %g4f whoami names it)"

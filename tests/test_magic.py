@@ -217,6 +217,7 @@ def test_config_token_is_masked_and_env_token_used(ip: Any, thread_space: LocalS
         ip.run_line_magic("config", "G4FMagics")
         ip.run_line_magic("g4f", "config")
     assert CONFIG not in cap.stdout and "set (from config)" in cap.stdout
+    assert "Hugging Face account (token from the token setting" in cap.stdout  # an hf_ token: the account's
     monkeypatch.setenv("G4F_MAGIC_TOKEN", ENV)
     cell(ip, "-m flux", "a cat")
     assert thread_space.requests(path="/gradio_api/queue/join")[-1].headers["authorization"] == f"Bearer {ENV}"
