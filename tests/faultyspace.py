@@ -21,6 +21,7 @@ import zlib
 from typing import Any
 
 from aiohttp import web
+from helpers import SPACES_LINK
 from PIL import Image
 
 from g4f_magic.localspace.app import Job, LocalSpace, Writer
@@ -81,7 +82,7 @@ _ERRORS = {
     "zerogpu_busy": "No GPU was available",
     "zerogpu_expired": "Expired ZeroGPU proxy token",
     "quota_anonymous": "You have exceeded your ZeroGPU quota (60s requested vs. 41s left). Try again in 0:12:34. "
-                       "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
+                       f"Authenticate with a Hugging Face token for more quota - {SPACES_LINK['tokens']}",
     "space_limit": "Space app has reached its GPU limit. Try re-running outside of examples if it happened after "
                    "clicking one",
 }

@@ -50,6 +50,19 @@ HOSTS = _hosts()
 HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "DEEPSEEK", "FLUX_DEV", "PREDICT"))
 
 
+def _official() -> dict[str, str]:
+    """The official Spaces each route falls back to (``g4f_magic.mirrors``), host by route."""
+    from g4f_magic.mirrors import OFFICIAL
+
+    return {route: _host(mirrors[0].base) for route, mirrors in OFFICIAL.items()}
+
+
+OFFICIAL_DEV, OFFICIAL_SCHNELL, OFFICIAL_JANUS = (_official()[r] for r in ("flux_dev", "run_predict", "janus_chat"))
+# the links the ``spaces`` package puts in its messages: text a refusal carries, never requested
+SPACES_LINK = {"tokens": f"https://{HUB}/settings/tokens", "join": f"https://{HUB}/join",
+               "pro": f"https://{HUB}/subscribe/pro?from=ZeroGPU"}
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while chunk := await reader.read(65536):

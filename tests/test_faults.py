@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import collect
+from helpers import OFFICIAL_SCHNELL, collect
 from leakscan import COOKIE, TOKEN
 
 from g4f_magic import (
@@ -99,7 +99,7 @@ async def test_faults_by_prompt_marker(space: LocalSpace, endpoint: str) -> None
 )
 async def test_run_predict_faults(space: LocalSpace, endpoint: str, fault: str, cls: type, message: str) -> None:
     if fault == "predict_404":  # gone: the official FLUX.1-schnell Space answers instead, unless it is gone too
-        space.down["black-forest-labs-flux-1-schnell.hf.space"] = "gone"
+        space.down[OFFICIAL_SCHNELL] = "gone"
     space.arm(fault)
     exc = await fails("flux-schnell")
     assert type(exc) is cls and str(exc) == message

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from helpers import FLUX_DEV
 
 from g4f_magic.errors import GenerationError, QuotaExceeded, StreamError
 from g4f_magic.events import Reasoning
@@ -157,16 +158,16 @@ def test_file_urls() -> None:
 
 
 def test_a_gateway_maps_the_spaces_own_urls_and_nothing_else() -> None:
-    base, public = "http://127.0.0.1:7860/roxky-flux-1-dev.hf.space", "https://roxky-flux-1-dev.hf.space"
-    own = "https://roxky-flux-1-dev.hf.space/gradio_api/file=/tmp/a.webp?x=1"
+    base, public = f"http://127.0.0.1:7860/{FLUX_DEV}", f"https://{FLUX_DEV}"
+    own = f"{public}/gradio_api/file=/tmp/a.webp?x=1"
     assert file_url({"url": own}, base, public=public) == f"{base}/gradio_api/file=/tmp/a.webp?x=1"
     assert file_url({"url": f"{base}/gradio_api/file=/tmp/a.webp"}, base, public=public).startswith(base)
     with pytest.raises(StreamError, match="another host"):  # without the gateway there is nothing to map
         file_url({"url": own}, base)
     for elsewhere in ("http://127.0.0.1:7860/internal.example/secret.png",  # another host behind the gateway
-                      "http://127.0.0.1:7860/roxky-flux-1-dev.hf.space.evil/x.png",
+                      f"{base}.evil/x.png",
                       "http://127.0.0.1:7860/gradio_api/file=/etc/passwd"):
         with pytest.raises(StreamError, match="outside its own address"):
             file_url({"url": elsewhere}, base, public=public)
     with pytest.raises(StreamError, match="another host"):
-        file_url({"url": "https://roxky-flux-1-dev.hf.space.evil.example/a.png"}, base, public=public)
+        file_url({"url": f"{public}.evil.example/a.png"}, base, public=public)

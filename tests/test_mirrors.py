@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
+from helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT, collect
 from IPython.utils.capture import capture_output
 from leakscan import TOKEN
 
@@ -15,9 +15,7 @@ from g4f_magic import ImageResponse, Reasoning
 from g4f_magic.errors import GenerationError, SpaceUnavailable
 from g4f_magic.localspace import LocalSpace
 
-OFFICIAL_DEV = "black-forest-labs-flux-1-dev.hf.space"
-OFFICIAL_SCHNELL = "black-forest-labs-flux-1-schnell.hf.space"
-OFFICIAL_JANUS = "deepseek-ai-janus-pro-7b.hf.space"
+from g4f_magic.localspace.app import OWN_DUPLICATE
 
 
 def handovers(events: list[Any]) -> list[str]:
@@ -95,7 +93,7 @@ def test_the_line_says_who_answered_and_replay_finds_it(ip: Any, thread_space: L
 def test_the_users_own_servers_come_last_and_get_no_token(ip: Any, thread_space: LocalSpace,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    own = f"{thread_space.url}/you-flux-1-dev.hf.space"  # type: ignore[attr-defined]  # one's own duplicate
+    own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]  # one's own duplicate
     ip.run_line_magic("config", f"G4FMagics.mirrors = {{'flux': [{own!r}]}}")
     thread_space.down[OFFICIAL_DEV] = "gone"  # type: ignore[attr-defined]
     thread_space.arm("join_503_queue_full")  # the seed's Space: its queue is full
@@ -105,7 +103,7 @@ def test_the_users_own_servers_come_last_and_get_no_token(ip: Any, thread_space:
     lines = [x for x in cap.stdout.splitlines() if "trying" in x]
     assert any("roxky/FLUX.1-dev is full (its queue); trying black-forest-labs/FLUX.1-dev" in x for x in lines)
     assert any(f"black-forest-labs/FLUX.1-dev is gone (404); trying {own}" in x for x in lines)
-    [join] = thread_space.requests("you-flux-1-dev.hf.space", "/gradio_api/queue/join")
+    [join] = thread_space.requests(OWN_DUPLICATE, "/gradio_api/queue/join")
     assert "authorization" not in join.headers and "x-zerogpu-token" not in join.headers  # not named: nothing
     assert thread_space.requests(FLUX_DEV, "/gradio_api/queue/join")[0].headers["authorization"] == f"Bearer {TOKEN}"
     with capture_output() as cap:

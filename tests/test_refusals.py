@@ -4,6 +4,7 @@ through the ``spaces`` package's own code on real Gradio)."""
 from __future__ import annotations
 
 import pytest
+from helpers import SPACES_LINK
 
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
 from g4f_magic.gradio import QueueDecoder
@@ -21,7 +22,7 @@ def test_str_of_a_timedelta_is_read_back(text: str, seconds: float | None) -> No
 @pytest.mark.parametrize(("text", "reason", "tier", "retry"), [
     # spaces 0.51.x, for an API caller (the advice and its bare link are cut)
     ("You have exceeded your ZeroGPU quota (90s requested vs. 41s left). Try again in 0:12:34. "
-     "Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens",
+     f"Authenticate with a Hugging Face token for more quota - {SPACES_LINK['tokens']}",
      "quota", "anonymous", 754.0),
     ("You have exceeded your free ZeroGPU quota (90s requested vs. 12s left). Try again in 1 day, 2:03:04. ",
      "quota", "free", 93784.0),
@@ -48,7 +49,7 @@ def test_quota_refusals_carry_reason_tier_and_time(text: str, reason: str, tier:
 
 @pytest.mark.parametrize("text", [
     "No GPU was available", "No GPU was available after 60s. Try re-running outside of examples",
-    "No GPU was available after 60s [Create a free account](https://huggingface.co/join) to get a higher "
+    f"No GPU was available after 60s [Create a free account]({SPACES_LINK['join']}) to get a higher "
     "priority in ZeroGPU queues.",
     "No GPU is currently available", "No GPU is currently available for you after 60s",
 ])
@@ -60,7 +61,7 @@ def test_no_free_gpu_is_busy_not_quota(text: str) -> None:
 
 def test_the_rest_never_retry_or_renew_the_token() -> None:
     duration = refusal("The requested GPU duration (90s) is larger than the maximum allowedSubscribe to Hugging "
-                       "Face PRO to allow GPU tasks up to 40 min - https://huggingface.co/subscribe/pro?from=ZeroGPU")
+                       f"Face PRO to allow GPU tasks up to 40 min - {SPACES_LINK['pro']}")
     assert type(duration) is GenerationError
     assert str(duration) == ("The requested GPU duration (90s) is larger than the maximum allowed. Subscribe to "
                              "Hugging Face PRO to allow GPU tasks up to 40 min")
@@ -83,7 +84,7 @@ def test_the_rest_never_retry_or_renew_the_token() -> None:
      "The GPU task is running past its requested duration and may be aborted", "warning"),
     ("Falling back to IP-based quotas (Expired token)",
      "ZeroGPU did not accept the account's token (Expired token): this run uses the IP address's quota", "warning"),
-    ("Unlogged user is runnning out of daily ZeroGPU quotas. Signup for free on https://huggingface.co/join",
+    (f"Unlogged user is runnning out of daily ZeroGPU quotas. Signup for free on {SPACES_LINK['join']}",
      "Your daily ZeroGPU quota is running out", "warning"),
 ])
 def test_toasts_say_where_the_run_is(text: str, status: str, level: str) -> None:

@@ -39,8 +39,9 @@ SPACE_HOSTS = {
     # the official Spaces the routes fall back to (g4f_magic.mirrors)
     "black-forest-labs-flux-1-dev.hf.space": "flux_dev",
     "black-forest-labs-flux-1-schnell.hf.space": "schnell",
-    "you-flux-1-dev.hf.space": "flux_dev",  # a user's own duplicate of FLUX.1-dev
 }
+OWN_DUPLICATE = "you-flux-1-dev.hf.space"  # a user's own duplicate of FLUX.1-dev (the tests' mirrors setting)
+SPACE_HOSTS[OWN_DUPLICATE] = "flux_dev"
 # the official FLUX.1-schnell Space's queue function, found by its api_name in /config:
 # infer(prompt, seed, randomize_seed, width, height, num_inference_steps) → (image, seed)
 SCHNELL_FN, SCHNELL_TRIGGER = 2, 7

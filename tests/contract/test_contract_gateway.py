@@ -10,13 +10,13 @@ from typing import Any, Iterator
 
 import pytest
 from gateway import Gateway, gateway_in_thread
+from helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT
 from kernels import run_notebook, shown_images
 from servers import Server, gradio_version, running
 
 from g4f_magic import G4F, ImageResponse, fetch_image
 from g4f_magic.panel import Panel
 
-JANUS, FLUX_DEV, PREDICT = "roxky-janus-pro-7b.hf.space", "roxky-flux-1-dev.hf.space", "roxky-g4f-flux.hf.space"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ async def test_every_image_model_fetches_through_the_gateway(through: Gateway, g
         assert all(u.startswith(f"{gateway[0]}/{host}/") for u in result.urls), result.urls
         data, mime = await fetch_image(result.urls[0])
         assert mime in ("image/webp", "image/png") and len(data) > 100
-    assert {h for h, _ in through.seen} <= {JANUS, FLUX_DEV, PREDICT, "huggingface.co"}
+    assert {h for h, _ in through.seen} <= {JANUS, FLUX_DEV, PREDICT, HUB}
 
 
 @pytest.mark.timeout(180)
@@ -80,16 +80,15 @@ async def test_the_account_token_goes_to_the_spaces_and_the_hub_only(through: Ga
     through.authorized.clear()
     for model, host in models():
         [e async for e in G4F.create_async_generator(model, "a lighthouse", seed=12345, width=256, height=256)]
-    spaces = {h for h, _ in through.seen if h != "huggingface.co"}
-    assert spaces and {h for h, _, _ in through.authorized} == spaces | {"huggingface.co"}
+    spaces = {h for h, _ in through.seen if h != HUB}
+    assert spaces and {h for h, _, _ in through.authorized} == spaces | {HUB}
     assert all(auth == f"Bearer {token}" for _, _, auth in through.authorized)
-    assert all(p.endswith("/jwt") for h, p, _ in through.authorized if h == "huggingface.co")
+    assert all(p.endswith("/jwt") for h, p, _ in through.authorized if h == HUB)
     assert len(through.authorized) == len([s for s in through.seen if s[0] in spaces]) + len(
-        [s for s in through.seen if s[0] == "huggingface.co"])
+        [s for s in through.seen if s[0] == HUB])
 
 
-OFFICIAL = {"black-forest-labs-flux-1-dev.hf.space": "flux_dev", "deepseek-ai-janus-pro-7b.hf.space": "janus",
-            "black-forest-labs-flux-1-schnell.hf.space": "schnell_official"}
+OFFICIAL = {OFFICIAL_DEV: "flux_dev", OFFICIAL_JANUS: "janus", OFFICIAL_SCHNELL: "schnell_official"}
 
 
 @pytest.fixture(scope="module")
