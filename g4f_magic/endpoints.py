@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from .errors import InvalidOption
 
-__all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env"]
+__all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
+           "PREDICT_PATH"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
@@ -39,6 +40,14 @@ def through_gateway(url: str, gateway: str | None) -> str:
     return f"{gateway.rstrip('/')}/{parts.netloc}{rest}"
 
 
+PREDICT_PATH = "/run/predict"  # the legacy route's path, after the Space's root
+
+
+def space_root(url: str) -> str:
+    """A Space's root, from its base or its full ``/run/predict`` URL."""
+    return url.rstrip("/").rsplit(PREDICT_PATH, 1)[0]
+
+
 def gateway_from_env() -> str | None:
     value = os.environ.get(ENV_VAR, "").strip()
     return check_base_url(value, ENV_VAR) if value else None
@@ -60,3 +69,4 @@ class Endpoints:
     public: Mapping[str, str] = field(default_factory=dict)
     # the routes' URLs the user set by hand (api_url, flux_dev_url, url_flux): the user chose where those go
     chosen: frozenset[str] = frozenset()
+    gateway: str | None = None  # G4F_MAGIC_ENDPOINT or endpoint=, when every request goes through one

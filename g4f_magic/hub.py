@@ -1,29 +1,22 @@
 """The hub's account routes, asked as the user: who the token belongs to, and what is left of its GPU quota.
 
 Both go to the hub only (``huggingface.co``, or the gateway standing for it) with the token as
-``Authorization: Bearer``, on the loop's one session (:mod:`client`).
+``Authorization: Bearer``, on the loop's one session (:mod:`client`); the hub's address is the provider's
+(``G4F.endpoints().hub``).
 """
 
 from __future__ import annotations
 
 from .client import Deadline, get_session
-from .endpoints import HUB_URL, check_base_url, gateway_from_env, through_gateway
 from .errors import G4FError, ResponseStatusError, StreamError
 from .identity import Account, HFToken, Quota, parse_quota, parse_whoami
 
-__all__ = ["hub_url", "whoami", "zero_gpu_quota"]
+__all__ = ["whoami", "zero_gpu_quota"]
 
 TIMEOUT = 30.0
 # what huggingface_hub's get_zero_gpu_quota documents a token needs to read the quota
 _PERMISSION = ("the token may not read billing usage: a fine-grained token needs 'Billing > Read billing usage "
                "and payment method status' (an OAuth token the read-billing scope)")
-
-
-def hub_url(endpoint: str | None = None, hub: str | None = None) -> str:
-    """The hub as the provider reaches it: set by hand, else through the gateway, else huggingface.co."""
-    if hub:
-        return check_base_url(hub, "hub_url")
-    return through_gateway(HUB_URL, check_base_url(endpoint) if endpoint else gateway_from_env())
 
 
 async def _get(hub: str, path: str, token: HFToken) -> object:

@@ -369,10 +369,10 @@ class G4FMagics(Magics, Settings):
     # -- subcommands ----------------------------------------------------------------------------
     async def _account(self, name: str) -> str:
         """``%g4f whoami`` / ``%g4f quota``: asked of the hub the provider would use, as the account."""
-        from .hub import hub_url
+        from .providers import G4F
 
         return await _account_line(name, self.current_hf_token() or find_hf_token(),
-                                   hub_url(self.endpoint or None))
+                                   G4F.endpoints(self.endpoint or None).hub)
 
     def _subcommand(self, name: str) -> Any:
         if name == "help":  # magic_arguments starts the usage with a reST "::"; a reader needs none
@@ -452,13 +452,11 @@ class G4FMagics(Magics, Settings):
 
 def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
     """Each model and the Spaces that serve it, as the next run would try them (no request is made)."""
-    from .endpoints import check_base_url, gateway_from_env
     from .providers import G4F
 
-    gateway = check_base_url(magics.endpoint) if magics.endpoint else gateway_from_env()
     ends = G4F.endpoints(magics.endpoint or None, None, magics.api_url or None, magics.flux_dev_url or None,
                          magics.url_flux or None)
-    return [(m, [x.label for x in G4F.mirrors(G4F.route(m), ends, gateway, magics.mirrors)]) for m in G4F.models]
+    return [(m, [x.label for x in G4F.mirrors(G4F.route(m), ends, magics.mirrors)]) for m in G4F.models]
 
 
 async def _account_line(name: str, token: HFToken | None, hub: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .endpoints import space_root
 from .errors import ConnectionFailed, G4FError, ResponseStatusError, SpaceUnavailable
 
 __all__ = ["Mirror", "OFFICIAL", "hands_over", "flow_of"]
@@ -54,7 +55,7 @@ def flow_of(route: str, url: str) -> str:
     """The flow for a server the user added to ``route``: the legacy route's own flow for a
     ``/run/predict`` URL, the official schnell Space's queue flow otherwise."""
     if route == "run_predict":
-        return "run_predict" if url.rstrip("/").endswith("/run/predict") else "flux_schnell"
+        return "run_predict" if space_root(url) != url.rstrip("/") else "flux_schnell"
     return route
 
 

@@ -12,7 +12,8 @@ import re
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from .client import Deadline, get_session
-from .endpoints import HUB_URL, Endpoints, check_base_url, gateway_from_env, through_gateway
+from .endpoints import (HUB_URL, PREDICT_PATH, Endpoints, check_base_url, gateway_from_env, space_root,
+                        through_gateway)
 from .errors import G4FError, InvalidOption, ModelNotFound
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .identity import HFToken, find_hf_token, is_hf_token
@@ -155,14 +156,14 @@ class DeepseekAI_JanusPro7b:
         if api_url:
             janus = check_base_url(api_url, "api_url")
             referer = f"{janus}?__theme=light"
-        predict = cls.url_flux or f"{cls.api_url}/run/predict"
+        predict = cls.url_flux or f"{cls.api_url}{PREDICT_PATH}"
         flux_dev = check_base_url(flux_dev_url, "flux_dev_url") if flux_dev_url else None
         flux_predict = check_base_url(url_flux, "url_flux") if url_flux else None
         own = {u for u in (janus if api_url else None, flux_dev, flux_predict) if u}
         public = {}
         if gateway:  # each Space reached through the gateway, by its own address (not one set by hand)
             for original, by_hand in ((cls.api_url, api_url), (cls.flux_dev_provider.url, flux_dev_url),
-                                      (predict.rsplit("/run/predict", 1)[0], url_flux),
+                                      (space_root(predict), url_flux),
                                       *((m.base, None) for ms in OFFICIAL.values() for m in ms)):
                 if not by_hand:
                     public[through_gateway(original.rstrip("/"), gateway)] = original.rstrip("/")
@@ -175,11 +176,11 @@ class DeepseekAI_JanusPro7b:
             tokenless=frozenset() if hub_url else frozenset(own),
             public=public,
             chosen=frozenset(own),
+            gateway=gateway,
         )
 
     @classmethod
-    def mirrors(cls, route: str, ends: Endpoints, gateway: str | None,
-                extra: Mapping[str, Any] | None = None) -> list[Mirror]:
+    def mirrors(cls, route: str, ends: Endpoints, extra: Mapping[str, Any] | None = None) -> list[Mirror]:
         """The Spaces that serve ``route``, in order: the seed's (or the URL set by hand), then the official
         ones (not when the route's URL was set by hand: the user chose where it goes), then the user's own
         servers and duplicates for the model (``mirrors={"flux": [url, …]}``)."""
@@ -188,9 +189,9 @@ class DeepseekAI_JanusPro7b:
         space = {"flux_dev": cls.flux_dev_provider.space, "run_predict": cls.flux_space}.get(route, cls.space)
         found = [Mirror(first, space, route)]
         if first not in ends.chosen:
-            found += [Mirror(through_gateway(m.base, gateway), m.space, m.flow) for m in OFFICIAL[route]]
+            found += [Mirror(through_gateway(m.base, ends.gateway), m.space, m.flow) for m in OFFICIAL[route]]
         for model, urls in (extra or {}).items():
-            if cls.route(model) != route:
+            if cls.route(model) != route:  # an unknown model is ModelNotFound here, before any request
                 continue
             for url in [urls] if isinstance(urls, str) else urls:
                 url = check_base_url(url, f"mirrors[{model!r}]")
@@ -241,7 +242,7 @@ class DeepseekAI_JanusPro7b:
         _check_header("api_key", api_key)
         _check_header("zerogpu_uuid", zerogpu_uuid)
         hf_token, api_key = _hf_token(kwargs.get("hf_token"), api_key)
-        hf_token_to = frozenset(check_base_url(u, "send_hf_token_to").rsplit("/run/predict", 1)[0]
+        hf_token_to = frozenset(space_root(check_base_url(u, "send_hf_token_to"))
                                 for u in kwargs.get("send_hf_token_to") or ())
         ends = cls.endpoints(kwargs.get("endpoint"), kwargs.get("hub_url"), api_url, kwargs.get("flux_dev_url"), url_flux)
 
@@ -263,15 +264,12 @@ class DeepseekAI_JanusPro7b:
         extra = kwargs.get("mirrors")
         if extra is not None and not isinstance(extra, Mapping):
             raise InvalidOption("mirrors must map a model to its extra Space URLs, e.g. {'flux': ['https://…']}")
-        for name in extra or {}:
-            cls.route(name)
-        gateway = check_base_url(kwargs["endpoint"]) if kwargs.get("endpoint") else gateway_from_env()
-        mirrors = cls.mirrors(route, ends, gateway, extra)
+        mirrors = cls.mirrors(route, ends, extra)
 
         call = Call(
             session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
             cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
-            own=frozenset(m.base.rsplit("/run/predict", 1)[0] for m in mirrors if m.own),
+            own=frozenset(space_root(m.base) for m in mirrors if m.own),
         )
         for i, mirror in enumerate(mirrors):
             taken = {k: v for k, v in options.items()

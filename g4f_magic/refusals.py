@@ -44,7 +44,7 @@ _RETRY_AT = re.compile(r"(?:retry|try again) in (?=\d)", re.I)
 _RETRY_SECONDS = re.compile(r"(?:retry|try again) in (\d+(?:\.\d+)?)\s*s\b", re.I)
 _QUOTA = re.compile(r"exceeded your (?:(free|pro) )?(?:zero)?gpu quota|gpu quota exceeded", re.I)
 # the advice spaces appends for API callers ends in a bare link: " - https://huggingface.co/…"
-_LINK_TAIL = re.compile(r"\s+-\s+https?://\S+\s*$")
+_LINK_TAIL = re.compile(r"(?:\s+-\s+https?://\S+)+\s*$")
 _SEAM = re.compile(r"(?<=allowed)(?=Subscribe)")
 # advice for someone clicking the Space's examples in a browser: not for a notebook
 _UI_ONLY = re.compile(r"\s*Try re-running outside of examples[^.]*\.?")
@@ -78,12 +78,7 @@ def _clean(text: str) -> str:
     raw = text.strip()
     if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"":
         raw = raw[1:-1]
-    line = one_line(_UI_ONLY.sub("", _MD_LINK.sub(r"\1", _SEAM.sub(". ", raw))))
-    while True:
-        shorter = _LINK_TAIL.sub("", line)
-        if shorter == line:
-            return line
-        line = shorter
+    return _LINK_TAIL.sub("", one_line(_UI_ONLY.sub("", _MD_LINK.sub(r"\1", _SEAM.sub(". ", raw)))))
 
 
 def refusal(text: str, title: str | None = None) -> G4FError | None:

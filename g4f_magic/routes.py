@@ -17,7 +17,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 import aiohttp
 
 from .client import DRAIN_GRACE, Deadline, SpaceSession
-from .endpoints import Endpoints
+from .endpoints import Endpoints, space_root
 from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError, TokenExpired
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .functions import (FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn, from_config,
@@ -51,11 +51,6 @@ def predict_session_hash() -> str:
     """Ten characters of [a-z0-9] as Gradio's front end sends (hex is a subset), from one read of the OS's
     random source (``secrets.choice`` reads it once per character)."""
     return secrets.token_hex(5)
-
-
-def _root(url: str) -> str:
-    """A Space's root, from its base or its full ``/run/predict`` URL."""
-    return url.rstrip("/").rsplit("/run/predict", 1)[0]
 
 
 def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
@@ -93,11 +88,11 @@ class Call:
 
     def _ours(self, base: str) -> bool:
         """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
-        return self._hubs(base) or _root(base) in self.hf_token_to
+        return self._hubs(base) or space_root(base) in self.hf_token_to
 
     def _hubs(self, base: str) -> bool:
         """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
-        return base not in self.endpoints.tokenless and _root(base) not in self.own
+        return base not in self.endpoints.tokenless and space_root(base) not in self.own
 
     def referer(self, base: str) -> str:
         """The page a browser would send from: the seed's Janus referer, else the Space's own page."""
@@ -107,7 +102,7 @@ class Call:
         """(token, uuid, a status line when the hub had to be asked). Also decides whether this call's
         requests under ``base`` carry the HF token: only for the hub's own Spaces and servers the user named."""
         hf = self.hf_token if self.hf_token is not None and self._ours(base) else None
-        self.session.authorize(_root(base), hf.value if hf else None)
+        self.session.authorize(space_root(base), hf.value if hf else None)
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
         if not self._hubs(base):  # not a Space the hub would issue a token for
@@ -432,7 +427,7 @@ async def run_predict(
     call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int
 ) -> AsyncIterator[Event]:
     url = base  # the full /run/predict URL
-    base = url.rsplit("/run/predict", 1)[0]
+    base = space_root(url)
     token, uuid, note = await call.token(space, url)
     if note:
         yield note
