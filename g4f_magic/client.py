@@ -1,9 +1,7 @@
-"""HTTP for one event loop: with :mod:`pipeline` (the joins' connection, which it owns), the only module
-that touches the network.
+"""HTTP for one event loop: the only module that touches the network.
 
-One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive) together with the
-ZeroGPU token cache. aiohttp's errors (and the pipeline's, raised as aiohttp's) are translated to the
-project's in :meth:`Deadline.guard`, HTTP error statuses in :func:`status_error`, and
+One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive; no request is pipelined)
+together with the ZeroGPU token cache. aiohttp's errors are translated to the project's in :meth:`Deadline.guard`, HTTP error statuses in :func:`status_error`, and
 :meth:`SpaceSession.sse` is the one SSE loop.
 The session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
 """
@@ -12,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import io
 import json
@@ -38,7 +35,6 @@ from .errors import (
 )
 from .media import MAX_IMAGE_BYTES, image_mime
 from .multiplex import SharedStream
-from .pipeline import Broken, ConnectFailed, Pipe
 from .refusals import refusal
 from .sse import SSEDecoder, SSEEvent
 from .zerogpu import (
@@ -140,10 +136,8 @@ def _translated(exc: aiohttp.ClientError, url: str) -> G4FError:
         return G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})")
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}")
-    if isinstance(exc, (aiohttp.ClientConnectorError, ConnectFailed)):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}")
-    if isinstance(exc, Broken):
-        return ConnectionFailed(f"connection to {host} broke: {exc}")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return ConnectionFailed(f"the proxy refused the request ({exc.status})")
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
@@ -176,13 +170,6 @@ def _loads(raw: bytes) -> Any:
     except ValueError as exc:
         kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
         raise StreamError(f"expected JSON, got {kind}") from exc
-
-
-@functools.lru_cache(maxsize=64)
-def _origin_and_path(url: str) -> tuple[tuple[str, str, int], str]:
-    """((scheme, host, port), path and query) of a join URL: parsed once per Space, not per join."""
-    target = URL(url, encoded="%" in url)
-    return (target.scheme, target.host or "", target.port or 0), target.raw_path_qs
 
 
 def _same_origin(a: URL, b: URL) -> bool:
@@ -280,10 +267,10 @@ class SpaceSession:
         self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
         self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
         self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
-        self.pipes: dict[tuple[str, str, int], Pipe] = {}  # (scheme, host, port) → its connection for joins
         # Space base → the HF token its requests carry (``identity``): set per call by the flows, read
         # here only, so every request under that base, and no other, is sent as the account
         self.credentials: dict[str, str] = {}
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}  # (Space root, limit) → its run slots
 
     @property
     def closed(self) -> bool:
@@ -294,12 +281,17 @@ class SpaceSession:
         self._retired = []
         for stream in streams:
             await stream.aclose()
-        pipes, self.pipes = list(self.pipes.values()), {}
-        for pipe in pipes:
-            await pipe.aclose()
         await self.http.close()
         self.tokens.clear()
         self.credentials.clear()
+
+    def slots(self, root: str, limit: int) -> asyncio.Semaphore:
+        """The run slots of the Space at ``root``: every run on this loop (``-n``, sweeps, the panel, chats)
+        holds one from its join to its result, so no more than ``limit`` are in flight on one Space."""
+        slots = self._slots.get((root, limit))
+        if slots is None:
+            slots = self._slots[(root, limit)] = asyncio.Semaphore(limit)
+        return slots
 
     def authorize(self, base: str, token: str | None) -> None:
         """Requests under ``base`` carry ``Authorization: Bearer token`` (``None``: no longer)."""
@@ -389,33 +381,6 @@ class SpaceSession:
 
     async def json(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> Any:
         return _loads(await self.body(method, url, deadline=deadline, **kwargs))
-
-    async def post_json(self, url: str, *, deadline: Deadline, json_body: Any, headers: Mapping[str, str],
-                        proxy: str | None, pipelined: bool = True) -> Any:
-        """A POST answered at once with JSON (a queue join), on the origin's pipelined connection: joins
-        sent together share it (:mod:`pipeline`). Through a proxy, or not ``pipelined``, on aiohttp's pool."""
-        if proxy is not None or not pipelined:
-            return await self.json("POST", url, deadline=deadline, json_body=json_body, headers=dict(headers),
-                                   proxy=proxy)
-        origin, path = _origin_and_path(url)
-        pipe = self.pipes.get(origin)
-        if pipe is None:
-            pipe = self.pipes[origin] = Pipe(*origin, MAX_JSON_BODY)
-        debug = log.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter()
-        if debug:
-            log.debug("POST %s (pipelined)", url.split("?")[0])
-        sent = {"content-type": "application/json", **headers, **(self._authorization(url) if self.credentials else {})}
-        async with deadline.guard(url):
-            reply = await pipe.post(path, sent, json.dumps(json_body).encode())
-        if debug:
-            log.debug("POST %s: %d %s after %.0f ms", path.split("?")[0], reply.status, reply.reason,
-                      (time.perf_counter() - started) * 1000)
-        if reply.status in REDIRECTS:  # never followed for a POST: one line says where it pointed
-            _redirected(reply.status, reply.headers.get("location", ""), URL(url), "POST")
-        if reply.status >= 400:
-            raise status_error(reply.status, reply.reason, reply.headers.get("content-type", ""), reply.body)
-        return _loads(reply.body)
 
     async def text(self, method: str, url: str, *, deadline: Deadline, **kwargs: Any) -> str:
         return (await self.body(method, url, deadline=deadline, **kwargs)).decode("utf-8", errors="replace")

@@ -16,10 +16,16 @@ from urllib.parse import urlsplit
 from .errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
-           "PREDICT_PATH"]
+           "PREDICT_PATH", "SPACE_CONCURRENCY"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
+# Runs in flight on one Space at once. A ZeroGPU Space runs one event of a function at a time (Gradio's
+# default concurrency_limit is 1, and ZeroGPU lends one GPU per call): with two in flight the next run is
+# already queued when one ends, so the Space never idles, while the rest wait here, where a Stop costs no
+# request and takes no place in the Space's queue from other users. One's own server that runs N events
+# at once wants N + 1 (the space_concurrency setting).
+SPACE_CONCURRENCY = 2
 
 
 def check_base_url(url: str, name: str = "endpoint", show: bool = True) -> str:

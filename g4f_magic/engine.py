@@ -22,9 +22,10 @@ from .prompts import drop_controls
 from .providers import G4F
 from .replay import MAX_BYTES, Entry, ReplayStore, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
+from .endpoints import SPACE_CONCURRENCY
 from .routes import SEED_RANGES
 from .sizes import image_size
-from .sweep import CONCURRENCY, Sweep, SweepCell, SweepSet
+from .sweep import Sweep, SweepCell, SweepSet
 
 __all__ = ["Job", "ChatState", "View", "run_job", "run_sweep", "run_in_view", "MAX_COUNT"]
 
@@ -94,6 +95,7 @@ class Job:
     refresh: bool = False  # generate anew, and replace what the store holds
     replay_dir: str | None = None  # None: the user's cache folder (replay.default_dir)
     replay_max_bytes: int = MAX_BYTES
+    space_concurrency: int = SPACE_CONCURRENCY  # runs in flight per Space, for -n, sweeps and the panel alike
     route: str = field(init=False, default="")  # set by check(): which wire flow serves the model
 
     def __post_init__(self) -> None:
@@ -144,7 +146,8 @@ class Job:
 
     def provider_options(self, model: str | None = None) -> dict[str, Any]:
         opts: dict[str, Any] = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height,
-                                "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key}
+                                "proxy": self.proxy, "timeout": self.timeout, "api_key": self.api_key,
+                                "space_concurrency": self.space_concurrency}
         for key in ("endpoint", "api_url", "flux_dev_url", "url_flux", "hf_token", "send_hf_token_to", "mirrors"):
             if getattr(self, key):
                 opts[key] = getattr(self, key)
@@ -334,21 +337,19 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
     return result
 
 
-async def run_sweep(sweep: Sweep, view: View, concurrency: int = CONCURRENCY) -> SweepSet:
-    """Every cell of the grid, at most ``concurrency`` at once per Space; a failed cell keeps its error
-    and the others go on. The view hears each cell's outcome as it comes."""
-    limits: dict[str, asyncio.Semaphore] = {}
+async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
+    """Every cell of the grid (as many at once per Space as its run slots allow); a failed cell keeps its
+    error and the others go on. The view hears each cell's outcome as it comes."""
     cells = [SweepCell(values) for values in sweep.cells]
 
     async def one(index: int, job: Job) -> None:
-        async with limits.setdefault(job.space(), asyncio.Semaphore(concurrency)):
-            try:
-                # a cell is one picture: Janus's gallery gives its first (the seed makes the others anew)
-                cells[index].result = (await _image_one(job, index, job.seed, view))[0]
-            except G4FError as exc:
-                cells[index].error = exc
-                view.cell(index, None, f"{type(exc).__name__}: {exc}")
-                return
+        try:
+            # a cell is one picture: Janus's gallery gives its first (the seed makes the others anew)
+            cells[index].result = (await _image_one(job, index, job.seed, view))[0]
+        except G4FError as exc:
+            cells[index].error = exc
+            view.cell(index, None, f"{type(exc).__name__}: {exc}")
+            return
         view.cell(index, cells[index].result, None)
 
     await _all_or_nothing([one(i, job) for i, job in enumerate(sweep.jobs)])  # only a cancel ends it early

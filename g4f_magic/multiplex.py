@@ -13,7 +13,9 @@ completion that never comes). So a stopped run is cancelled:
 - when it is the stream's last listener: by closing the stream (nothing else is lost);
 - when it has started (its ``process_starts`` came): by ``/cancel`` now, as the running one it is;
 - when it is still queued: by ``/cancel`` at the moment it starts, so the run before it is not hit;
-- when it was stopped before its join's reply came: as above, once that reply names the event.
+- when it was stopped before its join's reply came: as above, once that reply names the event;
+- when another event of the same function runs beside it (a server with ``concurrency_limit > 1``):
+  once it runs alone, since ``/cancel`` would stop them all; its result, if it comes first, is dropped.
 
 A stream that ends while listeners remain (a join that raced ``close_stream``, a server that closes
 after each event) is opened again. Pure: the network is the ``SpaceSession``'s.
@@ -72,9 +74,8 @@ class SharedStream:
         self.expecting = 0  # joins in flight that will listen here
         self.joins = 0  # joins sent under this session hash
         self.known = False  # the Space knows this session hash (an event of it completed)
-        # the stream's first join is in flight on a pooled connection: the stream waits for it, to reuse that
-        # connection (a pipelined join answered sooner would otherwise open the stream on a third one)
-        self.pooled_join = False
+        # stopped while another event of its function ran beside it: cancelled once it runs alone
+        self.deferred: dict[str, int] = {}
         self.opened = 0  # streams opened, for tests and benchmarks
         self.early_opens = 0  # of which opened alongside a join, before its reply
         self.retired = False  # closed on purpose: new runs go to a new stream
@@ -113,20 +114,9 @@ class SharedStream:
         for msg in early:
             self._deliver(event_id, msg)
         complete = any(m.get("msg") == "process_completed" for m in early)  # its result came before it listened
-        if not complete and not self.pooled_join and (self._pump is None or self._pump.done()):
+        if not complete and (self._pump is None or self._pump.done()):
             self._pump = asyncio.get_running_loop().create_task(self._run())
         return queue
-
-    def pooled(self, join: asyncio.Future[Any]) -> None:
-        """``join`` is the stream's first join, on a pooled connection: the stream opens once it is answered
-        (its connection is back in the pool then), whatever the joins sent after it do meanwhile."""
-        self.pooled_join = True
-        join.add_done_callback(self._pooled_done)
-
-    def _pooled_done(self, _: Any = None) -> None:
-        self.pooled_join = False
-        if (self.listeners or self.abandoned) and not self._closed and (self._pump is None or self._pump.done()):
-            self._pump = asyncio.get_running_loop().create_task(self._run())
 
     def leave(self, event_id: str, finished: bool) -> None:
         """The listener is done: its result came (``finished``), or its run was stopped."""
@@ -136,6 +126,8 @@ class SharedStream:
         started = event_id in self.started
         self.started.discard(event_id)
         self.heard.discard(event_id)
+        if self.deferred:
+            self._run_alone()
         if not finished:
             if not self.stopping:  # Stop stops every run at once: decide when all of them have left
                 asyncio.get_running_loop().call_soon(self._settle)
@@ -152,7 +144,7 @@ class SharedStream:
             return
         for event_id, (fn, started) in stopping.items():
             if started:
-                self._cancel(event_id, fn)
+                self._cancel_alone(event_id, fn)
             else:
                 self.abandoned[event_id] = fn
 
@@ -175,7 +167,7 @@ class SharedStream:
         if "process_completed" in kinds:
             return
         if "process_starts" in kinds:
-            self._cancel(event_id, fn_index)
+            self._cancel_alone(event_id, fn_index)
             return
         # Queued: /cancel now would hit the session's running run (and Gradio 5 leaves a queued event in
         # its queue), so listen for the moment it starts, on a stream of its own if no run is left.
@@ -187,7 +179,7 @@ class SharedStream:
         """With no listener left, wait (briefly) for the Space to end the stream: its connection then
         goes back to the pool for the next call instead of a new one being opened."""
         pump = self._pump
-        if self.listeners or self.expecting or self.abandoned:
+        if self.listeners or self.expecting or self.abandoned or self.deferred:
             return  # the stream goes on for them: nothing to wait for
         if pump is not None and not pump.done():
             await asyncio.wait({pump}, timeout=grace)
@@ -200,6 +192,7 @@ class SharedStream:
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
         self.abandoned.clear()
+        self.deferred.clear()
         self.early.clear()
 
     @property
@@ -221,7 +214,7 @@ class SharedStream:
         from .client import DRAIN_GRACE, Deadline
 
         idle = 0
-        while self.listeners or self.abandoned or self.expecting:
+        while self.listeners or self.abandoned or self.expecting or self.deferred:
             self.opened += 1
             got, end = False, None
             events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
@@ -242,6 +235,7 @@ class SharedStream:
             # those it has not spoken of yet joined after it decided to close: a new stream brings them.
             if end == "closed":  # the Space ends a stream only when the session has no event left
                 self.abandoned.clear()
+                self.deferred.clear()
             lost = StreamError("stream ended before the result")
             for eid in [e for e in self.listeners if e in self.heard or end is None]:
                 self.listeners[eid].put_nowait(lost)
@@ -280,9 +274,12 @@ class SharedStream:
             self._deliver(eid, msg)
         elif eid in self.abandoned:
             if kind == "process_starts":
-                self._cancel(eid, self.abandoned.pop(eid))
+                self._cancel_alone(eid, self.abandoned.pop(eid))
             elif kind == "process_completed":
                 self.abandoned.pop(eid, None)
+        elif eid in self.deferred:
+            if kind == "process_completed":  # it ran to its end beside the others: dropped unread
+                self.deferred.pop(eid, None)
         else:
             early = self.early.setdefault(eid, [])
             if len(early) < MAX_EARLY:
@@ -299,6 +296,21 @@ class SharedStream:
         for queue in self.listeners.values():
             queue.put_nowait(exc)
 
+    def _cancel_alone(self, event_id: str, fn_index: int) -> None:
+        """``/cancel`` for a stopped event that runs; Gradio cancels every running task of the function in
+        the session, so while another of them runs (a server with ``concurrency_limit > 1``) it waits."""
+        if any(self.fns.get(e) == fn_index for e in self.started if e != event_id):
+            self.deferred[event_id] = fn_index
+        else:
+            self._cancel(event_id, fn_index)
+
+    def _run_alone(self) -> None:
+        """A run of the stream left: cancel the stopped events that now run alone."""
+        for event_id, fn in list(self.deferred.items()):
+            if not any(self.fns.get(e) == fn for e in self.started):
+                del self.deferred[event_id]
+                self._cancel(event_id, fn)
+
     def _cancel(self, event_id: str, fn_index: int) -> None:
         """``/cancel`` for one event, in the background: the caller is being cancelled itself."""
         if self._closed:
@@ -309,10 +321,8 @@ class SharedStream:
             from .client import Deadline
 
             try:
-                # on the joins' kept-alive connection: a new one (a TLS handshake) would let the run
-                # that follows start first, and Gradio's /cancel stops whichever run is running
-                await self.session.post_json(f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
-                                             json_body=body, headers={}, proxy=self.proxy)
+                await self.session.json("POST", f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
+                                        json_body=body, headers={}, proxy=self.proxy)
             except G4FError as exc:  # the run is stopped on our side all the same
                 log.debug("cancel of %s on %s failed: %s", event_id, self.base, exc)
 

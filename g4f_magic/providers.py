@@ -12,7 +12,7 @@ import re
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from .client import Deadline, get_session
-from .endpoints import (HUB_URL, PREDICT_PATH, Endpoints, check_base_url, gateway_from_env, space_root,
+from .endpoints import (HUB_URL, PREDICT_PATH, SPACE_CONCURRENCY, Endpoints, check_base_url, gateway_from_env, space_root,
                         through_gateway)
 from .errors import G4FError, InvalidOption, ModelNotFound
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 300.0
 _EXTRA = {
     "media", "images", "conversation", "return_conversation", "timeout", "guidance_scale",
     "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to",
-    "mirrors",
+    "mirrors", "space_concurrency",
 }
 
 
@@ -265,11 +265,14 @@ class DeepseekAI_JanusPro7b:
         if extra is not None and not isinstance(extra, Mapping):
             raise InvalidOption("mirrors must map a model to its extra Space URLs, e.g. {'flux': ['https://…']}")
         mirrors = cls.mirrors(route, ends, extra)
+        concurrency = kwargs.get("space_concurrency", SPACE_CONCURRENCY)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
+            raise InvalidOption(f"space_concurrency must be a whole number from 1 to 64; got {concurrency!r}")
 
         call = Call(
             session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
             cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
-            own=frozenset(space_root(m.base) for m in mirrors if m.own),
+            own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=concurrency,
         )
         for i, mirror in enumerate(mirrors):
             taken = {k: v for k, v in options.items()

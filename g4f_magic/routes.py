@@ -6,6 +6,7 @@ Each takes a :class:`Call` (resolved endpoints, session, deadline, credentials) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import random
@@ -17,7 +18,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 import aiohttp
 
 from .client import DRAIN_GRACE, Deadline, SpaceSession
-from .endpoints import Endpoints, space_root
+from .endpoints import SPACE_CONCURRENCY, Endpoints, space_root
 from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError, TokenExpired
 from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from .functions import (FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn, from_config,
@@ -81,6 +82,7 @@ class Call:
     hf_token: HFToken | None = field(default=None, repr=False)
     hf_token_to: frozenset[str] = frozenset()  # servers set by hand that the user lets have the HF token
     own: frozenset[str] = frozenset()  # the user's own servers on a model's list: no hub token for them
+    concurrency: int = SPACE_CONCURRENCY  # runs in flight per Space
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -93,6 +95,10 @@ class Call:
     def _hubs(self, base: str) -> bool:
         """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
         return base not in self.endpoints.tokenless and space_root(base) not in self.own
+
+    def slot(self, base: str) -> asyncio.Semaphore:
+        """One of the Space's run slots, held from the join to the result (``SPACE_CONCURRENCY``)."""
+        return self.session.slots(space_root(base), self.concurrency)
 
     def referer(self, base: str) -> str:
         """The page a browser would send from: the seed's Janus referer, else the Space's own page."""
@@ -139,25 +145,18 @@ class Call:
         async for event in run():
             yield event
 
-    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str], pipelined: bool) -> str | None:
-        reply = await self.session.post_json(f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
-                                             json_body=body, headers=headers, proxy=self.proxy, pipelined=pipelined)
+    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
+        reply = await self.session.json("POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
+                                        json_body=body, headers=dict(headers), proxy=self.proxy)
         event_id = reply.get("event_id") if isinstance(reply, dict) else None
         return event_id if isinstance(event_id, str) and event_id else None
 
     async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
                           fn: Fn) -> str:
         """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
-        the Space: the join then finishes in the background and the stream cancels what it names.
-
-        A stream's first join goes alone on a pooled connection, which the stream then reuses instead of
-        opening one; every later join goes on the Space's pipelined connection (concurrent ones back to
-        back on it: one connection for all)."""
-        pipelined = stream.joins > 0
+        the Space: the join then finishes in the background and the stream cancels what it names."""
         stream.joining()
-        join = asyncio.ensure_future(self.join(stream.base, body, headers, pipelined))
-        if not pipelined:
-            stream.pooled(join)
+        join = asyncio.ensure_future(self.join(stream.base, body, headers))
         try:
             event_id = await asyncio.shield(join)
         except asyncio.CancelledError:
@@ -170,6 +169,18 @@ class Call:
             stream.joined()
             raise StreamError("the Space accepted the job without an event_id")
         return event_id  # still expected on the stream: shared_queue listens for it next
+
+    async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str]
+                     ) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
+        (concurrent runs join under its session hash), then that event's messages."""
+        async with self.slot(base):
+            stream = self.stream(base)  # the same one, unless a stop retired it meanwhile
+            body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
+            event_id = await self.join_shared(stream, body, headers, fn)
+            async with contextlib.aclosing(self.shared_queue(stream, event_id, fn)) as messages:
+                async for item in messages:
+                    yield item
 
     def stream(self, base: str) -> SharedStream:
         """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
@@ -301,11 +312,8 @@ async def janus_chat(
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        stream = call.stream(base)  # the same one, unless a stop retired it meanwhile
-        body = queue_body([image, prompt, seed, 0.95, 0.1], fn.index, fn.trigger, stream.session_hash)
-        event_id = await call.join_shared(stream, body, headers, fn)
         sent = ""
-        async for item in call.shared_queue(stream, event_id, fn):
+        async for item in call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers):
             if isinstance(item, Reasoning):
                 yield item
                 continue
@@ -333,10 +341,7 @@ async def janus_image(
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
-        body = queue_body([prompt, seed, 5, 1], fn.index, fn.trigger, stream.session_hash)
-        event_id = await call.join_shared(stream, body, headers, fn)
-        async for item in call.shared_queue(stream, event_id, fn):
+        async for item in call.queued(base, fn, [prompt, seed, 5, 1], headers):
             if isinstance(item, Reasoning):
                 yield item
             elif isinstance(item, Completed):
@@ -380,10 +385,7 @@ async def _image_and_seed(call: Call, base: str, space: str, fn: Fn, data: list[
     headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
-        stream = call.stream(base)  # concurrent runs share one stream: join under its session hash
-        body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
-        event_id = await call.join_shared(stream, body, headers, fn)
-        async for item in call.shared_queue(stream, event_id, fn):
+        async for item in call.queued(base, fn, data, headers):
             if isinstance(item, Reasoning):
                 yield item
             elif len(item.data) != 2:  # (image, seed)
@@ -440,20 +442,20 @@ async def run_predict(
             "fn_index": fn.index, "session_hash": predict_session_hash(), "trigger_id": fn.trigger,
         }
         loop = asyncio.get_running_loop()
-        task = loop.create_task(call.session.json(
-            "POST", url, deadline=call.deadline, json_body=body, headers=headers,
-            proxy=call.proxy,
-        ))
-        try:
-            while not task.done():
-                t = call.elapsed()
-                yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
-                await _settled(loop, task, STATUS_EVERY)
-            reply = task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        async with call.slot(url):
+            task = loop.create_task(call.session.json(
+                "POST", url, deadline=call.deadline, json_body=body, headers=headers, proxy=call.proxy,
+            ))
+            try:
+                while not task.done():
+                    t = call.elapsed()
+                    yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
+                    await _settled(loop, task, STATUS_EVERY)
+                reply = task.result()
+            finally:
+                if not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
         data = reply.get("data") if isinstance(reply, dict) else None
         if not isinstance(data, list) or not data:  # upstream reads data[0] only; a seed may follow it
             raise ResultShapeError("the Space replied without an image")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from .endpoints import ENV_VAR
+from .endpoints import ENV_VAR, SPACE_CONCURRENCY
 from .errors import G4FError
 from .identity import TIERS, HFToken, find_hf_token, is_hf_token
 from .media import MAX_IMAGE_BYTES
@@ -75,6 +75,9 @@ class Settings(Configurable):
                    help="More Spaces for a model, tried in order after its own and the official ones when those "
                    "are gone, paused, building or asleep: {'flux': ['https://you-flux-1-dev.hf.space']} "
                    "(your duplicates, your Gradio servers).").tag(config=True)
+    space_concurrency = Int(SPACE_CONCURRENCY, min=1, max=64, help="Runs in flight on one Space at once (-n, sweeps, the panel): "
+                            "2 keeps a Space that runs one at a time busy; your own server that runs N at once "
+                            "wants N + 1.").tag(config=True)
     send_hf_token_to = Unicode("", help="Your own Gradio servers (comma list of base URLs) that may have your "
                                "Hugging Face token; the hub's Spaces always get it, other hosts never."
                                ).tag(config=True)
@@ -191,6 +194,7 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
         replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
         replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
+        space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
     )
 
 

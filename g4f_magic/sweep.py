@@ -22,7 +22,7 @@ from .result import Result, ResultSet, _slug
 if TYPE_CHECKING:
     from .engine import Job
 
-__all__ = ["AXES", "FLAGS", "CONCURRENCY", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
+__all__ = ["AXES", "FLAGS", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
            "make_sweep", "label"]
 
 AXES = ("model", "aspect_ratio", "steps", "guidance", "seed")  # rows take the first swept one
@@ -30,10 +30,6 @@ FLAGS = {"model": "-m", "aspect_ratio": "-a", "steps": "--steps", "guidance": "-
 _TYPES: dict[str, Callable[[str], Any]] = {"model": str, "aspect_ratio": str, "steps": int, "guidance": float,
                                            "seed": int}
 _KINDS = {int: "a whole number", float: "a number", str: "a value"}
-# Requests in flight per Space. A ZeroGPU Space runs one job per user at a time, so more would only
-# wait in its public queue (and count against its size); two keep the GPU busy without a gap between
-# cells, the second waiting while the first runs.
-CONCURRENCY = 2
 MAX_CELLS = 64  # a grid this large is already a minute of GPU time per row
 
 

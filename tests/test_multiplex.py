@@ -59,8 +59,9 @@ async def test_stopping_a_queued_run_cancels_it_when_it_starts_and_spares_the_ru
     space.slow_delay = 0.003  # 400 steps: the first run is still running when the second is stopped
     first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
     await started(space, 1)
-    second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN))
-    third = asyncio.ensure_future(collect("flux", "third", seed=3, api_key=TOKEN))
+    # three in flight on the Space at once (two by default): the third must be queued there too
+    second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN, space_concurrency=3))
+    third = asyncio.ensure_future(collect("flux", "third", seed=3, api_key=TOKEN, space_concurrency=3))
     await listening(3)
     second.cancel()
     results = await asyncio.gather(first, second, third, return_exceptions=True)
@@ -89,7 +90,8 @@ async def test_stopping_the_running_run_cancels_it_at_once(space: LocalSpace, en
 
 async def test_stopping_every_run_closes_the_stream(space: LocalSpace, endpoint: str) -> None:
     space.slow_delay = 0.01
-    tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(3)]
+    tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN,
+                                           space_concurrency=3)) for i in range(3)]
     await listening(3)
     for t in tasks:
         t.cancel()
@@ -283,6 +285,81 @@ async def test_a_finished_run_does_not_wait_for_a_stream_that_goes_on_for_others
         await stream.aclose()
 
 
+async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancelled_once_alone() -> None:
+    """A server that runs several events at once (concurrency_limit > 1): Gradio's /cancel stops every
+    running task of the function in the session, so the stopped run's /cancel waits for its siblings."""
+    from g4f_magic.multiplex import SharedStream
+
+    session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b"), msg("process_starts", "c")])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b, c = stream.listen("a", 2), stream.listen("b", 2), stream.listen("c", 7)
+    for queue in (a, b, c):
+        assert (await asyncio.wait_for(queue.get(), 5))["msg"] == "process_starts"
+    stream.leave("a", False)  # stopped while b (same function) runs; c is another function's
+    await asyncio.sleep(0.05)
+    assert session.posts == [] and stream.deferred == {"a": 2}
+    stream.leave("c", True)
+    await asyncio.sleep(0.05)
+    assert session.posts == []  # c was not a sibling: a still waits for b
+    stream.leave("b", True)  # a now runs alone: cancelled
+    for _ in range(100):
+        if session.posts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.posts == [{"session_hash": "hash", "fn_index": 2, "event_id": "a"}] and not stream.deferred
+    await stream.aclose()
+
+
+async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
+    from g4f_magic.multiplex import SharedStream
+
+    session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b")])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b = stream.listen("a", 2), stream.listen("b", 2)
+    for queue in (a, b):
+        await asyncio.wait_for(queue.get(), 5)
+    stream.leave("a", False)
+    await asyncio.sleep(0.05)
+    assert stream.deferred == {"a": 2}
+    stream._dispatch('{"msg": "process_completed", "event_id": "a", "output": {}}')
+    assert stream.deferred == {} and "a" not in stream.early and b.empty()
+    stream.leave("b", True)
+    await asyncio.sleep(0.05)
+    assert session.posts == []  # nothing left to cancel
+    await stream.aclose()
+
+
+async def test_runs_in_flight_on_one_space_stay_within_its_slots(space: LocalSpace, endpoint: str) -> None:
+    """-n, sweeps and the panel all go through the Space's run slots: never more in flight than the limit,
+    counted at the Space (joined and not ended)."""
+    from g4f_magic.endpoints import SPACE_CONCURRENCY
+
+    space.slow_delay = 0.0005
+    for limit in (None, 3):
+        space.reset()
+        extra = {} if limit is None else {"space_concurrency": limit}
+        runs = await asyncio.gather(*(collect("flux", f"fox {i} [fault:slow]", seed=i, api_key=TOKEN, **extra)
+                                      for i in range(6)))
+        assert [next(e for e in r if isinstance(e, ImageResponse)).seed for r in runs] == list(range(6))
+        assert space.peak[FLUX_DEV] == (limit or SPACE_CONCURRENCY), limit
+
+
+async def test_a_run_stopped_while_waiting_for_a_slot_sends_nothing(space: LocalSpace, endpoint: str) -> None:
+    space.slow_delay = 0.01
+    running = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(2)]
+    await listening(2)
+    waiting = asyncio.ensure_future(collect("flux", "waits", seed=9, api_key=TOKEN))
+    await asyncio.sleep(0.1)
+    assert len(space.requests(FLUX_DEV, "/gradio_api/queue/join")) == 2  # the third waits for a slot
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    for t in running:
+        t.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+    assert len(space.requests(FLUX_DEV, "/gradio_api/queue/join")) == 2 and not space.cancels
+
+
 async def test_a_run_after_stopping_them_all_gets_a_new_session(space: LocalSpace, endpoint: str) -> None:
     """The Space drops every event of a session when its stream closes, possibly after a new join."""
     space.slow_delay = 0.01
@@ -334,3 +411,19 @@ async def test_stopping_a_chat_leaves_the_other_chat_streaming(space: LocalSpace
     assert isinstance(results[1], asyncio.CancelledError)
     assert "".join(e for e in results[0] if isinstance(e, str)).endswith("You asked: first [fault:slow]")
     assert not space.disconnects and len(streams(space, JANUS)) == 1  # the stream stayed for the first
+
+
+async def test_twenty_concurrent_runs_reuse_a_few_kept_alive_connections(space: LocalSpace, endpoint: str) -> None:
+    """Joins go through aiohttp's keep-alive pool (nothing pipelined): twenty runs, from a cold pool and a
+    warm one, take no more connections than the Space's run slots and its stream."""
+    from g4f_magic.endpoints import SPACE_CONCURRENCY
+
+    for burst in ("cold", "warm"):
+        space.reset()
+        runs = await asyncio.gather(*(collect("janus-pro-7b-image", f"{burst} fox {i}", seed=1000 + i, api_key=TOKEN)
+                                      for i in range(20)))
+        seeds = [next(e for e in events if isinstance(e, ImageResponse)).seed for events in runs]
+        assert seeds == [1000 + i for i in range(20)], burst  # each run got its own event's result
+        assert len(space.requests(JANUS, "/gradio_api/queue/join")) == 20
+        ports = {r.peer_port for r in space.received}  # over TLS, the proxy's connection per client connection
+        assert 2 <= len(ports) <= SPACE_CONCURRENCY + 1, (burst, len(ports))

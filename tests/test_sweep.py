@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -13,10 +12,10 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from kernels import html_images
 
-from g4f_magic import engine
 from g4f_magic.errors import GenerationError
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.sweep import CONCURRENCY, SweepSet
+from g4f_magic.endpoints import SPACE_CONCURRENCY
+from g4f_magic.sweep import SweepSet
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:
@@ -122,25 +121,16 @@ def test_a_bad_sweep_is_one_line_before_any_request(ip: Any, thread_space: Local
     assert not thread_space.received
 
 
-def test_requests_go_out_at_bounded_concurrency_per_space(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    live: dict[str, int] = {}
-    most: dict[str, int] = {}
-    real = engine._generate
+def test_requests_go_out_at_bounded_concurrency_per_space(ip: Any, thread_space: LocalSpace,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's cells go through each Space's run slots: counted at the Space, never more in flight."""
+    from helpers import FLUX_DEV, PREDICT
 
-    async def counted(job: Any, model: str, *args: Any) -> Any:
-        space = job.space(model)
-        live[space] = live.get(space, 0) + 1
-        most[space] = max(most.get(space, 0), live[space])
-        try:
-            await asyncio.sleep(0.05)
-            return await real(job, model, *args)
-        finally:
-            live[space] -= 1
-
-    monkeypatch.setattr(engine, "_generate", counted)
-    grid, _ = cell(ip, "-m flux,flux-schnell -s 10001,10002,10003,10004")
+    monkeypatch.setattr(thread_space, "slow_delay", 0.0005)
+    monkeypatch.setattr(thread_space, "step_delay", 0.05)  # /run/predict takes this long: its calls overlap
+    grid, _ = cell(ip, "-m flux,flux-schnell -s 10001,10002,10003,10004", "a lighthouse [fault:slow]")
     assert len(grid) == 8
-    assert sorted(most.values()) == [CONCURRENCY, CONCURRENCY]  # two Spaces, each at the bound, not above
+    assert thread_space.peak[FLUX_DEV] == thread_space.peak[PREDICT] == SPACE_CONCURRENCY
 
 
 def test_the_live_grid_settles_into_the_labelled_table(ip: Any) -> None:

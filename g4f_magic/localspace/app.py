@@ -109,12 +109,23 @@ class LocalSpace:
         # path → (bytes, content type, sent without a Content-Length); the newest MAX_FILES
         self._files: OrderedDict[str, tuple[bytes, str, bool]] = OrderedDict()
         self._uploads: dict[str, bytes] = {}
+        self._load: dict[str, set[Any]] = {}  # host → the events (and /run/predict calls) joined, not yet ended
+        self.peak: dict[str, int] = {}  # host → the most of them at once, since the last reset
+
+    def _began(self, host: str, key: Any) -> None:
+        load = self._load.setdefault(host, set())
+        load.add(key)
+        self.peak[host] = max(self.peak.get(host, 0), len(load))
+
+    def _ended(self, host: str, key: Any) -> None:
+        self._load.get(host, set()).discard(key)
 
     # -- control -------------------------------------------------------------------------------
     def reset(self) -> None:
         self.received.clear()
         self.disconnects.clear()
         self.cancels.clear()
+        self.peak.clear()
 
     def requests(self, host: str | None = None, path: str | None = None) -> list[Received]:
         return [r for r in self.received if (host is None or r.host == host) and (path is None or r.path == path)]
@@ -303,6 +314,7 @@ class LocalSpace:
         self._jobs.setdefault(session, []).append(
             Job(kind, event_id, data, self._pick_hook("stream", prompt), host, fn))
         self.known.add(session)
+        self._began(host, event_id)
         if session in self._arrivals:
             self._arrivals[session].set()
         return web.json_response({"event_id": event_id})
@@ -343,6 +355,7 @@ class LocalSpace:
                     finally:
                         if not task.done():  # this handler itself is cancelled: the client went away
                             task.cancel()
+                        self._ended(job.host, job.event_id)
                     running.clear()
                     if task.cancelled():  # stopped by /cancel; the stream goes on
                         continue
@@ -366,7 +379,8 @@ class LocalSpace:
     def _client_left(self, session: str) -> None:
         """As Gradio does when a stream's client goes: every event of the session is dropped."""
         self.disconnects.append(session)
-        self._jobs.pop(session, None)
+        for job in self._jobs.pop(session, []):
+            self._ended(job.host, job.event_id)
 
     async def cancel(self, request: web.Request) -> web.Response:
         """Gradio's ``/cancel``: it stops the session's *running* job of that function, whichever event that
@@ -381,6 +395,9 @@ class LocalSpace:
         if running.get("job") is not None and running["job"].fn_index == fn:
             running["task"].cancel()
         self._jobs[session] = [j for j in queued if j.event_id != eid]
+        for job in queued:
+            if job.event_id == eid:
+                self._ended(job.host, eid)
         if writer is not None and pending:
             with contextlib.suppress(ConnectionError):  # the stream's client may be gone already
                 await writer.send({"msg": "process_completed", "event_id": eid, "output": {}, "success": True})
@@ -521,7 +538,11 @@ class LocalSpace:
         prompt, seed, width, height = str(data[0]), int(data[1]), int(data[2]), int(data[3])
         fd = self._image_file(host, prompt, seed, width, height, "PNG")
         fd["url"] = f"{self._base(request, host)}/file={fd['path']}"
-        await asyncio.sleep(self.step_delay)
+        self._began(host, id(request))
+        try:
+            await asyncio.sleep(self.step_delay)
+        finally:
+            self._ended(host, id(request))
         return web.json_response({"data": [fd, seed], "is_generating": False, "duration": 0.5})
 
     # -- control endpoints (for a Space in another process) -------------------------------------

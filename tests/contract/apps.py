@@ -267,10 +267,11 @@ def main() -> None:
     parser.add_argument("--show-error", action="store_true")
     parser.add_argument("--auth", default=None)
     parser.add_argument("--queue-max", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, default=1, help="events of a function run at once")
     args = parser.parse_args()
     _app[0] = args.space
     demo = APPS[args.space]()
-    demo.queue(max_size=args.queue_max, default_concurrency_limit=1)
+    demo.queue(max_size=args.queue_max, default_concurrency_limit=args.concurrency)
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     print(f"gradio {gr.__version__} {args.space} on {args.port}", flush=True)
     demo.launch(server_name="127.0.0.1", server_port=args.port, root_path=args.root_path,

@@ -38,7 +38,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 QUEUE_SERVERS = {
     "janus": ("janus",), "janus_tls": ("janus", "tls"), "flux_dev": ("flux_dev", "--show-error", "--queue-max", "2"),
     "flux_dev_tls": ("flux_dev", "tls"), "moved": ("moved",), "auth": ("janus", "--auth", "user:pass"),
-    "changed": ("changed",),
+    "changed": ("changed",), "flux_dev_many": ("flux_dev", "--concurrency", "3"),
 }
 PREDICT_SERVERS = {"predict": ("predict", "--show-error"), "predict_tls": ("predict", "tls"),
                    "predict_moved": ("predict_moved",)}
