@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 
 from g4f_magic import G4F, aclose
-from g4f_magic.sse import SSEDecoder
+from g4f_magic.http.sse import SSEDecoder
 
 PROMPT = "a lighthouse in a storm"
 ROUTES = {"queue (janus-pro-7b-image)": "janus-pro-7b-image", "run/predict (flux-schnell)": "flux-schnell"}

@@ -20,7 +20,7 @@ from typing import Iterator
 from benchmarks.clients import ROUTES, Floor, ours
 from benchmarks.sections import cli
 from g4f_magic import aclose
-from g4f_magic.sse import SSEDecoder
+from g4f_magic.http.sse import SSEDecoder
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 9. Client CPU per call, and the SSE decoder on a long line"

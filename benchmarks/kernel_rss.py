@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.notebook_bytes import PhotoSpace
 from benchmarks.kernels import kernel, run
+from benchmarks.notebook_bytes import PhotoSpace
 from benchmarks.sections import cli
 from g4f_magic.localspace import in_thread
 

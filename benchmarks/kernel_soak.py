@@ -19,11 +19,11 @@ from .tally import Tally, verdict
 PROBE = r'''
 import asyncio, gc, json, os, warnings
 from pathlib import Path
-import g4f_magic.engine, g4f_magic.panel
+import g4f_magic.engine.run, g4f_magic.notebook.panel
 from g4f_magic import Panel
 
 _soak = {"outcomes": {}, "reports": [], "warnings": []}
-_inner = g4f_magic.engine.run_in_view
+_inner = g4f_magic.engine.run.run_in_view
 
 async def _recording(job, view, chat=None):
     try:
@@ -35,7 +35,7 @@ async def _recording(job, view, chat=None):
     return result
 
 # the magic imports it from the engine when it runs; the panel holds its own reference
-g4f_magic.engine.run_in_view = g4f_magic.panel.run_in_view = _recording
+g4f_magic.engine.run.run_in_view = g4f_magic.notebook.panel.run_in_view = _recording
 asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: _soak["reports"].append(str(ctx.get("message"))))
 warnings.simplefilter("always")
 warnings.showwarning = lambda message, *a, **k: _soak["warnings"].append(str(message))
@@ -57,7 +57,7 @@ async def _stats(close_shown=True):
     """Resources, measured the way a user would leave things: the panel cleared and (unless
     ``close_shown`` is False) the --bg runs' outputs closed, as clearing the notebook would."""
     from ipywidgets.widgets.widget import _instances
-    from g4f_magic.views import close_tree
+    from g4f_magic.notebook.views import close_tree
     _panel.clear()
     shown = sum("g4f-run" in getattr(w, "_dom_classes", ()) for w in list(_instances.values()))
     widgets = len(_instances)

@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.sections import cli
+from g4f_magic.engine.result import to_png
 from g4f_magic.localspace import LocalSpace, in_thread
-from g4f_magic.result import to_png
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 7. Notebook bytes per image, photograph-like images"

@@ -11,10 +11,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "G4F": "providers",
-    "DeepseekAI_JanusPro7b": "providers",
-    "FluxDev": "providers",
-    "model_info": "providers",
+    "G4F": "spaces.providers",
+    "DeepseekAI_JanusPro7b": "spaces.providers",
+    "FluxDev": "spaces.providers",
+    "model_info": "spaces.providers",
     "Reasoning": "events",
     "ImagePreview": "events",
     "ImageResponse": "events",
@@ -30,10 +30,10 @@ _EXPORTS = {
     "StreamError": "errors",
     "ResultShapeError": "errors",
     "G4FTimeout": "errors",
-    "Panel": "panel",
-    "aclose": "client",
-    "fetch_image": "client",
-    "ENV_VAR": "endpoints",
+    "Panel": "notebook.panel",
+    "aclose": "http.session",
+    "fetch_image": "http.session",
+    "ENV_VAR": "spaces.endpoints",
 }
 
 __all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
@@ -44,24 +44,24 @@ _COMPLETE_KEYS = ("%g4f", "%%g4f")
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext g4f_magic``: register ``%%g4f`` / ``%g4f`` (configurable as ``G4FMagics``)."""
-    from .magic import G4FMagics
+    from .notebook.magic import G4FMagics
 
     if id(ipython) in _loaded:
         return
     magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
     ipython.register_magics(magics)
-    from .magic import completions
+    from .notebook.magic import completions
 
     for key in _COMPLETE_KEYS:  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
         ipython.set_hook("complete_command", lambda _shell, event: completions(magics, event.text_until_cursor),
                          str_key=key)
-    from .magic import async_cell, sync_cell
+    from .notebook.magic import async_cell, sync_cell
 
     # in a kernel, cells run as coroutines on the kernel's loop, never nested; either way a %g4f cell
     # is rewritten before IPython reads a trailing "?" as a help request
     ipython.input_transformers_cleanup.append(async_cell if magics._has_kernel() else sync_cell)
     _loaded[id(ipython)] = magics
-    from .warmup import start
+    from .notebook.warmup import start
 
     start(widgets=magics._has_kernel())  # the first run's imports, in the background
 
@@ -71,8 +71,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = _loaded.pop(id(ipython), None)
     if magics is None:
         return
-    from .client import aclose
-    from .runner import run_sync
+    from .http.session import aclose
+    from .notebook.runner import run_sync
 
     async def shutdown() -> None:
         import asyncio
@@ -85,7 +85,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     run_sync(shutdown())
     from IPython.utils.strdispatch import StrDispatch
 
-    from .magic import async_cell, sync_cell
+    from .notebook.magic import async_cell, sync_cell
 
     for transformer in (async_cell, sync_cell):
         if transformer in ipython.input_transformers_cleanup:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from .endpoints import ENV_VAR
+from .spaces.endpoints import ENV_VAR
 
 
 def _quickstart() -> Path:

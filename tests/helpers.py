@@ -40,7 +40,7 @@ def _hosts() -> dict[str, str]:
     """Host names as the provider spells them: the first path segment of the local Space's gateway
     layout (tests reach only 127.0.0.1; conftest refuses any other address)."""
     from g4f_magic import G4F, DeepseekAI_JanusPro7b, FluxDev
-    from g4f_magic.endpoints import HUB_URL
+    from g4f_magic.spaces.endpoints import HUB_URL
 
     return {"HUB": _host(HUB_URL), "JANUS": _host(G4F.api_url), "DEEPSEEK": _host(DeepseekAI_JanusPro7b.api_url),
             "FLUX_DEV": _host(FluxDev.url), "PREDICT": _host(G4F.url_flux)}
@@ -51,8 +51,8 @@ HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "D
 
 
 def _official() -> dict[str, str]:
-    """The official Spaces each route falls back to (``g4f_magic.mirrors``), host by route."""
-    from g4f_magic.mirrors import OFFICIAL
+    """The official Spaces each route falls back to (``g4f_magic.spaces.mirrors``), host by route."""
+    from g4f_magic.spaces.mirrors import OFFICIAL
 
     return {route: _host(mirrors[0].base) for route, mirrors in OFFICIAL.items()}
 

@@ -13,8 +13,8 @@ from IPython.utils.capture import capture_output
 from leakscan import MARK, TOKEN, secret
 
 from g4f_magic.errors import QuotaExceeded
-from g4f_magic.identity import HFToken, find_hf_token
 from g4f_magic.localspace import LocalSpace
+from g4f_magic.spaces.identity import HFToken, find_hf_token
 
 
 def test_hf_token_from_the_environment_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +137,7 @@ def test_an_anonymous_quota_error_says_how_to_log_in(ip: Any, thread_space: Loca
 async def test_the_panel_runs_as_the_account(space: LocalSpace, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from g4f_magic.panel import Panel
+    from g4f_magic.notebook.panel import Panel
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     panel = Panel(endpoint=space.url, image_dir="imgs")  # type: ignore[attr-defined]

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from IPython.utils.capture import capture_output
 
-from g4f_magic import availability
-from g4f_magic.engine import Job, run_job
+from g4f_magic.engine import availability
+from g4f_magic.engine.run import Job, run_job
 from g4f_magic.errors import GPUBusy, QuotaExceeded, SpaceUnavailable, TokenExpired
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.views import PlainView
+from g4f_magic.notebook.views import PlainView
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:
@@ -148,7 +148,7 @@ def test_the_fallback_setting_is_checked_and_stands_in_only_where_it_can(ip: Any
 
 def test_a_busy_gpu_is_tried_again_with_wait_and_said_without(ip: Any, thread_space: LocalSpace,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from g4f_magic import refusals
+    from g4f_magic.spaces import refusals
 
     monkeypatch.setattr(refusals, "BUSY_RETRY", 0.3)  # ZeroGPU's "No GPU was available" names no time
     thread_space.arm("zerogpu_busy", times=2)

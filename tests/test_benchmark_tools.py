@@ -10,9 +10,7 @@ from helpers import collect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.netem import latency_proxy  # noqa: E402
-
 from g4f_magic import ImageResponse  # noqa: E402
-
 from g4f_magic.localspace import LocalSpace  # noqa: E402
 
 

@@ -14,9 +14,16 @@ from hypothesis import strategies as st
 
 from g4f_magic.errors import G4FError, StreamError
 from g4f_magic.events import Reasoning
-from g4f_magic.gradio import Completed, Generating, QueueDecoder, apply_diff, image_urls, upload_paths
-from g4f_magic.sse import SSEDecoder, SSEEvent
-from g4f_magic.zerogpu import jwt_expiry, parse_jwt_reply, parse_space_page
+from g4f_magic.gradio.messages import (
+    Completed,
+    Generating,
+    QueueDecoder,
+    apply_diff,
+    image_urls,
+    upload_paths,
+)
+from g4f_magic.http.sse import SSEDecoder, SSEEvent
+from g4f_magic.spaces.zerogpu import jwt_expiry, parse_jwt_reply, parse_space_page
 
 settings.register_profile("default", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,14 @@ from helpers import FLUX_DEV
 
 from g4f_magic.errors import GenerationError, QuotaExceeded, StreamError
 from g4f_magic.events import Reasoning
-from g4f_magic.gradio import Completed, Generating, QueueDecoder, apply_diff, file_url, image_urls
+from g4f_magic.gradio.messages import (
+    Completed,
+    Generating,
+    QueueDecoder,
+    apply_diff,
+    file_url,
+    image_urls,
+)
 
 
 class Clock:

@@ -12,13 +12,13 @@ from helpers import collect
 from kernels import html_outputs, run_notebook
 
 from g4f_magic import StreamError, fetch_image
-from g4f_magic.engine import Job, run_job
+from g4f_magic.engine.result import Result, to_png
+from g4f_magic.engine.run import Job, run_job
 from g4f_magic.errors import one_line
-from g4f_magic.gradio import file_url
+from g4f_magic.gradio.messages import file_url
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.prompts import chat_prompt, image_prompt
-from g4f_magic.result import Result, to_png
-from g4f_magic.views import PlainView
+from g4f_magic.notebook.views import PlainView
+from g4f_magic.spaces.prompts import chat_prompt, image_prompt
 
 
 @pytest.mark.parametrize(("side", "declared"), [(9000, "9000x9000"), (100_000, "10,000,000,000")])

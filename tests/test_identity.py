@@ -81,11 +81,11 @@ def test_each_module_imports_alone_and_the_panel_does_not_import_the_magic() -> 
     import g4f_magic
 
     names = [m.name for m in pkgutil.walk_packages(g4f_magic.__path__, "g4f_magic.") if not m.name.endswith("__main__")]
-    code = "import importlib, sys; importlib.import_module(sys.argv[1]); print('g4f_magic.magic' in sys.modules)"
+    code = "import importlib, sys; importlib.import_module(sys.argv[1]); print('g4f_magic.notebook.magic' in sys.modules)"
     procs = {n: subprocess.Popen([sys.executable, "-c", code, n], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for n in names}
     results = {n: p.communicate(timeout=120) + (p.returncode,) for n, p in procs.items()}
     failed = {n: err.strip().splitlines()[-1:] for n, (_, err, rc) in results.items() if rc != 0}
     assert failed == {} and len(names) > 15
-    assert results["g4f_magic.panel"][0].strip() == "False"  # only the magic imports the panel
-    assert results["g4f_magic.settings"][0].strip() == "False"
+    assert results["g4f_magic.notebook.panel"][0].strip() == "False"  # only the magic imports the panel
+    assert results["g4f_magic.notebook.settings"][0].strip() == "False"

@@ -183,7 +183,7 @@ def test_cells_queued_at_once_like_run_all(kernel: Kernel, kernel_env: LocalSpac
 
 
 def test_cell_transformers() -> None:
-    from g4f_magic.magic import async_cell, sync_cell
+    from g4f_magic.notebook.magic import async_cell, sync_cell
 
     [code] = async_cell(["%%g4f -m flux -s 42\n", "a 'quoted' \"prompt\"\n"])
     # the ";": the run's own output shows the result, so the cell does not show it again
@@ -225,6 +225,6 @@ def test_the_first_runs_imports_load_in_the_background_after_load_ext(kernel: Ke
     loaded = "False"
     while loaded != "True" and time.monotonic() < deadline:
         loaded = kernel.value("all(m in __import__('sys').modules for m in ('aiohttp', 'ipywidgets', 'PIL.Image', "
-                              "'markdown_it', 'g4f_magic.engine'))")
+                              "'markdown_it', 'g4f_magic.engine.run'))")
         time.sleep(0.2)
     assert loaded == "True"

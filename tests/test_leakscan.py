@@ -12,7 +12,7 @@ from IPython.utils.capture import capture_output
 from leakscan import MARK, SCANNER, TOKEN
 
 from g4f_magic import G4FError
-from g4f_magic.result import Result
+from g4f_magic.engine.result import Result
 
 
 def caught() -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from leakscan import COOKIE
 
 import g4f_magic
 from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
-from g4f_magic.client import get_session
+from g4f_magic.http.session import get_session
 from g4f_magic.localspace import LocalSpace
 
 

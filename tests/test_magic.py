@@ -13,9 +13,9 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, secret
 
+from g4f_magic.engine.result import Result, ResultSet
 from g4f_magic.errors import ConnectionFailed, G4FTimeout, QuotaExceeded, RunCancelled
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.result import Result, ResultSet
 
 LOGIN, CONFIG, ENV, LITERAL = (secret(n) for n in ("login", "config", "env", "literal"))
 
@@ -367,7 +367,7 @@ def test_a_question_mark_asks_in_a_shell_and_the_answer_shows_once(ip: Any, thre
 
 
 def test_readme_options_table_is_generated_from_the_parser() -> None:
-    from g4f_magic.magic import options_markdown
+    from g4f_magic.notebook.magic import options_markdown
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     block = readme.split("<!-- options:", 1)[1].split("-->", 1)[1].split("<!-- /options -->", 1)[0]

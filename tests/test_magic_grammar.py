@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import TOKEN
 
+from g4f_magic.engine.result import Result
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.magic import async_cell, subcommand
-from g4f_magic.result import Result
+from g4f_magic.notebook.magic import async_cell, subcommand
 
 
 def line(ip: Any, text: str) -> tuple[Any, Any]:

@@ -31,7 +31,7 @@ async def started(space: LocalSpace, n: int) -> None:
 
 async def listening(n: int) -> None:
     """Until the client's shared stream has ``n`` runs listening."""
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     session = await get_session()
     await until(lambda: sum(len(s.listeners) for s in session.streams.values()) >= n,
@@ -143,7 +143,7 @@ async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_whe
 
 
 async def flux_stream() -> Any:
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     [stream] = [s for (base, _), s in (await get_session()).streams.items() if base.endswith(FLUX_DEV)]
     return stream
@@ -195,7 +195,7 @@ class ScriptedSession:
     async def sse(self, url: str, **_: Any) -> Any:
         import json
 
-        from g4f_magic.sse import SSEEvent
+        from g4f_magic.http.sse import SSEEvent
 
         for msg in self.scripts.pop(0) if self.scripts else []:
             await asyncio.sleep(0)
@@ -220,7 +220,7 @@ async def drain(queue: asyncio.Queue[Any]) -> list[Any]:
 
 
 async def test_a_join_that_raced_close_stream_gets_a_new_stream() -> None:
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     session = ScriptedSession(
         # the Space closes after a: it had not taken b's join yet, and never spoke of b on this stream
@@ -238,7 +238,7 @@ async def test_a_join_that_raced_close_stream_gets_a_new_stream() -> None:
 
 async def test_an_event_the_stream_spoke_of_and_lost_fails_and_early_messages_wait() -> None:
     from g4f_magic.errors import StreamError
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     session = ScriptedSession(
         [msg("estimation", "late"), msg("estimation", "a"), msg("process_starts", "a"), msg("close_stream", None)])
@@ -267,7 +267,7 @@ class EndlessSession(ScriptedSession):
 async def test_a_finished_run_does_not_wait_for_a_stream_that_goes_on_for_others() -> None:
     """The last listener out waits briefly for the stream's end only when nothing else keeps it open:
     not while another run's join is in flight, nor while a stopped run's event waits to be cancelled."""
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     for keep_open in ("expecting", "abandoned"):
         session = EndlessSession([msg("process_starts", "a"), msg("process_completed", "a", output={})])
@@ -288,7 +288,7 @@ async def test_a_finished_run_does_not_wait_for_a_stream_that_goes_on_for_others
 async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancelled_once_alone() -> None:
     """A server that runs several events at once (concurrency_limit > 1): Gradio's /cancel stops every
     running task of the function in the session, so the stopped run's /cancel waits for its siblings."""
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b"), msg("process_starts", "c")])
     stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
@@ -311,7 +311,7 @@ async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancell
 
 
 async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b")])
     stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
@@ -332,7 +332,7 @@ async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
 async def test_runs_in_flight_on_one_space_stay_within_its_slots(space: LocalSpace, endpoint: str) -> None:
     """-n, sweeps and the panel all go through the Space's run slots: never more in flight than the limit,
     counted at the Space (joined and not ended)."""
-    from g4f_magic.endpoints import SPACE_CONCURRENCY
+    from g4f_magic.spaces.endpoints import SPACE_CONCURRENCY
 
     space.slow_delay = 0.0005
     for limit in (None, 3):
@@ -416,7 +416,7 @@ async def test_stopping_a_chat_leaves_the_other_chat_streaming(space: LocalSpace
 async def test_twenty_concurrent_runs_reuse_a_few_kept_alive_connections(space: LocalSpace, endpoint: str) -> None:
     """Joins go through aiohttp's keep-alive pool (nothing pipelined): twenty runs, from a cold pool and a
     warm one, take no more connections than the Space's run slots and its stream."""
-    from g4f_magic.endpoints import SPACE_CONCURRENCY
+    from g4f_magic.spaces.endpoints import SPACE_CONCURRENCY
 
     for burst in ("cold", "warm"):
         space.reset()

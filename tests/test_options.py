@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 import pytest
 
 from g4f_magic import G4F, InvalidOption
-from g4f_magic.endpoints import HUB_URL
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.localspace.app import _jwt
 from g4f_magic.media import image_mime, load_media
-from g4f_magic.prompts import chat_prompt, image_prompt
-from g4f_magic.sizes import image_size
-from g4f_magic.zerogpu import (
+from g4f_magic.spaces.endpoints import HUB_URL
+from g4f_magic.spaces.prompts import chat_prompt, image_prompt
+from g4f_magic.spaces.sizes import image_size
+from g4f_magic.spaces.zerogpu import (
     TokenCache,
     cookie_header,
     jwt_expiry,

@@ -10,7 +10,7 @@ import pytest
 from leakscan import secret
 
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.panel import Panel
+from g4f_magic.notebook.panel import Panel
 
 
 async def until(predicate: Any, timeout: float = 20.0) -> None:
@@ -264,7 +264,7 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
     ip.run_line_magic("config", "G4FMagics.default_model = 'flux-dev'")
     ip.run_line_magic("config", "G4FMagics.aspect_ratio = '9:16'")
     try:
-        from g4f_magic.settings import values
+        from g4f_magic.notebook.settings import values
 
         ip.run_line_magic("config", f"G4FMagics.token = {PANEL!r}")
         s = values()
@@ -280,18 +280,18 @@ def test_the_prompt_box_front_end_is_a_file_with_a_cleanup() -> None:
     from pathlib import Path
 
     import g4f_magic
-    from g4f_magic.panel import PromptBox
+    from g4f_magic.notebook.panel import PromptBox
 
     box = PromptBox()
     esm = box.get_state()["_esm"]
-    assert esm == (Path(g4f_magic.__file__).parent / "prompt_box.js").read_text()
+    assert esm == (Path(g4f_magic.__file__).parent / "notebook" / "prompt_box.js").read_text()
     assert 'model.off("change:value", onValue)' in esm  # listeners go with the view, not the model
     box.close()
 
 
 def test_one_job_builder_with_one_rule_for_timeout_0(ip: Any) -> None:
     """The magic and the panel build requests in one place: timeout 0 is "no limit" for both."""
-    from g4f_magic.settings import build_job, values
+    from g4f_magic.notebook.settings import build_job, values
 
     ip.run_line_magic("config", "G4FMagics.timeout = 0.0")
     try:

@@ -7,8 +7,8 @@ import pytest
 from helpers import SPACES_LINK
 
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
-from g4f_magic.gradio import QueueDecoder
-from g4f_magic.refusals import parse_timedelta, refusal, toast
+from g4f_magic.gradio.messages import QueueDecoder
+from g4f_magic.spaces.refusals import parse_timedelta, refusal, toast
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from IPython.utils.capture import capture_output
 
+from g4f_magic.engine.replay import ReplayStore, request_key
+from g4f_magic.engine.result import Result
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.replay import ReplayStore, request_key
-from g4f_magic.result import Result
 
 PNGISH = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 

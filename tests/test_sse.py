@@ -7,7 +7,7 @@ import json
 import pytest
 
 from g4f_magic.errors import StreamError
-from g4f_magic.sse import SSEDecoder
+from g4f_magic.http.sse import SSEDecoder
 
 STREAM = (
     b": comment line\n"

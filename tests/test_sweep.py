@@ -12,10 +12,10 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from kernels import html_images
 
+from g4f_magic.engine.sweep import SweepSet
 from g4f_magic.errors import GenerationError
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.endpoints import SPACE_CONCURRENCY
-from g4f_magic.sweep import SweepSet
+from g4f_magic.spaces.endpoints import SPACE_CONCURRENCY
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:

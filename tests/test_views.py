@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from g4f_magic.engine.result import GeneratedImage, Result
 from g4f_magic.events import Reasoning
 from g4f_magic.localspace.images import placeholder
-from g4f_magic.render import markdown_html
-from g4f_magic.result import GeneratedImage, Result
-from g4f_magic.views import PlainView, WidgetView
+from g4f_magic.notebook.render import markdown_html
+from g4f_magic.notebook.views import PlainView, WidgetView
 
 
 def image_result(seed: int = 1, side: int = 32) -> Result:
@@ -49,7 +49,7 @@ def test_preview_is_replaced_then_emptied() -> None:
 
 def test_updates_are_coalesced(monkeypatch: Any) -> None:
     now = [0.0]
-    monkeypatch.setattr("g4f_magic.views.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("g4f_magic.notebook.views.time.monotonic", lambda: now[0])
     view = WidgetView("flux", min_interval=0.1)
     sent: list[Any] = []
     view.status_w.observe(lambda change: sent.append(change["new"]), names="value")
@@ -124,8 +124,8 @@ def test_progress_bar_follows_progress_events() -> None:
 def test_both_views_implement_the_whole_protocol(kind: str) -> None:
     import inspect
 
-    from g4f_magic import views
-    from g4f_magic.engine import View
+    from g4f_magic.engine.run import View
+    from g4f_magic.notebook import views
 
     cls = getattr(views, kind)
     wanted = {n for n in dir(View) if not n.startswith("_")} | set(View.__annotations__)

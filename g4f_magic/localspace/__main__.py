@@ -8,7 +8,7 @@ import contextlib
 import signal
 import sys
 
-from ..endpoints import ENV_VAR
+from ..spaces.endpoints import ENV_VAR
 from .app import LocalSpace, serve
 
 

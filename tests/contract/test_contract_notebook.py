@@ -13,7 +13,7 @@ import pytest
 from conftest import Server
 from kernels import run_notebook, shown_images, widget_values
 
-from g4f_magic.panel import Panel
+from g4f_magic.notebook.panel import Panel
 
 
 def settings(gradio: dict[str, Server], names: dict[str, str]) -> list[str]:

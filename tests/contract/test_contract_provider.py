@@ -15,7 +15,12 @@ from conftest import Server, urls
 from PIL import Image
 
 from g4f_magic import G4F, ImagePreview, ImageResponse, Reasoning, fetch_image
-from g4f_magic.errors import GenerationError, QuotaExceeded, ResponseStatusError, SpaceUnavailable
+from g4f_magic.errors import (
+    GenerationError,
+    QuotaExceeded,
+    ResponseStatusError,
+    SpaceUnavailable,
+)
 
 queue = pytest.mark.gradio("queue")
 predict = pytest.mark.gradio("predict")
@@ -194,7 +199,7 @@ async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gra
     """Observed on Gradio 5.50 and 6.31: closing a session's stream cancels all its events, and /cancel
     stops the session's *running* task whichever event it is. So a queued run that is stopped is
     cancelled when it starts; the run before it and the one after it still complete."""
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     server = gradio["flux_dev_tls"]
     quick = [run("flux", "quick", server, "flux_dev", seed=i, num_inference_steps=2) for i in range(3)]
@@ -222,7 +227,7 @@ async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gra
 async def _three_running_stop_the_second(server: Server, timeout: float = 30) -> list[Any]:
     """Three runs of infer in one session on a server that runs three at once; the second is stopped once
     all three run. The outcomes, and the stream they shared."""
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     tasks = [asyncio.ensure_future(run("flux", f"slow {i}", server, "flux_dev", seed=30 + i, num_inference_steps=2,
                                        space_concurrency=3, timeout=timeout)) for i in range(3)]
@@ -258,7 +263,7 @@ async def test_gradios_cancel_takes_every_running_sibling_with_it(gradio: dict[s
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The ground truth the wait rests on: with /cancel sent at once, the siblings are stopped too (Gradio 6
     completes them empty; Gradio 5 never completes them, so they end at their 8 s timeout)."""
-    from g4f_magic.multiplex import SharedStream
+    from g4f_magic.gradio.stream import SharedStream
 
     monkeypatch.setattr(SharedStream, "_cancel_alone", SharedStream._cancel)
     outcomes, _ = await _three_running_stop_the_second(gradio["flux_dev_many"], timeout=8)
@@ -274,8 +279,8 @@ async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: d
     /cancel sent earlier would leave a queued event in the queue); the Space completes it empty."""
     import json
 
-    from g4f_magic.client import Deadline, get_session
-    from g4f_magic.routes import queue_body
+    from g4f_magic.http.session import Deadline, get_session
+    from g4f_magic.spaces.flows import queue_body
 
     base = urls(gradio["flux_dev"], "flux_dev")["flux_dev_url"]
     session = await get_session()
@@ -316,7 +321,7 @@ async def test_a_known_session_gets_its_next_result_on_a_stream_opened_beside_th
     """Seen on Gradio 5.50 and 6.31: once an event of a session hash has completed, a ``queue/data`` stream
     opened for that hash before (or while) the next join arrives stays open and carries the new event.
     (A hash the server has never seen gets "session not found" at once.)"""
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     server = gradio["flux_dev_tls"]
     seeds = [final(await run("flux", f"run {i}", server, "flux_dev", seed=20 + i, num_inference_steps=2)).seed
@@ -333,7 +338,7 @@ async def test_chats_share_the_spaces_stream_and_a_next_turn_streams_beside_its_
     hash and one queue/data stream, each gets its own answer, and the next turn's stream is opened
     beside its join (the session is known by then)."""
     from g4f_magic import JsonConversation
-    from g4f_magic.client import get_session
+    from g4f_magic.http.session import get_session
 
     server = gradio["janus_tls"]
     runs = await asyncio.gather(*(run("janus-pro-7b", f"question {i}?", server, "janus", seed=i) for i in range(3)),
@@ -359,7 +364,7 @@ async def test_twenty_concurrent_runs_take_few_connections(gradio: dict[str, Ser
     and the shared stream. A second burst opens at most as many again: uvicorn closes a connection idle for
     5 s, and a join's connection is idle while the runs before it take their turns."""
     from g4f_magic import aclose
-    from g4f_magic.endpoints import SPACE_CONCURRENCY
+    from g4f_magic.spaces.endpoints import SPACE_CONCURRENCY
 
     server = gradio["janus_tls"]
     await aclose()  # a cold pool, as a notebook's Run All starts

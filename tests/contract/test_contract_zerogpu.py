@@ -17,7 +17,7 @@ from kernels import run_notebook
 
 from g4f_magic import G4F, ImageResponse, Reasoning
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
-from g4f_magic.panel import Panel
+from g4f_magic.notebook.panel import Panel
 
 # scenario → (class, reason, tier, retry_after, the start of the line the user sees)
 REFUSALS: dict[str, tuple[type, str | None, str | None, float | None, str]] = {

@@ -24,7 +24,7 @@ from typing import Any, AsyncIterator, Mapping
 import aiohttp
 from yarl import URL
 
-from .errors import (
+from ..errors import (
     ConnectionFailed,
     G4FError,
     G4FTimeout,
@@ -33,11 +33,10 @@ from .errors import (
     StreamError,
     one_line,
 )
-from .media import MAX_IMAGE_BYTES, image_mime
-from .multiplex import SharedStream
-from .refusals import refusal
-from .sse import SSEDecoder, SSEEvent
-from .zerogpu import (
+from ..gradio.stream import SharedStream
+from ..media import MAX_IMAGE_BYTES, image_mime
+from ..spaces.refusals import refusal
+from ..spaces.zerogpu import (
     FALLBACK_TOKEN,
     TokenCache,
     ZeroGPUToken,
@@ -46,6 +45,7 @@ from .zerogpu import (
     parse_jwt_reply,
     parse_space_page,
 )
+from .sse import SSEDecoder, SSEEvent
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at as _timeout_at

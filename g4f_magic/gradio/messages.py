@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
 from urllib.parse import urlsplit
 
-from .errors import GenerationError, ResultShapeError, StreamError, one_line
-from .events import Reasoning
-from .refusals import refusal, toast
+from ..errors import GenerationError, ResultShapeError, StreamError, one_line
+from ..events import Reasoning
+from ..spaces.refusals import refusal, toast
 
 __all__ = [
     "Generating",

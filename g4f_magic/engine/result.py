@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidOption, StreamError
-from .media import EXTENSIONS
+from ..errors import InvalidOption, StreamError
+from ..media import EXTENSIONS
 
 __all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "check_target", "MAX_PIXELS"]
 
@@ -132,7 +132,7 @@ class Result:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The same output a finished run leaves: its line and the image (or the answer)."""
-        from .outputs import done_line, run_bundle
+        from ..notebook.html import done_line, run_bundle
 
         return run_bundle(done_line(self.model, [self], self.elapsed), "done", [self])
 
@@ -191,7 +191,7 @@ class ResultSet(list):  # type: ignore[type-arg]
         return [r.save(folder, i) for i, r in enumerate(self)]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .outputs import done_line, run_bundle
+        from ..notebook.html import done_line, run_bundle
 
         if not self:
             return {"text/plain": "no results"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .errors import InvalidOption
+from ..errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
            "PREDICT_PATH", "SPACE_CONCURRENCY"]

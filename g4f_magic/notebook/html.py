@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from .render import COLOURS, escape, line_html, log_html, markdown_html, status_line
 
 if TYPE_CHECKING:
-    from .result import Result
-    from .sweep import SweepSet
+    from ..engine.result import Result
+    from ..engine.sweep import SweepSet
 
 __all__ = ["run_bundle", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line", "DISPLAY_WIDTH", "TILE_WIDTH", "GRID_COLUMNS", "EMBED_FORMATS"]
 
@@ -97,7 +97,7 @@ def _error_text(error: Any) -> str | None:
 
 def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
     """``flux, flux-schnell · done · 6 cells (1 failed) · 12.3s``."""
-    from .replay import replay_note
+    from ..engine.replay import replay_note
 
     models = list(dict.fromkeys(r.model for r in grid)) or ["sweep"]
     failed = sum(c.error is not None for c in grid.cells)
@@ -124,7 +124,7 @@ def done_line(model: str, results: Sequence[Result], elapsed: float | None) -> s
 
     The model named is the one that answered (a fallback's); a replay says so and from when; notes
     (a fallback's reason, a wait, a wake-up) come last."""
-    from .replay import replay_note
+    from ..engine.replay import replay_note
 
     models = {r.model for r in results}
     if len(models) == 1:

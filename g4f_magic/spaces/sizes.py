@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import InvalidOption
+from ..errors import InvalidOption
 
 __all__ = ["parse_ratio", "image_size", "TARGET_AREA", "MIN_SIDE", "MAX_SIDE", "COMMON_RATIOS"]
 

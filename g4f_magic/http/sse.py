@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import StreamError
+from ..errors import StreamError
 
 __all__ = ["SSEEvent", "SSEDecoder", "MAX_EVENT_BYTES"]
 

@@ -7,8 +7,8 @@ Both go to the hub only (``huggingface.co``, or the gateway standing for it) wit
 
 from __future__ import annotations
 
-from .client import Deadline, get_session
-from .errors import G4FError, ResponseStatusError, StreamError
+from ..errors import G4FError, ResponseStatusError, StreamError
+from ..http.session import Deadline, get_session
 from .identity import Account, HFToken, Quota, parse_quota, parse_whoami
 
 __all__ = ["whoami", "zero_gpu_quota"]

@@ -15,7 +15,7 @@ __all__ = ["start", "MODULES", "ENV_VAR"]
 
 ENV_VAR = "G4F_MAGIC_WARMUP"
 # the engine pulls in aiohttp (and its TLS context), the routes and the client
-MODULES = ("g4f_magic.engine", "PIL.Image", "PIL.WebPImagePlugin", "PIL.PngImagePlugin", "markdown_it")
+MODULES = ("g4f_magic.engine.run", "PIL.Image", "PIL.WebPImagePlugin", "PIL.PngImagePlugin", "markdown_it")
 
 
 def _warm(widgets: bool) -> None:
@@ -24,7 +24,7 @@ def _warm(widgets: bool) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the run that needs it says what is wrong, in its own cell
             return
-    from .identity import find_hf_token
+    from ..spaces.identity import find_hf_token
     from .render import markdown_html
 
     markdown_html("")  # builds the parser once

@@ -10,13 +10,13 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
-from .errors import GPUBusy, QuotaExceeded, SpaceUnavailable
-from .events import Reasoning
-from .identity import login_hint
-from .refusals import ANONYMOUS_ADVICE
+from ..errors import GPUBusy, QuotaExceeded, SpaceUnavailable
+from ..events import Reasoning
+from ..spaces.identity import login_hint
+from ..spaces.refusals import ANONYMOUS_ADVICE
 
 if TYPE_CHECKING:
-    from .engine import Job, View
+    from .run import Job, View
 
 __all__ = ["answered", "countdown", "clock", "WAKE_POLL", "WAKE_LIMIT", "TICK"]
 

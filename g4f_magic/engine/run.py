@@ -12,19 +12,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
+from ..errors import G4FError, InvalidOption, StreamError
+from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..http.session import fetch_image
+from ..media import MAX_IMAGE_BYTES
+from ..spaces.endpoints import SPACE_CONCURRENCY
+from ..spaces.flows import SEED_RANGES
+from ..spaces.identity import HFToken
+from ..spaces.prompts import drop_controls
+from ..spaces.providers import G4F
+from ..spaces.sizes import image_size
 from .availability import answered
-from .client import fetch_image
-from .errors import G4FError, InvalidOption, StreamError
-from .events import ImagePreview, ImageResponse, JsonConversation, Reasoning
-from .identity import HFToken
-from .media import MAX_IMAGE_BYTES
-from .prompts import drop_controls
-from .providers import G4F
 from .replay import MAX_BYTES, Entry, ReplayStore, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
-from .endpoints import SPACE_CONCURRENCY
-from .routes import SEED_RANGES
-from .sizes import image_size
 from .sweep import Sweep, SweepCell, SweepSet
 
 __all__ = ["Job", "ChatState", "View", "run_job", "run_sweep", "run_in_view", "MAX_COUNT"]

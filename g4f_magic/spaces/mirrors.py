@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConnectionFailed, G4FError, ResponseStatusError, SpaceUnavailable
 from .endpoints import space_root
-from .errors import ConnectionFailed, G4FError, ResponseStatusError, SpaceUnavailable
 
 __all__ = ["Mirror", "OFFICIAL", "hands_over", "flow_of"]
 

@@ -20,17 +20,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from .endpoints import ENV_VAR
-from .errors import G4FError, RunCancelled
-from .identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
-from .result import Result, ResultSet, _slug, check_target
+from ..engine.result import Result, ResultSet, _slug, check_target
+from ..errors import G4FError, RunCancelled
+from ..spaces.endpoints import ENV_VAR
+from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, build_run, values
 from .views import PlainView, WidgetView
 
 if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
-    from .engine import ChatState, Job
-    from .sweep import Sweep
+    from ..engine.run import ChatState, Job
+    from ..engine.sweep import Sweep
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
@@ -40,8 +40,8 @@ SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "whoami
 
 def completions(magics: "G4FMagics", text: str) -> list[str]:
     """What may come next on a ``%g4f`` / ``%%g4f`` line (IPython filters by what is typed)."""
-    from .providers import G4F
-    from .sizes import COMMON_RATIOS
+    from ..spaces.providers import G4F
+    from ..spaces.sizes import COMMON_RATIOS
 
     words = text.split()
     line_magic = bool(words) and not words[0].startswith("%%")
@@ -103,7 +103,7 @@ class G4FMagics(Magics, Settings):
     @property
     def chat(self) -> ChatState:
         if self._chat is None:
-            from .engine import ChatState
+            from ..engine.run import ChatState
 
             self._chat = ChatState()
         return self._chat
@@ -183,8 +183,8 @@ class G4FMagics(Magics, Settings):
         result = await self._run(job, view, args.image, in_cell=True)
         assert result is not None  # in a cell, a failed run raised
         if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
-            from .outputs import run_bundle, sweep_bundle
-            from .sweep import SweepSet
+            from ..engine.sweep import SweepSet
+            from .html import run_bundle, sweep_bundle
 
             display(sweep_bundle("", "done", result) if isinstance(result, SweepSet) else
                     run_bundle("", "done", result if isinstance(result, ResultSet) else [result]), raw=True)
@@ -232,7 +232,7 @@ class G4FMagics(Magics, Settings):
     async def _run(self, job: Job, view: Any, image: str | None, *, in_cell: bool) -> Result | ResultSet | None:
         """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
         one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
-        from .engine import run_in_view
+        from ..engine.run import run_in_view
 
         try:
             if image is not None:
@@ -285,7 +285,7 @@ class G4FMagics(Magics, Settings):
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str) and value.startswith(("http://", "https://")):
-            from .client import fetch_image
+            from ..http.session import fetch_image
 
             data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
             return data
@@ -338,7 +338,7 @@ class G4FMagics(Magics, Settings):
 
     def _job(self, args: Any, prompt: str) -> Job | Sweep:
         """The run's Job, or a Sweep (one Job per cell) when an option holds a comma list."""
-        from .sweep import AXES, parse_values
+        from ..engine.sweep import AXES, parse_values
 
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
@@ -369,7 +369,7 @@ class G4FMagics(Magics, Settings):
     # -- subcommands ----------------------------------------------------------------------------
     async def _account(self, name: str) -> str:
         """``%g4f whoami`` / ``%g4f quota``: asked of the hub the provider would use, as the account."""
-        from .providers import G4F
+        from ..spaces.providers import G4F
 
         return await _account_line(name, self.current_hf_token() or find_hf_token(),
                                    G4F.endpoints(self.endpoint or None).hub)
@@ -385,7 +385,7 @@ class G4FMagics(Magics, Settings):
             except G4FError as exc:
                 raise UsageError(str(exc)) from exc
         elif name == "models":
-            from .providers import model_info
+            from ..spaces.providers import model_info
 
             rows = model_info()
             print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
@@ -418,7 +418,7 @@ class G4FMagics(Magics, Settings):
                     for i, h in enumerate(self.history)]
             print(_table(["#", "model", "seed", "size", "time", "prompt"], rows))
         elif name in ("cache", "cache clear"):
-            from .replay import ReplayStore
+            from ..engine.replay import ReplayStore
 
             store = ReplayStore(self.replay_dir or None, self.replay_max_bytes)
             entries, size = store.stats()
@@ -452,7 +452,7 @@ class G4FMagics(Magics, Settings):
 
 def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
     """Each model and the Spaces that serve it, as the next run would try them (no request is made)."""
-    from .providers import G4F
+    from ..spaces.providers import G4F
 
     ends = G4F.endpoints(magics.endpoint or None, None, magics.api_url or None, magics.flux_dev_url or None,
                          magics.url_flux or None)
@@ -460,7 +460,7 @@ def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
 
 
 async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
-    from .hub import whoami, zero_gpu_quota
+    from ..spaces.hub import whoami, zero_gpu_quota
 
     if token is None:
         if name == "quota":

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import G4FError, InvalidOption
+from ..errors import G4FError, InvalidOption
 from .result import Result, ResultSet, _slug
 
 if TYPE_CHECKING:
-    from .engine import Job
+    from .run import Job
 
 __all__ = ["AXES", "FLAGS", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
            "make_sweep", "label"]
@@ -142,7 +142,7 @@ def make_sweep(job_for: Callable[[dict[str, Any]], Job], lists: dict[str, list[A
     if "seed" not in axes and fixed["seed"] is None:
         # one random seed in every cell, inside every model's range, so the grid compares what was swept;
         # not one the user asked for, so nothing is replayed for it (as for any unseeded run)
-        from .routes import SEED_RANGES
+        from ..spaces.flows import SEED_RANGES
 
         ranges = [SEED_RANGES[j.route] for j in jobs]
         seed = random.randint(max(lo for lo, _ in ranges), min(hi for _, hi in ranges))
@@ -194,7 +194,7 @@ class SweepSet(ResultSet):
         return {c.label(): f"{type(c.error).__name__}: {c.error}" for c in self.cells if c.error is not None}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .outputs import sweep_bundle, sweep_line
+        from ..notebook.html import sweep_bundle, sweep_line
 
         return sweep_bundle(sweep_line(self), "done", self)
 

@@ -10,13 +10,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .events import Reasoning
-from .outputs import done_line, run_bundle, sweep_bundle, sweep_line
+from ..events import Reasoning
+from .html import done_line, run_bundle, sweep_bundle, sweep_line
 from .render import escape, line_html, log_html, markdown_html, status_html, status_line
 
 if TYPE_CHECKING:
-    from .result import Result
-    from .sweep import Sweep, SweepSet
+    from ..engine.result import Result
+    from ..engine.sweep import Sweep, SweepSet
 
 __all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
 
@@ -336,7 +336,7 @@ class SweepView(WidgetView):
         self._flush(force=True)
 
     def finish(self, results: list[Result] | SweepSet) -> None:
-        from .sweep import SweepSet
+        from ..engine.sweep import SweepSet
 
         assert isinstance(results, SweepSet)
         self.grid = results
@@ -349,7 +349,7 @@ class SweepView(WidgetView):
 
     def _partial(self) -> SweepSet:
         """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""
-        from .sweep import SweepCell, SweepSet
+        from ..engine.sweep import SweepCell, SweepSet
 
         cells = [SweepCell(v, r, e) for v, (r, e) in zip(self.sweep.cells, self.outcomes)]  # type: ignore[arg-type]
         return SweepSet.of(self.sweep, cells)

@@ -27,11 +27,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from .errors import G4FError, StreamError
-from .gradio import queue_message
+from ..errors import G4FError, StreamError
+from .messages import queue_message
 
 if TYPE_CHECKING:
-    from .client import SpaceSession
+    from ..http.session import SpaceSession
 
 __all__ = ["SharedStream", "MAX_EARLY", "MAX_IDLE_REOPENS"]
 
@@ -211,7 +211,7 @@ class SharedStream:
 
     # -- the stream ------------------------------------------------------------------------------
     async def _run(self) -> None:
-        from .client import DRAIN_GRACE, Deadline
+        from ..http.session import DRAIN_GRACE, Deadline
 
         idle = 0
         while self.listeners or self.abandoned or self.expecting or self.deferred:
@@ -318,7 +318,7 @@ class SharedStream:
         body = {"session_hash": self.session_hash, "fn_index": fn_index, "event_id": event_id}
 
         async def send() -> None:
-            from .client import Deadline
+            from ..http.session import Deadline
 
             try:
                 await self.session.json("POST", f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),

@@ -11,16 +11,24 @@ import difflib
 import re
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
-from .client import Deadline, get_session
-from .endpoints import (HUB_URL, PREDICT_PATH, SPACE_CONCURRENCY, Endpoints, check_base_url, gateway_from_env, space_root,
-                        through_gateway)
-from .errors import G4FError, InvalidOption, ModelNotFound
-from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..errors import G4FError, InvalidOption, ModelNotFound
+from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..http.session import Deadline, get_session
+from ..media import load_media
+from .endpoints import (
+    HUB_URL,
+    PREDICT_PATH,
+    SPACE_CONCURRENCY,
+    Endpoints,
+    check_base_url,
+    gateway_from_env,
+    space_root,
+    through_gateway,
+)
+from .flows import FLOWS, SEED_RANGES, Call
 from .identity import HFToken, find_hf_token, is_hf_token
-from .media import load_media
-from .prompts import Messages, chat_prompt, image_prompt
 from .mirrors import OFFICIAL, Mirror, flow_of, hands_over
-from .routes import FLOWS, SEED_RANGES, Call
+from .prompts import Messages, chat_prompt, image_prompt
 from .sizes import image_size
 
 __all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_info"]

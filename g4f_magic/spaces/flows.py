@@ -17,16 +17,37 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
 import aiohttp
 
-from .client import DRAIN_GRACE, Deadline, SpaceSession
+from ..errors import (
+    G4FError,
+    G4FTimeout,
+    GenerationError,
+    ResultShapeError,
+    StreamError,
+    TokenExpired,
+)
+from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..gradio.functions import (
+    FLUX_INFER,
+    JANUS_CHAT,
+    JANUS_IMAGE,
+    PREDICT_INFER,
+    SCHNELL_INFER,
+    Fn,
+    from_config,
+    may_have_moved,
+)
+from ..gradio.messages import (
+    Completed,
+    Generating,
+    QueueDecoder,
+    image_urls,
+    upload_paths,
+)
+from ..gradio.stream import SharedStream
+from ..http.session import DRAIN_GRACE, Deadline, SpaceSession
+from ..media import MediaItem
 from .endpoints import SPACE_CONCURRENCY, Endpoints, space_root
-from .errors import G4FError, G4FTimeout, GenerationError, ResultShapeError, StreamError, TokenExpired
-from .events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
-from .functions import (FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn, from_config,
-                        may_have_moved)
-from .gradio import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .identity import HFToken
-from .media import MediaItem
-from .multiplex import SharedStream
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence, Union
 
-from .errors import InvalidOption
+from ..errors import InvalidOption
 
 __all__ = ["Messages", "normalize_messages", "chat_prompt", "image_prompt", "drop_controls"]
 

@@ -10,20 +10,30 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, TraitError, Unicode, validate
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Unicode,
+    validate,
+)
 from traitlets.config import Configurable
 
-from .endpoints import ENV_VAR, SPACE_CONCURRENCY
-from .errors import G4FError
-from .identity import TIERS, HFToken, find_hf_token, is_hf_token
-from .media import MAX_IMAGE_BYTES
-from .outputs import DISPLAY_WIDTH, EMBED_FORMATS
-from .replay import CACHE_ENV
-from .replay import MAX_BYTES as REPLAY_MAX_BYTES
+from ..engine.replay import CACHE_ENV
+from ..engine.replay import MAX_BYTES as REPLAY_MAX_BYTES
+from ..errors import G4FError
+from ..media import MAX_IMAGE_BYTES
+from ..spaces.endpoints import ENV_VAR, SPACE_CONCURRENCY
+from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token
+from .html import DISPLAY_WIDTH, EMBED_FORMATS
 
 if TYPE_CHECKING:
-    from .engine import Job
-    from .sweep import Sweep
+    from ..engine.run import Job
+    from ..engine.sweep import Sweep
 
 __all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "build_job", "build_run"]
 
@@ -88,7 +98,7 @@ class Settings(Configurable):
 
     @validate("fallback")
     def _known_models(self, proposal: Any) -> str:
-        from .providers import G4F
+        from ..spaces.providers import G4F
 
         for name in (m.strip() for m in proposal["value"].split(",")):
             if name:
@@ -100,8 +110,8 @@ class Settings(Configurable):
 
     @validate("mirrors")
     def _mirror_models(self, proposal: Any) -> dict[str, list[str]]:
-        from .endpoints import check_base_url
-        from .providers import G4F
+        from ..spaces.endpoints import check_base_url
+        from ..spaces.providers import G4F
 
         for name, urls in proposal["value"].items():
             try:
@@ -168,7 +178,7 @@ def values(settings: Settings | None = None) -> dict[str, Any]:
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
     """The one place a generation request is made: per-run choices (``run``, None for "not given")
     over the settings. A timeout of 0 means no limit, for the magic and the panel alike."""
-    from .engine import Job
+    from ..engine.run import Job
 
     def pick(name: str) -> Any:
         value = run.get(name)
@@ -201,7 +211,7 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
 def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
     """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
     its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
-    from .sweep import make_sweep
+    from ..engine.sweep import make_sweep
 
     def job_for(chosen: dict[str, Any]) -> Job:
         return build_job(settings, model=chosen.get("model"), prompt=prompt,
@@ -214,8 +224,8 @@ def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[
 def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:
     """The ``fallback`` setting's models that make what ``model`` makes and take its seeds. The setting
     holds for every run; ``--fallback`` is checked strictly (a wrong one is an error)."""
-    from .providers import G4F
-    from .routes import SEED_RANGES
+    from ..spaces.flows import SEED_RANGES
+    from ..spaces.providers import G4F
 
     try:
         chat = G4F.route(model) == "janus_chat"

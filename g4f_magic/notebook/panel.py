@@ -17,17 +17,17 @@ import anywidget
 import ipywidgets as w
 import traitlets
 
-from .engine import MAX_COUNT, ChatState, Job, run_in_view
-from .errors import G4FError, InvalidOption
-from .media import EXTENSIONS
-from .outputs import DISPLAY_WIDTH, run_bundle, sweep_bundle, sweep_line
-from .providers import G4F, model_info
+from ..engine.result import Result, ResultSet
+from ..engine.run import MAX_COUNT, ChatState, Job, run_in_view
+from ..engine.sweep import Sweep, SweepSet, parse_values
+from ..errors import G4FError, InvalidOption
+from ..media import EXTENSIONS
+from ..spaces.providers import G4F, model_info
+from ..spaces.sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
+from .html import DISPLAY_WIDTH, run_bundle, sweep_bundle, sweep_line
 from .render import COLOURS, error_html, escape, line_html, markdown_html
-from .result import Result, ResultSet
 from .runner import kernel_loop
 from .settings import build_job, build_run, values
-from .sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
-from .sweep import Sweep, SweepSet, parse_values
 from .views import SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]

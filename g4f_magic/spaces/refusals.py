@@ -30,7 +30,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import G4FError, GenerationError, GPUBusy, QuotaExceeded, TokenExpired, one_line
+from ..errors import (
+    G4FError,
+    GenerationError,
+    GPUBusy,
+    QuotaExceeded,
+    TokenExpired,
+    one_line,
+)
 
 __all__ = ["refusal", "parse_timedelta", "Toast", "toast", "PENDING_RETRY", "BUSY_RETRY", "ANONYMOUS_ADVICE"]
 
