@@ -69,7 +69,17 @@ class _OneLine:
 
 
 class G4FError(_OneLine, Exception):
-    """Root of every error this package raises on purpose."""
+    """Root of every error this package raises on purpose.
+
+    ``said`` and ``title``: the server's own words, whole, when the message came from it, for a layer
+    above to read further (ZeroGPU's refusals are recognised in ``spaces/``, not where they arrive)."""
+
+    said: str | None = None
+    title: str | None = None
+
+    def saying(self, said: str | None, title: str | None = None) -> G4FError:
+        self.said, self.title = said, title
+        return self
 
 
 class RunCancelled(_OneLine, KeyboardInterrupt):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from helpers import FLUX_DEV
 
-from g4f_magic.errors import GenerationError, QuotaExceeded, StreamError
+from g4f_magic.errors import G4FError, GenerationError, QuotaExceeded, StreamError
 from g4f_magic.events import Reasoning
 from g4f_magic.gradio.messages import (
     Completed,
@@ -18,6 +18,7 @@ from g4f_magic.gradio.messages import (
     file_url,
     image_urls,
 )
+from g4f_magic.spaces.refusals import refined
 
 
 class Clock:
@@ -31,6 +32,14 @@ class Clock:
 def run(msgs: list[dict[str, Any]], event_id: str | None = "E", **kw: Any) -> list[Any]:
     dec = QueueDecoder(event_id, **kw)
     return [item for m in msgs for item in dec.decode(json.dumps(m))]
+
+
+def read(msgs: list[dict[str, Any]]) -> list[Any]:
+    """The decoder's events as the Spaces layer reads a failure: ZeroGPU's refusals typed (spaces.refusals)."""
+    try:
+        return run(msgs)
+    except G4FError as exc:
+        raise refined(exc) from exc
 
 
 def test_status_messages_carry_structured_fields() -> None:
@@ -111,29 +120,29 @@ def test_diff_against_wrong_path_is_a_stream_error() -> None:
 )
 def test_failed_completion_errors(output: dict[str, Any], cls: type, message: str) -> None:
     with pytest.raises(cls) as info:
-        run([{"msg": "process_completed", "event_id": "E", "success": False, "output": output}])
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": output}])
     assert str(info.value) == message and type(info.value) is cls
 
 
 def test_a_title_only_at_the_top_of_the_message_counts() -> None:
     with pytest.raises(GenerationError) as info:
-        run([{"msg": "process_completed", "event_id": "E", "success": False, "title": "ZeroGPU worker error",
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "title": "ZeroGPU worker error",
               "output": {"error": "GPU task aborted"}}])
     assert str(info.value) == "ZeroGPU worker error: GPU task aborted"
 
 
 def test_quota_texts_old_and_new() -> None:
     with pytest.raises(QuotaExceeded) as old:
-        run([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
             "error": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12."}}])
     assert old.value.retry_after == 252.0
     with pytest.raises(QuotaExceeded) as new:
-        run([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
             "error": "You have exceeded your GPU quota (60s requested vs. 56s left). <a href='/p'>Sub</a>"}}])
     assert str(new.value) == "You have exceeded your GPU quota (60s requested vs. 56s left)."
     assert new.value.retry_after is None
     with pytest.raises(QuotaExceeded) as again:  # the newer ZeroGPU wording
-        run([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
             "error": "You have exceeded your GPU quota. Try again in 0:12:34."}}])
     assert again.value.retry_after == 754.0
 

@@ -31,10 +31,11 @@ async def started(space: LocalSpace, n: int) -> None:
 
 async def listening(n: int) -> None:
     """Until the client's shared stream has ``n`` runs listening."""
+    from g4f_magic.gradio.calls import servers_of
     from g4f_magic.http.session import get_session
 
     session = await get_session()
-    await until(lambda: sum(len(s.listeners) for s in session.streams.values()) >= n,
+    await until(lambda: sum(len(s.listeners) for s in servers_of(session).streams.values()) >= n,
                 "the runs did not start listening")
 
 
@@ -143,9 +144,10 @@ async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_whe
 
 
 async def flux_stream() -> Any:
+    from g4f_magic.gradio.calls import servers_of
     from g4f_magic.http.session import get_session
 
-    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base.endswith(FLUX_DEV)]
+    [stream] = [s for (base, _), s in servers_of(await get_session()).streams.items() if base.endswith(FLUX_DEV)]
     return stream
 
 
@@ -186,7 +188,7 @@ async def test_a_failed_join_closes_the_stream_opened_beside_it(space: LocalSpac
 
 
 class ScriptedSession:
-    """A SpaceSession stand-in: each stream it opens plays the next script of SSE data lines."""
+    """An HttpSession stand-in: each stream it opens plays the next script of SSE data lines."""
 
     def __init__(self, *scripts: list[dict[str, Any]]) -> None:
         self.scripts = list(scripts)

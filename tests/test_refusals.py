@@ -8,7 +8,7 @@ from helpers import SPACES_LINK
 
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
 from g4f_magic.gradio.messages import QueueDecoder
-from g4f_magic.spaces.refusals import parse_timedelta, refusal, toast
+from g4f_magic.spaces.refusals import heard, parse_timedelta, refined, refusal, toast
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -92,18 +92,23 @@ def test_toasts_say_where_the_run_is(text: str, status: str, level: str) -> None
     assert found is not None and (found.status, found.level) == (status, level)
     [event] = QueueDecoder("e1").handle({"msg": "log", "event_id": "e1", "log": text, "level": "info",
                                          "title": "ZeroGPU queue"})
-    assert (event.kind, event.status, event.level) == ("gpu", status, level)
+    assert (event.kind, event.status) == ("log", text)  # the Gradio layer passes the Space's words on
+    gpu = heard(event)  # the Spaces layer reads them as ZeroGPU meant them
+    assert (gpu.kind, gpu.status, gpu.level, gpu.elapsed) == ("gpu", status, level, event.elapsed)
 
 
 def test_the_spaces_own_log_lines_stay_log_lines() -> None:
     assert toast("model loaded in 3.2s") is None
     [event] = QueueDecoder("e1").handle({"msg": "log", "event_id": "e1", "log": "model loaded", "level": "info"})
-    assert (event.kind, event.status) == ("log", "model loaded")
+    assert heard(event) is event and (event.kind, event.status) == ("log", "model loaded")
 
 
 def test_a_completion_with_a_refusal_raises_its_meaning() -> None:
     decoder = QueueDecoder("e1")
-    with pytest.raises(QuotaExceeded) as info:
+    with pytest.raises(GenerationError) as raw:
         decoder.handle({"msg": "process_completed", "event_id": "e1", "success": False, "title": "ZeroGPU quota exceeded",
                         "output": {"error": "You have exceeded your ZeroGPU runs limit. ", "title": "ZeroGPU quota exceeded"}})
-    assert info.value.reason == "runs" and str(info.value) == "You have exceeded your ZeroGPU runs limit."
+    assert type(raw.value) is GenerationError and raw.value.title == "ZeroGPU quota exceeded"
+    refused = refined(raw.value)  # what the Spaces layer raises
+    assert isinstance(refused, QuotaExceeded)
+    assert refused.reason == "runs" and str(refused) == "You have exceeded your ZeroGPU runs limit."

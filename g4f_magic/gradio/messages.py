@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from ..errors import GenerationError, ResultShapeError, StreamError, one_line
 from ..events import Reasoning
-from ..spaces.refusals import refusal, toast
 
 __all__ = [
     "Generating",
@@ -174,9 +173,6 @@ class QueueDecoder:
             return [self._progress(msg.get("progress_data"))]
         if kind == "log":
             text = one_line(msg.get("log", ""), 2000)
-            gpu = toast(text)
-            if gpu is not None:  # ZeroGPU's toasts say where the run is: status, not the Space's log
-                return [Reasoning(gpu.status, "gpu", level=gpu.level, elapsed=self._elapsed())]
             level = msg.get("level")
             return [Reasoning(text, "log", level=str(level) if level is not None else None, elapsed=self._elapsed())]
         if kind == "heartbeat":
@@ -264,10 +260,8 @@ class QueueDecoder:
         if error is None:
             return GenerationError("the Space reported an error without details")
         text = str(error)
-        refused = refusal(text, title if isinstance(title, str) else None)
-        if refused is not None:
-            return refused
-        return GenerationError(one_line(text) or "the Space reported an error without details")
+        return GenerationError(one_line(text) or "the Space reported an error without details").saying(
+            text, title if isinstance(title, str) else None)
 
 
 def _under(url: str, root: str) -> str | None:

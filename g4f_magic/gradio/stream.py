@@ -18,20 +18,19 @@ completion that never comes). So a stopped run is cancelled:
   once it runs alone, since ``/cancel`` would stop them all; its result, if it comes first, is dropped.
 
 A stream that ends while listeners remain (a join that raced ``close_stream``, a server that closes
-after each event) is opened again. Pure: the network is the ``SpaceSession``'s.
+after each event) is opened again. Pure: the network is the ``HttpSession``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import Any, AsyncIterator
 
 from ..errors import G4FError, StreamError
+from ..http.deadline import Deadline
+from ..http.session import DRAIN_GRACE, HttpSession
 from .messages import queue_message
-
-if TYPE_CHECKING:
-    from ..http.session import SpaceSession
 
 __all__ = ["SharedStream", "MAX_EARLY", "MAX_IDLE_REOPENS"]
 
@@ -59,7 +58,7 @@ async def _to_end(events: AsyncIterator[Any], grace: float) -> None:
 class SharedStream:
     """The stream of one Space (base URL, proxy): one session hash, many listeners."""
 
-    def __init__(self, session: SpaceSession, base: str, session_hash: str, headers: dict[str, str],
+    def __init__(self, session: HttpSession, base: str, session_hash: str, headers: dict[str, str],
                  proxy: str | None) -> None:
         self.session, self.base, self.session_hash = session, base, session_hash
         self.headers, self.proxy = headers, proxy
@@ -211,8 +210,6 @@ class SharedStream:
 
     # -- the stream ------------------------------------------------------------------------------
     async def _run(self) -> None:
-        from ..http.session import DRAIN_GRACE, Deadline
-
         idle = 0
         while self.listeners or self.abandoned or self.expecting or self.deferred:
             self.opened += 1
@@ -318,8 +315,6 @@ class SharedStream:
         body = {"session_hash": self.session_hash, "fn_index": fn_index, "event_id": event_id}
 
         async def send() -> None:
-            from ..http.session import Deadline
-
             try:
                 await self.session.json("POST", f"{self.base}/gradio_api/cancel", deadline=Deadline(30.0),
                                         json_body=body, headers={}, proxy=self.proxy)

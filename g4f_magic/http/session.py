@@ -1,65 +1,47 @@
-"""HTTP for one event loop: the only module that touches the network.
+"""HTTP for one event loop: with :mod:`.deadline` and :mod:`.status`, the only code that touches the network.
 
-One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive; no request is pipelined)
-together with the ZeroGPU token cache. aiohttp's errors are translated to the project's in :meth:`Deadline.guard`, HTTP error statuses in :func:`status_error`, and
-:meth:`SpaceSession.sse` is the one SSE loop.
-The session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
+One ``aiohttp.ClientSession`` per running loop serves every call (keep-alive; no request is pipelined).
+aiohttp's errors become the project's in :meth:`Deadline.guard`, HTTP error statuses in
+:func:`~.status.status_error`, and :meth:`HttpSession.sse` is the one SSE loop. Layers above keep their
+per-loop state on the session (:meth:`HttpSession.keep`): the Gradio streams, the ZeroGPU tokens. The
+session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the loop down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import io
 import json
 import logging
-import socket
-import sys
 import time
-import uuid
 import weakref
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
 
-from ..errors import (
-    ConnectionFailed,
-    G4FError,
-    G4FTimeout,
-    ResponseStatusError,
-    SpaceUnavailable,
-    StreamError,
-    one_line,
-)
-from ..gradio.stream import SharedStream
+from ..errors import ResponseStatusError, StreamError, one_line
 from ..media import MAX_IMAGE_BYTES, image_mime
-from ..spaces.refusals import refusal
-from ..spaces.zerogpu import (
-    FALLBACK_TOKEN,
-    TokenCache,
-    ZeroGPUToken,
-    cookie_header,
-    jwt_url,
-    parse_jwt_reply,
-    parse_space_page,
-)
+from .body import read_body
+from .deadline import Deadline
 from .sse import SSEDecoder, SSEEvent
+from .status import raise_for_status
 
-if sys.version_info >= (3, 11):
-    from asyncio import timeout_at as _timeout_at
-else:  # aiohttp depends on async-timeout before 3.11
-    from async_timeout import timeout_at as _timeout_at
+__all__ = ["Deadline", "HttpSession", "get_session", "aclose", "fetch_image", "MAX_IMAGE_BYTES", "DRAIN_GRACE"]
 
-__all__ = [
-    "Deadline", "SpaceSession", "get_session", "aclose", "raise_for_status", "fetch_image",
-    "MAX_IMAGE_BYTES",
-]
+
+
+class Kept(Protocol):
+    """State a layer above keeps on the session (:meth:`HttpSession.keep`)."""
+
+    async def aclose(self) -> None: ...
+
+
+K = TypeVar("K", bound=Kept)
 
 log = logging.getLogger(__name__)  # DEBUG: each request, its status and time (never a header or body)
 
-MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
@@ -67,101 +49,6 @@ LARGE_BODY = 1024 * 1024  # aiohttp's threshold for its "may block the loop" war
 _NO_JSON = object()
 REDIRECTS = (301, 302, 303, 307, 308)
 DRAIN_GRACE = 1.0
-
-
-class Deadline:
-    """A call's overall time limit, applied around each network wait (never across a yield).
-
-    ``guard(url)`` is the one place where a wait is bounded and where aiohttp's exceptions become the
-    project's: a plain object with no generator and no URL parsing unless an error needs the host
-    (it runs around every SSE read)."""
-
-    __slots__ = ("timeout", "_at")
-
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
-        self._at = None if timeout is None else asyncio.get_running_loop().time() + timeout
-
-    def guard(self, url: str) -> _Guard:
-        """``async with deadline.guard(url):`` around one network wait."""
-        return _Guard(self, url)
-
-
-class _Guard:
-    __slots__ = ("deadline", "url", "timer")
-
-    def __init__(self, deadline: Deadline, url: str) -> None:
-        self.deadline, self.url = deadline, url
-        self.timer: Any = None
-
-    async def __aenter__(self) -> None:
-        if self.deadline._at is not None:
-            self.timer = _timeout_at(self.deadline._at)
-            await self.timer.__aenter__()
-
-    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if self.timer is not None:
-            try:
-                await self.timer.__aexit__(kind, exc, tb)  # a wait cut by the timer becomes TimeoutError
-            except TimeoutError as cut:
-                if isinstance(cut, G4FError):
-                    raise
-                t = self.deadline.timeout
-                raise G4FTimeout(f"no result within {t:g} s (timeout={t:g})") from cut
-        if isinstance(exc, aiohttp.ClientError):
-            raise _translated(exc, self.url) from (None if _hides_cause(exc) else exc)
-        return False
-
-
-def _cause(error: BaseException | None) -> str:
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, socket.gaierror):
-        return "host name not resolved"
-    if isinstance(error, (TimeoutError, socket.timeout)):
-        return "timed out"
-    return one_line(getattr(error, "strerror", None) or type(error).__name__)
-
-
-def _hides_cause(exc: BaseException) -> bool:
-    # a proxy error's cause would print the proxy's URL, which may carry user:password
-    return isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError))
-
-
-def _translated(exc: aiohttp.ClientError, url: str) -> G4FError:
-    """The one place where aiohttp's exceptions become the project's (the host is parsed only here)."""
-    parsed = URL(url)
-    host = (parsed.host or "the server") + (f":{parsed.explicit_port}" if parsed.explicit_port else "")
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return G4FTimeout(f"{host} did not answer in time ({type(exc).__name__})")
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}")
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return ConnectionFailed(f"the proxy refused the request ({exc.status})")
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
-        return ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}")
-    if isinstance(exc, aiohttp.InvalidURL):
-        return ConnectionFailed("invalid URL")
-    return ConnectionFailed(f"request to {host} failed: {type(exc).__name__}")
-
-
-async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The whole body, or its first ``limit + 1`` bytes when it is longer (so callers can tell).
-
-    ``StreamReader.read(n)`` returns what is buffered, up to n: one network read, not n bytes. Over
-    TLS or a real network a body arrives in many pieces, so read until the end or past the limit.
-    """
-    parts: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = await resp.content.read(limit + 1 - size)
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts)
 
 
 def _loads(raw: bytes) -> Any:
@@ -189,22 +76,6 @@ def _redirected(status: int, location: str, target: URL, method: str) -> URL:
     return nxt
 
 
-def _last_line_of_traceback(text: str) -> str:
-    """A server that answers with its Python traceback (Gradio 5 on a bad fn_index): its last line."""
-    if not text.lstrip().startswith("Traceback (most recent call last)"):
-        return text
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return f"{lines[-1].strip()} (the server's traceback)"
-
-
-def _describe_html(text: str) -> str:
-    low = text.lower()
-    for word in ("sleeping", "paused", "building", "starting", "runtime error"):
-        if word in low:
-            return f"the Space is {word} (HTML page)"
-    return "HTML content"
-
-
 def _discard(resp: aiohttp.ClientResponse) -> None:
     """Close a response whose body was not read to its end. Over TLS the connection is aborted: a polite
     TLS shutdown waits for the server's answer, and if the loop closes meanwhile (``asyncio.run``
@@ -216,82 +87,36 @@ def _discard(resp: aiohttp.ClientResponse) -> None:
     resp.close()
 
 
-async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
-    if resp.status >= 400:
-        raise status_error(resp.status, resp.reason, resp.headers.get("content-type", ""),
-                           await read_body(resp, MAX_ERROR_BODY))
-
-
-def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4FError:
-    """The one place for HTTP error statuses: a one-line message from JSON, text or HTML."""
-    text = raw[:MAX_ERROR_BODY].decode("utf-8", errors="replace")
-    ctype = ctype.lower()
-    is_html = "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
-    message: str | None = None
-    if not is_html:
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            if isinstance(body.get("detail"), dict):  # Gradio's auth: {"detail": {"error": "Not authenticated"}}
-                body = {**body, **body["detail"]}
-            for key in ("error", "message", "detail"):
-                value = body.get(key)
-                if isinstance(value, list):  # FastAPI validation errors
-                    value = "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
-                if isinstance(value, str) and value.strip():
-                    message = value
-                    break
-    refused = refusal(message or text)
-    if refused is not None:
-        return refused
-    if message is None:
-        message = _describe_html(text) if is_html else _last_line_of_traceback(text)
-    message = one_line(message) or (reason or "no details")
-    if status in (502, 503, 504):
-        return SpaceUnavailable(f"Space unavailable ({status}): {message}", status)
-    return ResponseStatusError(f"Response {status}: {message}", status)
-
-
-class SpaceSession:
-    """The HTTP session and token cache of one event loop."""
+class HttpSession:
+    """The HTTP session of one event loop, and what the layers above keep for as long as it lives."""
 
     def __init__(self) -> None:
         self.http = aiohttp.ClientSession(
             cookie_jar=aiohttp.DummyCookieJar(),  # cookies go only where we put them by hand
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         )
-        self.tokens = TokenCache()
-        self.functions: dict[tuple[str, str], Any] = {}  # (Space base, function name) → where it moved
-        self._token_locks: dict[tuple[str, ...], asyncio.Lock] = {}
-        self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (Space base, proxy) → its queue stream
-        self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
-        # Space base → the HF token its requests carry (``identity``): set per call by the flows, read
-        # here only, so every request under that base, and no other, is sent as the account
+        # URL prefix → the bearer token its requests carry (an HF token, set per call by the Spaces layer,
+        # read here only, so every request under that prefix, and no other, is sent as the account)
         self.credentials: dict[str, str] = {}
-        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}  # (Space root, limit) → its run slots
+        self._kept: dict[str, Kept] = {}
 
     @property
     def closed(self) -> bool:
         return self.http.closed
 
-    async def close(self) -> None:
-        streams, self.streams = [*self.streams.values(), *self._retired], {}
-        self._retired = []
-        for stream in streams:
-            await stream.aclose()
-        await self.http.close()
-        self.tokens.clear()
-        self.credentials.clear()
+    def keep(self, owner: str, make: Callable[[], K]) -> K:
+        """``owner``'s state for this loop, made on first use; its ``aclose()`` runs when the session closes."""
+        found = self._kept.get(owner)
+        if found is None:
+            found = self._kept[owner] = make()
+        return found  # type: ignore[no-any-return]
 
-    def slots(self, root: str, limit: int) -> asyncio.Semaphore:
-        """The run slots of the Space at ``root``: every run on this loop (``-n``, sweeps, the panel, chats)
-        holds one from its join to its result, so no more than ``limit`` are in flight on one Space."""
-        slots = self._slots.get((root, limit))
-        if slots is None:
-            slots = self._slots[(root, limit)] = asyncio.Semaphore(limit)
-        return slots
+    async def close(self) -> None:
+        kept, self._kept = list(self._kept.values()), {}
+        for state in kept:
+            await state.aclose()
+        await self.http.close()
+        self.credentials.clear()
 
     def authorize(self, base: str, token: str | None) -> None:
         """Requests under ``base`` carry ``Authorization: Bearer token`` (``None``: no longer)."""
@@ -305,15 +130,6 @@ class SpaceSession:
             if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
                 return {"authorization": f"Bearer {token}"}
         return {}
-
-    def shared_stream(self, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
-        """The one ``queue/data`` stream of a Space (per proxy) that concurrent events share."""
-        stream = self.streams.get((base, proxy))
-        if stream is None or stream.retired:
-            if stream is not None:
-                self._retired = [s for s in self._retired if not s.idle] + [stream]  # until its work is done
-            stream = self.streams[(base, proxy)] = SharedStream(self, base, uuid.uuid4().hex[:12], headers, proxy)
-        return stream
 
     async def _request(
         self, method: str, url: str, *, proxy: str | None, json_body: Any = _NO_JSON, **kwargs: Any
@@ -416,65 +232,12 @@ class SpaceSession:
                 for event in decoder.feed(chunk):
                     yield event
 
-    async def zerogpu_token(
-        self,
-        *,
-        hub: str,
-        space: str,
-        cookies: Mapping[str, str] | None,
-        proxy: str | None,
-        deadline: Deadline,
-        fresh: bool = False,
-        hf_token: str | None = None,
-    ) -> tuple[ZeroGPUToken, bool, str | None]:
-        """(token, fetched now?, why the fallback was used). Cookies and the HF token go to the hub only.
-        With an HF token the hub's jwt route is asked as the account (``Authorization: Bearer``), without
-        the page: the page's token is an anonymous browser's. ``fresh``: the Space said the cached one
-        expired, so it is dropped and the hub asked again."""
-        cookie = cookie_header(cookies) if cookies else ""
-        who = hf_token or cookie
-        key = (hub, space, hashlib.sha256(who.encode()).hexdigest()[:16] if who else "")
-        if fresh:
-            self.tokens.drop(key)
-        cached = self.tokens.get(key)
-        if cached is not None:
-            log.debug("ZeroGPU token for %s: cached", space)
-            return cached, False, None
-        lock = self._token_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self.tokens.get(key)
-            if cached is not None:
-                return cached, False, None
-            headers = {"cookie": cookie} if cookie else {}
-            token = uuid = problem = None
-            try:
-                if hf_token:
-                    reply = await self.json("GET", jwt_url(hub, space), deadline=deadline, proxy=proxy,
-                                            headers={**headers, "authorization": f"Bearer {hf_token}"})
-                    token = parse_jwt_reply(reply)
-                else:
-                    page = await self.text(
-                        "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers, proxy=proxy,
-                    )
-                    token, uuid = parse_space_page(page)
-                if cookie and not hf_token:
-                    reply = await self.json(
-                        "GET", jwt_url(hub, space), deadline=deadline, headers=headers, proxy=proxy,
-                    )
-                    token = parse_jwt_reply(reply) or token
-            except G4FTimeout:
-                raise
-            except G4FError as exc:
-                problem = str(exc)
-            log.debug("ZeroGPU token for %s: %s", space, "from the hub" if token else f"none ({problem or 'not on the page'})")
-            return self.tokens.put(key, token or FALLBACK_TOKEN, uuid), True, problem
 
-
-_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SpaceSession]" = weakref.WeakKeyDictionary()
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HttpSession]" = weakref.WeakKeyDictionary()
 _keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
 
 
-async def _closer(session: SpaceSession) -> AsyncIterator[None]:
+async def _closer(session: HttpSession) -> AsyncIterator[None]:
     # Parked async generator: ``loop.shutdown_asyncgens()`` (run by asyncio.run and asyncio.Runner)
     # closes it, and its ``finally`` closes the session before the loop goes away.
     try:
@@ -483,12 +246,12 @@ async def _closer(session: SpaceSession) -> AsyncIterator[None]:
         await session.close()
 
 
-async def get_session() -> SpaceSession:
+async def get_session() -> HttpSession:
     """The running loop's session, made on first use."""
     loop = asyncio.get_running_loop()
     session = _sessions.get(loop)
     if session is None or session.closed:
-        session = SpaceSession()
+        session = HttpSession()
         _sessions[loop] = session
         keeper = _closer(session)
         await keeper.asend(None)

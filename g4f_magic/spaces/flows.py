@@ -7,25 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import random
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
-import aiohttp
-
-from ..errors import (
-    G4FError,
-    G4FTimeout,
-    GenerationError,
-    ResultShapeError,
-    StreamError,
-    TokenExpired,
-)
+from ..errors import G4FError, ResultShapeError, TokenExpired
 from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..gradio.calls import GradioCall
 from ..gradio.functions import (
     FLUX_INFER,
     JANUS_CHAT,
@@ -33,21 +23,13 @@ from ..gradio.functions import (
     PREDICT_INFER,
     SCHNELL_INFER,
     Fn,
-    from_config,
-    may_have_moved,
 )
-from ..gradio.messages import (
-    Completed,
-    Generating,
-    QueueDecoder,
-    image_urls,
-    upload_paths,
-)
-from ..gradio.stream import SharedStream
-from ..http.session import DRAIN_GRACE, Deadline, SpaceSession
+from ..gradio.messages import Completed, Generating
 from ..media import MediaItem
-from .endpoints import SPACE_CONCURRENCY, Endpoints, space_root
+from .endpoints import Endpoints, space_root
 from .identity import HFToken
+from .refusals import heard, refined
+from .zerogpu import tokens_of
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +57,6 @@ def predict_session_hash() -> str:
     return secrets.token_hex(5)
 
 
-def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
-    """The JSON of a Gradio ``queue/join``."""
-    return {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
-            "session_hash": session_hash}
-
-
 ZEROGPU_HEADERS = ("x-zerogpu-token", "x-zerogpu-uuid")
 
 
@@ -90,24 +66,18 @@ def zerogpu_headers(token: str | None, uuid: str | None) -> dict[str, str]:
     return {k: v for k, v in headers.items() if v is not None}
 
 
-@dataclass
-class Call:
-    session: SpaceSession
+@dataclass(kw_only=True)
+class Call(GradioCall):
+    """A call to these Spaces: the Gradio call, plus where the hub is, the credentials (kept out of the
+    repr), and which servers are the user's own."""
+
     endpoints: Endpoints
-    deadline: Deadline
-    # credentials (a proxy URL may carry user:password) stay out of the repr
-    proxy: str | None = field(default=None, repr=False)
     cookies: Mapping[str, str] | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     zerogpu_uuid: str | None = None
     hf_token: HFToken | None = field(default=None, repr=False)
     hf_token_to: frozenset[str] = frozenset()  # servers set by hand that the user lets have the HF token
     own: frozenset[str] = frozenset()  # the user's own servers on a model's list: no hub token for them
-    concurrency: int = SPACE_CONCURRENCY  # runs in flight per Space
-    started: float = field(default_factory=time.monotonic)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
     def _ours(self, base: str) -> bool:
         """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
@@ -117,9 +87,8 @@ class Call:
         """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
         return base not in self.endpoints.tokenless and space_root(base) not in self.own
 
-    def slot(self, base: str) -> asyncio.Semaphore:
-        """One of the Space's run slots, held from the join to the result (``SPACE_CONCURRENCY``)."""
-        return self.session.slots(space_root(base), self.concurrency)
+    def stream_headers(self, base: str) -> dict[str, str]:
+        return {"accept": "text/event-stream", "referer": self.referer(base)}
 
     def referer(self, base: str) -> str:
         """The page a browser would send from: the seed's Janus referer, else the Space's own page."""
@@ -134,8 +103,8 @@ class Call:
             return self.api_key, self.zerogpu_uuid, None
         if not self._hubs(base):  # not a Space the hub would issue a token for
             return None, None, None
-        item, fetched, problem = await self.session.zerogpu_token(
-            hub=self.endpoints.hub, space=space, cookies=self.cookies,
+        item, fetched, problem = await tokens_of(self.session).get(
+            self.session, hub=self.endpoints.hub, space=space, cookies=self.cookies,
             proxy=self.proxy, deadline=self.deadline, fresh=fresh, hf_token=hf.value if hf else None,
         )
         note = None
@@ -146,9 +115,10 @@ class Call:
 
     async def renewing(self, space: str, base: str, headers: dict[str, str],
                        run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncIterator[Event]:
-        """``run()``; when ZeroGPU says the token it was given expired, fetch a fresh one from the hub
-        (``headers`` updated in place) and run once more. A token the user gave is not ours to renew."""
-        first = run()
+        """``run()`` as ZeroGPU speaks through it: its toasts as status lines, its refusals as typed errors
+        (:mod:`.refusals`); when it says the token it was given expired, a fresh one is fetched from the hub
+        (``headers`` updated in place) and the run sent once more. A token the user gave is not ours to renew."""
+        first = _as_zerogpu_means(run())
         try:
             async for event in first:
                 yield event
@@ -163,156 +133,23 @@ class Call:
             headers.pop(name, None)
         headers.update(zerogpu_headers(token, uuid))
         yield Reasoning("ZeroGPU's token had expired; retrying with a fresh one", "token", elapsed=self.elapsed())
-        async for event in run():
-            yield event
-
-    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
-        reply = await self.session.json("POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
-                                        json_body=body, headers=dict(headers), proxy=self.proxy)
-        event_id = reply.get("event_id") if isinstance(reply, dict) else None
-        return event_id if isinstance(event_id, str) and event_id else None
-
-    async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
-                          fn: Fn) -> str:
-        """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
-        the Space: the join then finishes in the background and the stream cancels what it names."""
-        stream.joining()
-        join = asyncio.ensure_future(self.join(stream.base, body, headers))
-        try:
-            event_id = await asyncio.shield(join)
-        except asyncio.CancelledError:
-            stream.stopped_joining(join, fn.index)
-            raise
-        except BaseException:
-            stream.joined()
-            raise
-        if event_id is None:
-            stream.joined()
-            raise StreamError("the Space accepted the job without an event_id")
-        return event_id  # still expected on the stream: shared_queue listens for it next
-
-    async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str]
-                     ) -> AsyncIterator[Reasoning | Generating | Completed]:
-        """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
-        (concurrent runs join under its session hash), then that event's messages."""
-        async with self.slot(base):
-            stream = self.stream(base)  # the same one, unless a stop retired it meanwhile
-            body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
-            event_id = await self.join_shared(stream, body, headers, fn)
-            async with contextlib.aclosing(self.shared_queue(stream, event_id, fn)) as messages:
-                async for item in messages:
-                    yield item
-
-    def stream(self, base: str) -> SharedStream:
-        """The Space's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
-        return self.session.shared_stream(base, {"accept": "text/event-stream", "referer": self.referer(base)},
-                                          self.proxy)
-
-    async def shared_queue(
-        self, stream: SharedStream, event_id: str, fn: Fn
-    ) -> AsyncIterator[Reasoning | Generating | Completed]:
-        """One event's messages from the shared stream it joined under, within this call's deadline."""
-        base = stream.base
-        messages = stream.listen(event_id, fn.index, joined=True)
-        decoder = QueueDecoder(event_id)
-        finished = False
-        try:
-            while True:
-                if messages.empty():  # a wait: bounded by the call's deadline
-                    async with self.deadline.guard(base):
-                        msg = await messages.get()
-                else:  # already here (messages come in bursts): no timer to set and cancel
-                    msg = messages.get_nowait()
-                if isinstance(msg, BaseException):
-                    raise msg
-                for item in decoder.handle(msg):
-                    if isinstance(item, Completed):
-                        finished = True
-                        stream.leave(event_id, True)
-                        await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back
-                        yield item
-                        return
-                    yield item
-        except G4FTimeout:
-            raise  # the Space may still run it: cancelled on leaving
-        except G4FError:
-            finished = True  # the event failed or the stream broke: nothing left to cancel
-            raise
-        finally:
-            stream.leave(event_id, finished or decoder.done)
-
-    async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
-        form = aiohttp.FormData()
-        # a stream, not bytes: aiohttp would warn (and copy) for a body over 1 MiB
-        form.add_field("files", io.BytesIO(item.data), filename=item.name, content_type=item.mime_type)
-        reply = await self.session.json(
-            "POST", f"{base}/gradio_api/upload?upload_id={session_hash}",
-            deadline=self.deadline, data=form, proxy=self.proxy,
-        )
-        path = upload_paths(reply)[0]
-        return {
-            "path": path,
-            "url": f"{base}/gradio_api/file={path}",
-            "orig_name": item.name,
-            "size": len(item.data),
-            "mime_type": item.mime_type,
-            "meta": {"_type": "gradio.FileData"},
-        }
-
-    async def relocated(
-        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncIterator[Event]]
-    ) -> AsyncIterator[Event]:
-        """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
-        it by name in the Space's config, remember where it is for the session, and retry once."""
-        known = self.session.functions.get((base, fn.name), fn)
-        if known.index < 0:  # not pinned for this Space: found by name before the first call
-            found = from_config(await self.session.json("GET", f"{base}/config", deadline=self.deadline,
-                                                        proxy=self.proxy), fn)
-            if found is None:
-                raise GenerationError(f"the Space has no function named {fn.name} (its /config)")
-            moved, labels = found
-            if moved.arity != fn.arity:
-                raise GenerationError(f"the Space's {fn.name} takes {moved.arity} inputs ({', '.join(labels)}); "
-                                      f"this client sends {fn.arity}")
-            self.session.functions[(base, fn.name)] = known = moved
-        try:
-            async for event in attempt(known):
+        async with contextlib.aclosing(_as_zerogpu_means(run())) as again:
+            async for event in again:
                 yield event
-            return
-        except G4FError as exc:
-            if not may_have_moved(exc):
-                raise
-            found = await self._find(base, fn)
-            if found is None:
-                raise
-            moved, labels = found
-            if moved.arity != fn.arity:
-                raise GenerationError(
-                    f"the Space's {fn.name} now takes {moved.arity} inputs ({', '.join(labels)}); "
-                    f"this client sends {fn.arity}") from exc
-            if moved == known:
-                raise
-            self.session.functions[(base, fn.name)] = moved
-            log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
-        yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
-                        elapsed=self.elapsed())
-        async for event in attempt(moved):
-            yield event
 
-    async def _find(self, base: str, fn: Fn) -> tuple[Fn, list[str]] | None:
-        try:
-            config = await self.session.json("GET", f"{base}/config", deadline=self.deadline, proxy=self.proxy)
-        except G4FError:
-            return None
-        return from_config(config, fn)
 
-    def image_urls(self, value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:
-        """The result's image URLs, those on the Space's own host mapped through the gateway."""
-        return image_urls(value, base, file_route, self.endpoints.public.get(base))
-
-    def finished(self) -> Reasoning:
-        t = self.elapsed()
-        return Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
+async def _as_zerogpu_means(run: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
+    """``run``'s events as ZeroGPU means them: its toasts as status lines, its refusals as typed errors."""
+    try:
+        async for event in run:
+            yield heard(event)
+    except G4FError as exc:
+        refusal = refined(exc)
+        if refusal is exc:
+            raise
+        raise refusal from exc
+    finally:
+        await run.aclose()
 
 
 async def janus_chat(
@@ -463,7 +300,7 @@ async def run_predict(
             "fn_index": fn.index, "session_hash": predict_session_hash(), "trigger_id": fn.trigger,
         }
         loop = asyncio.get_running_loop()
-        async with call.slot(url):
+        async with call.slot(base):
             task = loop.create_task(call.session.json(
                 "POST", url, deadline=call.deadline, json_body=body, headers=headers, proxy=call.proxy,
             ))

@@ -278,7 +278,7 @@ class DeepseekAI_JanusPro7b:
             raise InvalidOption(f"space_concurrency must be a whole number from 1 to 64; got {concurrency!r}")
 
         call = Call(
-            session=await get_session(), endpoints=ends, deadline=Deadline(timeout), proxy=proxy,
+            session=await get_session(), endpoints=ends, public=ends.public, deadline=Deadline(timeout), proxy=proxy,
             cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
             own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=concurrency,
         )

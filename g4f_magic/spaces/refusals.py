@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import (
     G4FError,
@@ -38,8 +39,12 @@ from ..errors import (
     TokenExpired,
     one_line,
 )
+from ..events import Reasoning
 
-__all__ = ["refusal", "parse_timedelta", "Toast", "toast", "PENDING_RETRY", "BUSY_RETRY", "ANONYMOUS_ADVICE"]
+__all__ = ["refusal", "refined", "parse_timedelta", "Toast", "toast", "heard", "PENDING_RETRY", "BUSY_RETRY",
+           "ANONYMOUS_ADVICE"]
+
+E = TypeVar("E")
 
 ANONYMOUS_ADVICE = "Authenticate with a Hugging Face token for more quota"  # spaces' words to an anonymous caller
 PENDING_RETRY = 30.0  # "try again once some of those tasks have completed": no time is given
@@ -150,3 +155,19 @@ def toast(text: str) -> Toast | None:
         return Toast(f"ZeroGPU did not accept the account's token ({why}): this run uses the IP address's "
                      "quota", "warning")
     return None
+
+
+def refined(exc: G4FError) -> G4FError:
+    """``exc`` as ZeroGPU meant it: the typed refusal when the server's own words (``said``) are one."""
+    if exc.said is None:
+        return exc
+    return refusal(exc.said, exc.title) or exc
+
+
+def heard(event: E) -> E | Reasoning:
+    """A Space's log line as ZeroGPU meant it: a toast becomes a ``gpu`` status line; the rest pass."""
+    if isinstance(event, Reasoning) and event.kind == "log":
+        gpu = toast(event.status)
+        if gpu is not None:  # ZeroGPU's toasts say where the run is: status, not the Space's log
+            return Reasoning(gpu.status, "gpu", level=gpu.level, elapsed=event.elapsed)
+    return event

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 from urllib.parse import quote
+
+from ..errors import G4FError, G4FTimeout
+from ..http.deadline import Deadline
+from ..http.session import HttpSession
 
 __all__ = [
     "FALLBACK_TOKEN",
@@ -20,7 +27,11 @@ __all__ = [
     "cookie_header",
     "ZeroGPUToken",
     "TokenCache",
+    "Tokens",
+    "tokens_of",
 ]
+
+log = logging.getLogger(__name__)
 
 FALLBACK_TOKEN = "[object Object]"  # what the Space's own web page sends when it has none
 _TOKEN = re.compile(r"&quot;token&quot;:&quot;([^&]+?)&quot;")
@@ -110,3 +121,73 @@ class TokenCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Tokens:
+    """The ZeroGPU tokens of one event loop (kept on its HTTP session): one hub request per Space and
+    identity at a time, cached until shortly before they expire."""
+
+    def __init__(self) -> None:
+        self.cache = TokenCache()
+        self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        self.cache.clear()
+
+    async def get(
+        self,
+        session: HttpSession,
+        *,
+        hub: str,
+        space: str,
+        cookies: Mapping[str, str] | None,
+        proxy: str | None,
+        deadline: Deadline,
+        fresh: bool = False,
+        hf_token: str | None = None,
+    ) -> tuple[ZeroGPUToken, bool, str | None]:
+        """(token, fetched now?, why the fallback was used). Cookies and the HF token go to the hub only.
+        With an HF token the hub's jwt route is asked as the account (``Authorization: Bearer``), without
+        the page: the page's token is an anonymous browser's. ``fresh``: the Space said the cached one
+        expired, so it is dropped and the hub asked again."""
+        cookie = cookie_header(cookies) if cookies else ""
+        who = hf_token or cookie
+        key = (hub, space, hashlib.sha256(who.encode()).hexdigest()[:16] if who else "")
+        if fresh:
+            self.cache.drop(key)
+        cached = self.cache.get(key)
+        if cached is not None:
+            log.debug("ZeroGPU token for %s: cached", space)
+            return cached, False, None
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached, False, None
+            headers = {"cookie": cookie} if cookie else {}
+            token = uuid = problem = None
+            try:
+                if hf_token:
+                    reply = await session.json("GET", jwt_url(hub, space), deadline=deadline, proxy=proxy,
+                                               headers={**headers, "authorization": f"Bearer {hf_token}"})
+                    token = parse_jwt_reply(reply)
+                else:
+                    page = await session.text(
+                        "GET", f"{hub}/spaces/{space}", deadline=deadline, headers=headers, proxy=proxy,
+                    )
+                    token, uuid = parse_space_page(page)
+                if cookie and not hf_token:
+                    reply = await session.json(
+                        "GET", jwt_url(hub, space), deadline=deadline, headers=headers, proxy=proxy,
+                    )
+                    token = parse_jwt_reply(reply) or token
+            except G4FTimeout:
+                raise
+            except G4FError as exc:
+                problem = str(exc)
+            log.debug("ZeroGPU token for %s: %s", space, "from the hub" if token else f"none ({problem or 'not on the page'})")
+            return self.cache.put(key, token or FALLBACK_TOKEN, uuid), True, problem
+
+
+def tokens_of(session: HttpSession) -> Tokens:
+    return session.keep("zerogpu", Tokens)

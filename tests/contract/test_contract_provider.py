@@ -21,6 +21,7 @@ from g4f_magic.errors import (
     ResponseStatusError,
     SpaceUnavailable,
 )
+from g4f_magic.gradio.calls import servers_of
 
 queue = pytest.mark.gradio("queue")
 predict = pytest.mark.gradio("predict")
@@ -205,7 +206,7 @@ async def test_concurrent_runs_share_one_stream_and_a_stop_spares_the_others(gra
     quick = [run("flux", "quick", server, "flux_dev", seed=i, num_inference_steps=2) for i in range(3)]
     seeds = [final(events).seed for events in await asyncio.gather(*quick)]
     assert seeds == [0, 1, 2]
-    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
+    [stream] = [s for (base, _), s in servers_of(await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
     assert stream.opened == 1  # three runs, one queue/data stream
 
     first = asyncio.ensure_future(run("flux", "first slow", server, "flux_dev", seed=11, num_inference_steps=2))
@@ -234,7 +235,7 @@ async def _three_running_stop_the_second(server: Server, timeout: float = 30) ->
     base = urls(server, "flux_dev")["flux_dev_url"]
     session = await get_session()
     for _ in range(300):
-        streams = [s for (b, _), s in session.streams.items() if b == base]
+        streams = [s for (b, _), s in servers_of(session).streams.items() if b == base]
         if streams and len(streams[-1].started) == 3:
             break
         await asyncio.sleep(0.01)
@@ -279,12 +280,12 @@ async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: d
     /cancel sent earlier would leave a queued event in the queue); the Space completes it empty."""
     import json
 
+    from g4f_magic.gradio.calls import queue_body, servers_of
     from g4f_magic.http.session import Deadline, get_session
-    from g4f_magic.spaces.flows import queue_body
 
     base = urls(gradio["flux_dev"], "flux_dev")["flux_dev_url"]
     session = await get_session()
-    stream = session.shared_stream(base, {"accept": "text/event-stream"}, None)
+    stream = servers_of(session).stream(session, base, {"accept": "text/event-stream"}, None)
     heard: list[dict[str, Any]] = []
     dispatch = stream._dispatch
 
@@ -327,7 +328,7 @@ async def test_a_known_session_gets_its_next_result_on_a_stream_opened_beside_th
     seeds = [final(await run("flux", f"run {i}", server, "flux_dev", seed=20 + i, num_inference_steps=2)).seed
              for i in range(3)]
     assert seeds == [20, 21, 22]
-    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
+    [stream] = [s for (base, _), s in servers_of(await get_session()).streams.items() if base == urls(server, "flux_dev")["flux_dev_url"]]
     assert stream.early_opens == 2 and stream.opened == 3 and not stream.retired
 
 
@@ -346,7 +347,7 @@ async def test_chats_share_the_spaces_stream_and_a_next_turn_streams_beside_its_
     for i, events in enumerate(runs[:3]):
         assert text_of(events) == f"Contract app answer (seed {i}). You asked: question {i}?"
     assert final(runs[3]).seed == 1234
-    [stream] = [s for (base, _), s in (await get_session()).streams.items() if base == server.url]
+    [stream] = [s for (base, _), s in servers_of(await get_session()).streams.items() if base == server.url]
     convs = [next(e for e in events if isinstance(e, JsonConversation)) for events in runs[:3]]
     assert {c.session_hash for c in convs} == {stream.session_hash}
     # four runs, one stream (a second only if a join came after the Space had closed the first)

@@ -1,0 +1,242 @@
+"""One call's requests to a Gradio server: join, the shared stream, upload, functions found by name.
+
+Gradio-generic: a :class:`GradioCall` knows a server's base URL, its session, its deadline and a proxy;
+what Hugging Face adds (tokens, referers, gateways) is the Spaces layer's subclass. The per-loop state
+(streams, moved functions, run slots) is kept on the HTTP session by :func:`servers_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import aiohttp
+
+from ..errors import G4FError, G4FTimeout, GenerationError, StreamError
+from ..events import Event, Reasoning
+from ..http.deadline import Deadline
+from ..http.session import DRAIN_GRACE, HttpSession
+from ..media import MediaItem
+from .functions import Fn, from_config, may_have_moved
+from .messages import Completed, Generating, QueueDecoder, image_urls, upload_paths
+from .stream import SharedStream
+
+__all__ = ["GradioCall", "Servers", "servers_of", "queue_body"]
+
+log = logging.getLogger(__name__)
+
+
+def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_hash: str) -> dict[str, Any]:
+    """The JSON of a Gradio ``queue/join``."""
+    return {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+            "session_hash": session_hash}
+
+
+class Servers:
+    """What one event loop knows of the Gradio servers it talks to (kept on its HTTP session)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (base, proxy) → its queue stream
+        self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
+        self.functions: dict[tuple[str, str], Fn] = {}  # (base, function name) → where it moved
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}  # (base, limit) → its run slots
+
+    def stream(self, session: HttpSession, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
+        """The one ``queue/data`` stream of a server (per proxy) that concurrent events share."""
+        stream = self.streams.get((base, proxy))
+        if stream is None or stream.retired:
+            if stream is not None:
+                self._retired = [s for s in self._retired if not s.idle] + [stream]  # until its work is done
+            stream = self.streams[(base, proxy)] = SharedStream(session, base, uuid.uuid4().hex[:12], headers, proxy)
+        return stream
+
+    def slots(self, base: str, limit: int) -> asyncio.Semaphore:
+        """The run slots of the server at ``base``: every run on this loop holds one from its join to its
+        result, so no more than ``limit`` are in flight on one server."""
+        slots = self._slots.get((base, limit))
+        if slots is None:
+            slots = self._slots[(base, limit)] = asyncio.Semaphore(limit)
+        return slots
+
+    async def aclose(self) -> None:
+        streams, self.streams = [*self.streams.values(), *self._retired], {}
+        self._retired = []
+        for stream in streams:
+            await stream.aclose()
+
+
+def servers_of(session: HttpSession) -> Servers:
+    return session.keep("gradio", Servers)
+
+
+@dataclass(kw_only=True)
+class GradioCall:
+    session: HttpSession
+    deadline: Deadline
+    proxy: str | None = field(default=None, repr=False)  # a proxy URL may carry user:password
+    concurrency: int  # runs in flight per server
+    public: Mapping[str, str] = field(default_factory=dict)  # base through a gateway → the server's own address
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def slot(self, base: str) -> asyncio.Semaphore:
+        """One of the server's run slots, held from the join to the result."""
+        return servers_of(self.session).slots(base, self.concurrency)
+
+    async def join(self, base: str, body: dict[str, Any], headers: Mapping[str, str]) -> str | None:
+        reply = await self.session.json("POST", f"{base}/gradio_api/queue/join?__theme=light", deadline=self.deadline,
+                                        json_body=body, headers=dict(headers), proxy=self.proxy)
+        event_id = reply.get("event_id") if isinstance(reply, dict) else None
+        return event_id if isinstance(event_id, str) and event_id else None
+
+    async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
+                          fn: Fn) -> str:
+        """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
+        the Space: the join then finishes in the background and the stream cancels what it names."""
+        stream.joining()
+        join = asyncio.ensure_future(self.join(stream.base, body, headers))
+        try:
+            event_id = await asyncio.shield(join)
+        except asyncio.CancelledError:
+            stream.stopped_joining(join, fn.index)
+            raise
+        except BaseException:
+            stream.joined()
+            raise
+        if event_id is None:
+            stream.joined()
+            raise StreamError("the Space accepted the job without an event_id")
+        return event_id  # still expected on the stream: shared_queue listens for it next
+
+    async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str]
+                     ) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
+        (concurrent runs join under its session hash), then that event's messages."""
+        async with self.slot(base):
+            stream = self.stream(base)  # the same one, unless a stop retired it meanwhile
+            body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
+            event_id = await self.join_shared(stream, body, headers, fn)
+            async with contextlib.aclosing(self.shared_queue(stream, event_id, fn)) as messages:
+                async for item in messages:
+                    yield item
+
+    def stream(self, base: str) -> SharedStream:
+        """The server's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
+        return servers_of(self.session).stream(self.session, base, self.stream_headers(base), self.proxy)
+
+    def stream_headers(self, base: str) -> dict[str, str]:
+        return {"accept": "text/event-stream"}
+
+    async def shared_queue(
+        self, stream: SharedStream, event_id: str, fn: Fn
+    ) -> AsyncIterator[Reasoning | Generating | Completed]:
+        """One event's messages from the shared stream it joined under, within this call's deadline."""
+        base = stream.base
+        messages = stream.listen(event_id, fn.index, joined=True)
+        decoder = QueueDecoder(event_id)
+        finished = False
+        try:
+            while True:
+                if messages.empty():  # a wait: bounded by the call's deadline
+                    async with self.deadline.guard(base):
+                        msg = await messages.get()
+                else:  # already here (messages come in bursts): no timer to set and cancel
+                    msg = messages.get_nowait()
+                if isinstance(msg, BaseException):
+                    raise msg
+                for item in decoder.handle(msg):
+                    if isinstance(item, Completed):
+                        finished = True
+                        stream.leave(event_id, True)
+                        await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back
+                        yield item
+                        return
+                    yield item
+        except G4FTimeout:
+            raise  # the Space may still run it: cancelled on leaving
+        except G4FError:
+            finished = True  # the event failed or the stream broke: nothing left to cancel
+            raise
+        finally:
+            stream.leave(event_id, finished or decoder.done)
+
+    async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
+        form = aiohttp.FormData()
+        # a stream, not bytes: aiohttp would warn (and copy) for a body over 1 MiB
+        form.add_field("files", io.BytesIO(item.data), filename=item.name, content_type=item.mime_type)
+        reply = await self.session.json(
+            "POST", f"{base}/gradio_api/upload?upload_id={session_hash}",
+            deadline=self.deadline, data=form, proxy=self.proxy,
+        )
+        path = upload_paths(reply)[0]
+        return {
+            "path": path,
+            "url": f"{base}/gradio_api/file={path}",
+            "orig_name": item.name,
+            "size": len(item.data),
+            "mime_type": item.mime_type,
+            "meta": {"_type": "gradio.FileData"},
+        }
+
+    async def relocated(
+        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncIterator[Event]]
+    ) -> AsyncIterator[Event]:
+        """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
+        it by name in the Space's config, remember where it is for the session, and retry once."""
+        known = servers_of(self.session).functions.get((base, fn.name), fn)
+        if known.index < 0:  # not pinned for this Space: found by name before the first call
+            found = from_config(await self.session.json("GET", f"{base}/config", deadline=self.deadline,
+                                                        proxy=self.proxy), fn)
+            if found is None:
+                raise GenerationError(f"the Space has no function named {fn.name} (its /config)")
+            moved, labels = found
+            if moved.arity != fn.arity:
+                raise GenerationError(f"the Space's {fn.name} takes {moved.arity} inputs ({', '.join(labels)}); "
+                                      f"this client sends {fn.arity}")
+            servers_of(self.session).functions[(base, fn.name)] = known = moved
+        try:
+            async for event in attempt(known):
+                yield event
+            return
+        except G4FError as exc:
+            if not may_have_moved(exc):
+                raise
+            found = await self._find(base, fn)
+            if found is None:
+                raise
+            moved, labels = found
+            if moved.arity != fn.arity:
+                raise GenerationError(
+                    f"the Space's {fn.name} now takes {moved.arity} inputs ({', '.join(labels)}); "
+                    f"this client sends {fn.arity}") from exc
+            if moved == known:
+                raise
+            servers_of(self.session).functions[(base, fn.name)] = moved
+            log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
+        yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
+                        elapsed=self.elapsed())
+        async for event in attempt(moved):
+            yield event
+
+    async def _find(self, base: str, fn: Fn) -> tuple[Fn, list[str]] | None:
+        try:
+            config = await self.session.json("GET", f"{base}/config", deadline=self.deadline, proxy=self.proxy)
+        except G4FError:
+            return None
+        return from_config(config, fn)
+
+    def image_urls(self, value: Any, base: str, file_route: str = "gradio_api/file=") -> tuple[str, ...]:
+        """The result's image URLs (``public``: the server's own address when reached through a gateway)."""
+        return image_urls(value, base, file_route, self.public.get(base))
+
+    def finished(self) -> Reasoning:
+        t = self.elapsed()
+        return Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
