@@ -38,65 +38,18 @@ _EXPORTS = {
 
 __all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
 
-_loaded: dict[int, Any] = {}
-_COMPLETE_KEYS = ("%g4f", "%%g4f")
-
-
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext g4f_magic``: register ``%%g4f`` / ``%g4f`` (configurable as ``G4FMagics``)."""
-    from .notebook.magic import G4FMagics
+    from .notebook.extension import load
 
-    if id(ipython) in _loaded:
-        return
-    magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
-    ipython.register_magics(magics)
-    from .notebook.magic import completions
-
-    for key in _COMPLETE_KEYS:  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
-        ipython.set_hook("complete_command", lambda _shell, event: completions(magics, event.text_until_cursor),
-                         str_key=key)
-    from .notebook.magic import async_cell, sync_cell
-
-    # in a kernel, cells run as coroutines on the kernel's loop, never nested; either way a %g4f cell
-    # is rewritten before IPython reads a trailing "?" as a help request
-    ipython.input_transformers_cleanup.append(async_cell if magics._has_kernel() else sync_cell)
-    _loaded[id(ipython)] = magics
-    from .notebook.warmup import start
-
-    start(widgets=magics._has_kernel())  # the first run's imports, in the background
+    load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Remove the magics, cancel background runs, close the HTTP session: nothing stays behind."""
-    magics = _loaded.pop(id(ipython), None)
-    if magics is None:
-        return
-    from .http.session import aclose
-    from .notebook.runner import run_sync
+    from .notebook.extension import unload
 
-    async def shutdown() -> None:
-        import asyncio
-
-        for task in list(magics.tasks):
-            task.cancel()
-        await asyncio.gather(*magics.tasks, return_exceptions=True)
-        await aclose()
-
-    run_sync(shutdown())
-    from IPython.utils.strdispatch import StrDispatch
-
-    from .notebook.magic import async_cell, sync_cell
-
-    for transformer in (async_cell, sync_cell):
-        if transformer in ipython.input_transformers_cleanup:
-            ipython.input_transformers_cleanup.remove(transformer)
-    for key in _COMPLETE_KEYS:
-        ipython.strdispatchers.get("complete_command", StrDispatch()).strs.pop(key, None)
-    for kind in ("line", "cell"):
-        ipython.magics_manager.magics[kind].pop("g4f", None)
-    ipython.magics_manager.registry.pop(type(magics).__name__, None)
-    if magics in ipython.configurables:
-        ipython.configurables.remove(magics)
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

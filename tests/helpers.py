@@ -121,3 +121,9 @@ class LoopbackProxy:
     async def __aexit__(self, *exc: Any) -> None:
         self.server.close()
         await self.server.wait_closed()
+
+
+def shown(ip: Any, obj: Any) -> dict[str, Any]:
+    """What the notebook shows for ``obj``: IPython's formatters, the extension's among them."""
+    data, _ = ip.display_formatter.format(obj)
+    return data

@@ -13,7 +13,8 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from g4f_magic.engine import availability
-from g4f_magic.engine.run import Job, run_job
+from g4f_magic.engine.job import Job
+from g4f_magic.engine.run import run_job
 from g4f_magic.errors import GPUBusy, QuotaExceeded, SpaceUnavailable, TokenExpired
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.notebook.views import PlainView

@@ -12,8 +12,9 @@ from helpers import collect
 from kernels import html_outputs, run_notebook
 
 from g4f_magic import StreamError, fetch_image
+from g4f_magic.engine.job import Job
 from g4f_magic.engine.result import Result, to_png
-from g4f_magic.engine.run import Job, run_job
+from g4f_magic.engine.run import run_job
 from g4f_magic.errors import one_line
 from g4f_magic.gradio.messages import file_url
 from g4f_magic.localspace import LocalSpace

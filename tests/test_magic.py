@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import shown
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, secret
@@ -48,7 +49,7 @@ def test_image_cell_prints_status_saves_and_returns_a_result(ip: Any, thread_spa
         assert im.text["model"] == "flux" and im.text["size"] == "1360x760"
     assert ip.user_ns["_g4f"] is result
     # displayed later (``_g4f`` in a cell): the Space's own WebP bytes at 512 px, and the line as text
-    bundle = result._repr_mimebundle_()
+    bundle = shown(ip, result)
     [src] = re.findall(r'<img class="g4f-image" src="data:image/webp;base64,([^"]+)" width="512"', bundle["text/html"])
     assert base64.b64decode(src) == result.image.data
     assert bundle["text/plain"].startswith("flux · done · seed 42 · 1360x760 · ")
@@ -80,11 +81,11 @@ def test_interpolation_and_its_errors(ip: Any) -> None:
 def test_count_gives_distinct_seeds_and_one_grid(ip: Any) -> None:
     result, cap = cell(ip, "-n 3 -s 100 -m flux", "a fox")
     assert isinstance(result, ResultSet) and [r.seed for r in result] == [100, 101, 102]
-    html = result._repr_mimebundle_()["text/html"]
+    html = shown(ip, result)["text/html"]
     # one table row of three 200 px tiles, each captioned with its recipe; no list of reprs
     assert html.count("<tr>") == 1 and html.count('width="200"') == 3
     assert all(f"seed {seed} · 1024x1024" in html for seed in (100, 101, 102))
-    assert result._repr_mimebundle_()["text/plain"].startswith("flux · done · 3 images · 1024x1024 · ")
+    assert shown(ip, result)["text/plain"].startswith("flux · done · 3 images · 1024x1024 · ")
     assert "<Result" not in cap.stdout
     result, _ = cell(ip, "-n 2 -m flux-schnell", "a fox")
     assert len({r.seed for r in result}) == 2
@@ -199,7 +200,7 @@ def test_login_token_is_sent_and_never_shown(ip: Any, thread_space: LocalSpace, 
     assert join.headers["authorization"] == f"Bearer {LOGIN}"  # an HF token: the account pays
     [jwt] = [r for r in thread_space.received if r.path.endswith("/jwt")]
     assert jwt.headers["authorization"] == f"Bearer {LOGIN}" and join.headers["x-zerogpu-token"] != LOGIN
-    text = cap.stdout + cap.stderr + repr(result) + repr(result._repr_mimebundle_()["text/plain"])
+    text = cap.stdout + cap.stderr + repr(result) + repr(shown(ip, result)["text/plain"])
     assert MARK not in text
     zerogpu = LOGIN[3:]  # a ZeroGPU token (not hf_…) is sent as one, to the Space only
     monkeypatch.setattr("getpass.getpass", lambda prompt="": zerogpu)
@@ -241,17 +242,19 @@ def test_config_defaults_apply(ip: Any) -> None:
 
 def test_html_in_prompt_and_answer_is_text_not_markup(ip: Any) -> None:
     result, _ = cell(ip, "-m janus-pro-7b --new", "<img src=x onerror=alert(1)>")
-    html = result._repr_mimebundle_()["text/html"]
+    html = shown(ip, result)["text/html"]
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_unload_leaves_nothing(ip: Any) -> None:
-    import g4f_magic
+    from g4f_magic.engine.result import Result
+    from g4f_magic.notebook.settings import extensions
 
     ip.run_line_magic("unload_ext", "g4f_magic")
     assert "g4f" not in ip.magics_manager.magics["line"] and "g4f" not in ip.magics_manager.magics["cell"]
     assert not any(type(c).__name__ == "G4FMagics" for c in ip.configurables)
-    assert g4f_magic._loaded == {}
+    assert extensions == {}
+    assert Result not in ip.display_formatter.mimebundle_formatter.type_printers  # its formatter too
     ip.run_line_magic("load_ext", "g4f_magic")  # the fixture unloads again
     ip.run_line_magic("config", "G4FMagics.endpoint = 'http://127.0.0.1:1'")
 

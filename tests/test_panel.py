@@ -264,10 +264,10 @@ def test_settings_default_from_the_magic(ip: Any) -> None:
     ip.run_line_magic("config", "G4FMagics.default_model = 'flux-dev'")
     ip.run_line_magic("config", "G4FMagics.aspect_ratio = '9:16'")
     try:
-        from g4f_magic.notebook.settings import values
+        from g4f_magic.notebook.settings import active, values
 
         ip.run_line_magic("config", f"G4FMagics.token = {PANEL!r}")
-        s = values()
+        s = values(active())  # what Panel() made in code starts from
         assert s["default_model"] == "flux-dev" and s["aspect_ratio"] == "9:16"
         assert s["api_key"] == PANEL and PANEL not in repr(s)
     finally:
@@ -291,7 +291,13 @@ def test_the_prompt_box_front_end_is_a_file_with_a_cleanup() -> None:
 
 def test_one_job_builder_with_one_rule_for_timeout_0(ip: Any) -> None:
     """The magic and the panel build requests in one place: timeout 0 is "no limit" for both."""
-    from g4f_magic.notebook.settings import build_job, values
+    from g4f_magic.engine.plan import build_job
+    from g4f_magic.notebook.settings import active
+
+    def values() -> dict[str, Any]:
+        from g4f_magic.notebook.settings import values
+
+        return values(active())
 
     ip.run_line_magic("config", "G4FMagics.timeout = 0.0")
     try:

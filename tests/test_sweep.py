@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import shown
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from kernels import html_images
@@ -36,7 +37,7 @@ def test_a_2x3_sweep_is_six_labelled_cells(ip: Any, thread_space: LocalSpace) ->
     assert grid["flux", 10003].seed == 10003 and grid[0] is grid.cells[0].result  # still a list
     with pytest.raises(KeyError, match="was not swept"):
         grid.at(steps=4)
-    html = grid._repr_mimebundle_()["text/html"]
+    html = shown(ip, grid)["text/html"]
     assert re.findall(r'<th class="g4f-row"[^>]*>([^<]*)</th>', html) == ["flux", "flux-schnell"]
     assert re.findall(r'<th class="g4f-col"[^>]*>([^<]*)</th>', html) == grid.column_labels
     assert "model \\ seed" in html and len(html_images(html)) == 6
@@ -62,7 +63,7 @@ def test_a_failed_cell_shows_its_error_and_the_rest_complete(ip: Any, thread_spa
     with pytest.raises(GenerationError, match="CUDA out of memory"):
         grid.at(**failed.values)
     assert list(grid.errors.values()) == ["GenerationError: CUDA out of memory"]
-    html = grid._repr_mimebundle_()["text/html"]
+    html = shown(ip, grid)["text/html"]
     assert html.count('class="g4f-cell-error"') == 1 and "GenerationError: CUDA out of memory" in html
     assert len(html_images(html)) == 5
     assert any(x.startswith("flux · done · 6 cells (1 failed)") for x in cap.stdout.splitlines())

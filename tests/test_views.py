@@ -10,7 +10,7 @@ import pytest
 from g4f_magic.engine.result import GeneratedImage, Result
 from g4f_magic.events import Reasoning
 from g4f_magic.localspace.images import placeholder
-from g4f_magic.notebook.render import markdown_html
+from g4f_magic.notebook.html import markdown_html
 from g4f_magic.notebook.views import PlainView, WidgetView
 
 
@@ -124,7 +124,7 @@ def test_progress_bar_follows_progress_events() -> None:
 def test_both_views_implement_the_whole_protocol(kind: str) -> None:
     import inspect
 
-    from g4f_magic.engine.run import View
+    from g4f_magic.engine.job import View
     from g4f_magic.notebook import views
 
     cls = getattr(views, kind)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ..errors import GPUBusy, QuotaExceeded, SpaceUnavailable
 from ..events import Reasoning
 from ..spaces.identity import login_hint
 from ..spaces.refusals import ANONYMOUS_ADVICE
-
-if TYPE_CHECKING:
-    from .run import Job, View
+from .job import Job, View
 
 __all__ = ["answered", "countdown", "clock", "WAKE_POLL", "WAKE_LIMIT", "TICK"]
 

@@ -80,7 +80,7 @@ class GeneratedImage:
 
 @dataclass
 class Result:
-    """One generation: an image, or chat text. Renders itself and saves with its recipe."""
+    """One generation: an image, or chat text, with its recipe (the notebook shows it; it saves itself)."""
 
     prompt: str
     model: str
@@ -129,12 +129,6 @@ class Result:
     def __repr__(self) -> str:
         what = f"image {self.image.mime}" if self.image else f"text {len(self.text)} chars"
         return f"<Result {self.summary()} · {what} · prompt {self.prompt[:60]!r}>"
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """The same output a finished run leaves: its line and the image (or the answer)."""
-        from ..notebook.html import done_line, run_bundle
-
-        return run_bundle(done_line(self.model, [self], self.elapsed), "done", [self])
 
     def save(self, path: str | Path, index: int = 0) -> Path:
         """Write the image: PNG (with prompt, seed, model, size as text chunks) unless the path's
@@ -189,10 +183,3 @@ class ResultSet(list):  # type: ignore[type-arg]
 
     def save(self, folder: str | Path) -> list[Path]:
         return [r.save(folder, i) for i, r in enumerate(self)]
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ..notebook.html import done_line, run_bundle
-
-        if not self:
-            return {"text/plain": "no results"}
-        return run_bundle(done_line(self[0].model, self, max(r.elapsed for r in self)), "done", self)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..errors import G4FError, InvalidOption
 from .result import Result, ResultSet, _slug
 
-if TYPE_CHECKING:
-    from .run import Job
+if TYPE_CHECKING:  # the job brings the provider (and aiohttp): the notebook loads sweeps without it
+    from .job import Job
 
 __all__ = ["AXES", "FLAGS", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
            "make_sweep", "label"]
@@ -137,14 +137,12 @@ def make_sweep(job_for: Callable[[dict[str, Any]], Job], lists: dict[str, list[A
     jobs = [job_for({**fixed, **cell}) for cell in cells]
     if jobs[0].count != 1:
         raise InvalidOption("-n and a sweep do not mix: sweep the seed instead (-s 1,2,3)")
-    if any(j.route == "janus_chat" for j in jobs):
+    if any(j.spec.chats for j in jobs):
         raise InvalidOption("a sweep compares images; janus-pro-7b answers questions")
     if "seed" not in axes and fixed["seed"] is None:
         # one random seed in every cell, inside every model's range, so the grid compares what was swept;
         # not one the user asked for, so nothing is replayed for it (as for any unseeded run)
-        from ..spaces.flows import SEED_RANGES
-
-        ranges = [SEED_RANGES[j.route] for j in jobs]
+        ranges = [j.spec.seeds for j in jobs]
         seed = random.randint(max(lo for lo, _ in ranges), min(hi for _, hi in ranges))
         jobs = [replace(j, seed=seed, refresh=True) for j in jobs]
     return Sweep(axes, jobs, cells)
@@ -192,11 +190,6 @@ class SweepSet(ResultSet):
     @property
     def errors(self) -> dict[str, str]:
         return {c.label(): f"{type(c.error).__name__}: {c.error}" for c in self.cells if c.error is not None}
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ..notebook.html import sweep_bundle, sweep_line
-
-        return sweep_bundle(sweep_line(self), "done", self)
 
     def save(self, folder: str | Path) -> list[Path]:  # type: ignore[override]
         """Each image as a PNG with its recipe (named by its cell), ``sweep.json`` (every cell's values,

@@ -8,8 +8,10 @@ import contextlib
 import signal
 import sys
 
-from ..spaces.endpoints import ENV_VAR
 from .app import LocalSpace, serve
+
+# the client's G4F_MAGIC_ENDPOINT, named here: the Space shares no code with the client (tests compare them)
+CLIENT_ENV_VAR = "G4F_MAGIC_ENDPOINT"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +40,7 @@ def serve_until_stopped(space: LocalSpace, host: str, port: int) -> int:
         server = serve(space, host, port)
         url = await server.__anext__()
         print(f"Local Space (a stand-in, not a model) serving on {url}", flush=True)
-        print(f"Point g4f_magic at it with: export {ENV_VAR}={url}", flush=True)
+        print(f"Point g4f_magic at it with: export {CLIENT_ENV_VAR}={url}", flush=True)
         try:
             await stop.wait()
         finally:

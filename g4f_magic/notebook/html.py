@@ -1,26 +1,83 @@
-"""What a finished run leaves in the notebook: one plain output that needs no kernel and no widget state.
+"""Every HTML string the notebook shows, built here and escaped by construction: network and user text
+goes through :func:`escape` (or the Markdown renderer, raw HTML off) and nowhere else.
 
-The bundle is ``text/html`` (the status line, the image or a grid of images, the answer, the log) and
-``text/plain`` (the status line). Images are ``<img>`` tags holding the bytes the Space served (WebP
-for FLUX): base64 costs 4/3 of the served size, where a PNG of the same pixels costs 10-17×. A tag in
-HTML is shown by JupyterLab, Notebook 7, VS Code and nbconvert's HTML alike; an ``image/webp`` output
-is not (nbconvert's templates drop it). ``embed_format = "png"`` re-encodes for viewers that cannot
-decode WebP. The grid is a ``<table>``: JupyterLab's sanitizer (untrusted notebooks) strips
-``display`` styles, a table needs none.
+What a finished run leaves in the notebook is one plain output that needs no kernel and no widget state:
+``text/html`` (the status line, the image or a grid of images, the answer, the log) and ``text/plain``
+(the status line). Images are ``<img>`` tags holding the bytes the Space served (WebP for FLUX): base64
+costs 4/3 of the served size, where a PNG of the same pixels costs 10-17×. A tag in HTML is shown by
+JupyterLab, Notebook 7, VS Code and nbconvert's HTML alike; an ``image/webp`` output is not (nbconvert's
+templates drop it). ``embed_format = "png"`` re-encodes for viewers that cannot decode WebP. The grid is
+a ``<table>``: JupyterLab's sanitizer (untrusted notebooks) strips ``display`` styles, a table needs none.
+How images are shown (:class:`Display`) is passed in by the caller, from its settings.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
 
-from .render import COLOURS, escape, line_html, log_html, markdown_html, status_line
+from ..engine.replay import replay_note
+from ..engine.result import Result, ResultSet
+from ..engine.sweep import SweepSet
+from ..media import EXTENSIONS
 
-if TYPE_CHECKING:
-    from ..engine.result import Result
-    from ..engine.sweep import SweepSet
+__all__ = ["Display", "run_bundle", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line",
+           "result_bundle", "result_line", "DISPLAY_WIDTH", "TILE_WIDTH", "GRID_COLUMNS", "EMBED_FORMATS", "escape",
+           "markdown_html", "status_html", "line_html", "log_html", "error_html", "status_line", "COLOURS",
+           "chat_html", "caption_html", "download_html", "saved_html", "label_html", "copy_html",
+           "hide_copy_html"]
 
-__all__ = ["run_bundle", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line", "DISPLAY_WIDTH", "TILE_WIDTH", "GRID_COLUMNS", "EMBED_FORMATS"]
+# readable on JupyterLab's light and dark themes alike
+COLOURS = {"running": "#777", "done": "#2a7", "error": "#d33", "cancelled": "#c80"}
+
+
+def escape(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    # html=False: raw HTML in an answer is shown as text; markdown-it also refuses javascript: links.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def markdown_html(text: str) -> str:
+    return _markdown().render(text)
+
+
+def status_line(model: str, status: str, elapsed: float | None) -> str:
+    tail = f" · {elapsed:.1f}s" if elapsed is not None else ""
+    return f"{model} · {status}{tail}"
+
+
+def status_html(model: str, status: str, elapsed: float | None, state: str = "running") -> str:
+    return line_html(status_line(model, status, elapsed), state)
+
+
+def line_html(line: str, state: str = "running") -> str:
+    """A run's one status line; its colour says how the run ended."""
+    colour = COLOURS.get(state, COLOURS["running"])
+    return (f'<div class="g4f-status" data-state="{escape(state)}" style="font-family:monospace;color:{colour};'
+            f'overflow-wrap:anywhere">{escape(line)}</div>')
+
+
+def log_html(lines: Iterable[str], open_: bool = False) -> str:
+    items = list(lines)
+    if not items:
+        return ""
+    body = "\n".join(escape(line) for line in items)
+    return (f'<details{" open" if open_ else ""}><summary>log ({len(items)})</summary>'
+            f'<pre style="white-space:pre-wrap;margin:0">{body}</pre></details>')
+
+
+def error_html(message: str) -> str:
+    return f'<div class="g4f-error" style="color:{COLOURS["error"]};font-family:monospace">{escape(message)}</div>'
+
 
 DISPLAY_WIDTH = 512  # px: a 1024² image at full size is taller than a laptop's notebook area
 TILE_WIDTH = 200  # px: four tiles fit the ~830 px of a JupyterLab cell at 1280×800
@@ -28,15 +85,17 @@ GRID_COLUMNS = 4
 EMBED_FORMATS = ("served", "png")
 
 
-def _shown(width: int | None, embed: str | None) -> tuple[int, str]:
-    """The display width and embed format: as given, else the settings'."""
-    if width is None or embed is None:
-        from .settings import values
+@dataclass(frozen=True)
+class Display:
+    """How images are shown: at most ``width`` px wide (0: their own size, up to the cell's width), and
+    embedded as served or as PNG. The magic and the panel pass theirs in, from their settings."""
 
-        found = values()
-        width = found.get("display_width", DISPLAY_WIDTH) if width is None else width
-        embed = found.get("embed_format", "served") if embed is None else embed
-    return width, embed  # type: ignore[return-value]
+    width: int = DISPLAY_WIDTH
+    embed: str = "served"
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> Display:
+        return cls(settings.get("display_width", DISPLAY_WIDTH), settings.get("embed_format", "served"))
 
 
 def image_tag(result: Result, width: int, embed: str = "served") -> str:
@@ -97,8 +156,6 @@ def _error_text(error: Any) -> str | None:
 
 def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
     """``flux, flux-schnell · done · 6 cells (1 failed) · 12.3s``."""
-    from ..engine.replay import replay_note
-
     models = list(dict.fromkeys(r.model for r in grid)) or ["sweep"]
     failed = sum(c.error is not None for c in grid.cells)
     replayed = [r.replayed for r in grid if r.replayed is not None]
@@ -112,10 +169,11 @@ def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
     return status_line(", ".join(models), f"done · {what}", elapsed)
 
 
-def sweep_bundle(line: str, state: str, grid: SweepSet, log: Sequence[str] = ()) -> dict[str, str]:
+def sweep_bundle(line: str, state: str, grid: SweepSet, log: Sequence[str] = (),
+                 display: Display = Display()) -> dict[str, str]:
     """A finished sweep as one output, like ``run_bundle``."""
     parts = [line_html(line, state)] if line else []
-    parts += [sweep_html(grid, *_shown(None, None)), log_html(log)]
+    parts += [sweep_html(grid, display.width, display.embed), log_html(log)]
     return {"text/html": "".join(parts), "text/plain": line}
 
 
@@ -124,8 +182,6 @@ def done_line(model: str, results: Sequence[Result], elapsed: float | None) -> s
 
     The model named is the one that answered (a fallback's); a replay says so and from when; notes
     (a fallback's reason, a wait, a wake-up) come last."""
-    from ..engine.replay import replay_note
-
     models = {r.model for r in results}
     if len(models) == 1:
         model = models.pop()
@@ -146,12 +202,12 @@ def done_line(model: str, results: Sequence[Result], elapsed: float | None) -> s
     return " · ".join([line, *notes])
 
 
-def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Sequence[str] = (), *,
-               width: int | None = None, embed: str | None = None) -> dict[str, str]:
+def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Sequence[str] = (),
+               display: Display = Display()) -> dict[str, str]:
     """The finished run as one output; ``line`` empty when the caller reports the outcome itself
     (an error raised in the cell is its own one line)."""
     results = list(results)
-    width, embed = _shown(width, embed)
+    width, embed = display.width, display.embed
     parts = [line_html(line, state)] if line else []
     images = [r for r in results if r.image is not None]
     if len(images) == 1:
@@ -161,3 +217,69 @@ def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Seque
     parts += [f'<div class="g4f-answer">{markdown_html(r.text)}</div>' for r in results if r.image is None and r.text]
     parts.append(log_html(log))
     return {"text/html": "".join(parts), "text/plain": line}
+
+
+def result_line(obj: Result | ResultSet) -> str:
+    """A result's, several results' or a sweep's status line, as their run ended."""
+    if isinstance(obj, SweepSet):
+        return sweep_line(obj)
+    results = list(obj) if isinstance(obj, ResultSet) else [obj]
+    if not results:
+        return "no results"
+    return done_line(results[0].model, results, max(r.elapsed for r in results))
+
+
+def result_bundle(obj: Result | ResultSet, display: Display = Display()) -> dict[str, str]:
+    """A result, several, or a sweep, shown as the output its run left (the formatter of the extension)."""
+    line = result_line(obj)
+    if isinstance(obj, SweepSet):
+        return sweep_bundle(line, "done", obj, display=display)
+    return run_bundle(line, "done", obj if isinstance(obj, ResultSet) else [obj], display=display)
+
+
+def chat_html(messages: Sequence[Mapping[str, str]]) -> str:
+    """A chat's transcript: each turn's speaker, and its text as Markdown."""
+    parts = []
+    for m in messages:
+        who = "You" if m["role"] == "user" else "Janus"
+        parts.append(f'<div class="g4f-turn" style="margin:4px 0"><b>{who}</b>{markdown_html(m["content"])}</div>')
+    return "".join(parts)
+
+
+def caption_html(result: Result) -> str:
+    return (f'<div class="g4f-caption" style="overflow-wrap:anywhere"><b>{escape(result.prompt)}</b><br>'
+            f'<span style="color:#888;font-family:monospace">{escape(result.summary())}</span></div>')
+
+
+def download_html(result: Result) -> str:
+    """A link that saves the image as served, named after its model and seed."""
+    assert result.image is not None
+    mime, data = result.image.embedded("served")
+    name = f"{result.model}-{result.seed}.{EXTENSIONS[mime]}"
+    return (f'<a class="g4f-download" download="{escape(name)}" style="margin:0 8px" '
+            f'href="data:{escape(mime)};base64,{base64.b64encode(data).decode()}">⬇ Download</a>')
+
+
+def saved_html(path: Any) -> str:
+    return f'<div class="g4f-saved">saved {escape(path)}</div>'
+
+
+def label_html(text: str, *, faint: bool = False) -> str:
+    """A grid's column or row label (bold), or its corner (faint)."""
+    return f'<span style="color:#888">{escape(text)}</span>' if faint else f"<b>{escape(text)}</b>"
+
+
+def copy_html(copy_id: str, inner: str) -> str:
+    """The plain copy of a panel's results, kept by the saved notebook. Reopened without a kernel, the
+    panel's own output can only say "Error displaying widget" (nothing is saved for a widget unless the user
+    turns widget state saving on). JupyterLab marks that output node .jupyter-widgets only then (a rendered
+    panel is a child of it), so the dead output just above this copy is hidden, and only it."""
+    hide_dead = (f".jp-OutputArea-child:has(+ .jp-OutputArea-child .g4f-copy-{copy_id})"
+                 ":has(> .jp-OutputArea-output.jupyter-widgets){display:none}")
+    return f'<style>{hide_dead}</style><div class="g4f-copy-{copy_id}">{inner}</div>'
+
+
+def hide_copy_html(copy_id: str) -> str:
+    """While the live panel is on the page, its plain copy is hidden."""
+    return (f"<style>.g4f-copy-{copy_id}, .jp-OutputArea-child:has(.g4f-copy-{copy_id})"
+            "{display:none !important}</style>")

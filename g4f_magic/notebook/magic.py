@@ -21,16 +21,17 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..engine.result import Result, ResultSet, _slug, check_target
+from ..engine.sweep import Sweep, SweepSet
 from ..errors import G4FError, RunCancelled
 from ..spaces.endpoints import ENV_VAR
 from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
+from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
-from .settings import TOKEN_ENV, Secret, Settings, build_run, values
-from .views import PlainView, WidgetView
+from .settings import TOKEN_ENV, Secret, Settings, values
+from .views import PlainView, SweepView, WidgetView
 
-if TYPE_CHECKING:  # the engine pulls in aiohttp: loaded on the first run, not by %load_ext
-    from ..engine.run import ChatState, Job
-    from ..engine.sweep import Sweep
+if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
+    from ..engine.job import ChatState, Job
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
 
@@ -103,7 +104,7 @@ class G4FMagics(Magics, Settings):
     @property
     def chat(self) -> ChatState:
         if self._chat is None:
-            from ..engine.run import ChatState
+            from ..engine.job import ChatState
 
             self._chat = ChatState()
         return self._chat
@@ -183,11 +184,10 @@ class G4FMagics(Magics, Settings):
         result = await self._run(job, view, args.image, in_cell=True)
         assert result is not None  # in a cell, a failed run raised
         if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
-            from ..engine.sweep import SweepSet
-            from .html import run_bundle, sweep_bundle
-
-            display(sweep_bundle("", "done", result) if isinstance(result, SweepSet) else
-                    run_bundle("", "done", result if isinstance(result, ResultSet) else [result]), raw=True)
+            shown = Display.of(values(self))
+            display(sweep_bundle("", "done", result, display=shown) if isinstance(result, SweepSet) else
+                    run_bundle("", "done", result if isinstance(result, ResultSet) else [result], display=shown),
+                    raw=True)
         self._keep(result, args, plain)
         return result
 
@@ -214,14 +214,14 @@ class G4FMagics(Magics, Settings):
             self.chat.reset()
         plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
         view: Any
-        if not hasattr(job, "jobs"):
-            view = (PlainView if plain else WidgetView)(job.model, job.count, args.verbose)
+        shown = Display.of(values(self))
+        if not isinstance(job, Sweep):
+            view = (PlainView(job.model, job.count, args.verbose) if plain else
+                    WidgetView(job.model, job.count, args.verbose, display=shown))
         elif plain:
             view = PlainView(job.model, job.count, args.verbose, labels=job.labels(), models=[j.model for j in job.jobs])
         else:
-            from .views import SweepView
-
-            view = SweepView(job, args.verbose)
+            view = SweepView(job, args.verbose, display=shown)
         if args.bg:
             self._start_bg(job, view, args, args.image)
             return None
@@ -302,7 +302,7 @@ class G4FMagics(Magics, Settings):
             self.history.append({"prompt": r.prompt, "model": r.model, "seed": r.seed, "size": r.size,
                                  "elapsed": round(r.elapsed, 2), "kind": "image" if r.image else "text"})
         target = args.save or (self.image_dir if (self.autosave or plain) else None)
-        if target and not args.save and hasattr(result, "cells"):  # a sweep's index and sheet get a folder of their own
+        if target and not args.save and isinstance(result, SweepSet):  # a sweep's index and sheet: a folder of their own
             target = str(Path(target) / f"sweep-{_slug(result[0].prompt if result else 'failed')}-{time.strftime('%Y%m%d-%H%M%S')}")
         if target and (isinstance(result, ResultSet) or result.image is not None):
             try:
@@ -338,6 +338,7 @@ class G4FMagics(Magics, Settings):
 
     def _job(self, args: Any, prompt: str) -> Job | Sweep:
         """The run's Job, or a Sweep (one Job per cell) when an option holds a comma list."""
+        from ..engine.plan import build_run
         from ..engine.sweep import AXES, parse_values
 
         if not prompt:
@@ -456,7 +457,7 @@ def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
 
     ends = G4F.endpoints(magics.endpoint or None, None, magics.api_url or None, magics.flux_dev_url or None,
                          magics.url_flux or None)
-    return [(m, [x.label for x in G4F.mirrors(G4F.route(m), ends, magics.mirrors)]) for m in G4F.models]
+    return [(m, [x.label for x in G4F.mirrors(G4F.model(m).route, ends, magics.mirrors)]) for m in G4F.models]
 
 
 async def _account_line(name: str, token: HFToken | None, hub: str) -> str:

@@ -7,7 +7,6 @@ the kernel's loop, so the kernel stays free and several runs can go at once.
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import uuid
 from pathlib import Path
@@ -17,17 +16,32 @@ import anywidget
 import ipywidgets as w
 import traitlets
 
+from ..engine.job import MAX_COUNT, ChatState, Job
+from ..engine.plan import build_job, build_run
 from ..engine.result import Result, ResultSet
-from ..engine.run import MAX_COUNT, ChatState, Job, run_in_view
+from ..engine.run import run_in_view
 from ..engine.sweep import Sweep, SweepSet, parse_values
 from ..errors import G4FError, InvalidOption
-from ..media import EXTENSIONS
 from ..spaces.providers import G4F, model_info
 from ..spaces.sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
-from .html import DISPLAY_WIDTH, run_bundle, sweep_bundle, sweep_line
-from .render import COLOURS, error_html, escape, line_html, markdown_html
+from .html import (
+    COLOURS,
+    DISPLAY_WIDTH,
+    Display,
+    caption_html,
+    chat_html,
+    copy_html,
+    download_html,
+    error_html,
+    hide_copy_html,
+    line_html,
+    run_bundle,
+    saved_html,
+    sweep_bundle,
+    sweep_line,
+)
 from .runner import kernel_loop
-from .settings import build_job, build_run, values
+from .settings import active, values
 from .views import SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
@@ -70,14 +84,6 @@ def _thumbnail(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _chat_html(messages: list[dict[str, str]]) -> str:
-    parts = []
-    for m in messages:
-        who = "You" if m["role"] == "user" else "Janus"
-        parts.append(f'<div class="g4f-turn" style="margin:4px 0"><b>{who}</b>{markdown_html(m["content"])}</div>')
-    return "".join(parts)
-
-
 class Panel:
     """``%g4f panel`` or ``g4f_magic.Panel()`` in a notebook cell.
 
@@ -91,7 +97,7 @@ class Panel:
         if loop is None:
             raise InvalidOption("the panel needs a running event loop: use it in a Jupyter kernel")
         self._loop = loop
-        self.settings = {**values(magics), **overrides}
+        self.settings = {**values(magics if magics is not None else active()), **overrides}
         self.chat = ChatState()
         self.results: list[Result] = []
         self.current: Result | None = None
@@ -156,8 +162,7 @@ class Panel:
         self.sweeps: list[SweepSet] = []
         self.compare_area = w.VBox([], layout=w.Layout(grid_column="1 / 3", overflow="auto"))
         # while this widget is on the page, the plain copy of the results (for the saved notebook) is hidden
-        self._hide_copy = w.HTML(f"<style>.g4f-copy-{self._id}, .jp-OutputArea-child:has(.g4f-copy-{self._id})"
-                                 "{display:none !important}</style>", layout=w.Layout(display="none"))
+        self._hide_copy = w.HTML(hide_copy_html(self._id), layout=w.Layout(display="none"))
 
         self.model.observe(self._on_model, names="value")
         self.ratio.observe(self._on_ratio, names="value")
@@ -209,18 +214,13 @@ class Panel:
             line = f"g4f panel · {len(images)} image{'s' * (len(images) != 1)}"
         else:
             line = "g4f panel · chat" if self.chat.messages else "g4f panel · nothing generated yet"
-        bundle = run_bundle(line, "done", [r for r in images[::-1] if id(r) not in in_sweeps])
+        shown = Display.of(self.settings)
+        bundle = run_bundle(line, "done", [r for r in images[::-1] if id(r) not in in_sweeps], display=shown)
         for grid in self.sweeps[::-1]:  # each comparison as its labelled table, newest first
-            bundle["text/html"] += sweep_bundle(sweep_line(grid), "done", grid)["text/html"]
+            bundle["text/html"] += sweep_bundle(sweep_line(grid), "done", grid, display=shown)["text/html"]
         if self.chat.messages:
-            bundle["text/html"] += _chat_html(self.chat.messages)
-        # Reopened without a kernel, the panel's own output can only say "Error displaying widget"
-        # (nothing is saved for a widget unless the user turns widget state saving on). JupyterLab
-        # marks that output node .jupyter-widgets only then (a rendered panel is a child of it), so
-        # the dead output just above this copy is hidden, and only it.
-        hide_dead = (f".jp-OutputArea-child:has(+ .jp-OutputArea-child .g4f-copy-{self._id})"
-                     ":has(> .jp-OutputArea-output.jupyter-widgets){display:none}")
-        bundle["text/html"] = f'<style>{hide_dead}</style><div class="g4f-copy-{self._id}">{bundle["text/html"]}</div>'
+            bundle["text/html"] += chat_html(self.chat.messages)
+        bundle["text/html"] = copy_html(self._id, bundle["text/html"])
         return bundle
 
     def _update_copy(self) -> None:
@@ -233,14 +233,14 @@ class Panel:
     # -- inputs --------------------------------------------------------------------------------
     def _on_model(self, change: dict[str, Any]) -> None:
         """The controls follow the model: a chat asks and answers; an image model sizes and seeds."""
-        route = G4F.route(change["new"])
-        chat = route == "janus_chat"
+        model = G4F.model(change["new"])
+        chat = model.chats
         shown, hidden = "", "none"
         self.upload.layout.display = shown if chat else hidden
         self.new_chat_button.layout.display = shown if chat else hidden
         self.transcript.layout.display = shown if chat else hidden
         self.image_side.layout.display = hidden if chat else shown
-        self.size_row.layout.display = shown if route in ("flux_dev", "run_predict") else hidden
+        self.size_row.layout.display = shown if model.sized else hidden
         self.seed_row.layout.display = hidden if chat else shown
         self.compare_row.layout.display = hidden if chat else shown
         self.generate_button.description = "Ask" if chat else "Generate"
@@ -282,24 +282,24 @@ class Panel:
         if len(values) < 2:
             raise InvalidOption(f"compare needs two or more {self.compare_axis.label} values, separated by commas")
         fixed = self._job()  # the other controls' values, checked as for a single run
-        sized = fixed.route in ("flux_dev", "run_predict") and name != "aspect_ratio"  # a ratio list sizes itself
+        sized = fixed.spec.sized and name != "aspect_ratio"  # a ratio list sizes itself
         choices: dict[str, list[Any]] = {"model": [fixed.model], "aspect_ratio": [fixed.aspect_ratio],
                                          "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
         return build_run(self.settings, prompt=fixed.prompt, choices=choices,
                          width=fixed.width if sized else None, height=fixed.height if sized else None)
 
     def _job(self) -> Job:
-        route = G4F.route(self.model.value)
+        model = G4F.model(self.model.value)
         image = None
-        if route == "janus_chat" and self.upload.value:
+        if model.chats and self.upload.value:
             image = bytes(self.upload.value[0]["content"])
-        sized = route in ("flux_dev", "run_predict")
+        sized = model.sized
         return build_job(
             self.settings, model=self.model.value, prompt=self.prompt.value.strip(),
             aspect_ratio=self.ratio.value if self.ratio.value != "custom" else "1:1",
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,
-            count=1 if route == "janus_chat" else self.count.value, image=image,
+            count=1 if model.chats else self.count.value, image=image,
         )
 
     # -- actions -------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ class Panel:
         return task
 
     async def _run(self, job: Job | Sweep, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
-        chat = self.chat if isinstance(job, Job) and job.route == "janus_chat" else None
+        chat = self.chat if isinstance(job, Job) and job.spec.chats else None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
@@ -344,10 +344,10 @@ class Panel:
         finally:
             self._retire(view, row)
         if chat is not None:
-            self.transcript.value = _chat_html(self.chat.messages)
+            self.transcript.value = chat_html(self.chat.messages)
         if isinstance(result, SweepSet):
             self.sweeps.append(result)
-            grid = w.HTML(sweep_bundle(sweep_line(result), "done", result)["text/html"])
+            grid = w.HTML(sweep_bundle(sweep_line(result), "done", result, display=Display.of(self.settings))["text/html"])
             self.compare_area.children = (grid, *self.compare_area.children)
         for r in result if isinstance(result, ResultSet) else [result]:
             if r.image is not None:
@@ -417,14 +417,8 @@ class Panel:
         self.large.value = result.image.data  # as served: the browser decodes WebP itself
         self.large.format = result.image.mime.split("/")[-1]
         self.large.layout.display = ""
-        self.caption.value = (
-            f'<div class="g4f-caption" style="overflow-wrap:anywhere"><b>{escape(result.prompt)}</b><br>'
-            f'<span style="color:#888;font-family:monospace">{escape(result.summary())}</span></div>')
-        mime, data = result.image.embedded("served")
-        name = f"{result.model}-{result.seed}.{EXTENSIONS[mime]}"
-        self.download_link.value = (
-            f'<a class="g4f-download" download="{escape(name)}" style="margin:0 8px" '
-            f'href="data:{mime};base64,{base64.b64encode(data).decode()}">⬇ Download</a>')
+        self.caption.value = caption_html(result)
+        self.download_link.value = download_html(result)
         self.actions.layout.display = "flex"
         for tile in self.gallery.children:
             chosen = getattr(tile, "_g4f_result", None) is result
@@ -434,7 +428,7 @@ class Panel:
         if self.current is None:
             return
         path = self.current.save(self.settings.get("image_dir") or ".")
-        self.caption.value += f'<div class="g4f-saved">saved {escape(path)}</div>'
+        self.caption.value += saved_html(path)
 
     def reuse_seed(self) -> None:
         if self.current is not None and self.current.seed is not None:

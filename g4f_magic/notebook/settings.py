@@ -1,14 +1,14 @@
-"""The settings (``%config G4FMagics.…``), the token lookup and the one Job builder.
+"""The settings (``%config G4FMagics.…``) and the token lookup.
 
-The magic and the panel both build their generation requests here, with the same rules, so neither
-imports the other's internals (only the magic imports the panel, for ``%g4f panel``). Importing this
-module costs no aiohttp: the engine is loaded when the first Job is built.
+The magic and the panel plan their runs from :func:`values` with the engine's one Job builder
+(:mod:`g4f_magic.engine.plan`). Importing this module costs no aiohttp: the engine is loaded when the
+first Job is built.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from traitlets import (
     Bool,
@@ -31,11 +31,7 @@ from ..spaces.endpoints import ENV_VAR, SPACE_CONCURRENCY
 from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token
 from .html import DISPLAY_WIDTH, EMBED_FORMATS
 
-if TYPE_CHECKING:
-    from ..engine.run import Job
-    from ..engine.sweep import Sweep
-
-__all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "build_job", "build_run"]
+__all__ = ["Secret", "Settings", "TOKEN_ENV", "values", "active", "extensions"]
 
 TOKEN_ENV = "G4F_MAGIC_TOKEN"
 
@@ -103,7 +99,7 @@ class Settings(Configurable):
         for name in (m.strip() for m in proposal["value"].split(",")):
             if name:
                 try:
-                    G4F.route(name)
+                    G4F.model(name)
                 except G4FError as exc:  # %config shows a TraitError's message and keeps the old value
                     raise TraitError(str(exc)) from None
         return proposal["value"]
@@ -115,7 +111,7 @@ class Settings(Configurable):
 
         for name, urls in proposal["value"].items():
             try:
-                G4F.route(name)
+                G4F.model(name)
                 for url in urls:
                     check_base_url(url, f"mirrors[{name!r}]")
             except G4FError as exc:
@@ -157,13 +153,19 @@ class Settings(Configurable):
         return "set (from config)" if self.token else "not set"
 
 
-def values(settings: Settings | None = None) -> dict[str, Any]:
-    """Every setting by name, and ``api_key`` (masked in reprs): from ``settings``, else from the loaded
-    extension, else the defaults."""
-    if settings is None:
-        import g4f_magic
+extensions: dict[int, Settings] = {}  # id(shell) → its loaded extension (notebook.extension keeps it)
 
-        settings = next(iter(g4f_magic._loaded.values()), None)
+
+def active() -> Settings | None:
+    """The extension loaded in the running IPython, if any: what ``Panel()`` made in code starts from."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return extensions.get(id(shell)) if shell is not None else None
+
+
+def values(settings: Settings | None = None) -> dict[str, Any]:
+    """Every setting by name, and ``api_key`` (masked in reprs): from ``settings``, else the defaults."""
     if settings is None:
         found = {k: t.default() for k, t in Settings.class_traits(config=True).items()}
         token = os.environ.get(TOKEN_ENV)
@@ -173,70 +175,3 @@ def values(settings: Settings | None = None) -> dict[str, Any]:
     found["api_key"] = settings.current_token()
     found["hf_token"] = settings.current_hf_token()
     return found
-
-
-def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
-    """The one place a generation request is made: per-run choices (``run``, None for "not given")
-    over the settings. A timeout of 0 means no limit, for the magic and the panel alike."""
-    from ..engine.run import Job
-
-    def pick(name: str) -> Any:
-        value = run.get(name)
-        return settings.get(name) if value is None else value
-
-    timeout = pick("timeout")
-    model = model or settings["default_model"]
-    fallback = run.get("fallback")
-    if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
-        fallback = _standing_in(model, settings.get("fallback") or "", run.get("seed"), run.get("count") or 1)
-    return Job(
-        model=model, prompt=prompt,
-        aspect_ratio=pick("aspect_ratio") or "1:1",
-        width=run.get("width"), height=run.get("height"), seed=run.get("seed"), count=run.get("count") or 1,
-        image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
-        endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
-        flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
-        api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
-        mirrors={k: tuple(v) for k, v in (settings.get("mirrors") or {}).items()},
-        send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
-        max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
-        steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),
-        wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
-        replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
-        replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
-        space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
-    )
-
-
-def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
-    """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
-    its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
-    from ..engine.sweep import make_sweep
-
-    def job_for(chosen: dict[str, Any]) -> Job:
-        return build_job(settings, model=chosen.get("model"), prompt=prompt,
-                         **{k: v for k, v in chosen.items() if k != "model"}, **run)
-
-    sweep = make_sweep(job_for, choices)
-    return sweep if sweep is not None else job_for({k: v[0] for k, v in choices.items()})
-
-
-def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:
-    """The ``fallback`` setting's models that make what ``model`` makes and take its seeds. The setting
-    holds for every run; ``--fallback`` is checked strictly (a wrong one is an error)."""
-    from ..spaces.flows import SEED_RANGES
-    from ..spaces.providers import G4F
-
-    try:
-        chat = G4F.route(model) == "janus_chat"
-    except G4FError:
-        return ()  # the Job says what is wrong with the model
-    kept = []
-    for name in (m.strip() for m in names.split(",")):
-        if not name or name == model or name not in G4F.routes:
-            continue
-        route = G4F.route(name)
-        if (route == "janus_chat") != chat or (seed is not None and seed + count - 1 > SEED_RANGES[route][1]):
-            continue
-        kept.append(name)
-    return tuple(kept)

@@ -1,6 +1,6 @@
 """Where a run's events are shown: widgets in a notebook, plain lines elsewhere.
 
-Both are thin: text becomes HTML only through :mod:`g4f_magic.render`.
+Both are thin: text becomes HTML only through :mod:`.html`.
 """
 
 from __future__ import annotations
@@ -8,15 +8,24 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from ..engine.result import Result
+from ..engine.sweep import Sweep, SweepCell, SweepSet
 from ..events import Reasoning
-from .html import done_line, run_bundle, sweep_bundle, sweep_line
-from .render import escape, line_html, log_html, markdown_html, status_html, status_line
-
-if TYPE_CHECKING:
-    from ..engine.result import Result
-    from ..engine.sweep import Sweep, SweepSet
+from .html import (
+    Display,
+    done_line,
+    label_html,
+    line_html,
+    log_html,
+    markdown_html,
+    run_bundle,
+    status_html,
+    status_line,
+    sweep_bundle,
+    sweep_line,
+)
 
 __all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
 
@@ -97,8 +106,7 @@ class PlainView:
 
     def finish(self, results: list[Result] | SweepSet) -> None:
         elapsed = time.monotonic() - self.started
-        sweep = hasattr(results, "cells")  # a SweepSet (sweep.py loads only when a sweep runs)
-        line = sweep_line(results, elapsed) if sweep else done_line(self.model, results, elapsed)  # type: ignore[arg-type]
+        line = sweep_line(results, elapsed) if isinstance(results, SweepSet) else done_line(self.model, results, elapsed)
         self.state, self.line = "done", line
 
     def fail(self, message: str) -> None:
@@ -126,8 +134,10 @@ def close_tree(widget: Any) -> None:
     every widget it ever made (ipywidgets' registry), shown or not."""
     for child in getattr(widget, "children", ()):
         close_tree(child)
+    import ipywidgets as w
+
     for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
-        if part is not None and hasattr(part, "close"):
+        if isinstance(part, w.Widget):
             part.close()
     widget.close()
 
@@ -139,9 +149,10 @@ class WidgetView:
     can_run_in_background = True  # its Output widget keeps updating after the cell returns
 
     def __init__(self, model: str, count: int = 1, verbose: bool = False,
-                 min_interval: float = UPDATE_INTERVAL) -> None:
+                 min_interval: float = UPDATE_INTERVAL, display: Display = Display()) -> None:
         import ipywidgets as w
 
+        self.display = display  # how the images are shown when the run settles
         self.model = model
         self.count = count
         self.verbose = verbose
@@ -260,7 +271,7 @@ class WidgetView:
 
     def bundle(self, with_status: bool = True) -> dict[str, str]:
         """The run as the plain output it leaves (see :mod:`g4f_magic.outputs`)."""
-        return run_bundle(self.line if with_status else "", self.state, self.results, self._logs)
+        return run_bundle(self.line if with_status else "", self.state, self.results, self._logs, self.display)
 
     def settle(self, with_status: bool = True) -> None:
         """Swap the shown view for its plain output and close its widgets. The notebook then keeps
@@ -285,10 +296,11 @@ class SweepView(WidgetView):
     """A sweep's grid while it runs: the labels around it, and in each cell its own status line, then its
     image or its error as soon as that cell ends. It settles into the plain labelled table."""
 
-    def __init__(self, sweep: Sweep, verbose: bool = False, min_interval: float = UPDATE_INTERVAL) -> None:
+    def __init__(self, sweep: Sweep, verbose: bool = False, min_interval: float = UPDATE_INTERVAL,
+                 display: Display = Display()) -> None:
         import ipywidgets as w
 
-        super().__init__(sweep.model, sweep.count, verbose, min_interval)
+        super().__init__(sweep.model, sweep.count, verbose, min_interval, display)
         self.sweep = sweep
         self.outcomes: list[tuple[Result | None, str | None]] = [(None, None)] * sweep.count
         self.grid: SweepSet | None = None
@@ -296,12 +308,12 @@ class SweepView(WidgetView):
         cols = len(sweep.column_labels())
         labelled = sweep.row_axis is not None
         self.cell_status = [w.HTML(line_html("waiting")) for _ in range(sweep.count)]
-        header = [w.HTML(f"<b>{escape(c)}</b>") for c in sweep.column_labels()]
-        items: list[Any] = ([w.HTML(f'<span style="color:#888">{escape(sweep.corner())}</span>')] if labelled else [])
+        header = [w.HTML(label_html(c)) for c in sweep.column_labels()]
+        items: list[Any] = ([w.HTML(label_html(sweep.corner(), faint=True))] if labelled else [])
         items += header
         for r, row_label in enumerate(sweep.row_labels()):
             if labelled:
-                items.append(w.HTML(f"<b>{escape(row_label)}</b>"))
+                items.append(w.HTML(label_html(row_label)))
             for i in range(r * cols, (r + 1) * cols):
                 items.append(w.VBox([self.cell_status[i], self.previews[i]], layout=w.Layout(width="200px")))
         columns = (["max-content"] if labelled else []) + ["200px"] * cols
@@ -336,8 +348,6 @@ class SweepView(WidgetView):
         self._flush(force=True)
 
     def finish(self, results: list[Result] | SweepSet) -> None:
-        from ..engine.sweep import SweepSet
-
         assert isinstance(results, SweepSet)
         self.grid = results
         self.results = list(results)
@@ -345,11 +355,9 @@ class SweepView(WidgetView):
 
     def bundle(self, with_status: bool = True) -> dict[str, str]:
         grid = self.grid or self._partial()
-        return sweep_bundle(self.line if with_status else "", self.state, grid, self._logs)
+        return sweep_bundle(self.line if with_status else "", self.state, grid, self._logs, self.display)
 
     def _partial(self) -> SweepSet:
         """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""
-        from ..engine.sweep import SweepCell, SweepSet
-
         cells = [SweepCell(v, r, e) for v, (r, e) in zip(self.sweep.cells, self.outcomes)]  # type: ignore[arg-type]
         return SweepSet.of(self.sweep, cells)

@@ -25,7 +25,7 @@ def _warm(widgets: bool) -> None:
         except Exception:  # noqa: BLE001 - the run that needs it says what is wrong, in its own cell
             return
     from ..spaces.identity import find_hf_token
-    from .render import markdown_html
+    from .html import markdown_html
 
     markdown_html("")  # builds the parser once
     find_hf_token()  # imports huggingface_hub where installed (about 0.1 s) to find the user's token

@@ -25,30 +25,24 @@ from ..gradio.functions import (
     Fn,
 )
 from ..gradio.messages import Completed, Generating
-from ..media import MediaItem
 from .endpoints import Endpoints, space_root
 from .identity import HFToken
+from .mirrors import Mirror
 from .refusals import heard, refined
+from .request import Request
 from .zerogpu import tokens_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "flux_schnell", "run_predict", "SEED_RANGES", "FLOWS"]
+__all__ = ["Call", "janus_chat", "janus_image", "flux_dev", "flux_schnell", "run_predict", "FLOWS"]
 
-_JANUS_SEEDS = (1000, 999999)
-SEED_RANGES = {  # by route; a seed is picked client-side so every result can be reproduced
-    "flux_dev": (0, 2147483647),  # the FLUX.1-dev Space's MAX_SEED
-    "run_predict": (9999, 2**32 - 1),
-    "janus_chat": _JANUS_SEEDS,
-    "janus_image": _JANUS_SEEDS,
-}
 STATUS_EVERY = 0.2
 SCHNELL_MAX_SEED = 2**31 - 1  # the official FLUX.1-schnell Space's MAX_SEED (np.int32)
 
 
-def pick_seed(route: str) -> int:
-    lo, hi = SEED_RANGES[route]
-    return random.randint(lo, hi)
+def _seed(request: Request) -> int:
+    """The request's seed, else one picked here, so that every result can be reproduced."""
+    return random.randint(*request.model.seeds) if request.seed is None else request.seed
 
 
 def predict_session_hash() -> str:
@@ -152,21 +146,19 @@ async def _as_zerogpu_means(run: AsyncGenerator[Event, None]) -> AsyncGenerator[
         await run.aclose()
 
 
-async def janus_chat(
-    call: Call, *, base: str, space: str, prompt: str, seed: int | None, media: list[MediaItem],
-    conversation: JsonConversation | None,
-) -> AsyncIterator[Event]:
+async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
     """The Space's chat function keeps nothing per session (the transcript goes in every prompt), so a
     chat joins the Space's shared stream like an image run: a warm turn is one round trip, and a
-    conversation keeps its session hash for as long as that stream lives (``conversation`` is taken for
-    the API's sake: the transcript carries the chat)."""
+    conversation keeps its session hash for as long as that stream lives (``request.conversation`` is
+    taken for the API's sake: the transcript carries the chat)."""
+    base, space, prompt, media = mirror.base, mirror.space or "", request.prompt, request.media
     session_hash = call.stream(base).session_hash
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
     yield JsonConversation(session_hash, uuid, token)
     image = await call.upload(base, session_hash, media[-1]) if media else None
-    seed = pick_seed("janus_chat") if seed is None else seed
+    seed = _seed(request)
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
@@ -189,13 +181,12 @@ async def janus_chat(
     yield call.finished()
 
 
-async def janus_image(
-    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None
-) -> AsyncIterator[Event]:
+async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+    base, space, model, prompt = mirror.base, mirror.space or "", request.model.name, request.prompt
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
-    seed = pick_seed("janus_image") if seed is None else seed
+    seed = _seed(request)
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:
@@ -213,30 +204,26 @@ async def janus_image(
         yield event
 
 
-async def flux_dev(
-    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
-    guidance_scale: float, num_inference_steps: int,
-) -> AsyncIterator[Event]:
-    seed = pick_seed("flux_dev") if seed is None else seed
-    data = [prompt, seed, False, width, height, guidance_scale, num_inference_steps]
-    async for event in _image_and_seed(call, base, space, FLUX_INFER, data, model, prompt, seed, width, height):
+async def flux_dev(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+    seed = _seed(request)
+    data = [request.prompt, seed, False, request.width, request.height, request.guidance, request.steps]
+    async for event in _image_and_seed(call, mirror, FLUX_INFER, data, request, seed):
         yield event
 
 
-async def flux_schnell(
-    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int,
-) -> AsyncIterator[Event]:
+async def flux_schnell(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
     """The official FLUX.1-schnell Space on the queue API (the legacy route's mirror): its ``infer`` found by
     name, 4 steps as its default, and seeds folded into its range (the reply names the seed it used)."""
-    seed = pick_seed("run_predict") if seed is None else seed
-    data = [prompt, seed % (SCHNELL_MAX_SEED + 1), False, width, height, 4]
-    async for event in _image_and_seed(call, base, space, SCHNELL_INFER, data, model, prompt, data[1], width, height):
+    seed = _seed(request) % (SCHNELL_MAX_SEED + 1)
+    data = [request.prompt, seed, False, request.width, request.height, 4]
+    async for event in _image_and_seed(call, mirror, SCHNELL_INFER, data, request, seed):
         yield event
 
 
-async def _image_and_seed(call: Call, base: str, space: str, fn: Fn, data: list[Any], model: str, prompt: str,
-                          seed: int, width: int, height: int) -> AsyncIterator[Event]:
+async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], request: Request,
+                          seed: int) -> AsyncIterator[Event]:
     """A FLUX ``infer`` on the queue API: outputs (image, seed), previews when it is a generator."""
+    base, space, prompt = mirror.base, mirror.space or "", request.prompt
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
@@ -255,7 +242,8 @@ async def _image_and_seed(call: Call, base: str, space: str, fn: Fn, data: list[
                 urls = call.image_urls(item.data[0], base)
                 used = item.data[1]
                 yield call.finished()
-                yield ImageResponse(urls, prompt, model, used if _is_int(used) else seed, width, height)
+                yield ImageResponse(urls, prompt, request.model.name, used if _is_int(used) else seed, request.width,
+                                    request.height)
 
     async for event in call.renewing(space, base, headers, lambda: call.relocated(base, fn, attempt)):
         yield event
@@ -283,15 +271,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-async def run_predict(
-    call: Call, *, base: str, space: str, model: str, prompt: str, seed: int | None, width: int, height: int
-) -> AsyncIterator[Event]:
-    url = base  # the full /run/predict URL
+async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+    url, space = mirror.base, mirror.space or ""  # the full /run/predict URL
     base = space_root(url)
+    model, prompt, width, height = request.model.name, request.prompt, request.width, request.height
     token, uuid, note = await call.token(space, url)
     if note:
         yield note
-    seed = pick_seed("run_predict") if seed is None else seed
+    seed = _seed(request)
     headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncIterator[Event]:

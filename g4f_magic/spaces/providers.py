@@ -12,9 +12,8 @@ import re
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from ..errors import G4FError, InvalidOption, ModelNotFound
-from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
+from ..events import Event, ImagePreview, ImageResponse, Reasoning
 from ..http.session import Deadline, get_session
-from ..media import load_media
 from .endpoints import (
     HUB_URL,
     PREDICT_PATH,
@@ -25,31 +24,19 @@ from .endpoints import (
     space_root,
     through_gateway,
 )
-from .flows import FLOWS, SEED_RANGES, Call
+from .flows import FLOWS, Call
 from .identity import HFToken, find_hf_token, is_hf_token
 from .mirrors import OFFICIAL, Mirror, flow_of, hands_over
-from .prompts import Messages, chat_prompt, image_prompt
-from .sizes import image_size
+from .models import Model, describe
+from .prompts import Messages
+from .request import DEFAULT_TIMEOUT, Access, Request, check_number
 
 __all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_info"]
 
-DEFAULT_TIMEOUT = 300.0
-_EXTRA = {
-    "media", "images", "conversation", "return_conversation", "timeout", "guidance_scale",
-    "num_inference_steps", "stream", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to",
-    "mirrors", "space_concurrency",
-}
-
-
-def _check_seed(seed: Any, route: str) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidOption(f"seed must be a whole number; got {seed!r}")
-    hi = SEED_RANGES[route][1]
-    if not 0 <= seed <= hi:
-        raise InvalidOption(f"seed must be between 0 and {hi}; got {seed}")
-    return seed
+_ACCESS = {"timeout", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to", "mirrors",
+           "space_concurrency"}  # create_async_generator's keywords that say where and as whom
+_EXTRA = {"media", "images", "conversation", "return_conversation", "guidance_scale", "num_inference_steps",
+          "stream", *_ACCESS}
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
@@ -59,12 +46,6 @@ def _check_header(name: str, value: Any) -> None:
     """A value sent as a header (never echoed: it may be a secret) must be text on one line."""
     if value is not None and (not isinstance(value, str) or _CONTROLS.search(value)):
         raise InvalidOption(f"{name} must be text with no line breaks or control characters")
-
-
-def _check_number(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise InvalidOption(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}")
-    return value
 
 
 def _hf_token(given: Any, api_key: str | None) -> tuple[HFToken | None, str | None]:
@@ -210,6 +191,50 @@ class DeepseekAI_JanusPro7b:
         return list(unique.values())
 
     @classmethod
+    def model(cls, name: str) -> Model:
+        """What ``name`` takes and makes; an unknown name is ``ModelNotFound`` with a hint."""
+        return describe(name, cls.route(name))
+
+    @classmethod
+    def access(
+        cls,
+        model: Model,
+        *,
+        proxy: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        zerogpu_uuid: str | None = "[object Object]",
+        hf_token: Any = None,
+        send_hf_token_to: Any = None,
+        endpoint: str | None = None,
+        hub_url: str | None = None,
+        api_url: str | None = None,
+        flux_dev_url: str | None = None,
+        url_flux: str | None = None,
+        mirrors: Any = None,
+        timeout: Any = DEFAULT_TIMEOUT,
+        space_concurrency: Any = SPACE_CONCURRENCY,
+    ) -> Access:
+        """Where a request for ``model`` goes and as whom, every part checked before any request."""
+        if timeout is not None:
+            timeout = check_number("timeout", timeout, 0.001, 86400)
+        if proxy is not None:
+            check_base_url(proxy, "proxy", show=False)
+        _check_header("api_key", api_key)
+        _check_header("zerogpu_uuid", zerogpu_uuid)
+        account, api_key = _hf_token(hf_token, api_key)
+        hf_token_to = frozenset(space_root(check_base_url(u, "send_hf_token_to")) for u in send_hf_token_to or ())
+        if mirrors is not None and not isinstance(mirrors, Mapping):
+            raise InvalidOption("mirrors must map a model to its extra Space URLs, e.g. {'flux': ['https://…']}")
+        if isinstance(space_concurrency, bool) or not isinstance(space_concurrency, int) \
+                or not 1 <= space_concurrency <= 64:
+            raise InvalidOption(f"space_concurrency must be a whole number from 1 to 64; got {space_concurrency!r}")
+        ends = cls.endpoints(endpoint, hub_url, api_url, flux_dev_url, url_flux)
+        return Access(ends, tuple(cls.mirrors(model.route, ends, mirrors)), proxy=proxy, cookies=cookies,
+                      api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=account, hf_token_to=hf_token_to,
+                      timeout=timeout, concurrency=space_concurrency)
+
+    @classmethod
     async def create_async_generator(
         cls,
         model: str,
@@ -227,65 +252,37 @@ class DeepseekAI_JanusPro7b:
         url_flux: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Event]:
-        """Stream one generation's events. Every option is checked before any request."""
+        """Stream one generation's events (g4f's interface). Every option is checked before any request:
+        the keywords become the same :class:`Request` and :class:`Access` the engine hands to :meth:`run`."""
         unknown = sorted(set(kwargs) - _EXTRA)
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(_EXTRA), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InvalidOption(f"unknown option {unknown[0]!r}{hint}")
-        route = cls.route(model)
-        timeout = kwargs.get("timeout", DEFAULT_TIMEOUT)
-        if timeout is not None:
-            timeout = _check_number("timeout", timeout, 0.001, 86400)
-        media = load_media(kwargs.get("media", kwargs.get("images")))
-        if media and route != "janus_chat":
-            raise InvalidOption(f"images are only read by {cls.default_vision_model}; {model} ignores them")
-        if len(media) > 1:
-            raise InvalidOption(f"{cls.default_vision_model} takes one image per question; got {len(media)}")
-        conversation = kwargs.get("conversation")
-        if conversation is not None and not isinstance(conversation, JsonConversation):
-            raise InvalidOption("conversation must be the JsonConversation a previous chat yielded")
-        if proxy is not None:
-            check_base_url(proxy, "proxy", show=False)
-        _check_header("api_key", api_key)
-        _check_header("zerogpu_uuid", zerogpu_uuid)
-        hf_token, api_key = _hf_token(kwargs.get("hf_token"), api_key)
-        hf_token_to = frozenset(space_root(check_base_url(u, "send_hf_token_to"))
-                                for u in kwargs.get("send_hf_token_to") or ())
-        ends = cls.endpoints(kwargs.get("endpoint"), kwargs.get("hub_url"), api_url, kwargs.get("flux_dev_url"), url_flux)
+        described = cls.model(model)
+        request = Request.make(
+            described, messages, prompt=prompt, seed=seed, aspect_ratio=aspect_ratio, width=width, height=height,
+            steps=kwargs.get("num_inference_steps"), guidance=kwargs.get("guidance_scale"),
+            media=kwargs.get("media", kwargs.get("images")), conversation=kwargs.get("conversation"))
+        access = cls.access(
+            described, proxy=proxy, cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, api_url=api_url,
+            url_flux=url_flux, **{k: v for k, v in kwargs.items() if k in _ACCESS})
+        async for event in cls.run(request, access):
+            yield event
 
-        if route == "janus_chat":
-            text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
-            options: dict[str, Any] = {"prompt": text, "seed": _check_seed(seed, route), "media": media,
-                                       "conversation": conversation}
-        elif route == "janus_image":
-            options = {"model": model, "prompt": image_prompt(messages, prompt), "seed": _check_seed(seed, route)}
-        else:
-            w, h = image_size(aspect_ratio, width, height)
-            options = {"model": model, "prompt": image_prompt(messages, prompt), "width": w, "height": h}
-            options["seed"] = _check_seed(seed, route)
-            if route == "flux_dev":
-                options.update(
-                    guidance_scale=_check_number("guidance_scale", kwargs.get("guidance_scale", 3.5), 0, 30),
-                    num_inference_steps=int(_check_number("num_inference_steps", kwargs.get("num_inference_steps", 28), 1, 200)),
-                )
-        extra = kwargs.get("mirrors")
-        if extra is not None and not isinstance(extra, Mapping):
-            raise InvalidOption("mirrors must map a model to its extra Space URLs, e.g. {'flux': ['https://…']}")
-        mirrors = cls.mirrors(route, ends, extra)
-        concurrency = kwargs.get("space_concurrency", SPACE_CONCURRENCY)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
-            raise InvalidOption(f"space_concurrency must be a whole number from 1 to 64; got {concurrency!r}")
-
+    @classmethod
+    async def run(cls, request: Request, access: Access) -> AsyncIterator[Event]:
+        """Stream one generation's events: the Spaces of ``access`` in order, the next one taking over
+        when one is gone, paused, asleep or full before it answered. Nothing is checked again here."""
+        mirrors = access.mirrors
         call = Call(
-            session=await get_session(), endpoints=ends, public=ends.public, deadline=Deadline(timeout), proxy=proxy,
-            cookies=cookies, api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=hf_token, hf_token_to=hf_token_to,
-            own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=concurrency,
+            session=await get_session(), endpoints=access.endpoints, public=access.endpoints.public,
+            deadline=Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
+            zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
+            own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=access.concurrency,
         )
         for i, mirror in enumerate(mirrors):
-            taken = {k: v for k, v in options.items()
-                     if mirror.flow != "flux_schnell" or k in ("model", "prompt", "seed", "width", "height")}
-            gen = FLOWS[mirror.flow](call, base=mirror.base, space=mirror.space or "", **taken)
+            gen = FLOWS[mirror.flow](call, mirror, request)
             answered = False
             try:
                 async for event in gen:

@@ -1,0 +1,79 @@
+"""Planning: one Job, or a Sweep of them, from the settings and one run's choices.
+
+The magic and the panel both build their generation requests here, with the same rules (a timeout of 0
+means "no limit" in both). ``settings`` is a plain mapping of the setting names to values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import G4FError
+from ..media import MAX_IMAGE_BYTES
+from ..spaces.endpoints import SPACE_CONCURRENCY
+from ..spaces.providers import G4F
+from .job import Job
+from .replay import MAX_BYTES as REPLAY_MAX_BYTES
+from .sweep import Sweep, make_sweep
+
+__all__ = ["build_job", "build_run"]
+
+
+def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
+    """The one place a generation request is made: per-run choices (``run``, None for "not given")
+    over the settings. A timeout of 0 means no limit, for the magic and the panel alike."""
+    def pick(name: str) -> Any:
+        value = run.get(name)
+        return settings.get(name) if value is None else value
+
+    timeout = pick("timeout")
+    model = model or settings["default_model"]
+    fallback = run.get("fallback")
+    if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
+        fallback = _standing_in(model, settings.get("fallback") or "", run.get("seed"), run.get("count") or 1)
+    return Job(
+        model=model, prompt=prompt,
+        aspect_ratio=pick("aspect_ratio") or "1:1",
+        width=run.get("width"), height=run.get("height"), seed=run.get("seed"), count=run.get("count") or 1,
+        image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
+        endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
+        flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
+        api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
+        mirrors={k: tuple(v) for k, v in (settings.get("mirrors") or {}).items()},
+        send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
+        max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
+        steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),
+        wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
+        replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
+        replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
+        space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
+    )
+
+
+def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
+    """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
+    its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
+    def job_for(chosen: dict[str, Any]) -> Job:
+        return build_job(settings, model=chosen.get("model"), prompt=prompt,
+                         **{k: v for k, v in chosen.items() if k != "model"}, **run)
+
+    sweep = make_sweep(job_for, choices)
+    return sweep if sweep is not None else job_for({k: v[0] for k, v in choices.items()})
+
+
+def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:
+    """The ``fallback`` setting's models that make what ``model`` makes and take its seeds. The setting
+    holds for every run; ``--fallback`` is checked strictly (a wrong one is an error)."""
+    try:
+        chats = G4F.model(model).chats
+    except G4FError:
+        return ()  # the Job says what is wrong with the model
+    kept = []
+    for name in (m.strip() for m in names.split(",")):
+        if not name or name == model or name not in G4F.routes:
+            continue
+        other = G4F.model(name)
+        if other.chats != chats or (seed is not None and seed + count - 1 > other.seeds[1]):
+            continue
+        kept.append(name)
+    return tuple(kept)
