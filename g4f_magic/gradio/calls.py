@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
 import aiohttp
 
@@ -186,8 +186,13 @@ class GradioCall:
             "meta": {"_type": "gradio.FileData"},
         }
 
+    def meant(self, events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
+        """``events`` as the server means them: here as they come; a layer above may read the server's
+        words further (ZeroGPU's refusals), before a failure is taken for a moved function."""
+        return events
+
     async def relocated(
-        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncIterator[Event]]
+        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncGenerator[Event, None]]
     ) -> AsyncIterator[Event]:
         """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
         it by name in the Space's config, remember where it is for the session, and retry once."""
@@ -203,7 +208,7 @@ class GradioCall:
                                       f"this client sends {fn.arity}")
             servers_of(self.session).functions[(base, fn.name)] = known = moved
         try:
-            async for event in attempt(known):
+            async for event in self.meant(attempt(known)):
                 yield event
             return
         except G4FError as exc:
@@ -223,7 +228,7 @@ class GradioCall:
             log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
         yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
                         elapsed=self.elapsed())
-        async for event in attempt(moved):
+        async for event in self.meant(attempt(moved)):
             yield event
 
     async def _find(self, base: str, fn: Fn) -> tuple[Fn, list[str]] | None:

@@ -109,10 +109,10 @@ class Call(GradioCall):
 
     async def renewing(self, space: str, base: str, headers: dict[str, str],
                        run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncIterator[Event]:
-        """``run()`` as ZeroGPU speaks through it: its toasts as status lines, its refusals as typed errors
-        (:mod:`.refusals`); when it says the token it was given expired, a fresh one is fetched from the hub
-        (``headers`` updated in place) and the run sent once more. A token the user gave is not ours to renew."""
-        first = _as_zerogpu_means(run())
+        """``run()``; when ZeroGPU says the token it was given expired (read by :meth:`meant`), a fresh one is
+        fetched from the hub (``headers`` updated in place) and the run sent once more. A token the user gave
+        is not ours to renew."""
+        first = run()
         try:
             async for event in first:
                 yield event
@@ -127,9 +127,13 @@ class Call(GradioCall):
             headers.pop(name, None)
         headers.update(zerogpu_headers(token, uuid))
         yield Reasoning("ZeroGPU's token had expired; retrying with a fresh one", "token", elapsed=self.elapsed())
-        async with contextlib.aclosing(_as_zerogpu_means(run())) as again:
+        async with contextlib.aclosing(run()) as again:
             async for event in again:
                 yield event
+
+    def meant(self, events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
+        """ZeroGPU speaks through the Space: its toasts become status lines, its refusals typed errors."""
+        return _as_zerogpu_means(events)
 
 
 async def _as_zerogpu_means(run: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
