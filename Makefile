@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test conformance demo bench fuzz soak guards space chromium clean
+.PHONY: test unit conformance demo bench fuzz soak guards space chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ chromium:
 
 test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# The inner loop: tests/unit, no socket and no process (a few seconds).
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
 
 # The contract tests (tests/contract) against each Gradio the Spaces run, each in its own venv: the
 # latest 6 (the test venv's), the latest 5.x, and 4.44.1 for the legacy /run/predict route.
@@ -71,7 +75,7 @@ bench: $(STAMP)
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/test_fuzz.py --timeout=0
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz --timeout=0
 
 # 300 sequential + 30 concurrent generations with random faults, then 100 + 30 --bg and panel runs in a
 # real kernel; what leaked (writes benchmarks/SOAK.md).

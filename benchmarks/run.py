@@ -26,15 +26,7 @@ from g4f_magic.localspace import in_thread
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
 from faultyspace import FaultySpace  # noqa: E402
 
-from .clients import (
-    ROUTES,
-    Floor,
-    aclose,
-    gradio_client_call,
-    ours,
-    upstream,
-    upstream_provider,
-)
+from .clients import ROUTES, Floor, aclose, gradio_client_call, ours, upstream, upstream_provider
 from .netem import latency_proxy
 
 HERE = Path(__file__).resolve().parent

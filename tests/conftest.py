@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,11 +93,17 @@ def _package_modules() -> list[Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from IPython.core.error import UsageError
-
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)  # every record is formatted and scanned, whatever its level
     root.addHandler(_ScanLogs())
+
+
+@pytest.fixture(scope="session")
+def secrets_scan() -> None:
+    """The scan's hooks into the classes that carry text: every tier but the unit tier, whose tests run
+    the package's classes as they are (see ``pytest_collection_modifyitems``)."""
+    from IPython.core.error import UsageError
+
     g4f_magic.G4FError.__init__ = _scanned_init(g4f_magic.G4FError.__init__)  # type: ignore[method-assign]
     SCANNER.track_classes(_package_modules())
     UsageError.__init__ = _scanned_init(UsageError.__init__)  # type: ignore[method-assign]
@@ -104,17 +111,24 @@ def pytest_configure(config: pytest.Config) -> None:
     _scan_widgets()
 
 
+TIERS = ("unit", "integration", "kernel", "browser", "fuzz", "contract")  # tests/<tier>/, run in this order
+SLOW_TIERS = {"kernel", "browser", "fuzz", "contract"}
 SLOW_FIXTURES = {"kernel", "kernel_env", "gradio"}  # real kernels, real Gradio servers
-# JupyterLab + Chromium, the soak, the demo notebook in a kernel, hypothesis
-SLOW_MODULES = {"test_browser", "test_benchmark_tools", "test_fetch_and_demo", "test_fuzz"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``slow``: what starts kernels, servers or a browser, fuzzes, or repeats a test through the TLS
-    proxy. ``pytest -m "not slow"`` is the inner loop; ``make test`` runs everything."""
+    """Each test is marked with its tier (its folder under tests/). ``slow``: what starts kernels, servers
+    or a browser, fuzzes, or repeats a test through the TLS proxy. ``pytest tests/unit`` (``make unit``) is
+    the inner loop; ``make test`` runs every tier. The secrets scan watches every tier but the unit tier."""
+    here = Path(__file__).parent
     for item in items:
+        tier = Path(str(item.path)).relative_to(here).parts[0]
+        assert tier in TIERS, f"{item.nodeid}: a test lives in one of tests/{{{','.join(TIERS)}}}"
+        item.add_marker(getattr(pytest.mark, tier))
+        if tier != "unit":
+            item.fixturenames[:0] = ["secrets_scan", "no_secret_leaks"]
         params = getattr(item, "callspec", None)
-        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ in SLOW_MODULES
+        if (tier in SLOW_TIERS or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
                 or (params is not None and params.params.get("endpoint") == "tls-chunked")):
             item.add_marker(pytest.mark.slow)
 
@@ -151,7 +165,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(SCANNER.summary())
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_secret_leaks() -> Any:
     """After each test, the reprs of the package's live objects are scanned."""
     yield

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 
 
 async def collect(model: str, prompt: Any = "a lighthouse in a storm", **kwargs: Any) -> list[Any]:

@@ -14,13 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import (
-    G4FError,
-    GenerationError,
-    ResponseStatusError,
-    ResultShapeError,
-    SpaceUnavailable,
-)
+from ..errors import G4FError, GenerationError, ResponseStatusError, ResultShapeError, SpaceUnavailable
 
 __all__ = ["Fn", "JANUS_CHAT", "JANUS_IMAGE", "FLUX_INFER", "PREDICT_INFER", "SCHNELL_INFER", "may_have_moved",
            "from_config"]

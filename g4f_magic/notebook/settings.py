@@ -10,17 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import (
-    Bool,
-    CaselessStrEnum,
-    Dict,
-    Float,
-    Int,
-    List,
-    TraitError,
-    Unicode,
-    validate,
-)
+from traitlets import Bool, CaselessStrEnum, Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from ..engine.replay import CACHE_ENV

@@ -16,14 +16,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 from ..errors import G4FError, ResultShapeError, TokenExpired
 from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..gradio.calls import GradioCall
-from ..gradio.functions import (
-    FLUX_INFER,
-    JANUS_CHAT,
-    JANUS_IMAGE,
-    PREDICT_INFER,
-    SCHNELL_INFER,
-    Fn,
-)
+from ..gradio.functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn
 from ..gradio.messages import Completed, Generating
 from .endpoints import Endpoints, space_root
 from .identity import HFToken

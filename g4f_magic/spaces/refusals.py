@@ -31,14 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..errors import (
-    G4FError,
-    GenerationError,
-    GPUBusy,
-    QuotaExceeded,
-    TokenExpired,
-    one_line,
-)
+from ..errors import G4FError, GenerationError, GPUBusy, QuotaExceeded, TokenExpired, one_line
 from ..events import Reasoning
 
 __all__ = ["refusal", "refined", "parse_timedelta", "Toast", "toast", "heard", "PENDING_RETRY", "BUSY_RETRY",

@@ -10,15 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 from gateway import Gateway, gateway_in_thread
-from helpers import (
-    FLUX_DEV,
-    HUB,
-    JANUS,
-    OFFICIAL_DEV,
-    OFFICIAL_JANUS,
-    OFFICIAL_SCHNELL,
-    PREDICT,
-)
+from helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT
 from kernels import run_notebook, shown_images
 from servers import Server, gradio_version, running
 

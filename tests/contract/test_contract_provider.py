@@ -15,12 +15,7 @@ from conftest import Server, urls
 from PIL import Image
 
 from g4f_magic import G4F, ImagePreview, ImageResponse, Reasoning, fetch_image
-from g4f_magic.errors import (
-    GenerationError,
-    QuotaExceeded,
-    ResponseStatusError,
-    SpaceUnavailable,
-)
+from g4f_magic.errors import GenerationError, QuotaExceeded, ResponseStatusError, SpaceUnavailable
 from g4f_magic.gradio.calls import servers_of
 
 queue = pytest.mark.gradio("queue")

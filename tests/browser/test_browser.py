@@ -1,0 +1,348 @@
+"""The quickstart notebook in JupyterLab, driven by Debian's Chromium through Playwright.
+
+A user's path: Run All, the panel (image, chat, error), an interrupted cell, then save, shut the
+kernel down and reopen: every result image must still be there, and no "Error displaying widget".
+Screenshots at 1280×800 (light, then dark) go to build/screenshots; docs/screenshots holds the copies
+the README shows. Every wait is bounded and fails with what it was waiting for, plus a screenshot.
+``make test`` installs Chromium; a missing browser is a failure here, not a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+import pytest
+from helpers import ROOT, free_port
+from leakscan import SCANNER, TOKEN
+
+from g4f_magic.localspace import LocalSpace
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+
+
+SHOTS = ROOT / "build" / "screenshots"
+
+
+LAB_TOKEN = "g4f-browser-test"  # JupyterLab's own login token
+
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+# Appended to the quickstart: a run in the background, then a compromised Space's answer, log line and
+# error (the error last: it stops Run All).
+EXTRA_CELLS = ["%%g4f --bg -m flux -s 7 -o dawn\na lighthouse at dawn, watercolor",
+               "%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
+               "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
+               "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
+
+
+CELL_WITH = "(src) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].find(c => " \
+            "(c.querySelector('.cm-content') || {}).textContent?.includes(src))"
+
+
+SWEEP = "-s 10001,10002,10003"  # the quickstart's 2×3 sweep
+
+
+# the grid's labels in the outputs of the cell whose source includes src: [row labels, column labels]
+LABELS = f"(src) => {{ const c = ({CELL_WITH})(src); return ['th.g4f-row', 'th.g4f-col'].map(s => " \
+         "[...c.querySelectorAll('.jp-OutputArea-output ' + s)].filter(e => e.offsetParent !== null)" \
+         ".map(e => e.textContent)); }"
+
+
+# images shown (decoded) in the outputs of the cell whose source includes src
+SHOWN = f"(src) => {{ const c = ({CELL_WITH})(src); return c ? [...c.querySelectorAll('.jp-OutputArea-output img')]" \
+        ".filter(i => i.naturalWidth > 0 && i.offsetParent !== null).length : -1; }"
+
+
+@pytest.fixture(scope="module")
+def lab(thread_space: LocalSpace, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    home = tmp_path_factory.mktemp("lab")
+    root = home / "root"
+    root.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in EXTRA_CELLS]
+    nbformat.write(nb, root / "quickstart.ipynb")
+    env = {**os.environ, "G4F_MAGIC_ENDPOINT": thread_space.url,  # type: ignore[attr-defined]
+           "G4F_MAGIC_TOKEN": TOKEN}
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+                "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        env[var] = str(home / var.lower())
+    settings = Path(env["JUPYTER_CONFIG_DIR"]) / "lab/user-settings/@jupyterlab/apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    notebook = settings.parent / "notebook-extension"
+    notebook.mkdir()  # every cell in the page, so the checks see cells scrolled out of view
+    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port = free_port()
+    log = open(home / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser",
+         f"--IdentityProvider.token={LAB_TOKEN}", "--ServerApp.ip=127.0.0.1", f"--port={port}",
+         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={LAB_TOKEN}", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("JupyterLab did not start within 90 s:\n" + (home / "lab.log").read_text()[-3000:])
+        time.sleep(0.3)
+    yield url, root / "quickstart.ipynb"
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+class Browser:
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def wait(self, what: str, js: str, timeout: float = 60) -> Any:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            return self.page.wait_for_function(js, timeout=timeout * 1000)
+        except PlaywrightTimeout:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what} (screenshot: build/screenshots/failure.png)")
+
+    def shot(self, name: str, locator: Any = None) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (locator or self.page).screenshot(path=str(SHOTS / name))
+
+    def shot_cell(self, name: str, src: str) -> None:
+        """The page at 1280×800 with the cell whose source includes ``src`` at the top."""
+        self.page.evaluate(f"(src) => ({CELL_WITH})(src).scrollIntoView({{block: 'start'}})", src)
+        self.page.wait_for_timeout(400)
+        self.shot(name)
+
+    def shown(self, src: str) -> int:
+        return int(self.page.evaluate(SHOWN, src))
+
+    def theme(self, name: str) -> None:
+        self.page.locator(".lm-MenuBar-item", has_text="Settings").first.click()
+        self.page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+        self.page.locator(".lm-Menu-item", has_text=name).first.click()
+        self.page.wait_for_timeout(1500)
+
+
+def with_browser(test: Callable[[Browser], None]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            test(Browser(page))
+        finally:
+            browser.close()
+
+
+@pytest.mark.timeout(300)
+def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
+    lab_url, saved = lab
+    # About a second of sampling per image: several 0.3 s widget flushes, so the stream is visible.
+    thread_space.step_delay = 0.2
+
+    def run(b: Browser) -> None:
+        page = b.page
+        page.goto(f"{lab_url}/lab/tree/quickstart.ipynb?token={LAB_TOKEN}&reset")
+        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
+        b.wait("the notebook's kernel to be idle",
+               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
+        b.wait("the status bar to show an idle kernel",
+               "() => [...document.querySelectorAll('.jp-StatusBar-Widget')].some(e => e.textContent.includes('| Idle'))")
+        page.wait_for_timeout(2000)  # Lab finishes connecting the session after it first shows idle
+        # Record every text the status lines show, to see them stream.
+        page.evaluate("""() => {
+            window.__g4f = new Set();
+            new MutationObserver(() => document.querySelectorAll('.g4f-status')
+                .forEach(e => window.__g4f.add(e.textContent))).observe(document.body,
+                {subtree: true, childList: true, characterData: true});
+        }""")
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        b.wait("a rendered image from the %%g4f cell",
+               "() => [...document.querySelectorAll('.jp-OutputArea-output img')].some(i => i.naturalWidth > 0)")
+        b.wait("a status line that says done", "() => [...window.__g4f].some(t => t.includes('done · seed 42'))")
+        seen = page.evaluate("() => [...window.__g4f]")
+        between = [t for t in seen if not any(w in t for w in ("Starting", "GPU token", "done"))]
+        assert any("flux · " in t for t in between), seen  # a status between start and end: it streamed
+        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 120)
+        b.shot("notebook.png")
+
+        # What a hostile Space sent, rendered by JupyterLab: text, never elements, links or script.
+        b.wait("the hostile error line (the last cell)", "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+               ".some(e => e.textContent.includes('GenerationError: GPU exploded'))", 60)
+        outputs = page.locator(".jp-OutputArea-output")
+        text = "\n".join(outputs.all_text_contents())
+        assert "<script>alert('answer')</script>" in text and "[click me](javascript:alert('answer'))" in text
+        assert "alert('log') model loaded" in text
+        for selector in ("script", "img[src='x']", "a[href^='javascript']", "b:has-text('exploded')"):
+            assert page.locator(f".jp-OutputArea-output {selector}").count() == 0, selector
+        assert b.dialogs == []
+        b.shot("hostile-outputs.png", outputs.last)
+
+        panel = page.locator(".g4f-panel").first
+        panel.scroll_into_view_if_needed()
+        page.locator(".g4f-panel .g4f-prompt").fill("a red bicycle, studio photo")
+        panel.get_by_role("button", name="Generate").click()
+        b.wait("the panel's large image",
+               "() => [...document.querySelectorAll('.g4f-panel img')].some(i => i.naturalWidth > 0)", 60)
+        b.wait("the panel's caption", "() => (document.querySelector('.g4f-caption') || {}).textContent"
+               "?.includes('a red bicycle')")
+        b.wait("one gallery entry", "() => document.querySelectorAll('.g4f-panel button[title]').length >= 1")
+        b.wait("a one-click download link", "() => document.querySelector('.g4f-panel a.g4f-download[download]')")
+        b.shot_cell("panel-image.png", "%g4f panel")
+
+        page.locator(".g4f-panel .g4f-prompt").fill(XSS)
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the injected prompt shown as text",
+               f"() => (document.querySelector('.g4f-caption') || {{}}).textContent?.includes({json.dumps(XSS)})")
+        assert page.locator(".g4f-panel img[src='x']").count() == 0
+        assert b.dialogs == []
+        b.shot("panel-injection.png", panel)
+
+        page.locator(".g4f-panel .g4f-prompt").fill("a broken run [fault:error_string]")
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the failed run's red line", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+               ".some(e => e.dataset.state === 'error' && e.textContent.includes('GenerationError: CUDA out of memory'))")
+        b.shot_cell("panel-error.png", "%g4f panel")
+
+        # ZeroGPU's refusal for a caller it knows only by IP: one line that says how to log in, wrapped in place
+        page.locator(".g4f-panel .g4f-prompt").fill("one more [fault:quota_anonymous]")
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the quota line with its login hint", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+               ".some(e => e.dataset.state === 'error' && e.textContent.includes('run %g4f login to use your account'))")
+        wide = page.evaluate("() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+                             ".some(e => e.scrollWidth > e.clientWidth + 1)")
+        assert not wide, "a status line runs past its box"
+        b.shot_cell("panel-quota.png", "%g4f panel")
+
+        # compare: one option over a list of values, as a labelled grid under both columns
+        page.locator(".g4f-panel .g4f-compare input").check()
+        page.locator(".g4f-panel input[placeholder='values: 1, 2, 3']").fill("11, 12")
+        page.locator(".g4f-panel .g4f-prompt").fill("a lighthouse, two seeds")
+        panel.get_by_role("button", name="Generate").click()
+        b.wait("the panel's comparison grid", "() => [...document.querySelectorAll('.g4f-panel table.g4f-sweep img')]"
+               ".filter(i => i.naturalWidth > 0).length === 2", 60)
+        heads = page.evaluate("() => [...document.querySelectorAll('.g4f-panel th.g4f-col')].map(e => e.textContent)")
+        assert heads == ["seed 11", "seed 12"], heads
+        page.locator(".g4f-panel table.g4f-sweep").first.scroll_into_view_if_needed()
+        b.shot("panel-compare.png")
+        page.locator(".g4f-panel .g4f-compare input").uncheck()
+
+        panel.locator("select").first.select_option(label="janus-pro-7b (text+vision)")
+        b.wait("the panel in chat mode", "() => [...document.querySelectorAll('.g4f-panel button')]"
+               ".some(e => e.textContent.trim() === 'Ask')")
+        page.locator(".g4f-panel .g4f-prompt").fill("what is a lighthouse?")
+        page.locator(".g4f-panel .g4f-prompt").press("Control+Enter")
+        b.wait("the answer in the transcript", "() => [...document.querySelectorAll('.g4f-panel .g4f-turn')]"
+               ".some(e => e.textContent.includes('You asked: what is a lighthouse?'))")
+        b.shot_cell("panel-chat.png", "%g4f panel")
+
+        # the magic's outputs, as a user sees them
+        assert b.shown("a lighthouse in a storm") == 1 and b.shown("-n 4") == 4
+        assert b.shown(SWEEP) == 6
+        assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
+        replayed = "() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => " \
+                   "/flux · replayed \\(generated [0-9-]+ [0-9:]+\\) · seed 42 · 1360x760/.test(e.textContent))"
+        assert page.evaluate(replayed), "the repeated first cell was not replayed"
+        b.shot_cell("magic-sweep.png", SWEEP)
+        b.wait("the background run's image", f"() => ({SHOWN})('--bg') === 1", 60)
+        b.shot_cell("magic-single.png", "a lighthouse in a storm")
+        b.shot_cell("magic-grid.png", "-n 4")
+        b.shot_cell("magic-chat.png", "What makes a lighthouse painting dramatic?")
+        b.shot_cell("magic-error.png", "hostile log")
+
+        # an interrupted cell ends in one line that says so
+        page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-InputPrompt").click()
+        for key in ("Escape", "b", "Enter"):
+            page.keyboard.press(key)
+        page.keyboard.type("%%g4f -m flux -s 5")
+        page.keyboard.press("Enter")
+        page.keyboard.type("a slow one [fault:slow]")
+        page.keyboard.press("Shift+Enter")
+        b.wait("the slow run to stream", "() => [...window.__g4f].some(t => t.includes('/400'))", 60)
+        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
+        b.wait("the cancelled line", "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+               ".some(e => /RunCancelled: flux · cancelled · [0-9.]+s/.test(e.textContent))", 60)
+        cancelled = page.evaluate(f"() => ({CELL_WITH})('a slow one').querySelector('.jp-OutputArea').textContent")
+        assert "Traceback" not in cancelled and "run_async" not in cancelled, cancelled
+        b.shot_cell("magic-cancelled.png", "hostile error")
+
+        # Saved from the browser, the notebook holds every output and no secret.
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while "RunCancelled" not in saved.read_text():
+            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
+            time.sleep(0.3)
+        SCANNER.scan("notebook", saved.read_text(), "saved from JupyterLab")
+        assert TOKEN not in saved.read_text()
+        b.theme("JupyterLab Dark")
+        b.shot_cell("dark-magic-grid.png", "-n 4")
+        b.shot_cell("dark-panel.png", "%g4f panel")
+
+        # Shut the kernel down and reopen: the results are plain outputs, so they are all still there.
+        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")
+        if accept.count():
+            accept.click()
+        b.wait("the kernel to shut down", "() => [...document.querySelectorAll('.jp-StatusBar-Widget')]"
+               ".some(e => /No Kernel|Unknown|Idle|Starting/.test(e.textContent))")
+        page.wait_for_timeout(1000)
+        page.goto(f"{lab_url}/lab/tree/quickstart.ipynb?token={LAB_TOKEN}")
+        b.wait("the notebook to reopen", f"() => ({SHOWN})('-n 4') === 4", 90)
+        page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
+        for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1), (SWEEP, 6)):
+            assert b.shown(src) == count, src
+        assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
+        assert b.shown("%g4f panel") >= 2  # the panel's results, from its plain copy
+        broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                               ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
+                               ".length")
+        assert broken == 0
+        b.shot_cell("reopened-dark-grid.png", "-n 4")
+        b.shot_cell("reopened-dark-sweep.png", SWEEP)
+        b.shot_cell("reopened-dark-panel.png", "%g4f panel")
+        b.theme("JupyterLab Light")
+        b.shot_cell("reopened-light-panel.png", "%g4f panel")
+
+    try:
+        with_browser(run)
+    finally:
+        thread_space.step_delay = 0.001

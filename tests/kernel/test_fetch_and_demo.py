@@ -1,0 +1,87 @@
+"""Image download guards, and the offline demo command end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ROOT, collect
+
+from g4f_magic import ImageResponse, StreamError, fetch_image
+from g4f_magic.localspace import LocalSpace
+
+
+async def test_fetch_image_by_magic_bytes(space: LocalSpace, endpoint: str) -> None:
+    img = (await collect("flux", "x", seed=1))[-1]
+    assert isinstance(img, ImageResponse)
+    data, mime = await fetch_image(img.urls[0])
+    assert mime == "image/webp" and data[:4] == b"RIFF"
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (1024, 1024)
+
+
+async def test_fetch_image_refuses_oversize_and_non_images(space: LocalSpace, endpoint: str) -> None:
+    img = (await collect("flux", "x", seed=1))[-1]
+    with pytest.raises(StreamError, match="larger than the 1000-byte limit"):
+        await fetch_image(img.urls[0], max_bytes=1000)
+    with pytest.raises(StreamError, match=r"not an image \(content type text/html\)"):
+        await fetch_image(f"{endpoint}/")
+
+
+@pytest.mark.timeout(180)
+def installed_wheel(tmp_path: Path) -> dict[str, str]:
+    """The package built as a wheel and installed on its own: the environment that imports it from there."""
+    root = ROOT
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    def pip(*args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True, timeout=170)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    pip("wheel", "--no-deps", "-w", str(wheels), str(root))
+    pip("install", "--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl")))
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import g4f_magic.demo as d; print(d.NOTEBOOK)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert where.stdout.strip() == str(site / "g4f_magic" / "notebooks" / "quickstart.ipynb"), where.stderr
+    return env
+
+
+@pytest.mark.parametrize("install", ["checkout", "wheel"])
+def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path, install: str) -> None:
+    import base64
+    import re
+
+    env = installed_wheel(tmp_path) if install == "wheel" else None
+    out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=170, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    html_path = tmp_path / "quickstart.html"
+    assert f"HTML with the images inline: {html_path}" in out.stdout
+    html = html_path.read_text()
+    from g4f_magic.media import image_mime
+
+    images = re.findall(r'src="data:(image/\w+);base64,([A-Za-z0-9+/=]+)"', html)
+    # one lighthouse, four foxes, a 2×3 sweep and the lighthouse replayed: each inline once, as served
+    assert len(images) == 1 + 4 + 6 + 1
+    assert all(image_mime(base64.b64decode(data)) == mime for mime, data in images)
+    assert images[0][0] == "image/webp"
+    assert re.search(r"flux · done · seed 42 · 1360x760 · \d+\.\ds</div>", html)
+    assert re.search(r"flux · replayed \(generated [0-9-]+ [0-9:]+\) · seed 42 · 1360x760", html)
+    assert images[-1] == images[0]  # the same bytes, from the replay store
+    assert re.findall(r'<th class="g4f-col"[^>]*>([^<]*)</th>', html) == ["seed 10001", "seed 10002", "seed 10003"]
+    assert "You asked: Say it in one word. (this conversation has 2 user turns)" in html
+    assert (tmp_path / "quickstart.ipynb").exists()
+
+
+def test_demo_with_an_unreachable_endpoint_fails_clearly(tmp_path: Path) -> None:
+    env = {**__import__("os").environ, "G4F_MAGIC_ENDPOINT": "http://127.0.0.1:9"}
+    out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=170, env=env)
+    assert out.returncode == 1
+    assert "demo failed" in out.stderr and "cannot connect to 127.0.0.1:9" in out.stderr

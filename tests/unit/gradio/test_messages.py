@@ -1,0 +1,182 @@
+"""Gradio queue messages → events; diffs; error texts; file URLs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from helpers import FLUX_DEV
+
+from g4f_magic.errors import G4FError, GenerationError, QuotaExceeded, StreamError
+from g4f_magic.events import Reasoning
+from g4f_magic.gradio.messages import Completed, Generating, QueueDecoder, apply_diff, file_url, image_urls
+from g4f_magic.spaces.refusals import refined
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def run(msgs: list[dict[str, Any]], event_id: str | None = "E", **kw: Any) -> list[Any]:
+    dec = QueueDecoder(event_id, **kw)
+    return [item for m in msgs for item in dec.decode(json.dumps(m))]
+
+
+def read(msgs: list[dict[str, Any]]) -> list[Any]:
+    """The decoder's events as the Spaces layer reads a failure: ZeroGPU's refusals typed (spaces.refusals)."""
+    try:
+        return run(msgs)
+    except G4FError as exc:
+        raise refined(exc) from exc
+
+
+def test_status_messages_carry_structured_fields() -> None:
+    items = run([
+        {"msg": "estimation", "event_id": "E", "rank": 2, "queue_size": 5, "rank_eta": 12.34},
+        {"msg": "process_starts", "event_id": "E", "eta": 3},
+        {"msg": "progress", "event_id": "E", "progress_data": [
+            {"index": 12, "length": 28, "unit": "steps", "progress": None, "desc": None}]},
+        {"msg": "progress", "event_id": "E", "progress_data": [
+            {"index": 3, "length": 10, "unit": "it", "desc": "Sampling"}]},
+        {"msg": "progress", "event_id": "E", "progress_data": []},
+        {"msg": "progress", "event_id": "E", "progress_data": [{"index": None, "progress": 0.5, "desc": None}]},
+        {"msg": "log", "event_id": "E", "log": "loading <b>weights</b>", "level": "warning"},
+    ])
+    assert [str(i) for i in items] == [
+        "In queue: position 3 of 5, ETA 12.3s", "Started (ETA 3.0s)", "12/28", "Sampling 3/10",
+        "Generating", "50%", "loading weights",
+    ]
+    q = items[0]
+    assert (q.kind, q.rank, q.queue_size, q.eta) == ("queue", 3, 5, 12.34)
+    p = items[2]
+    assert (p.kind, p.progress_index, p.progress_length, p.progress_unit) == ("progress", 12, 28, "steps")
+    assert items[6].kind == "log" and items[6].level == "warning"
+    assert all("None" not in str(i) for i in items)
+
+
+def test_heartbeats_are_throttled() -> None:
+    clock = Clock()
+    dec = QueueDecoder("E", clock=clock, heartbeat_every=1.0)
+    seen = []
+    for step in range(30):  # 30 heartbeats over 3 seconds
+        clock.t = 100.0 + step * 0.1
+        seen += dec.decode('{"msg": "heartbeat"}')
+    assert len(seen) == 3
+    assert all(isinstance(s, Reasoning) and s.kind == "heartbeat" for s in seen)
+
+
+def test_messages_of_other_events_are_ignored() -> None:
+    items = run([
+        {"msg": "process_completed", "event_id": "OTHER", "success": False, "output": {"error": "not ours"}},
+        {"msg": "estimation", "event_id": "OTHER", "rank": 0},
+        {"msg": "process_completed", "event_id": "E", "success": True, "output": {"data": ["ok"]}},
+    ])
+    assert items == [Completed(["ok"])]
+
+
+def test_streamed_edits_then_a_full_completion() -> None:
+    """Real Gradio (5.50, 6.31): previews as edits, then ``process_completed`` with the full values."""
+    items = run([
+        {"msg": "process_generating", "event_id": "E", "output": {"data": ["Hel", {"url": "a", "path": "p"}]}},
+        {"msg": "process_generating", "event_id": "E", "output": {"data": [
+            [["append", [], "lo"]], [["replace", ["url"], "b"], ["add", ["size"], 3]]]}},
+        {"msg": "process_generating", "event_id": "E", "output": {"data": [[], []]}},
+        {"msg": "process_completed", "event_id": "E", "success": True, "output": {"data": [
+            "Hello!", {"url": "c", "path": "q"}]}},
+    ])
+    assert items == [Generating(["Hel", {"url": "a", "path": "p"}]), Generating(["Hello", {"url": "b", "path": "p",
+                     "size": 3}]), Generating(["Hello", {"url": "b", "path": "p", "size": 3}]),
+                     Completed(["Hello!", {"url": "c", "path": "q"}])]
+
+
+def test_diff_against_wrong_path_is_a_stream_error() -> None:
+    with pytest.raises(StreamError, match="does not fit"):
+        apply_diff({"a": 1}, [["replace", ["missing", "deeper"], 2]])
+    with pytest.raises(StreamError, match="unknown diff action"):
+        apply_diff([1], [["explode", [0], 2]])
+
+
+@pytest.mark.parametrize(
+    ("output", "cls", "message"),
+    [
+        ({"error": "CUDA out of memory"}, GenerationError, "CUDA out of memory"),
+        ({"error": "Went wrong <a href='x'>Upgrade</a>"}, GenerationError, "Went wrong"),
+        ({"error": None}, GenerationError, "the Space reported an error without details"),
+        ({"error": "GPU task aborted", "title": "ZeroGPU worker error"}, GenerationError,
+         "ZeroGPU worker error: GPU task aborted"),
+    ],
+)
+def test_failed_completion_errors(output: dict[str, Any], cls: type, message: str) -> None:
+    with pytest.raises(cls) as info:
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": output}])
+    assert str(info.value) == message and type(info.value) is cls
+
+
+def test_a_title_only_at_the_top_of_the_message_counts() -> None:
+    with pytest.raises(GenerationError) as info:
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "title": "ZeroGPU worker error",
+              "output": {"error": "GPU task aborted"}}])
+    assert str(info.value) == "ZeroGPU worker error: GPU task aborted"
+
+
+def test_quota_texts_old_and_new() -> None:
+    with pytest.raises(QuotaExceeded) as old:
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+            "error": "You have exceeded your GPU quota (150s left). Please retry in 0:04:12."}}])
+    assert old.value.retry_after == 252.0
+    with pytest.raises(QuotaExceeded) as new:
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+            "error": "You have exceeded your GPU quota (60s requested vs. 56s left). <a href='/p'>Sub</a>"}}])
+    assert str(new.value) == "You have exceeded your GPU quota (60s requested vs. 56s left)."
+    assert new.value.retry_after is None
+    with pytest.raises(QuotaExceeded) as again:  # the newer ZeroGPU wording
+        read([{"msg": "process_completed", "event_id": "E", "success": False, "output": {
+            "error": "You have exceeded your GPU quota. Try again in 0:12:34."}}])
+    assert again.value.retry_after == 754.0
+
+
+def test_stream_errors() -> None:
+    with pytest.raises(StreamError, match="malformed JSON"):
+        QueueDecoder("E").decode('{"msg": ')
+    with pytest.raises(StreamError, match="stream ended before the result"):
+        run([{"msg": "close_stream", "event_id": None}])
+    with pytest.raises(GenerationError, match="^404: Not Found$"):
+        run([{"msg": "unexpected_error", "message": "404: Not Found", "session_not_found": True}])
+    with pytest.raises(StreamError, match="without a result"):
+        run([{"msg": "process_completed", "event_id": "E", "success": True, "output": {}}])
+    assert QueueDecoder("E").decode("null") == []
+
+
+def test_file_urls() -> None:
+    base = "https://space.example"
+    assert file_url({"url": "https://space.example/f.png"}, base) == "https://space.example/f.png"
+    assert file_url({"url": "/gradio_api/file=/tmp/a.webp"}, base) == "https://space.example/gradio_api/file=/tmp/a.webp"
+    assert file_url({"path": "/tmp/a.webp", "url": None}, base) == "https://space.example/gradio_api/file=/tmp/a.webp"
+    assert file_url({"path": "/tmp/a.png"}, base, "file=") == "https://space.example/file=/tmp/a.png"
+    with pytest.raises(StreamError, match="not http"):
+        file_url({"url": "javascript:alert(1)"}, base)
+    with pytest.raises(StreamError, match="no image URL"):
+        file_url({"orig_name": "x"}, base)
+    gallery = [{"image": {"url": f"{base}/{i}.webp"}, "caption": None} for i in range(5)]
+    assert image_urls(gallery, base) == tuple(f"{base}/{i}.webp" for i in range(5))
+
+
+def test_a_gateway_maps_the_spaces_own_urls_and_nothing_else() -> None:
+    base, public = f"http://127.0.0.1:7860/{FLUX_DEV}", f"https://{FLUX_DEV}"
+    own = f"{public}/gradio_api/file=/tmp/a.webp?x=1"
+    assert file_url({"url": own}, base, public=public) == f"{base}/gradio_api/file=/tmp/a.webp?x=1"
+    assert file_url({"url": f"{base}/gradio_api/file=/tmp/a.webp"}, base, public=public).startswith(base)
+    with pytest.raises(StreamError, match="another host"):  # without the gateway there is nothing to map
+        file_url({"url": own}, base)
+    for elsewhere in ("http://127.0.0.1:7860/internal.example/secret.png",  # another host behind the gateway
+                      f"{base}.evil/x.png",
+                      "http://127.0.0.1:7860/gradio_api/file=/etc/passwd"):
+        with pytest.raises(StreamError, match="outside its own address"):
+            file_url({"url": elsewhere}, base, public=public)
+    with pytest.raises(StreamError, match="another host"):
+        file_url({"url": f"{public}.evil.example/a.png"}, base, public=public)

@@ -1,0 +1,151 @@
+"""The shared stream's bookkeeping, driven by scripted messages: streams reopened, early messages
+kept, a stopped run cancelled once it runs alone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+class ScriptedSession:
+    """An HttpSession stand-in: each stream it opens plays the next script of SSE data lines."""
+
+    def __init__(self, *scripts: list[dict[str, Any]]) -> None:
+        self.scripts = list(scripts)
+        self.posts: list[dict[str, Any]] = []
+
+    async def sse(self, url: str, **_: Any) -> Any:
+        import json
+
+        from g4f_magic.http.sse import SSEEvent
+
+        for msg in self.scripts.pop(0) if self.scripts else []:
+            await asyncio.sleep(0)
+            yield SSEEvent(json.dumps(msg))
+
+    async def json(self, method: str, url: str, **kw: Any) -> Any:
+        self.posts.append(kw["json_body"])
+        return {"success": True}
+
+
+def msg(kind: str, eid: str | None, **kw: Any) -> dict[str, Any]:
+    return {"msg": kind, "event_id": eid, **kw}
+
+
+async def drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    out = []
+    while True:
+        item = await asyncio.wait_for(queue.get(), 5)
+        out.append(item if isinstance(item, BaseException) else item["msg"])
+        if isinstance(item, BaseException) or item["msg"] == "process_completed":
+            return out
+
+
+async def test_a_join_that_raced_close_stream_gets_a_new_stream() -> None:
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = ScriptedSession(
+        # the Space closes after a: it had not taken b's join yet, and never spoke of b on this stream
+        [msg("estimation", "a"), msg("process_completed", "a", success=True), msg("close_stream", None)],
+        [msg("estimation", "b"), msg("process_completed", "b", success=True), msg("close_stream", None)],
+    )
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b = stream.listen("a", 2), stream.listen("b", 2)
+    assert await drain(a) == ["estimation", "process_completed"]
+    stream.leave("a", True)
+    assert await drain(b) == ["estimation", "process_completed"]
+    stream.leave("b", True)
+    assert stream.opened == 2
+
+
+async def test_an_event_the_stream_spoke_of_and_lost_fails_and_early_messages_wait() -> None:
+    from g4f_magic.errors import StreamError
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = ScriptedSession(
+        [msg("estimation", "late"), msg("estimation", "a"), msg("process_starts", "a"), msg("close_stream", None)])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a = stream.listen("a", 2)
+    got = await drain(a)
+    assert got[:2] == ["estimation", "process_starts"] and isinstance(got[2], StreamError)
+    assert str(got[2]) == "stream ended before the result"
+    assert stream.early == {"late": [msg("estimation", "late")]}  # kept for the join reply still on its way
+    late = stream.listen("late", 2)
+    assert (await late.get())["msg"] == "estimation"
+    stream.leave("a", True)
+    stream.leave("late", True)
+    await stream.aclose()
+
+
+class EndlessSession(ScriptedSession):
+    """A stream that brings its script, then stays open."""
+
+    async def sse(self, url: str, **kw: Any) -> Any:
+        async for event in super().sse(url, **kw):
+            yield event
+        await asyncio.Event().wait()
+
+
+async def test_a_finished_run_does_not_wait_for_a_stream_that_goes_on_for_others() -> None:
+    """The last listener out waits briefly for the stream's end only when nothing else keeps it open:
+    not while another run's join is in flight, nor while a stopped run's event waits to be cancelled."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    for keep_open in ("expecting", "abandoned"):
+        session = EndlessSession([msg("process_starts", "a"), msg("process_completed", "a", output={})])
+        stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+        stream.joining()
+        stream.joining()
+        a = stream.listen("a", 2, joined=True)
+        assert await drain(a) == ["process_starts", "process_completed"]
+        if keep_open == "abandoned":
+            stream.joined()
+            stream.abandoned["b"] = 2
+        stream.leave("a", True)
+        await stream.drained(3600)  # returns at once; waiting for the stream's end would hang the test
+        assert not stream.idle  # the stream does go on
+        await stream.aclose()
+
+
+async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancelled_once_alone() -> None:
+    """A server that runs several events at once (concurrency_limit > 1): Gradio's /cancel stops every
+    running task of the function in the session, so the stopped run's /cancel waits for its siblings."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b"), msg("process_starts", "c")])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b, c = stream.listen("a", 2), stream.listen("b", 2), stream.listen("c", 7)
+    for queue in (a, b, c):
+        assert (await asyncio.wait_for(queue.get(), 5))["msg"] == "process_starts"
+    stream.leave("a", False)  # stopped while b (same function) runs; c is another function's
+    await asyncio.sleep(0.05)
+    assert session.posts == [] and stream.deferred == {"a": 2}
+    stream.leave("c", True)
+    await asyncio.sleep(0.05)
+    assert session.posts == []  # c was not a sibling: a still waits for b
+    stream.leave("b", True)  # a now runs alone: cancelled
+    for _ in range(100):
+        if session.posts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.posts == [{"session_hash": "hash", "fn_index": 2, "event_id": "a"}] and not stream.deferred
+    await stream.aclose()
+
+
+async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = EndlessSession([msg("process_starts", "a"), msg("process_starts", "b")])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b = stream.listen("a", 2), stream.listen("b", 2)
+    for queue in (a, b):
+        await asyncio.wait_for(queue.get(), 5)
+    stream.leave("a", False)
+    await asyncio.sleep(0.05)
+    assert stream.deferred == {"a": 2}
+    stream._dispatch('{"msg": "process_completed", "event_id": "a", "output": {}}')
+    assert stream.deferred == {} and "a" not in stream.early and b.empty()
+    stream.leave("b", True)
+    await asyncio.sleep(0.05)
+    assert session.posts == []  # nothing left to cancel
+    await stream.aclose()
