@@ -455,9 +455,9 @@ def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
     """Each model and the Spaces that serve it, as the next run would try them (no request is made)."""
     from ..spaces.providers import G4F
 
-    ends = G4F.endpoints(magics.endpoint or None, None, magics.api_url or None, magics.flux_dev_url or None,
-                         magics.url_flux or None)
-    return [(m, [x.label for x in G4F.mirrors(G4F.model(m).route, ends, magics.mirrors)]) for m in G4F.models]
+    where = {"endpoint": magics.endpoint or None, "api_url": magics.api_url or None, "mirrors": magics.mirrors,
+             "flux_dev_url": magics.flux_dev_url or None, "url_flux": magics.url_flux or None, "hf_token": False}
+    return [(m, [x.label for x in G4F.access(G4F.model(m), **where).mirrors]) for m in G4F.models]
 
 
 async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
