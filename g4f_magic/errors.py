@@ -45,16 +45,29 @@ __all__ = [
     "G4FTimeout",
     "RunCancelled",
     "one_line",
+    "printable",
 ]
 
 _TAG = re.compile(r"<[^>]*>")
+# terminal control: CSI (colours, clear screen), OSC (window title, hyperlinks, clipboard: ESC ] … BEL or ST),
+# other ESC sequences, and every C0/C1 control but tab and newline
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?"
+                      r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
 MAX_MESSAGE = 300
 
 
+def printable(text: str) -> str:
+    """Text from the network made safe wherever it goes: no terminal control sequences (a terminal obeys
+    them), and valid Unicode (a lone surrogate cannot be sent in a kernel message). Newlines and tabs stay."""
+    text = _CONTROL.sub("", text)
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+
+
 def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
-    """Make remote text safe for a one-line error: cut link tails, drop tags, fold whitespace."""
-    s = str(text).split(" <a ", 1)[0]
+    """Make remote text safe for a one-line error: cut link tails, drop tags and control sequences, fold
+    whitespace."""
+    s = printable(str(text)).split(" <a ", 1)[0]
     # tags out, entities decoded, and tags out again: "&lt;img onerror=…&gt;" must not become a tag
     s = _TAG.sub(" ", html.unescape(_TAG.sub(" ", s)))
     s = _SPACE.sub(" ", s).strip()

@@ -48,12 +48,12 @@ FAULTS: dict[str, str] = {
     "split_writes": "stream", "batched_writes": "stream", "huge_line": "stream", "foreign_event": "stream",
     "heartbeats_only": "stream", "slow": "stream", "relative_url": "stream", "path_only": "stream",
     "offhost_url": "stream", "public_url": "stream", "gateway_other_host": "stream", "scheme_url": "stream", "log_html": "stream", "error_html": "stream",
-    "answer_html": "stream",
+    "answer_html": "stream", "answer_escape": "stream",
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
     "predict_public_url": "predict",
-    "file_lies": "file", "file_bomb": "file", "file_unsized": "file",
+    "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
 
@@ -63,6 +63,8 @@ HOSTILE_LOG = ("<script>alert('log')</script><img src=x onerror=alert('log')> mo
 HOSTILE_ERROR = "<img src=x onerror=alert('error')>GPU <b>exploded</b>"
 HOSTILE_ANSWER = ("**Sure.** <script>alert('answer')</script> <img src=x onerror=alert('answer')> "
                   "[click me](javascript:alert('answer'))")
+# terminal control in a chat answer: clipboard write (OSC 52), window title, clear screen, a lone surrogate
+ESCAPE_ANSWER = "Sure\x1b]52;c;ZXZpbA==\x07, here\x1b]0;pwned\x07 it is\x1b[2J\ud800.\nDone."
 HOSTILE_PAGE = b"<!DOCTYPE html><html><script>alert('pwned')</script></html>"
 _TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/local/lib/python3.10/site-packages/starlette/'
               'middleware/errors.py", line 164, in __call__\n    await self.app(scope, receive, _send)\n'
@@ -183,6 +185,8 @@ class FaultySpace(LocalSpace):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.slow_delay = 0.05  # per progress step of the "slow" fault (400 steps)
+        self.file_delay = 2.0  # before a "file_slow" image is served
+        self._slow_files: set[str] = set()
         self.https_fronts: set[str] = set()  # host:port of TLS proxies in front of this Space
         self.redirect_target = "http://169.254.169.254/latest/meta-data/"
         self._armed: dict[str, list[str]] = {}
@@ -309,6 +313,8 @@ class FaultySpace(LocalSpace):
         return super()._file_url_hook(fd, job, base)
 
     def _answer_hook(self, job: Job) -> str:
+        if job.fault == "answer_escape":
+            return ESCAPE_ANSWER
         return HOSTILE_ANSWER if job.fault == "answer_html" else super()._answer_hook(job)
 
     def _file_hook(self, data: bytes, ext: str, path: str, prompt: str, label: str) -> tuple[bytes, str, str, bool]:
@@ -321,6 +327,8 @@ class FaultySpace(LocalSpace):
             return big_png(), "png", path.rsplit(".", 1)[0] + ".png", True
         if fault in ("file_redirect", "file_redirect_same"):
             self._redirects[path] = fault
+        if fault == "file_slow":
+            self._slow_files.add(path)
         return data, ext, path, fault == "file_unsized"
 
     def _writer_hook(self, resp: web.StreamResponse, job: Job | None) -> Writer:
@@ -375,6 +383,8 @@ class FaultySpace(LocalSpace):
             raise self._redirect_away()
         if redirect == "file_redirect_same":  # same host, another URL: a client may follow this one
             raise web.HTTPFound(f"{request.path}?moved=1")
+        if path in self._slow_files:
+            await asyncio.sleep(self.file_delay)
         return await super().file(request)
 
     async def predict(self, request: web.Request) -> web.Response:

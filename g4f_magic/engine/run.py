@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import G4FError, InvalidOption, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
-from ..http.session import fetch_image
+from ..http.session import Deadline, fetch_image
 from ..spaces.providers import G4F
 from ..spaces.request import Request
 from .availability import answered
@@ -21,7 +21,9 @@ from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
 from .sweep import Sweep, SweepCell, SweepSet
 
-__all__ = ["run_job", "run_sweep", "run_in_view"]
+__all__ = ["run_job", "run_sweep", "run_in_view", "PREVIEW_WAIT"]
+
+PREVIEW_WAIT = 30.0  # seconds a preview's download may take, within the run's deadline: it is not worth more
 
 
 def _seeds(job: Job) -> list[int | None]:
@@ -53,12 +55,14 @@ def _replayed(entry: Entry) -> list[Result]:
 
 
 async def _generate(job: Job, model: str, index: int, seed: int | None, view: View) -> list[Result]:
-    """One request to the Space for ``model``: its events to the view, its images fetched and checked."""
+    """One request to the Space for ``model``: its events to the view, its images fetched and checked, all
+    within one deadline (``--timeout``), the previews' and the final images' downloads included."""
     started = time.monotonic()
+    deadline = Deadline(job.timeout)
     log: list[str] = []
     handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
     shown_preview = None
-    async for ev in G4F.run(job.request_for(model, seed), job.access_for(model)):
+    async for ev in G4F.run(job.request_for(model, seed), job.access_for(model), deadline):
         if isinstance(ev, Reasoning):
             if ev.kind == "log":
                 log.append(ev.status)
@@ -68,7 +72,7 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
         elif isinstance(ev, ImagePreview) and ev.urls and ev.urls[0] != shown_preview:
             shown_preview = ev.urls[0]
             try:
-                data, mime = await fetch_image(ev.urls[0], proxy=job.proxy, timeout=30,
+                data, mime = await fetch_image(ev.urls[0], proxy=job.proxy, deadline=deadline.capped(PREVIEW_WAIT),
                                                max_bytes=job.max_image_bytes)
             except G4FError:
                 continue  # a lost preview is not worth failing the generation for
@@ -76,7 +80,7 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
         elif isinstance(ev, ImageResponse):
             results = []
             for url in ev.urls:
-                data, mime = await fetch_image(url, proxy=job.proxy, timeout=job.timeout,
+                data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
                                                max_bytes=job.max_image_bytes)
                 checked(data)  # its declared size, before anything decodes it; shown as served, never re-encoded
                 image = GeneratedImage(data, mime, url)

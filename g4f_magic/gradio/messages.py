@@ -117,6 +117,8 @@ def queue_message(payload: str) -> dict[str, Any] | None:
         msg = json.loads(payload)
     except ValueError as exc:
         raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc
+    except RecursionError:
+        raise StreamError("the Space sent a message nested too deeply to read") from None
     if msg is not None and not isinstance(msg, dict):
         raise StreamError(f"the Space sent a {type(msg).__name__} where a message belongs")
     return msg
@@ -222,7 +224,7 @@ class QueueDecoder:
             "progress",
             progress_index=index,
             progress_length=length,
-            progress_unit=unit if isinstance(unit, str) else None,
+            progress_unit=one_line(unit, 40) if isinstance(unit, str) else None,
             elapsed=self._elapsed(),
         )
 
@@ -237,7 +239,10 @@ class QueueDecoder:
             if len(data) != len(self._outputs):
                 raise StreamError("a streamed update does not match the outputs")
             # Edits work in place; copy so snapshots already handed out stay as they were.
-            self._outputs = [apply_diff(copy.deepcopy(o), d) for o, d in zip(self._outputs, data)]
+            try:
+                self._outputs = [apply_diff(copy.deepcopy(o), d) for o, d in zip(self._outputs, data)]
+            except RecursionError:
+                raise StreamError("the Space sent an output nested too deeply to update") from None
         return list(self._outputs)
 
     def _completed(self, msg: dict[str, Any]) -> Completed:

@@ -36,7 +36,9 @@ __all__ = ["SharedStream", "MAX_EARLY", "MAX_IDLE_REOPENS"]
 
 log = logging.getLogger(__name__)
 
-MAX_EARLY = 2000  # messages kept for an event whose join reply has not been read yet
+# messages kept for events whose join reply has not been read yet, all such events together: a join in flight
+# hears a few (its estimations) before its reply; a Space that names events nobody joined gets no more room
+MAX_EARLY = 2000
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
 
 
@@ -70,6 +72,7 @@ class SharedStream:
         self.abandoned: dict[str, int] = {}  # stopped before they started: event id → fn index
         self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
         self.early: dict[str, list[dict[str, Any]]] = {}
+        self._early_count = 0  # messages in early, all events together
         self.expecting = 0  # joins in flight that will listen here
         self.joins = 0  # joins sent under this session hash
         self.known = False  # the Space knows this session hash (an event of it completed)
@@ -109,7 +112,7 @@ class SharedStream:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
-        early = self.early.pop(event_id, ())
+        early = self._take_early(event_id)
         for msg in early:
             self._deliver(event_id, msg)
         complete = any(m.get("msg") == "process_completed" for m in early)  # its result came before it listened
@@ -162,7 +165,7 @@ class SharedStream:
         join.add_done_callback(done)
 
     def _orphan(self, event_id: str, fn_index: int) -> None:
-        kinds = {m.get("msg") for m in self.early.pop(event_id, ())}
+        kinds = {m.get("msg") for m in self._take_early(event_id)}
         if "process_completed" in kinds:
             return
         if "process_starts" in kinds:
@@ -193,6 +196,7 @@ class SharedStream:
         self.abandoned.clear()
         self.deferred.clear()
         self.early.clear()
+        self._early_count = 0
 
     @property
     def idle(self) -> bool:
@@ -225,6 +229,9 @@ class SharedStream:
                     await _to_end(events, DRAIN_GRACE)
             except G4FError as exc:
                 self._fail_all(exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - whatever the reader meets, every listener hears it at once
+                self._fail_all(StreamError(f"the stream could not be read ({type(exc).__name__})"))
                 return
             finally:
                 await events.aclose()
@@ -278,10 +285,21 @@ class SharedStream:
             if kind == "process_completed":  # it ran to its end beside the others: dropped unread
                 self.deferred.pop(eid, None)
         else:
-            early = self.early.setdefault(eid, [])
-            if len(early) < MAX_EARLY:
-                early.append(msg)
+            self._keep_early(eid, msg)
         return None
+
+    def _take_early(self, eid: str) -> list[dict[str, Any]]:
+        taken = self.early.pop(eid, [])
+        self._early_count -= len(taken)
+        return taken
+
+    def _keep_early(self, eid: Any, msg: dict[str, Any]) -> None:
+        """Keep a message for an event whose join reply is still on its way; past ``MAX_EARLY`` in all, the
+        oldest event's go first (bounded memory, whatever ids the Space makes up)."""
+        self.early.setdefault(eid, []).append(msg)
+        self._early_count += 1
+        while self._early_count > MAX_EARLY:
+            self._take_early(next(iter(self.early)))
 
     def _deliver(self, eid: str, msg: dict[str, Any]) -> None:
         if msg.get("msg") == "process_starts":

@@ -11,6 +11,7 @@ import aiohttp
 from yarl import URL
 
 from ..errors import ConnectionFailed, G4FError, G4FTimeout, one_line
+from .status import IN_WORDS
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout_at as _timeout_at
@@ -36,6 +37,13 @@ class Deadline:
     def guard(self, url: str) -> _Guard:
         """``async with deadline.guard(url):`` around one network wait."""
         return _Guard(self, url)
+
+    def capped(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now when that comes first (a wait that is not worth more)."""
+        sooner = Deadline(seconds)
+        if self._at is not None and self._at < sooner._at:  # type: ignore[operator]  # set: seconds is a number
+            sooner._at, sooner.timeout = self._at, self.timeout
+        return sooner
 
 
 class _Guard:
@@ -89,8 +97,8 @@ def _translated(exc: aiohttp.ClientError, url: str) -> G4FError:
         return ConnectionFailed(f"cannot reach the proxy: {_cause(exc.os_error)}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ConnectionFailed(f"cannot connect to {host}: {_cause(exc.os_error)}")
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return ConnectionFailed(f"the proxy refused the request ({exc.status})")
+    if isinstance(exc, aiohttp.ClientHttpProxyError):  # a CONNECT refused (an https URL through the proxy)
+        return ConnectionFailed(IN_WORDS.get(exc.status, f"the proxy refused the request ({exc.status})"))
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
         return ConnectionFailed(f"connection to {host} broke: {type(exc).__name__}")
     if isinstance(exc, aiohttp.InvalidURL):

@@ -271,8 +271,10 @@ async def aclose() -> None:
 
 
 async def fetch_image(
-    url: str, *, proxy: str | None = None, timeout: float | None = 60.0, max_bytes: int = MAX_IMAGE_BYTES
+    url: str, *, proxy: str | None = None, timeout: float | None = 60.0, max_bytes: int = MAX_IMAGE_BYTES,
+    deadline: Deadline | None = None,
 ) -> tuple[bytes, str]:
-    """(bytes, MIME type by magic numbers) of a result image, on the running loop's session."""
+    """(bytes, MIME type by magic numbers) of a result image, on the running loop's session; within
+    ``deadline`` when the download is part of a run that has one, else within ``timeout``."""
     session = await get_session()
-    return await session.image(url, deadline=Deadline(timeout), proxy=proxy, max_bytes=max_bytes)
+    return await session.image(url, deadline=deadline or Deadline(timeout), proxy=proxy, max_bytes=max_bytes)

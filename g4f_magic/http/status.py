@@ -11,9 +11,14 @@ import aiohttp
 from ..errors import G4FError, ResponseStatusError, SpaceUnavailable, one_line
 from .body import read_body
 
-__all__ = ["status_error", "raise_for_status", "MAX_ERROR_BODY"]
+__all__ = ["status_error", "raise_for_status", "MAX_ERROR_BODY", "IN_WORDS"]
 
 MAX_ERROR_BODY = 64 * 1024
+# statuses that a proxy or a server's front sends with a page of its own: said in words, not "HTML content"
+IN_WORDS = {
+    407: "the proxy wants credentials (407 Proxy Authentication Required): put user:password in the proxy URL",
+    413: "the request is larger than the server, or a proxy in front of it, accepts (413 Payload Too Large)",
+}
 
 
 def _last_line_of_traceback(text: str) -> str:
@@ -60,6 +65,9 @@ def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4F
                     message = value
                     break
     said = message or text
+    if status in IN_WORDS:
+        words = IN_WORDS[status] + (f"; it says: {one_line(message, 120)}" if message else "")
+        return ResponseStatusError(words, status).saying(said)
     if message is None:
         message = _describe_html(text) if is_html else _last_line_of_traceback(text)
     message = one_line(message) or (reason or "no details")

@@ -23,7 +23,7 @@ from IPython.display import display
 from ..engine.result import Result, ResultSet, _slug, check_target
 from ..engine.sweep import Sweep, SweepSet
 from ..errors import G4FError, RunCancelled
-from ..spaces.endpoints import ENV_VAR
+from ..spaces.endpoints import ENV_VAR, masked
 from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
 from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
@@ -398,8 +398,8 @@ class G4FMagics(Magics, Settings):
             settings = [
                 ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
                 ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
-                ["endpoint", self.endpoint or os.environ.get(ENV_VAR) or "(the real Spaces)"],
-                *([k, getattr(self, k)] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
+                ["endpoint", masked(self.endpoint or os.environ.get(ENV_VAR) or "") or "(the real Spaces)"],
+                *([k, masked(getattr(self, k))] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
                 ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
                 ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
                 ["embed_format", self.embed_format],

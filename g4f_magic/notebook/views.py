@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ..engine.result import Result
 from ..engine.sweep import Sweep, SweepCell, SweepSet
+from ..errors import printable
 from ..events import Reasoning
 from .html import (
     Display,
@@ -60,6 +61,7 @@ class PlainView:
         self._open = None
 
     def _print(self, line: str, final: bool = True) -> None:
+        line = printable(line)  # a terminal obeys control sequences: none from the network reaches it
         self._close_line()
         if final or not self.in_place:
             print(line, file=self.out, flush=True)
@@ -100,7 +102,7 @@ class PlainView:
     def text(self, chunk: str) -> None:
         if self._open == "status":
             self._close_line()
-        self.out.write(chunk)
+        self.out.write(printable(chunk))
         self.out.flush()
         self._open = "text"
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
-           "PREDICT_PATH", "SPACE_CONCURRENCY"]
+           "PREDICT_PATH", "SPACE_CONCURRENCY", "masked"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
@@ -28,11 +28,19 @@ HUB_URL = "https://huggingface.co"
 SPACE_CONCURRENCY = 2
 
 
+def masked(url: str) -> str:
+    """``url`` as it may be shown: the user:password in it (one's own server behind basic auth) is ``***``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
 def check_base_url(url: str, name: str = "endpoint", show: bool = True) -> str:
     """``show=False`` for URLs that may carry credentials (a proxy's user:password)."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        got = f"; got {url!r}" if show else ""
+        got = f"; got {masked(url)!r}" if show and isinstance(url, str) else (f"; got {url!r}" if show else "")
         raise InvalidOption(f"{name} must be an http(s) URL{got}")
     return url.rstrip("/")
 

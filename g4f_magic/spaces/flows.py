@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
-from ..errors import G4FError, ResultShapeError, TokenExpired
+from ..errors import G4FError, ResultShapeError, TokenExpired, printable
 from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..gradio.calls import GradioCall
 from ..gradio.functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn
@@ -170,7 +170,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncItera
                     raise ResultShapeError("the chat result is not text")
                 continue
             if text.startswith(sent) and len(text) > len(sent):
-                yield text[len(sent):]
+                yield printable(text[len(sent):])  # what the Space wrote, without terminal control
                 sent = text
 
     async for event in call.renewing(space, base, headers, lambda: call.relocated(base, JANUS_CHAT, attempt)):

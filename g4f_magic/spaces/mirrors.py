@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConnectionFailed, G4FError, ResponseStatusError, SpaceUnavailable
-from .endpoints import space_root
+from .endpoints import masked, space_root
 
 __all__ = ["Mirror", "OFFICIAL", "hands_over", "flow_of"]
 
@@ -37,7 +37,7 @@ class Mirror:
 
     @property
     def label(self) -> str:
-        return self.space or self.base
+        return self.space or masked(self.base)
 
 
 OFFICIAL: dict[str, tuple[Mirror, ...]] = {

@@ -271,13 +271,14 @@ class DeepseekAI_JanusPro7b:
             yield event
 
     @classmethod
-    async def run(cls, request: Request, access: Access) -> AsyncIterator[Event]:
+    async def run(cls, request: Request, access: Access, deadline: Deadline | None = None) -> AsyncIterator[Event]:
         """Stream one generation's events: the Spaces of ``access`` in order, the next one taking over
-        when one is gone, paused, asleep or full before it answered. Nothing is checked again here."""
+        when one is gone, paused, asleep or full before it answered. Nothing is checked again here.
+        ``deadline``: the run's own, when what follows (the image downloads) must fit in it too."""
         mirrors = access.mirrors
         call = Call(
             session=await get_session(), endpoints=access.endpoints, public=access.endpoints.public,
-            deadline=Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
+            deadline=deadline or Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
             zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
             own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=access.concurrency,
         )

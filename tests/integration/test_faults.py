@@ -108,7 +108,8 @@ async def test_run_predict_faults(space: LocalSpace, endpoint: str, fault: str, 
 @pytest.mark.parametrize(
     ("fault", "cls", "message"),
     [("upload_400", ResponseStatusError, "Response 400: Invalid file upload"),
-     ("upload_413", ResponseStatusError, "Response 413: HTML content")],
+     ("upload_413", ResponseStatusError,
+      "the request is larger than the server, or a proxy in front of it, accepts (413 Payload Too Large)")],
 )
 async def test_upload_faults(space: LocalSpace, endpoint: str, fault: str, cls: type, message: str) -> None:
     space.arm(fault)

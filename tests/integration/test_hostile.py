@@ -11,7 +11,7 @@ import pytest
 from helpers import collect
 from kernels import html_outputs, run_notebook
 
-from g4f_magic import StreamError, fetch_image
+from g4f_magic import G4FTimeout, StreamError, fetch_image
 from g4f_magic.engine.job import Job
 from g4f_magic.engine.result import Result
 from g4f_magic.engine.run import run_job
@@ -21,6 +21,16 @@ from g4f_magic.notebook.views import PlainView
 
 async def image_job(prompt: str, **kw: Any) -> Any:
     return await run_job(Job("flux", prompt, seed=1, **kw), PlainView("flux", out=io.StringIO()))
+
+
+async def test_one_deadline_covers_the_final_image_download(space: LocalSpace, endpoint: str) -> None:
+    """--timeout bounds the whole generation: the image download gets what is left of it, not a fresh
+    timeout of its own (the Space takes 1.6 s to answer, its image 2 s more: past the 2.5 s asked for)."""
+    space.slow_delay = 0.004  # 400 steps
+    space.file_delay = 2.0
+    with pytest.raises(G4FTimeout) as info:
+        await image_job("a slow answer, a slower image [fault:slow] [fault:file_slow]", timeout=2.5)
+    assert str(info.value) == "no result within 2.5 s (timeout=2.5)"
 
 
 async def test_a_bomb_never_becomes_a_result(space: LocalSpace, endpoint: str) -> None:
@@ -74,6 +84,15 @@ async def test_image_url_off_the_space_host_is_refused(space: LocalSpace, endpoi
         await collect("flux", "x")
     assert str(info.value) == "the Space pointed an image at another host (169.254.169.254); refused"
     assert not any(r.host == "169.254.169.254" for r in space.received)
+
+
+async def test_a_chat_answer_arrives_without_terminal_control(space: LocalSpace, endpoint: str) -> None:
+    """A Space's answer with a clipboard write, a window title, a clear screen and a lone surrogate: the
+    text chunks hold what it says, and nothing a terminal would obey or a kernel message could not carry."""
+    events = await collect("janus-pro-7b", "tell me [fault:answer_escape]", seed=1000)
+    text = "".join(e for e in events if isinstance(e, str))
+    assert text == "Sure, here it is?.\nDone."
+    assert text.encode("utf-8").decode("utf-8") == text  # valid Unicode: it can go into a kernel message
 
 
 async def test_control_characters_never_reach_the_space(space: LocalSpace, endpoint: str) -> None:

@@ -180,3 +180,38 @@ def test_a_gateway_maps_the_spaces_own_urls_and_nothing_else() -> None:
             file_url({"url": elsewhere}, base, public=public)
     with pytest.raises(StreamError, match="another host"):
         file_url({"url": f"{public}.evil.example/a.png"}, base, public=public)
+
+
+def test_a_message_nested_too_deeply_is_one_stream_error() -> None:
+    """200,000 levels make json.loads raise RecursionError, which is no ValueError: still one line."""
+    from g4f_magic.gradio.messages import queue_message
+
+    deep = '{"msg": "process_generating", "event_id": "E", "output": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    with pytest.raises(StreamError, match="^the Space sent a message nested too deeply to read$"):
+        queue_message(deep)
+
+
+def test_an_edit_to_an_output_nested_too_deeply_is_one_stream_error() -> None:
+    """600 levels read fine, but copying them for an edit recurses past Python's limit."""
+    nested: Any = "x"
+    for _ in range(600):
+        nested = [nested]
+    first = {"msg": "process_generating", "event_id": "E", "output": {"data": [nested]}}
+    edit = {"msg": "process_generating", "event_id": "E", "output": {"data": [[["replace", [0], "y"]]]}}
+    dec = QueueDecoder("E")
+    dec.handle(first)
+    with pytest.raises(StreamError, match="^the Space sent an output nested too deeply to update$"):
+        with_limit(lambda: dec.handle(edit), 500)
+
+
+def with_limit(call: Any, limit: int) -> Any:
+    """``call()`` under a lower recursion limit (the deep copy's depth depends on the stack already in use)."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        return call()
+    finally:
+        sys.setrecursionlimit(old)
+

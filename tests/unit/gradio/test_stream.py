@@ -149,3 +149,53 @@ async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
     await asyncio.sleep(0.05)
     assert session.posts == []  # nothing left to cancel
     await stream.aclose()
+
+
+class RawSession(ScriptedSession):
+    """A stream of raw SSE data lines, then a failure of any kind."""
+
+    def __init__(self, lines: list[str], error: BaseException | None = None) -> None:
+        super().__init__()
+        self.lines, self.error = lines, error
+
+    async def sse(self, url: str, **_: Any) -> Any:
+        from g4f_magic.http.sse import SSEEvent
+
+        for line in self.lines:
+            await asyncio.sleep(0)
+            yield SSEEvent(line)
+        if self.error is not None:
+            raise self.error
+        await asyncio.Event().wait()
+
+
+async def test_whatever_the_reader_meets_every_listener_ends_at_once_with_one_line() -> None:
+    from g4f_magic.errors import StreamError
+    from g4f_magic.gradio.stream import SharedStream
+
+    deep = '{"msg": "estimation", "event_id": "a", "x": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    for session, line in ((RawSession([deep]), "the Space sent a message nested too deeply to read"),
+                          (RawSession([], RuntimeError("boom")), "the stream could not be read (RuntimeError)")):
+        stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+        a, b = stream.listen("a", 2), stream.listen("b", 7)  # b is another run, of another function
+        for queue in (a, b):
+            got = await asyncio.wait_for(queue.get(), 5)  # at once, not at a timeout
+            assert isinstance(got, StreamError) and str(got) == line
+        stream.leave("a", True)
+        stream.leave("b", True)
+        await stream.aclose()
+
+
+async def test_messages_for_events_nobody_joined_are_bounded() -> None:
+    from g4f_magic.gradio.stream import MAX_EARLY, SharedStream
+
+    stream = SharedStream(ScriptedSession(), "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    for i in range(30_000):  # a Space that makes up event ids
+        stream._dispatch('{"msg": "estimation", "event_id": "e%d", "rank": 0}' % i)
+    assert sum(len(v) for v in stream.early.values()) == MAX_EARLY
+    assert "e29999" in stream.early and "e0" not in stream.early  # the newest are kept, for a join in flight
+    queue = stream.listen("e29999", 2)  # its join reply arrives: its early message is delivered
+    assert (await asyncio.wait_for(queue.get(), 5))["event_id"] == "e29999"
+    assert sum(len(v) for v in stream.early.values()) == MAX_EARLY - 1
+    stream.leave("e29999", True)
+    await stream.aclose()

@@ -137,3 +137,23 @@ def test_both_views_implement_the_whole_protocol(kind: str) -> None:
             need = [p.name for p in inspect.signature(proto).parameters.values()]
             assert have[:len(need)] == need, (kind, name)
             assert inspect.iscoroutinefunction(getattr(cls, name)) == inspect.iscoroutinefunction(proto)
+
+
+HOSTILE = ("a\x1b]52;c;ZXZpbA==\x07b"  # OSC 52: write the clipboard
+           "\x1b]0;pwned\x07c"  # the window title
+           "\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\"  # a hyperlink
+           "\x1b[2J\x1b[31md\r\x9b31me\ud800f")  # clear the screen, colour, carriage return, CSI (C1), lone surrogate
+
+
+def test_a_terminal_gets_no_control_sequence_from_the_network() -> None:
+    """What a Space sends (chat text, a status, an error) reaches terminal IPython without ESC, C1 or a
+    lone surrogate; what it says stays readable."""
+    out = io.StringIO()
+    view = PlainView("janus-pro-7b", out=out, verbose=True)
+    view.status(0, Reasoning(HOSTILE, "log"))
+    view.text("answer " + HOSTILE + "\nnext line")
+    view.fail("GenerationError: " + HOSTILE)
+    view.settle()
+    printed = out.getvalue()
+    assert not any(ch in printed for ch in "\x1b\x07\r\x9b\ud800"), repr(printed)
+    assert "answer abclinkd31me?f\nnext line" in printed

@@ -37,3 +37,16 @@ def test_control_characters_in_prompts_are_dropped() -> None:
     assert chat_prompt("line one\nline\ttwo\x08") == "line one\nline\ttwo"
     with pytest.raises(Exception, match="the prompt is empty"):
         image_prompt("\x00\x1b\x07")
+
+
+def test_network_text_loses_its_control_sequences_at_the_source() -> None:
+    """The Gradio layer's log lines and errors, and a chat's text in the Spaces layer: no terminal control,
+    valid Unicode, newlines and tabs kept."""
+    from g4f_magic.errors import one_line, printable
+    from g4f_magic.gradio.messages import QueueDecoder
+
+    [log] = QueueDecoder("e").handle({"msg": "log", "event_id": "e", "log": "loaded \x1b]0;pwned\x07 model",
+                                      "level": "info"})
+    assert log.status == "loaded model"
+    assert one_line("GPU \x1b[2Jexploded\x9b") == "GPU exploded"
+    assert printable("line one\n\tline \x1b]52;c;eA==\x07two\ud800") == "line one\n\tline two?"

@@ -113,3 +113,17 @@ def test_cookie_header_refuses_header_splitting() -> None:
     assert cookie_header({"token": "hf_abc", "x": "1"}) == "token=hf_abc; x=1"
     with pytest.raises(ValueError):
         cookie_header({"token": "a\r\nX-Evil: 1"})
+
+
+def test_credentials_in_a_url_are_masked_wherever_it_is_shown() -> None:
+    from g4f_magic.errors import InvalidOption
+    from g4f_magic.spaces.endpoints import check_base_url, masked
+    from g4f_magic.spaces.mirrors import Mirror
+
+    assert masked("https://me:s3cret@own.example:8443/x?y=1") == "https://***@own.example:8443/x?y=1"
+    assert masked("https://hf_token@own.example/") == "https://***@own.example/"
+    assert masked("https://own.example/") == "https://own.example/"
+    assert Mirror("https://me:s3cret@own.example", None, "flux_dev", own=True).label == "https://***@own.example"
+    with pytest.raises(InvalidOption) as bad:
+        check_base_url("ftp://me:s3cret@own.example", "flux_dev_url")
+    assert "s3cret" not in str(bad.value) and "me" not in str(bad.value).split("got")[1]
