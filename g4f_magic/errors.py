@@ -142,7 +142,7 @@ class GenerationError(G4FError):
 
 
 class QuotaExceeded(GenerationError):
-    """ZeroGPU refused for quota (:mod:`refusals` reads its wordings).
+    """ZeroGPU refused for quota (:mod:`g4f_magic.spaces.refusals` reads its wordings).
 
     ``reason``: ``quota`` (GPU time used up; ``retry_after`` when the Space says when), ``runs`` (the runs
     limit), ``space`` (no identity reached the Space: it charged the Space's own limit), ``pending`` (too

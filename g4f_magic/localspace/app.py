@@ -1,6 +1,6 @@
 """A local stand-in for the hub and the three Spaces, speaking their wire protocol on loopback.
 
-Layout (the gateway form of :mod:`g4f_magic.endpoints`): ``/{original host}/{original path}``, so
+Layout (the gateway form of :mod:`g4f_magic.spaces.endpoints`): ``/{original host}/{original path}``, so
 ``G4F_MAGIC_ENDPOINT=http://127.0.0.1:PORT`` points the provider here. It plays the happy paths as
 real Gradio does (``tests/contract/recorded`` pins them); everything received is recorded in
 :attr:`LocalSpace.received` (``GET /_localspace/received``). The faults of SPEC §8 live with the tests

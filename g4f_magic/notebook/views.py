@@ -272,7 +272,7 @@ class WidgetView:
         self._handle = display(self.widget, display_id=True)
 
     def bundle(self, with_status: bool = True) -> dict[str, str]:
-        """The run as the plain output it leaves (see :mod:`g4f_magic.outputs`)."""
+        """The run as the plain output it leaves (see :mod:`g4f_magic.notebook.html`)."""
         return run_bundle(self.line if with_status else "", self.state, self.results, self._logs, self.display)
 
     def settle(self, with_status: bool = True) -> None:

@@ -1,7 +1,7 @@
 """The hub's account routes, asked as the user: who the token belongs to, and what is left of its GPU quota.
 
 Both go to the hub only (``huggingface.co``, or the gateway standing for it) with the token as
-``Authorization: Bearer``, on the loop's one session (:mod:`client`); the hub's address is the provider's
+``Authorization: Bearer``, on the loop's one session (:mod:`g4f_magic.http.session`); the hub's address is the provider's
 (``G4F.endpoints().hub``).
 """
 

@@ -2,7 +2,7 @@
 
 Routing is an explicit table (``G4F.routes``), not substring tests. Class attributes hold the
 endpoints so that subclassing works as in g4f; per-call keywords and ``G4F_MAGIC_ENDPOINT`` override
-them (see :mod:`g4f_magic.endpoints`).
+them (see :mod:`g4f_magic.spaces.endpoints`).
 """
 
 from __future__ import annotations
