@@ -53,7 +53,7 @@ FAULTS: dict[str, str] = {
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
     "predict_public_url": "predict",
-    "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file",
+    "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file", "file_oversize": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
 
@@ -323,6 +323,8 @@ class FaultySpace(LocalSpace):
             return HOSTILE_PAGE, ext, path, False
         if fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
             return png_declaring(9000, 9000), ext, path, False
+        if fault == "file_oversize":  # 16 megapixels, under MAX_PIXELS, whatever size was asked
+            return png_declaring(4096, 4096), ext, path, False
         if fault == "file_big":  # about 10 MB of PNG that does not compress, sent in 64 KiB writes
             return big_png(), "png", path.rsplit(".", 1)[0] + ".png", True
         if fault in ("file_redirect", "file_redirect_same"):

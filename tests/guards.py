@@ -16,7 +16,8 @@ GUARDS = [
     ("image size limit while reading", "g4f_magic/http/session.py",
      "        if len(raw) > max_bytes:\n", "        if False:\n", "tests/unit/spaces/test_hostile.py tests/integration/test_hostile.py"),
     ("declared size checked before an image is shown as served", "g4f_magic/engine/run.py",
-     "                checked(data)  #", "                (data)  #", "tests/unit/spaces/test_hostile.py tests/integration/test_hostile.py"),
+     "                checked(data, (ev.width", "                (data, (ev.width",
+     "tests/unit/spaces/test_hostile.py tests/integration/test_hostile.py"),
     ("image URL on the Space's own host (and not another host's folder of a gateway)", "g4f_magic/gradio/messages.py",
      "    if parts.netloc.lower() == urlsplit(base).netloc.lower():\n", "    return url\n    if True:\n",
      "tests/unit/spaces/test_hostile.py tests/integration/test_hostile.py tests/integration/test_wire.py "

@@ -33,9 +33,18 @@ def _open(data: bytes) -> Any:
     return im
 
 
-def checked(data: bytes) -> bytes:
-    """``data`` unchanged once its header decodes to no more than ``MAX_PIXELS`` pixels."""
-    _open(data).close()
+ASKED_FACTOR = 4  # a Space may serve up to twice the size asked on each side (an upscaler); not more
+
+
+def checked(data: bytes, asked: tuple[int, int] | None = None) -> bytes:
+    """``data`` unchanged once its header declares no more than ``MAX_PIXELS`` pixels, nor more than
+    ``ASKED_FACTOR`` times the pixels of the size the Space was ``asked`` for: what is later decoded (a
+    PNG for ``--save``) is bounded by the request, not by what a Space chooses to send."""
+    im = _open(data)
+    w, h = im.width, im.height
+    im.close()
+    if asked is not None and w * h > ASKED_FACTOR * asked[0] * asked[1]:
+        raise StreamError(f"the image declares {w}x{h} pixels for a {asked[0]}x{asked[1]} request; refused")
     return data
 
 

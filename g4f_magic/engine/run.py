@@ -82,7 +82,8 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
             for url in ev.urls:
                 data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
                                                max_bytes=job.max_image_bytes)
-                checked(data)  # its declared size, before anything decodes it; shown as served, never re-encoded
+                # its declared size, before anything decodes it; shown as served, never re-encoded
+                checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
                 image = GeneratedImage(data, mime, url)
                 results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
                                       elapsed=time.monotonic() - started, log=log, note="; ".join(handovers),

@@ -188,7 +188,7 @@ class G4FMagics(Magics, Settings):
             display(sweep_bundle("", "done", result, display=shown) if isinstance(result, SweepSet) else
                     run_bundle("", "done", result if isinstance(result, ResultSet) else [result], display=shown),
                     raw=True)
-        self._keep(result, args, plain)
+        await self._keep(result, args, plain)
         return result
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
@@ -266,7 +266,7 @@ class G4FMagics(Magics, Settings):
             # the shown view becomes the run's plain output in the end: done, failed or cancelled
             result = await self._run(job, view, image, in_cell=False)
             if result is not None:
-                self._keep(result, args, plain=False)
+                await self._keep(result, args, plain=False)
 
         task = loop.create_task(background())
         self.tasks.add(task)
@@ -293,7 +293,9 @@ class G4FMagics(Magics, Settings):
             return Path(value).read_bytes()
         raise UsageError(f"--image {ref}: not a variable with image bytes or a result, a file, or an http(s) URL")
 
-    def _keep(self, result: Result | ResultSet, args: Any, plain: bool) -> None:
+    async def _keep(self, result: Result | ResultSet, args: Any, plain: bool) -> None:
+        """The result in the namespace and the history, and saved where asked: decoding and encoding the
+        image for its PNG happen in a worker thread, never on the kernel's loop."""
         ns = self.shell.user_ns if self.shell is not None else {}
         ns["_g4f"] = result
         if args.out:
@@ -306,7 +308,8 @@ class G4FMagics(Magics, Settings):
             target = str(Path(target) / f"sweep-{_slug(result[0].prompt if result else 'failed')}-{time.strftime('%Y%m%d-%H%M%S')}")
         if target and (isinstance(result, ResultSet) or result.image is not None):
             try:
-                paths = result.save(target) if isinstance(result, ResultSet) else [result.save(target)]
+                paths = await asyncio.to_thread(
+                    lambda: result.save(target) if isinstance(result, ResultSet) else [result.save(target)])
             except (OSError, G4FError) as exc:  # the image is shown all the same
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 print(f"g4f: could not save to {target}: {reason}", file=sys.stderr)

@@ -33,6 +33,17 @@ async def test_one_deadline_covers_the_final_image_download(space: LocalSpace, e
     assert str(info.value) == "no result within 2.5 s (timeout=2.5)"
 
 
+async def test_an_image_far_larger_than_asked_is_refused_before_anything_decodes_it(
+        space: LocalSpace, endpoint: str) -> None:
+    """Under the 64-megapixel cap, but 16 megapixels for a 256x256 request: what --save would decode is
+    bounded by what the Space was asked for."""
+    space.arm("file_oversize")
+    with pytest.raises(StreamError) as info:
+        await image_job("a small image", width=256, height=256)
+    assert str(info.value) == "the image declares 4096x4096 pixels for a 256x256 request; refused"
+    assert isinstance(await image_job("the next one is fine", width=256, height=256), Result)
+
+
 async def test_a_bomb_never_becomes_a_result(space: LocalSpace, endpoint: str) -> None:
     # results carry the served bytes to the front end unchanged, so the header is checked on arrival
     space.arm("file_bomb")

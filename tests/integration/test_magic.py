@@ -148,9 +148,20 @@ def test_empty_prompt(ip: Any) -> None:
         cell(ip, "", "   ")
 
 
-def test_save_option_and_result_save(ip: Any, tmp_path: Path) -> None:
+def test_save_option_and_result_save(ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    saved_in: list[threading.Thread] = []
+    save = Result.save
+
+    def recording(self: Result, *args: Any, **kwargs: Any) -> Path:
+        saved_in.append(threading.current_thread())
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Result, "save", recording)
     result, cap = cell(ip, f"-m flux -s 5 --save {tmp_path / 'out.png'}", "a boat")
     assert (tmp_path / "out.png").read_bytes().startswith(b"\x89PNG")
+    assert saved_in and threading.main_thread() not in saved_in  # decoded and encoded off the kernel's loop
     webp = result.save(tmp_path / "orig.webp")
     assert webp.read_bytes() == result.image.data  # the Space's own bytes, untouched
 
