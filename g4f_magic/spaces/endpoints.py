@@ -40,7 +40,8 @@ def check_base_url(url: str, name: str = "endpoint", show: bool = True) -> str:
     """``show=False`` for URLs that may carry credentials (a proxy's user:password)."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        got = f"; got {masked(url)!r}" if show and isinstance(url, str) else (f"; got {url!r}" if show else "")
+        shown = masked(url) if isinstance(url, str) else url  # a user:password in it is never echoed
+        got = f"; got {shown!r}" if show else ""
         raise InvalidOption(f"{name} must be an http(s) URL{got}")
     return url.rstrip("/")
 
