@@ -7,9 +7,14 @@ One file per request, named by the SHA-256 of the request's canonical JSON::
 
 It is written to a temporary file in the same folder and renamed into place (``os.replace`` is atomic),
 so another kernel reading or writing the same key sees the old entry or the new one, never half of
-one. Each part's hash is checked on reading: a damaged entry is deleted with one warning line and the
-request goes to the Space. The folder is kept under ``max_bytes`` by deleting the least recently used
-entries (a replay touches its file's mtime). Pure: no network, no IPython.
+one. An entry is read as untrusted input (another process, or another person, may have written it):
+each part's hash, its media type (from a fixed list) and its magic number are checked here, and the
+caller's ``read`` checks the rest (field types, pixel limits); anything else is deleted with one warning
+line and the request goes to the Space. The folder is created 0700; one owned by another user, or reached
+through another user's symlink, is refused (no replay, one warning). The folder is kept under
+``max_bytes`` by deleting the least recently used entries (a replay touches its file's mtime), counting
+the temporary files of writers still at work; a dead writer's temporary file (its lock is free) is
+deleted at the next open. Pure: no network, no IPython.
 """
 
 from __future__ import annotations
@@ -19,15 +24,27 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+from ..errors import G4FError
+from ..media import EXTENSIONS, image_mime
+
+try:  # a writer holds a lock on its temporary file while it writes: a free lock means a dead writer
+    import fcntl
+except ImportError:  # Windows: dead writers are told by age alone
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ReplayStore", "Entry", "request_key", "replay_note", "default_dir", "CACHE_ENV", "MAX_BYTES", "VERSION"]
+
+T = TypeVar("T")
 
 CACHE_ENV = "G4F_MAGIC_CACHE"
 MAX_BYTES = 1 << 30  # 1 GiB: about 20,000 FLUX WebP images at ~50 KB
 VERSION = 1
 SUFFIX = ".g4f"
-_STALE_TEMP = 3600.0  # seconds: a temporary file this old belongs to a writer that died
+_STALE_TEMP = 3600.0  # seconds: without locks, a temporary file this old belongs to a writer that died
+_FRESH_TEMP = 2.0  # seconds: a temporary file younger than this may be between its creation and its lock
+_TEMP = ".tmp-"
 
 
 def default_dir() -> Path:
@@ -74,24 +91,44 @@ class ReplayStore:
         self.folder = Path(folder).expanduser() if folder else default_dir()
         self.max_bytes = max_bytes
         self.warn = warn
+        self._usable: bool | None = None  # not yet opened
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{SUFFIX}"
 
+    # -- the folder ------------------------------------------------------------------------------
+    def _open(self, create: bool = False) -> bool:
+        """Whether the folder may be used: once per store, it is checked (and made, 0700, when ``create``),
+        and the temporary files of dead writers are deleted. A refusal is said once."""
+        if self._usable is None:
+            problem = _unsafe(self.folder, create)
+            if problem == "":
+                return False  # nothing there yet: nothing to replay
+            self._usable = problem is None
+            if problem:
+                self.warn(f"the replay store {self.folder} is not used: {problem}")
+            else:
+                for _ in self._scan():  # dead writers' temporaries go now, not an hour later
+                    pass
+        return self._usable
+
     # -- reading -------------------------------------------------------------------------------
-    def get(self, key: str) -> Entry | None:
-        """The entry, or None when there is none or it was damaged (then it is deleted, with a warning)."""
+    def get(self, key: str, read: Callable[[Entry], T] = lambda entry: entry) -> T | None:  # type: ignore[assignment,return-value]
+        """``read(entry)``, or None when there is no entry, or it is damaged or refused by ``read``
+        (``ValueError``, ``TypeError``, ``G4FError``: then it is deleted, with one warning)."""
+        if not self._open():
+            return None
         path = self._path(key)
         try:
-            raw = path.read_bytes()
+            raw = _read(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.warn(f"cannot read the replay entry {path.name} ({exc.strerror or exc}); generating anew")
             return None
         try:
-            entry = _decode(raw)
-        except (ValueError, KeyError, TypeError) as exc:
+            value = read(_decode(raw))
+        except (ValueError, KeyError, TypeError, G4FError) as exc:
             self.warn(f"the replay entry {path.name} is damaged ({exc}); deleted, generating anew")
             _unlink(path)
             return None
@@ -99,19 +136,22 @@ class ReplayStore:
             os.utime(path)  # least recently used goes first: a replay counts as a use
         except OSError:
             pass
-        return entry
+        return value
 
     # -- writing -------------------------------------------------------------------------------
     def put(self, key: str, result: dict[str, Any], parts: list[tuple[str, bytes]],
             created: float | None = None) -> Path | None:
         """Store atomically, then evict down to ``max_bytes``. A full disk loses the entry, not the run."""
+        if not self._open(create=True):
+            return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             data = _encode(result, parts, time.time() if created is None else created)
             import tempfile
 
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=self.folder)
+            fd, tmp = tempfile.mkstemp(prefix=_TEMP, suffix=SUFFIX, dir=self.folder)
             try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel when this process dies
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                     f.flush()
@@ -127,9 +167,12 @@ class ReplayStore:
         return self._path(key)
 
     def evict(self) -> int:
-        """Delete the least recently used entries until the folder holds at most ``max_bytes``; the count."""
-        entries = sorted(self._entries(), key=lambda e: e[1])
-        total = sum(size for _, _, size in entries)
+        """Delete the least recently used entries until the folder holds at most ``max_bytes`` (live
+        writers' temporary files counted); the count."""
+        found = list(self._scan())
+        entries = sorted((e for e in found if e[0].name.endswith(SUFFIX) and not e[0].name.startswith(_TEMP)),
+                         key=lambda e: e[1])
+        total = sum(size for _, _, size in found)
         gone = 0
         for path, _, size in entries:
             if total <= self.max_bytes:
@@ -144,12 +187,19 @@ class ReplayStore:
         return sum(_unlink(path) for path, _, _ in self._entries())
 
     def stats(self) -> tuple[int, int]:
-        """(entries, bytes)."""
-        sizes = [size for _, _, size in self._entries()]
-        return len(sizes), sum(sizes)
+        """(entries, bytes), the bytes of live writers' temporary files included."""
+        found = list(self._scan())
+        return sum(not p.name.startswith(_TEMP) for p, _, _ in found), sum(size for _, _, size in found)
 
     def _entries(self) -> Iterator[tuple[Path, float, int]]:
-        """(path, mtime, size) of every entry; stale temporary files of dead writers are removed."""
+        """(path, mtime, size) of every entry."""
+        return (e for e in self._scan() if not e[0].name.startswith(_TEMP))
+
+    def _scan(self) -> Iterator[tuple[Path, float, int]]:
+        """(path, mtime, size) of every entry and of every live writer's temporary file; a dead writer's
+        temporary file is deleted on the way."""
+        if not self._open():
+            return
         try:
             it = list(os.scandir(self.folder))
         except OSError:
@@ -157,15 +207,88 @@ class ReplayStore:
         now = time.time()
         for item in it:
             try:
-                st = item.stat()
+                st = item.stat(follow_symlinks=False)
             except OSError:
                 continue  # deleted meanwhile by another kernel
-            if item.name.startswith(".tmp-"):
-                if now - st.st_mtime > _STALE_TEMP:
+            if item.name.startswith(_TEMP):
+                if _dead_writer(item.path, now - st.st_mtime):
                     _unlink(Path(item.path))
-                continue
-            if item.name.endswith(SUFFIX):
+                    continue
                 yield Path(item.path), st.st_mtime, st.st_size
+            elif item.name.endswith(SUFFIX):
+                yield Path(item.path), st.st_mtime, st.st_size
+
+
+def _uid() -> int | None:
+    getuid = getattr(os, "getuid", None)
+    return getuid() if getuid is not None else None  # Windows: no owners to compare
+
+
+def _unsafe(folder: Path, create: bool, me: int | None = _uid()) -> str | None:
+    """Why ``folder`` must not hold replay entries (as user ``me``); ``""`` when it does not exist (and is
+    not to be made), None when it may be used. Entries replayed from a folder another user can write are
+    that user's words in this user's notebook."""
+    folder = Path(os.path.abspath(folder))
+    at = Path(folder.anchor)
+    for part in folder.parts[1:]:
+        at = at / part
+        try:
+            st = os.lstat(at)
+        except FileNotFoundError:
+            if not create:
+                return ""
+            try:
+                os.mkdir(at, 0o700)
+            except FileExistsError:  # another kernel made it meanwhile
+                pass
+            except OSError as exc:
+                return f"it cannot be made ({exc.strerror or exc})"
+            st = os.lstat(at)
+        except OSError as exc:
+            return f"it cannot be read ({exc.strerror or exc})"
+        if me is not None and _is_link(st) and st.st_uid not in (me, 0):
+            return f"{at} is a symlink of another user"
+    try:
+        st = os.stat(folder)
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    if not os.path.isdir(folder):
+        return "it is not a folder"
+    if me is not None and st.st_uid != me:
+        return "it belongs to another user"
+    return None
+
+
+def _is_link(st: os.stat_result) -> bool:
+    import stat
+
+    return stat.S_ISLNK(st.st_mode)
+
+
+def _dead_writer(path: str, age: float) -> bool:
+    """Whether the temporary file at ``path`` was left by a writer that died (``kill -9``, a full disk)."""
+    if fcntl is None:
+        return age > _STALE_TEMP
+    if age < _FRESH_TEMP:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a live writer holds it
+    finally:
+        os.close(fd)  # closing releases the lock taken
+    return True
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes; a symlink planted in the folder is not followed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 def _encode(result: dict[str, Any], parts: list[tuple[str, bytes]], created: float) -> bytes:
@@ -181,18 +304,31 @@ def _decode(raw: bytes) -> Entry:
     header = json.loads(head)
     if header.get("v") != VERSION:
         raise ValueError(f"version {header.get('v')!r}")
+    if not isinstance(header, dict) or not isinstance(header.get("parts"), list):
+        raise TypeError("no parts")
     parts, at = [], 0
     for p in header["parts"]:
-        chunk = body[at:at + int(p["size"])]
+        size = p.get("size") if isinstance(p, dict) else None
+        if type(size) is not int or size < 0:
+            raise TypeError("a part without a size")
+        chunk = body[at:at + size]
         at += len(chunk)
-        if len(chunk) != p["size"] or _sha256(chunk) != p["sha256"]:
+        if len(chunk) != size or _sha256(chunk) != p.get("sha256"):
             raise ValueError("its bytes do not match their hash")
-        parts.append((str(p["mime"]), chunk))
+        mime = p.get("mime")
+        if mime not in EXTENSIONS:
+            raise ValueError("a part that is not an image type this package shows")
+        if image_mime(chunk) != mime:
+            raise ValueError(f"a part said to be {mime} is not")
+        parts.append((mime, chunk))
     if at != len(body):
         raise ValueError("trailing bytes")
-    if not isinstance(header["result"], dict):
+    if not isinstance(header.get("result"), dict):
         raise TypeError("no result")
-    return Entry(header["result"], parts, float(header["created"]))
+    created = header.get("created")
+    if type(created) not in (int, float):
+        raise TypeError("no date")
+    return Entry(header["result"], parts, float(created))
 
 
 def _unlink(path: Path) -> bool:

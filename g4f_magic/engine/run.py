@@ -42,15 +42,48 @@ def _stored(result: Result, urls: list[str | None]) -> dict[str, Any]:
             "steps": result.steps, "guidance": result.guidance, "note": result.note, "urls": urls}
 
 
+_NONE = type(None)
+# what a stored result holds, by type (exactly: True is not a seed); the last item of each is its default
+_STORED: dict[str, tuple[tuple[type, ...], Any]] = {
+    "prompt": ((str,), ...), "model": ((str,), ...), "seed": ((int, _NONE), ...), "width": ((int, _NONE), None),
+    "height": ((int, _NONE), None), "text": ((str,), ""), "log": ((list,), []), "steps": ((int, _NONE), None),
+    "guidance": ((int, float, _NONE), None), "note": ((str,), ""), "urls": ((list,), []),
+}
+
+
+def _fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored result's fields, each of its type, or ``TypeError`` naming the first that is not: an
+    entry on disk is anyone's words until checked."""
+    fields = {}
+    for name, (kinds, default) in _STORED.items():
+        if name not in stored and default is not ...:
+            fields[name] = default
+            continue
+        value = stored.get(name)
+        if type(value) not in kinds:
+            raise TypeError(f"its {name} is {type(value).__name__}")
+        fields[name] = value
+    if not all(type(line) is str for line in fields["log"]) or not all(
+            type(url) in (str, _NONE) for url in fields["urls"]):
+        raise TypeError("its log or its addresses are not text")
+    if any(v is not None and v <= 0 for v in (fields["width"], fields["height"])):
+        raise ValueError("its size is not positive")
+    return fields
+
+
 def _replayed(entry: Entry) -> list[Result]:
-    r = entry.result
-    fields = dict(prompt=r["prompt"], model=r["model"], seed=r["seed"], width=r["width"], height=r["height"],
-                  text=r.get("text", ""), log=list(r.get("log", [])), steps=r.get("steps"),
-                  guidance=r.get("guidance"), note=r.get("note", ""), replayed=entry.created)
+    """The results an entry holds, read as untrusted input (``TypeError``/``ValueError``/``StreamError``
+    when it is not what this package stores): fields by type, images within the pixel limit of their
+    size."""
+    fields = _fields(entry.result)
+    urls = fields.pop("urls")
+    fields["log"] = list(fields["log"])
     if not entry.parts:
-        return [Result(**fields)]
-    urls = r.get("urls") or []
-    return [Result(**fields, image=GeneratedImage(data, mime, urls[i] if i < len(urls) else ""))
+        return [Result(**fields, replayed=entry.created)]
+    w, h = fields["width"], fields["height"]
+    return [Result(**fields, replayed=entry.created,
+                   image=GeneratedImage(checked(data, (w, h) if w and h else None), mime,
+                                        (urls[i] if i < len(urls) else None) or ""))
             for i, (mime, data) in enumerate(entry.parts)]
 
 
@@ -98,10 +131,10 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
     store = job.store()
     if store is not None and seed is not None and not job.refresh:
         for model in job.models:
-            entry = await asyncio.to_thread(store.get, request_key(job.key(job.request_for(model, seed))))
-            if entry is not None:
-                results = _replayed(entry)
-                view.status(index, Reasoning(replay_note(entry.created), "replayed", elapsed=0.0))
+            results = await asyncio.to_thread(store.get, request_key(job.key(job.request_for(model, seed))),
+                                              _replayed)
+            if results is not None:
+                view.status(index, Reasoning(replay_note(results[0].replayed), "replayed", elapsed=0.0))
                 return results
 
     async def attempt(model: str) -> list[Result]:
@@ -142,12 +175,12 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
 
     store = job.store() if job.seed is not None else None  # a chat is replayable only with its seed
     key = request_key(job.key(asking(job.model), messages)) if store is not None else ""
-    entry = None
+    replayed = None
     if store is not None and not job.refresh:
-        entry = await asyncio.to_thread(store.get, key)
-    if entry is not None:
-        [result] = _replayed(entry)
-        view.status(0, Reasoning(replay_note(entry.created), "replayed", elapsed=0.0))
+        replayed = await asyncio.to_thread(store.get, key, _replayed)
+    if replayed is not None:
+        [result] = replayed
+        view.status(0, Reasoning(replay_note(result.replayed), "replayed", elapsed=0.0))
         view.text(result.text)
         chat.messages[:] = [*messages, {"role": "assistant", "content": result.text}]
         chat.conversation = None  # the Space's session is not replayed; the transcript carries the chat

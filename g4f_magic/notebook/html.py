@@ -102,7 +102,7 @@ def image_tag(result: Result, width: int, embed: str = "served") -> str:
     """An ``<img>`` of the result at ``width`` px at most (0: its own size), never wider than the cell."""
     assert result.image is not None
     mime, data = result.image.embedded(embed)
-    src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    src = f"data:{escape(mime)};base64,{base64.b64encode(data).decode('ascii')}"  # escaped though from a fixed list
     shown = min(width, result.width or width)  # 0: no width, the image's own size
     size = f' width="{shown}"' if shown else ""
     prompt = escape(result.prompt)

@@ -28,7 +28,11 @@ def joins(space: LocalSpace) -> int:
 def _writer(folder: str, n: int, tag: int) -> None:
     store = ReplayStore(folder)
     for i in range(n):
-        store.put("same", {"writer": tag, "i": i}, [("image/webp", bytes([tag]) * (50_000 + i))])
+        store.put("same", {"writer": tag, "i": i}, [("image/png", _png(tag, i))])
+
+
+def _png(tag: int, i: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + bytes([tag]) * (50_000 + i)  # the store checks the magic number
 
 
 def test_two_processes_writing_the_same_key_leave_one_valid_entry(tmp_path: Path) -> None:
@@ -43,7 +47,7 @@ def test_two_processes_writing_the_same_key_leave_one_valid_entry(tmp_path: Path
         if entry is not None:
             seen += 1
             tag = entry.result["writer"]
-            assert entry.parts[0][1] == bytes([tag]) * (50_000 + entry.result["i"])
+            assert entry.parts[0][1] == _png(tag, entry.result["i"])
     for p in procs:
         p.join(30)
         assert p.exitcode == 0
@@ -130,3 +134,74 @@ def test_run_all_of_a_seeded_notebook_makes_no_request(kernel_env: LocalSpace, t
         from kernels import shown_images
 
         assert [d for _, d in shown_images(a)] == [d for _, d in shown_images(b)]  # the same pictures
+
+
+# -- an entry is untrusted input (issue #23, item 3) -----------------------------------------------
+def _forge(path: Path, change: Any) -> None:
+    """Rewrite an entry's header with ``change`` (its hashes stay right: tampering, not damage)."""
+    import json
+
+    head, _, body = path.read_bytes().partition(b"\n")
+    header = json.loads(head)
+    change(header)
+    path.write_bytes(json.dumps(header).encode() + b"\n" + body)
+
+
+def _html(ip: Any, value: Any) -> str:
+    data, _ = ip.display_formatter.format(value)
+    return data.get("text/html", "")
+
+
+@pytest.mark.parametrize("forgery, why", [
+    (lambda h: h["parts"][0].update(mime='image/png" onerror="alert(document.domain)'), "not an image type"),
+    (lambda h: h["result"].update(width="1360"), "its width is str"),
+    (lambda h: h["result"].update(seed=True), "its seed is bool"),
+    (lambda h: h["result"].update(log=[{"a": 1}]), "its log or its addresses are not text"),
+    (lambda h: h["result"].update(width=64, height=64), "pixels for a 64x64 request"),
+])
+def test_a_tampered_entry_is_generated_anew_with_one_warning(ip: Any, thread_space: LocalSpace,
+                                                              replay_cache: Path, forgery: Any, why: str) -> None:
+    first, _ = cell(ip, "-m flux -s 42 -a 16:9", "a lighthouse")
+    [entry] = replay_cache.glob("*.g4f")
+    _forge(entry, forgery)
+    again, cap = cell(ip, "-m flux -s 42 -a 16:9", "a lighthouse")
+    assert joins(thread_space) == 2  # asked the Space again, no TypeError, nothing of the entry shown
+    [warning] = [line for line in cap.stderr.splitlines() if "warning" in line]
+    assert why in warning and "damaged" in warning and "onerror" not in warning
+    assert again.replayed is None and again.image.data == first.image.data
+    assert "onerror" not in _html(ip, again) and 'src="data:image/' in _html(ip, again)
+    again, _ = cell(ip, "-m flux -s 42 -a 16:9", "a lighthouse")
+    assert joins(thread_space) == 2 and again.replayed is not None  # the good entry stored anew replays
+
+
+_KILLED_WRITER = """
+import os, sys, time
+from g4f_magic.engine.replay import ReplayStore
+os.fsync = lambda fd: (print("written", flush=True), time.sleep(600))  # killed here, its bytes on disk
+ReplayStore(sys.argv[1]).put("k", {}, [("image/png", b"\\x89PNG\\r\\n\\x1a\\n" + bytes(20_000_000))])
+"""
+
+
+def test_a_killed_writers_temporary_file_counts_then_goes_at_the_next_open(ip: Any, replay_cache: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(replay_cache)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"written\n"
+        with capture_output() as cap:
+            ip.run_line_magic("g4f", "cache")
+        assert re.search(r"size\s+19\.\d MiB", cap.stdout), cap.stdout  # a writer at work: its bytes count
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+    [temp] = replay_cache.glob(".tmp-*")
+    old = temp.stat().st_mtime - 10
+    os.utime(temp, (old, old))  # a kernel restarted a few seconds later
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "cache")
+    assert not list(replay_cache.glob(".tmp-*")) and re.search(r"entries\s+0\b", cap.stdout), cap.stdout
+    assert re.search(r"size\s+0 bytes", cap.stdout), cap.stdout
