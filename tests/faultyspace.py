@@ -192,6 +192,7 @@ class FaultySpace(LocalSpace):
         self._armed: dict[str, list[str]] = {}
         self._redirects: dict[str, str] = {}  # file path → the redirect fault it answers with
         self.down: dict[str, str] = {}  # Space host → gone, paused, building or sleeping (every request)
+        self.basic: str | None = None  # "user:password" a reverse proxy's basic auth asks of every request
 
     # -- control -------------------------------------------------------------------------------
     def arm(self, fault: str, times: int = 1) -> None:
@@ -204,12 +205,26 @@ class FaultySpace(LocalSpace):
         super().reset()
         self._armed.clear()
         self.down.clear()
+        self.basic = None
 
     def app(self) -> web.Application:
         app = super().app()
         app.router.add_post("/_localspace/arm", self.ctl_arm)
         app.middlewares.append(self._down_hosts)
+        app.middlewares.append(self._basic_auth)  # after the recording: refused requests are seen too
         return app
+
+    @web.middleware
+    async def _basic_auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """One's own server behind a reverse proxy's basic auth (nginx ``auth_basic``): 401 without it."""
+        if self.basic is None or request.path.startswith("/_localspace/"):
+            return await handler(request)
+        import base64
+
+        if request.headers.get("authorization") != "Basic " + base64.b64encode(self.basic.encode()).decode():
+            return web.Response(status=401, text="<html><body><h1>401 Authorization Required</h1></body></html>",
+                                content_type="text/html", headers={"www-authenticate": 'Basic realm="own"'})
+        return await handler(request)
 
     @web.middleware
     async def _down_hosts(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypedDict
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from ..errors import GenerationError, ResultShapeError, StreamError, one_line
 from ..events import Reasoning
@@ -269,11 +269,21 @@ class QueueDecoder:
             text, title if isinstance(title, str) else None)
 
 
+def _origin(parts: SplitResult) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (the scheme's default written out), without any user:password: one's own
+    server behind basic auth builds its URLs without the credentials the user wrote in its address."""
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number
+        return None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
 def _under(url: str, root: str) -> str | None:
     """The rest of ``url`` after the Space root ``root`` (scheme and host compared without case, the path
     prefix exactly), or ``None`` when ``url`` is not under it."""
     u, r = urlsplit(url), urlsplit(root.rstrip("/"))
-    if (u.scheme.lower(), u.netloc.lower()) != (r.scheme.lower(), r.netloc.lower()):
+    if _origin(u) is None or _origin(u) != _origin(r):
         return None
     prefix = r.path.rstrip("/")
     if u.path != prefix and not u.path.startswith(prefix + "/"):
@@ -307,11 +317,11 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=", public
     if parts.scheme not in ("http", "https"):
         raise StreamError("the Space returned an image URL that is not http(s)")
     if _under(url, base) is not None:
-        return url
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # credentials go by login
     rest = _under(url, public) if public else None
     if rest is not None:
         return base.rstrip("/") + rest
-    if parts.netloc.lower() == urlsplit(base).netloc.lower():
+    if _origin(parts) == _origin(urlsplit(base)):
         raise StreamError("the Space pointed an image outside its own address; refused")
     raise StreamError(f"the Space pointed an image at another host ({one_line(parts.hostname or '?', 80)}); "
                       "refused")

@@ -10,6 +10,7 @@ session closes with :func:`aclose`, or by itself when ``asyncio.run`` shuts the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -98,6 +99,10 @@ class HttpSession:
         # URL prefix → the bearer token its requests carry (an HF token, set per call by the Spaces layer,
         # read here only, so every request under that prefix, and no other, is sent as the account)
         self.credentials: dict[str, str] = {}
+        # URL prefix → the ``Authorization: Basic`` of a user:password the user wrote in that server's URL
+        # (one's own server behind basic auth): sent under that prefix only (a stricter scope than the
+        # origin), on the first hop only, for as long as the session lives, as a browser remembers it
+        self.logins: dict[str, str] = {}
         self._kept: dict[str, Kept] = {}
 
     @property
@@ -117,6 +122,7 @@ class HttpSession:
             await state.aclose()
         await self.http.close()
         self.credentials.clear()
+        self.logins.clear()
 
     def authorize(self, base: str, token: str | None) -> None:
         """Requests under ``base`` carry ``Authorization: Bearer token`` (``None``: no longer)."""
@@ -125,9 +131,18 @@ class HttpSession:
         else:
             self.credentials.pop(base.rstrip("/"), None)
 
+    def login(self, base: str, user: str, password: str) -> None:
+        """Requests under ``base`` carry ``user:password`` as basic auth, before any token."""
+        # RFC 7617 in UTF-8, written out: aiohttp's BasicAuth is deprecated and encode_basic_auth is 3.13+
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self.logins[base.rstrip("/")] = f"Basic {token}"
+
     def _authorization(self, url: str) -> dict[str, str]:
+        for base, value in self.logins.items():  # the user's own words for this server come first
+            if _within(url, base):
+                return {"authorization": value}
         for base, token in self.credentials.items():
-            if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+            if _within(url, base):
                 return {"authorization": f"Bearer {token}"}
         return {}
 
@@ -141,7 +156,9 @@ class HttpSession:
             kwargs["data"] = io.BytesIO(raw) if len(raw) > LARGE_BODY else raw
             kwargs["headers"] = {"content-type": "application/json", **kwargs.get("headers", {})}
         target = URL(url, encoded=True) if "%" in url else URL(url)
-        if self.credentials:  # the account's token, on the first hop only: never on a redirect
+        if target.user is not None:  # credentials go by login(), never from a URL a Space wrote
+            target = target.with_user(None)
+        if self.credentials or self.logins:  # the account's token, on the first hop only: never on a redirect
             auth = self._authorization(url)
             if auth and "authorization" not in {k.lower() for k in kwargs.get("headers", {})}:
                 kwargs["headers"] = {**kwargs.get("headers", {}), **auth}
@@ -244,6 +261,10 @@ async def _closer(session: HttpSession) -> AsyncIterator[None]:
         yield
     finally:
         await session.close()
+
+
+def _within(url: str, base: str) -> bool:
+    return url == base or url.startswith(base + "/") or url.startswith(base + "?")
 
 
 async def get_session() -> HttpSession:

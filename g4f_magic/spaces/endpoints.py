@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
-           "PREDICT_PATH", "SPACE_CONCURRENCY", "masked"]
+           "PREDICT_PATH", "SPACE_CONCURRENCY", "masked", "without_login"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
@@ -34,6 +34,20 @@ def masked(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def without_login(url: str, logins: dict[str, tuple[str, str]]) -> str:
+    """``url`` without the user:password written in it, which goes into ``logins`` under the bare URL:
+    the session sends it under that URL only (``HttpSession.login``), so it never travels inside a URL
+    that a result, a log line or a label could show."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=host))
+    logins[bare] = (unquote(user), unquote(password))
+    return bare
 
 
 def check_base_url(url: str, name: str = "endpoint", show: bool = True) -> str:
@@ -85,3 +99,13 @@ class Endpoints:
     # the routes' URLs the user set by hand (api_url, flux_dev_url, url_flux): the user chose where those go
     chosen: frozenset[str] = frozenset()
     gateway: str | None = None  # G4F_MAGIC_ENDPOINT or endpoint=, when every request goes through one
+
+    def bare(self, logins: dict[str, tuple[str, str]]) -> Endpoints:
+        """These endpoints with every user:password taken out of their URLs, into ``logins``."""
+        def b(url: str) -> str:
+            return without_login(url, logins)
+
+        return Endpoints(
+            b(self.hub), b(self.janus), b(self.flux_dev), b(self.flux_predict), b(self.referer),
+            frozenset(map(b, self.tokenless)), {b(k): b(v) for k, v in self.public.items()},
+            frozenset(map(b, self.chosen)), b(self.gateway) if self.gateway else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
 from ..errors import G4FError, InvalidOption, ModelNotFound
@@ -23,6 +24,7 @@ from .endpoints import (
     gateway_from_env,
     space_root,
     through_gateway,
+    without_login,
 )
 from .flows import FLOWS, Call
 from .identity import HFToken, find_hf_token, is_hf_token
@@ -230,9 +232,12 @@ class DeepseekAI_JanusPro7b:
                 or not 1 <= space_concurrency <= 64:
             raise InvalidOption(f"space_concurrency must be a whole number from 1 to 64; got {space_concurrency!r}")
         ends = cls.endpoints(endpoint, hub_url, api_url, flux_dev_url, url_flux)
-        return Access(ends, tuple(cls.mirrors(model.route, ends, mirrors)), proxy=proxy, cookies=cookies,
-                      api_key=api_key, zerogpu_uuid=zerogpu_uuid, hf_token=account, hf_token_to=hf_token_to,
-                      timeout=timeout, concurrency=space_concurrency)
+        logins: dict[str, tuple[str, str]] = {}  # one's own server behind basic auth: by origin, out of its URLs
+        found = tuple(replace(m, base=without_login(m.base, logins)) for m in cls.mirrors(model.route, ends, mirrors))
+        return Access(ends.bare(logins), found, proxy=proxy, cookies=cookies, api_key=api_key,
+                      zerogpu_uuid=zerogpu_uuid, hf_token=account,
+                      hf_token_to=frozenset(without_login(u, logins) for u in hf_token_to),
+                      timeout=timeout, concurrency=space_concurrency, logins=tuple(logins.items()))
 
     @classmethod
     async def create_async_generator(
@@ -276,8 +281,11 @@ class DeepseekAI_JanusPro7b:
         when one is gone, paused, asleep or full before it answered. Nothing is checked again here.
         ``deadline``: the run's own, when what follows (the image downloads) must fit in it too."""
         mirrors = access.mirrors
+        session = await get_session()
+        for url, (user, password) in access.logins:
+            session.login(space_root(url), user, password)
         call = Call(
-            session=await get_session(), endpoints=access.endpoints, public=access.endpoints.public,
+            session=session, endpoints=access.endpoints, public=access.endpoints.public,
             deadline=deadline or Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
             zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
             own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=access.concurrency,

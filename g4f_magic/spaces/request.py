@@ -142,6 +142,8 @@ class Access:
     hf_token_to: frozenset[str] = frozenset()  # servers set by hand that the user lets have the HF token
     timeout: float | None = DEFAULT_TIMEOUT
     concurrency: int = SPACE_CONCURRENCY
+    # (bare URL, (user, password)) written in a URL set by hand: sent to that origin only, never shown
+    logins: tuple[tuple[str, tuple[str, str]], ...] = field(default=(), repr=False)
 
     @property
     def space(self) -> str:

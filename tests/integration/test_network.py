@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from helpers import FLUX_DEV, HUB, collect
-from leakscan import TOKEN
+from leakscan import TOKEN, secret
 from PIL import Image
 
 from g4f_magic import ImageResponse, fetch_image
@@ -148,3 +148,48 @@ async def test_a_space_url_set_by_hand_gets_no_hub_token(space: LocalSpace, endp
     # with its own hub named too, the user vouches for the pair: the token is fetched and sent
     assert image_urls(await collect("flux", "a storm", flux_dev_url=own, hub_url=f"{endpoint}/{HUB}", seed=2))
     assert space.requests(path="/gradio_api/queue/join")[-1].headers["x-zerogpu-token"] == space.tokens_issued[-1]
+
+
+# -- one's own server behind basic auth (issue #23, item 6) ---------------------------------------
+BASIC_PASSWORD = secret("basic_pw") + ":@/"  # a password with the characters a URL must encode; scanned for leaks
+
+
+def _with_login(url: str, user: str, password: str) -> str:
+    from urllib.parse import quote
+
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
+
+
+async def test_ones_own_server_behind_basic_auth_gets_its_login_and_nothing_shows_it(
+        space: LocalSpace, endpoint: str) -> None:
+    import base64
+
+    space.basic = f"alice:{BASIC_PASSWORD}"
+    own = _with_login(f"{endpoint}/{FLUX_DEV}", "alice", BASIC_PASSWORD)
+    events = await collect("flux", "a storm", flux_dev_url=own, seed=1, api_key=TOKEN)
+    [url] = image_urls(events)  # its own image, built by the server without the login: not "another host"
+    assert "alice" not in url and url.startswith(f"{endpoint}/{FLUX_DEV}/")
+    assert not [e for e in events if "alice" in repr(e) or "***" in repr(e)]
+    data, mime = await fetch_image(url)  # the download goes with the login too
+    assert mime.startswith("image/") and data
+    login = "Basic " + base64.b64encode(f"alice:{BASIC_PASSWORD}".encode()).decode()
+    assert space.received and all(r.headers.get("authorization") == login for r in space.received)
+    assert {r.host for r in space.received} == {FLUX_DEV}  # the hub is not asked for one's own server
+    # the same server without the login (a session that never had it): the proxy's refusal, in one line
+    with pytest.raises(ResponseStatusError) as info:
+        bare = f"{endpoint}/{FLUX_DEV}"
+        await asyncio.to_thread(asyncio.run, collect("flux", "a storm", flux_dev_url=bare, seed=2))
+    assert info.value.status == 401 and "\n" not in str(info.value)
+
+
+async def test_a_login_goes_to_its_server_only(space: LocalSpace, endpoint: str) -> None:
+    """Its server's images, yes; the hub and the official Space the run falls back to, never (the local
+    Space serves them all on one origin, so this holds the login to its server's own URL prefix)."""
+    own = _with_login(f"{endpoint}/{FLUX_DEV}", "alice", BASIC_PASSWORD)
+    space.down[FLUX_DEV] = "gone"
+    events = await collect("flux-dev", "a storm", mirrors={"flux-dev": [own]}, seed=3)
+    [handover] = [e.status for e in events if getattr(e, "kind", "") == "mirror"]
+    assert "alice" not in handover and BASIC_PASSWORD not in handover
+    others = [r for r in space.received if r.host != FLUX_DEV]
+    assert others and not [r for r in others if r.headers.get("authorization", "").startswith("Basic")]

@@ -166,6 +166,16 @@ def test_file_urls() -> None:
     assert image_urls(gallery, base) == tuple(f"{base}/{i}.webp" for i in range(5))
 
 
+def test_an_image_url_is_compared_by_origin_and_never_carries_a_login() -> None:
+    base = "https://own.example"  # one's own server behind basic auth: the login goes by the session, not here
+    assert file_url({"url": "https://OWN.example:443/f.png"}, base) == "https://OWN.example:443/f.png"
+    assert file_url({"url": "https://eve:pw@own.example/f.png"}, base) == "https://own.example/f.png"
+    with pytest.raises(StreamError, match="another host"):
+        file_url({"url": "https://own.example:8443/f.png"}, base)
+    with pytest.raises(StreamError, match="another host"):
+        file_url({"url": "https://own.example:x/f.png"}, base)
+
+
 def test_a_gateway_maps_the_spaces_own_urls_and_nothing_else() -> None:
     base, public = f"http://127.0.0.1:7860/{FLUX_DEV}", f"https://{FLUX_DEV}"
     own = f"{public}/gradio_api/file=/tmp/a.webp?x=1"

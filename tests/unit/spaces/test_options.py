@@ -127,3 +127,16 @@ def test_credentials_in_a_url_are_masked_wherever_it_is_shown() -> None:
     with pytest.raises(InvalidOption) as bad:
         check_base_url("ftp://me:s3cret@own.example", "flux_dev_url")
     assert "s3cret" not in str(bad.value) and "me" not in str(bad.value).split("got")[1]
+
+
+def test_a_login_in_a_url_leaves_every_url_of_the_access() -> None:
+    """The user:password goes to the session by URL (HttpSession.login); no URL the Access holds keeps it."""
+    from g4f_magic.spaces.providers import G4F
+
+    own = "https://me:s3cr%40t@own.example:8443/flux"
+    access = G4F.access(G4F.model("flux-dev"), flux_dev_url=own, mirrors={"flux-dev": ["http://you:pw@two.example"]},
+                        send_hf_token_to=[own])
+    assert access.logins == (("https://own.example:8443/flux", ("me", "s3cr@t")), ("http://two.example", ("you", "pw")))
+    assert [m.base for m in access.mirrors] == ["https://own.example:8443/flux", "http://two.example"]
+    assert access.hf_token_to == frozenset({"https://own.example:8443/flux"})
+    assert "s3cr" not in repr(access) and "@" not in repr(access.endpoints)
