@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import logging
+import sys
 import time
 import weakref
 from typing import Any, AsyncIterator, Callable, Mapping, Protocol, TypeVar
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)  # DEBUG: each request, its status and time (n
 MAX_JSON_BODY = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
+# asyncio leaves a TLS socket open when a loop ends during its shutdown (python/cpython#118960)
+_SSL_LEAKS = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)
 LARGE_BODY = 1024 * 1024  # aiohttp's threshold for its "may block the loop" warning
 _NO_JSON = object()
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -93,6 +96,11 @@ class HttpSession:
 
     def __init__(self) -> None:
         self.http = aiohttp.ClientSession(
+            # A request given up over TLS (a Stop while a join's reply is in flight) starts a polite TLS
+            # shutdown that the loop's end cuts short, leaving its socket open; with this aiohttp aborts such
+            # transports when the session closes. CPython fixed the leak itself in 3.12.8 and 3.13.1
+            # (python/cpython#118960), where aiohttp refuses the flag with a warning.
+            connector=aiohttp.TCPConnector(enable_cleanup_closed=_SSL_LEAKS),
             cookie_jar=aiohttp.DummyCookieJar(),  # cookies go only where we put them by hand
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         )

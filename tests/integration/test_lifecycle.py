@@ -146,6 +146,44 @@ def test_a_run_stopped_mid_stream_over_tls_leaves_no_socket_open(thread_space: A
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
+@pytest.mark.parametrize("fault", ["join_slow_reply", "join_slow"])
+def test_a_stop_while_the_first_join_is_in_flight_over_tls_leaves_no_socket_open(
+        thread_space: Any, monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    """Stop before the Space has answered the first join (its reply in flight, or the join itself still
+    arriving): no transport outlives ``asyncio.run``."""
+    import gc
+    import time
+    import warnings
+
+    from netproxy import proxy_in_thread, upstream_of
+
+    def joins() -> int:
+        return sum(r.path.endswith("/queue/join") for r in thread_space.received)
+
+    async def stop_during_join() -> None:
+        before = joins()
+        task = asyncio.ensure_future(collect("flux", "x", seed=1))
+        started = time.monotonic()
+        while joins() == before and time.monotonic() - started < 10:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # the reply (or the rest of the join) on its way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    gc.collect()
+    with proxy_in_thread(upstream_of(thread_space.url)) as (url, _):
+        thread_space.https_fronts.add(url.split("://", 1)[1])
+        monkeypatch.setenv(g4f_magic.ENV_VAR, url)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            for _ in range(3):
+                thread_space.arm(fault)
+                asyncio.run(stop_during_join())
+                gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
 async def test_calls_go_through_the_proxy(space: LocalSpace, endpoint: str) -> None:
     proxy = LoopbackProxy()
     async with proxy as proxy_url:
