@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from ..errors import G4FError
+from ..errors import G4FError, one_line
 from ..media import EXTENSIONS, image_mime
+from ..untrusted_json import read_json
 
 try:  # a writer holds a lock on its temporary file while it writes: a free lock means a dead writer
     import fcntl
@@ -301,10 +302,12 @@ def _decode(raw: bytes) -> Entry:
     head, sep, body = raw.partition(b"\n")
     if not sep:
         raise ValueError("no header")
-    header = json.loads(head)
+    header = read_json(head, "its header")
+    if not isinstance(header, dict):
+        raise TypeError("its header is not an object")
     if header.get("v") != VERSION:
-        raise ValueError(f"version {header.get('v')!r}")
-    if not isinstance(header, dict) or not isinstance(header.get("parts"), list):
+        raise ValueError(f"version {one_line(header.get('v'), 20)}")
+    if not isinstance(header.get("parts"), list):
         raise TypeError("no parts")
     parts, at = [], 0
     for p in header["parts"]:

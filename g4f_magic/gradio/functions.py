@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import G4FError, GenerationError, ResponseStatusError, ResultShapeError, SpaceUnavailable
+from ..errors import G4FError, GenerationError, ResponseStatusError, ResultShapeError, SpaceUnavailable, one_line
+from ..untrusted_json import is_int
 
 __all__ = ["Fn", "JANUS_CHAT", "JANUS_IMAGE", "FLUX_INFER", "PREDICT_INFER", "SCHNELL_INFER", "may_have_moved",
            "from_config"]
@@ -52,19 +53,21 @@ def from_config(config: Any, wanted: Fn) -> tuple[Fn, list[str]] | None:
     """The function named like ``wanted`` in a Gradio ``/config``, with its inputs' labels."""
     if not isinstance(config, dict) or not isinstance(config.get("dependencies"), list):
         return None
-    components = {c.get("id"): c for c in config.get("components", []) if isinstance(c, dict)}
+    listed = config.get("components")
+    components = {c["id"]: c for c in listed if isinstance(c, dict) and is_int(c.get("id"))} \
+        if isinstance(listed, list) else {}
     for position, dep in enumerate(config["dependencies"]):
         if not isinstance(dep, dict) or dep.get("api_name") != wanted.name:
             continue
-        index = dep.get("id") if isinstance(dep.get("id"), int) else position
-        targets = dep.get("targets") or []
-        first = targets[0] if targets else None
-        trigger = first[0] if isinstance(first, list) and first else first if isinstance(first, int) else None
-        inputs = [i for i in dep.get("inputs", []) if isinstance(i, int)]
+        index = dep.get("id") if is_int(dep.get("id")) else position
+        targets = dep.get("targets")
+        first = targets[0] if isinstance(targets, list) and targets else None
+        trigger = first[0] if isinstance(first, list) and first else first
+        inputs = [i for i in dep["inputs"] if is_int(i)] if isinstance(dep.get("inputs"), list) else []
         labels = []
         for n, ident in enumerate(inputs, 1):
-            props = components.get(ident, {}).get("props", {})
+            props = components.get(ident, {}).get("props")
             label = props.get("label") if isinstance(props, dict) else None
-            labels.append(str(label) if label else f"input {n}")
-        return Fn(wanted.name, index, trigger if isinstance(trigger, int) else None, len(inputs)), labels
+            labels.append(one_line(label, 80) if isinstance(label, str) and label else f"input {n}")
+        return Fn(wanted.name, index, trigger if is_int(trigger) else None, len(inputs)), labels
     return None

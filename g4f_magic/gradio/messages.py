@@ -12,7 +12,6 @@ last full value of each output and sends it on completion (observed on Gradio 4.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from ..errors import GenerationError, ResultShapeError, StreamError, one_line
 from ..events import Reasoning
+from ..untrusted_json import is_int, read_json
 
 __all__ = [
     "Generating",
@@ -114,10 +114,10 @@ def _fmt_num(x: float) -> str:
 def queue_message(payload: str) -> dict[str, Any] | None:
     """One SSE ``data`` payload of the queue stream as a message; None for ``null``."""
     try:
-        msg = json.loads(payload)
-    except ValueError as exc:
-        raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc
-    except RecursionError:
+        msg = read_json(payload)
+    except StreamError as exc:
+        if isinstance(exc.__cause__, ValueError):
+            raise StreamError(f"the Space sent malformed JSON: {one_line(payload, 80)!r}") from exc.__cause__
         raise StreamError("the Space sent a message nested too deeply to read") from None
     if msg is not None and not isinstance(msg, dict):
         raise StreamError(f"the Space sent a {type(msg).__name__} where a message belongs")
@@ -193,8 +193,8 @@ class QueueDecoder:
         rank = msg.get("rank")
         size = msg.get("queue_size")
         eta = _num(msg.get("rank_eta"))
-        pos = rank + 1 if isinstance(rank, int) and not isinstance(rank, bool) else None
-        qsize = size if isinstance(size, int) and not isinstance(size, bool) else None
+        pos = rank + 1 if is_int(rank) else None
+        qsize = size if is_int(size) else None
         text = "In queue"
         if pos is not None:
             text = f"In queue: position {pos}" + (f" of {qsize}" if qsize else "")

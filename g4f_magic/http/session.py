@@ -25,6 +25,7 @@ from yarl import URL
 
 from ..errors import ResponseStatusError, StreamError, one_line
 from ..media import MAX_IMAGE_BYTES, image_mime
+from ..untrusted_json import read_json
 from .body import read_body
 from .deadline import Deadline
 from .sse import SSEDecoder, SSEEvent
@@ -57,10 +58,12 @@ DRAIN_GRACE = 1.0
 
 def _loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        return read_json(raw)
+    except StreamError as exc:
+        if not isinstance(exc.__cause__, ValueError):
+            raise StreamError("the reply is nested too deeply to read") from None
         kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "malformed JSON"
-        raise StreamError(f"expected JSON, got {kind}") from exc
+        raise StreamError(f"expected JSON, got {kind}") from exc.__cause__
 
 
 def _same_origin(a: URL, b: URL) -> bool:

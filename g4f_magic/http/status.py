@@ -4,11 +4,10 @@ The server's own words stay on the error (``said``): ZeroGPU's refusals are read
 
 from __future__ import annotations
 
-import json
-
 import aiohttp
 
-from ..errors import G4FError, ResponseStatusError, SpaceUnavailable, one_line
+from ..errors import G4FError, ResponseStatusError, SpaceUnavailable, StreamError, one_line
+from ..untrusted_json import read_json
 from .body import read_body
 
 __all__ = ["status_error", "raise_for_status", "MAX_ERROR_BODY", "IN_WORDS"]
@@ -51,8 +50,8 @@ def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4F
     message: str | None = None
     if not is_html:
         try:
-            body = json.loads(text)
-        except ValueError:
+            body = read_json(text)
+        except StreamError:  # not JSON, or JSON too deep to trust: the text itself is the message
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("detail"), dict):  # Gradio's auth: {"detail": {"error": "Not authenticated"}}

@@ -18,6 +18,7 @@ from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reaso
 from ..gradio.calls import GradioCall
 from ..gradio.functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn
 from ..gradio.messages import Completed, Generating
+from ..untrusted_json import is_int
 from .endpoints import Endpoints, space_root
 from .identity import HFToken
 from .mirrors import Mirror
@@ -239,7 +240,7 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
                 urls = call.image_urls(item.data[0], base)
                 used = item.data[1]
                 yield call.finished()
-                yield ImageResponse(urls, prompt, request.model.name, used if _is_int(used) else seed, request.width,
+                yield ImageResponse(urls, prompt, request.model.name, used if is_int(used) else seed, request.width,
                                     request.height)
 
     async for event in call.renewing(space, base, headers, lambda: call.relocated(base, fn, attempt)):
@@ -262,10 +263,6 @@ async def _settled(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], sec
     finally:
         timer.cancel()
         task.remove_done_callback(wake)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
@@ -302,7 +299,7 @@ async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncIter
         if not isinstance(data, list) or not data:  # upstream reads data[0] only; a seed may follow it
             raise ResultShapeError("the Space replied without an image")
         urls = call.image_urls(data[0], base, file_route="file=")
-        used = data[1] if len(data) > 1 and _is_int(data[1]) else seed
+        used = data[1] if len(data) > 1 and is_int(data[1]) else seed
         yield call.finished()  # one order on every route: Finished, then the image
         yield ImageResponse(urls, prompt, model, used, width, height)
 
