@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test unit conformance demo bench fuzz soak guards space chromium clean
+.PHONY: test unit conformance demo bench fuzz soak guards space chromium proxies clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ chromium:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || { echo "could not install chromium: run 'apt-get install chromium' as root, then make test"; exit 1; }
+
+# The proxy matrix (tests/contract/test_contract_fronts.py) runs Debian's own nginx and HAProxy.
+proxies:
+	@test -x /usr/sbin/nginx -a -x /usr/sbin/haproxy || { echo "installing Debian's nginx and haproxy for the proxy matrix"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    nginx-light haproxy >/dev/null && \
+	  for s in nginx haproxy; do invoke-rc.d $$s stop >/dev/null 2>&1 || true; done; } \
+	  || { echo "could not install nginx and haproxy: run 'apt-get install nginx-light haproxy' as root"; exit 1; }
 
 test: $(STAMP) chromium
 	$(PY) -m pytest
@@ -49,7 +57,7 @@ $(GRADIO4)/.installed:
 	$(GRADIO4)/bin/python -m pip install -q $(GRADIO4_PINS) $(SPACES)
 	touch $@
 
-conformance: $(STAMP) $(GRADIO5)/.installed $(GRADIO4)/.installed
+conformance: $(STAMP) proxies $(GRADIO5)/.installed $(GRADIO4)/.installed
 	@for py in $(PY) $(GRADIO5)/bin/python $(GRADIO4)/bin/python; do \
 	  G4F_GRADIO_PYTHON=$$py $(PY) -m pytest tests/contract || exit 1; \
 	done

@@ -18,6 +18,12 @@ IN_WORDS = {
     407: "the proxy wants credentials (407 Proxy Authentication Required): put user:password in the proxy URL",
     413: "the request is larger than the server, or a proxy in front of it, accepts (413 Payload Too Large)",
 }
+# statuses said in words when they come with a page rather than the server's JSON (Gradio's own 401 says
+# "Not authenticated"; a reverse proxy's basic auth answers with its HTML page)
+IN_WORDS_FOR_A_PAGE = {
+    401: "the server, or a proxy in front of it, wants a login (401 Unauthorized): put user:password in its "
+         "URL, https://user:password@host",
+}
 
 
 def _last_line_of_traceback(text: str) -> str:
@@ -67,6 +73,8 @@ def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4F
     if status in IN_WORDS:
         words = IN_WORDS[status] + (f"; it says: {one_line(message, 120)}" if message else "")
         return ResponseStatusError(words, status).saying(said)
+    if message is None and is_html and status in IN_WORDS_FOR_A_PAGE:
+        return ResponseStatusError(IN_WORDS_FOR_A_PAGE[status], status).saying(said)
     if message is None:
         message = _describe_html(text) if is_html else _last_line_of_traceback(text)
     message = one_line(message) or (reason or "no details")

@@ -180,7 +180,9 @@ async def test_ones_own_server_behind_basic_auth_gets_its_login_and_nothing_show
     with pytest.raises(ResponseStatusError) as info:
         bare = f"{endpoint}/{FLUX_DEV}"
         await asyncio.to_thread(asyncio.run, collect("flux", "a storm", flux_dev_url=bare, seed=2))
-    assert info.value.status == 401 and "\n" not in str(info.value)
+    assert info.value.status == 401 and str(info.value) == (
+        "the server, or a proxy in front of it, wants a login (401 Unauthorized): put user:password in its URL, "
+        "https://user:password@host")
 
 
 async def test_a_login_goes_to_its_server_only(space: LocalSpace, endpoint: str) -> None:

@@ -23,6 +23,10 @@ NGINX_413 = b"<html><head><title>413 Request Entity Too Large</title></head><bod
      "the request is larger than the server, or a proxy in front of it, accepts (413 Payload Too Large); "
      "it says: upload too big"),
     (404, NGINX_413.replace(b"413", b"404"), "text/html", "Response 404: HTML content"),
+    (401, NGINX_413.replace(b"413 Request Entity Too Large", b"401 Authorization Required"), "text/html",
+     "the server, or a proxy in front of it, wants a login (401 Unauthorized): put user:password in its URL, "
+     "https://user:password@host"),
+    (401, b'{"detail": "Not authenticated"}', "application/json", "Response 401: Not authenticated"),  # Gradio's
 ])
 def test_a_proxy_refusal_and_the_body_limit_are_said_in_words(status: int, body: bytes, ctype: str, line: str) -> None:
     error = status_error(status, None, ctype, body)
