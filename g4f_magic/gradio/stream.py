@@ -78,6 +78,7 @@ class SharedStream:
         self.known = False  # the Space knows this session hash (an event of it completed)
         # stopped while another event of its function ran beside it: cancelled once it runs alone
         self.deferred: dict[str, int] = {}
+        self.concurrent: set[int] = set()  # functions seen (or said) to run several events at once
         self.opened = 0  # streams opened, for tests and benchmarks
         self.early_opens = 0  # of which opened alongside a join, before its reply
         self.retired = False  # closed on purpose: new runs go to a new stream
@@ -100,15 +101,20 @@ class SharedStream:
     def joined(self) -> None:
         """A join sent after :meth:`joining` failed, or its run was stopped: nobody will listen for it."""
         self.expecting -= 1
+        if self.deferred:
+            self._run_alone()
         if not self.listeners and not self.abandoned and not self.expecting and self._pump is not None \
                 and not self._pump.done():
             self.close_stream()  # opened early for a join that failed: nothing else would end it
 
-    def listen(self, event_id: str, fn_index: int, joined: bool = False) -> asyncio.Queue[Any]:
+    def listen(self, event_id: str, fn_index: int, joined: bool = False, several: bool = False) -> asyncio.Queue[Any]:
         """The queue that receives ``event_id``'s messages (dicts), or an exception for all of them;
-        ``joined``: its join was announced by :meth:`joining`."""
+        ``joined``: its join was announced by :meth:`joining`; ``several``: the server is known to run
+        several events of the function at once."""
         if joined:
             self.expecting -= 1
+        if several:
+            self.concurrent.add(fn_index)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
@@ -303,6 +309,9 @@ class SharedStream:
 
     def _deliver(self, eid: str, msg: dict[str, Any]) -> None:
         if msg.get("msg") == "process_starts":
+            fn = self.fns.get(eid)
+            if any(self.fns.get(e) == fn for e in self.started):
+                self.concurrent.add(fn)  # type: ignore[arg-type]  # this Space runs several of them at once
             self.started.add(eid)
         self.heard.add(eid)
         self.listeners[eid].put_nowait(msg)
@@ -311,18 +320,30 @@ class SharedStream:
         for queue in self.listeners.values():
             queue.put_nowait(exc)
 
+    def _alone(self, event_id: str, fn_index: int) -> bool:
+        """Whether ``/cancel`` for ``event_id`` can take no other event: no other event of its function has
+        started here, and, on a Space that runs several of them at once (seen so, or said so by
+        ``space_concurrency``), none is queued or joining either: one of those may start at the Space
+        before its "process_starts" is read here (seen through nginx over TLS: the /cancel sent as the first
+        siblings finished took the next one, just started). A Space that runs one at a time, as every
+        ZeroGPU Space does, starts a queued one only after the stopped one ended: it is cancelled at once."""
+        others = self.listeners if fn_index in self.concurrent else self.started
+        if any(self.fns.get(e) == fn_index for e in others if e != event_id):
+            return False
+        return fn_index not in self.concurrent or not self.expecting
+
     def _cancel_alone(self, event_id: str, fn_index: int) -> None:
         """``/cancel`` for a stopped event that runs; Gradio cancels every running task of the function in
-        the session, so while another of them runs (a server with ``concurrency_limit > 1``) it waits."""
-        if any(self.fns.get(e) == fn_index for e in self.started if e != event_id):
-            self.deferred[event_id] = fn_index
-        else:
+        the session, so while another of them may run (a server with ``concurrency_limit > 1``) it waits."""
+        if self._alone(event_id, fn_index):
             self._cancel(event_id, fn_index)
+        else:
+            self.deferred[event_id] = fn_index
 
     def _run_alone(self) -> None:
-        """A run of the stream left: cancel the stopped events that now run alone."""
+        """A run of the stream left, or a join came back: cancel the stopped events now alone."""
         for event_id, fn in list(self.deferred.items()):
-            if not any(self.fns.get(e) == fn for e in self.started):
+            if self._alone(event_id, fn):
                 del self.deferred[event_id]
                 self._cancel(event_id, fn)
 

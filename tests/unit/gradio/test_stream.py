@@ -132,6 +132,68 @@ async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancell
     await stream.aclose()
 
 
+async def test_on_a_space_seen_running_several_a_queued_sibling_keeps_the_cancel_waiting() -> None:
+    """The race the proxy matrix found: a, b, c run at once, d is queued; a is stopped. When b and c end,
+    the Space starts d at once, before its process_starts is read here: a /cancel then would stop d too.
+    So on a Space seen running several, a stopped run waits for every sibling, queued ones included."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = EndlessSession([msg("process_starts", e) for e in "abc"] + [msg("estimation", "d", rank=0)])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    queues = {e: stream.listen(e, 2) for e in "abcd"}
+    for e in "abcd":
+        await asyncio.wait_for(queues[e].get(), 5)
+    assert stream.concurrent == {2}
+    stream.leave("a", False)
+    stream.leave("b", True)
+    stream.leave("c", True)  # nothing of a's function has started here now, but d is queued behind them
+    await asyncio.sleep(0.05)
+    assert session.posts == [] and stream.deferred == {"a": 2}
+    stream.leave("d", True)
+    for _ in range(100):
+        if session.posts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.posts == [{"session_hash": "hash", "fn_index": 2, "event_id": "a"}]
+    await stream.aclose()
+
+
+async def test_a_stopped_queued_run_that_starts_first_waits_when_the_user_said_the_server_runs_several() -> None:
+    """The other order, also seen through nginx: the stopped run's process_starts is read before its
+    siblings', so nothing here has seen two at once yet. ``space_concurrency`` above the default says so."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = EndlessSession([msg("estimation", "c", rank=2)], [msg("process_starts", e) for e in "cab"])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    queues = {e: stream.listen(e, 2, several=True) for e in "abc"}
+    await asyncio.wait_for(queues["c"].get(), 5)
+    stream.leave("c", False)  # stopped while queued
+    await asyncio.sleep(0.05)
+    assert stream.abandoned == {"c": 2}
+    stream._dispatch('{"msg": "process_starts", "event_id": "c"}')  # it starts, a and b with it
+    assert session.posts == [] and stream.deferred == {"c": 2}
+    await stream.aclose()
+
+
+async def test_on_a_space_that_runs_one_at_a_time_the_running_run_is_cancelled_at_once() -> None:
+    """A ZeroGPU Space runs one event at a time: the queued sibling starts only after the stopped one ended."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = EndlessSession([msg("process_starts", "a"), msg("estimation", "b", rank=0)])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    a, b = stream.listen("a", 2), stream.listen("b", 2)
+    for queue in (a, b):
+        await asyncio.wait_for(queue.get(), 5)
+    stream.leave("a", False)
+    for _ in range(100):
+        if session.posts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.posts == [{"session_hash": "hash", "fn_index": 2, "event_id": "a"}] and not stream.concurrent
+    stream.leave("b", True)
+    await stream.aclose()
+
+
 async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
     from g4f_magic.gradio.stream import SharedStream
 
