@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 CHROMIUM := /usr/bin/chromium
 # `make demo` uses the bundled local Space; `make demo G4F_MAGIC_ENDPOINT=` talks to the real Spaces;
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
@@ -16,6 +17,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# the demo needs only the package and its demo extra (a kernel, nbclient, nbconvert), not the test tools
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 # Playwright cannot download its own browser here; the test drives Debian's.
 chromium:
@@ -62,7 +70,7 @@ conformance: $(STAMP) proxies $(GRADIO5)/.installed $(GRADIO4)/.installed
 	  G4F_GRADIO_PYTHON=$$py $(PY) -m pytest tests/contract || exit 1; \
 	done
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
 
 # Side-by-side figures (issue #6): installs the upstream provider beside ours, writes benchmarks/RESULTS.md.

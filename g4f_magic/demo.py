@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -44,6 +45,7 @@ def run(notebook: Path, out: Path, choice: str, timeout: float) -> Path:
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     out.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(notebook, as_version=4)
@@ -54,9 +56,18 @@ def run(notebook: Path, out: Path, choice: str, timeout: float) -> Path:
             os.environ.pop(ENV_VAR, None)
             print("no endpoint: talking to the real Hugging Face Spaces", flush=True)
         started = time.monotonic()
+        # the kernel on local sockets (ipc), not TCP: nothing else on the machine can reach it, and
+        # ipykernel has no reason to warn that its TCP traffic is not encrypted
+        # (as configuration, so that nbclient still makes the kernel, and shuts it down on every exit)
+        # (its socket files by absolute path: the kernel runs in the output folder, this process elsewhere)
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        sockets = tempfile.TemporaryDirectory(prefix="g4f-demo-kernel-")
+        config.KernelManager.ip = os.path.join(sockets.name, "kernel")
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": str(out)}})
-        client.execute()
+                                resources={"metadata": {"path": str(out)}}, config=config)
+        with sockets:
+            client.execute()
         print(f"executed {notebook.name} in {time.monotonic() - started:.1f}s", flush=True)
     executed = out / notebook.name
     nbformat.write(nb, executed)
@@ -66,6 +77,19 @@ def run(notebook: Path, out: Path, choice: str, timeout: float) -> Path:
     return html
 
 
+def _missing() -> list[str]:
+    """The demo extra's packages this Python cannot import (a wheel installed without ``[demo]``)."""
+    import importlib
+
+    gone = []
+    for name in ("nbformat", "nbclient", "nbconvert", "ipykernel"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            gone.append(name)
+    return gone
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m g4f_magic.demo", description=__doc__)
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
@@ -73,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per cell")
     parser.add_argument("--real", action="store_true", help="the real Spaces (needs internet)")
     args = parser.parse_args(argv)
+    missing = _missing()
+    if missing:
+        print(f"the demo runs a notebook, which needs the demo extra: pip install 'g4f_magic[demo]' "
+              f"({', '.join(missing)} not installed)", file=sys.stderr)
+        return 2
     choice = "" if args.real else (os.environ.get(ENV_VAR) or "local")
     try:
         html = run(args.notebook, args.out, choice, args.timeout)

@@ -61,6 +61,14 @@ class Kernel:
             except queue.Empty:
                 pass
 
+    def complete(self, code: str, cursor: int | None = None) -> list[tuple[str, str]]:
+        """A ``complete_request`` as JupyterLab sends it on Tab: (match, its type) from the reply."""
+        reply = self.kc.complete(code, len(code) if cursor is None else cursor, reply=True, timeout=30)
+        content = reply["content"]
+        types = {(t["start"], t["end"], t["text"]): t["type"]
+                 for t in content["metadata"].get("_jupyter_types_experimental", [])}
+        return [(m, types.get((content["cursor_start"], content["cursor_end"], m), "?")) for m in content["matches"]]
+
     def value(self, expr: str) -> str:
         content, out = self.run(f"print(repr({expr}))", timeout=30)
         assert content["status"] == "ok", content

@@ -127,9 +127,10 @@ class Job:
             if self.seed < 0 or last > hi:
                 many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
                 raise InvalidOption(f"seed {self.seed}{many}: {model} takes seeds from 0 to {hi}")
-        self._requests = {
-            model: Request.make(specs[model], self.prompt, aspect_ratio=self.aspect_ratio, width=self.width,
-                                height=self.height, steps=self.steps, guidance=self.guidance, names=OPTION_NAMES)
+        sizing = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height}
+        self._requests = {  # a fallback that takes no size stands in at its own size; the model itself is told
+            model: Request.make(specs[model], self.prompt, steps=self.steps, guidance=self.guidance, names=OPTION_NAMES,
+                                **(sizing if specs[model].sized or model == self.model else {}))
             for model in self.models}
         self._access = {}
 

@@ -33,8 +33,10 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         fallback = _standing_in(model, settings.get("fallback") or "", run.get("seed"), run.get("count") or 1)
     return Job(
         model=model, prompt=prompt,
-        aspect_ratio=pick("aspect_ratio") or "1:1",
-        width=run.get("width"), height=run.get("height"), seed=run.get("seed"), count=run.get("count") or 1,
+        # the setting's ratio is for the models that take one; a ratio given for this run is checked
+        aspect_ratio=run.get("aspect_ratio") or (settings.get("aspect_ratio") if _sized(model) else None) or "1:1",
+        width=run.get("width"), height=run.get("height"), seed=run.get("seed"),
+        count=1 if run.get("count") is None else run["count"],  # -n 0 is refused, not one image
         image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
         endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
         flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
@@ -59,6 +61,13 @@ def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[
 
     sweep = make_sweep(job_for, choices)
     return sweep if sweep is not None else job_for({k: v[0] for k, v in choices.items()})
+
+
+def _sized(model: str) -> bool:
+    try:
+        return G4F.model(model).sized
+    except G4FError:
+        return True  # the Job says what is wrong with the model
 
 
 def _standing_in(model: str, names: str, seed: int | None, count: int) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..http.session import Deadline, fetch_image
 from ..spaces.providers import G4F
 from ..spaces.request import Request
+from ..spaces.sizes import rounding
 from .availability import answered
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
@@ -112,6 +113,8 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
             view.preview(index, data, mime)
         elif isinstance(ev, ImageResponse):
             results = []
+            sent = job.request_for(model, seed)
+            rounded = rounding(job.width, job.height, (sent.width, sent.height)) if sent.model.sized else ""
             for url in ev.urls:
                 data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
                                                max_bytes=job.max_image_bytes)
@@ -119,7 +122,8 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                 checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
                 image = GeneratedImage(data, mime, url)
                 results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
-                                      elapsed=time.monotonic() - started, log=log, note="; ".join(handovers),
+                                      elapsed=time.monotonic() - started, log=log,
+                                      note="; ".join(x for x in (rounded, *handovers) if x),
                                       **job.knobs(model)))
             return results
     raise StreamError("the generation ended without an image")

@@ -8,14 +8,14 @@ import asyncio
 from typing import Any
 
 from ..engine.result import Result, ResultSet
+from .completion import matcher
 from .html import Display, result_bundle, result_line
-from .magic import G4FMagics, async_cell, completions, sync_cell
+from .magic import G4FMagics, async_cell, sync_cell
 from .runner import run_sync
 from .settings import extensions, values
 
 __all__ = ["load", "unload"]
 
-_COMPLETE_KEYS = ("%g4f", "%%g4f")
 _SHOWN = (Result, ResultSet)  # a SweepSet is a ResultSet
 
 
@@ -28,9 +28,8 @@ def load(ipython: Any) -> None:
         return
     magics = G4FMagics(shell=ipython)  # also joins ipython.configurables, so %config sees it
     ipython.register_magics(magics)
-    for key in _COMPLETE_KEYS:  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
-        ipython.set_hook("complete_command", lambda _shell, event: completions(magics, event.text_until_cursor),
-                         str_key=key)
+    magics.matcher = matcher(magics)  # Tab on a %g4f / %%g4f line: options, models, ratios, subcommands
+    ipython.Completer.custom_matchers.append(magics.matcher)
     # in a kernel, cells run as coroutines on the kernel's loop, never nested; either way a %g4f cell
     # is rewritten before IPython reads a trailing "?" as a help request
     ipython.input_transformers_cleanup.append(async_cell if magics._has_kernel() else sync_cell)
@@ -62,13 +61,11 @@ def unload(ipython: Any) -> None:
         await aclose()
 
     run_sync(shutdown())
-    from IPython.utils.strdispatch import StrDispatch
-
     for transformer in (async_cell, sync_cell):
         if transformer in ipython.input_transformers_cleanup:
             ipython.input_transformers_cleanup.remove(transformer)
-    for key in _COMPLETE_KEYS:
-        ipython.strdispatchers.get("complete_command", StrDispatch()).strs.pop(key, None)
+    if magics.matcher in ipython.Completer.custom_matchers:
+        ipython.Completer.custom_matchers.remove(magics.matcher)
     for kind in _SHOWN:
         ipython.display_formatter.mimebundle_formatter.pop(kind, None)
     ipython.display_formatter.formatters["text/plain"].pop(ResultSet, None)

@@ -25,6 +25,7 @@ from ..engine.sweep import Sweep, SweepSet
 from ..errors import G4FError, RunCancelled
 from ..spaces.endpoints import ENV_VAR, masked
 from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
+from .completion import SUBCOMMANDS
 from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, values
@@ -33,37 +34,8 @@ from .views import PlainView, SweepView, WidgetView
 if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
     from ..engine.job import ChatState, Job
 
-__all__ = ["G4FMagics", "TOKEN_ENV", "completions", "subcommand"]
+__all__ = ["G4FMagics", "TOKEN_ENV", "subcommand"]
 
-SUBCOMMANDS = ("models", "help", "config", "history", "login", "logout", "whoami", "quota", "panel", "cache",
-               "cache clear")
-
-
-def completions(magics: "G4FMagics", text: str) -> list[str]:
-    """What may come next on a ``%g4f`` / ``%%g4f`` line (IPython filters by what is typed)."""
-    from ..spaces.providers import G4F
-    from ..spaces.sizes import COMMON_RATIOS
-
-    words = text.split()
-    line_magic = bool(words) and not words[0].startswith("%%")
-    ended = text[-1:].isspace()
-    before = words[1:] if ended else words[1:-1]
-    current = "" if ended or len(words) < 2 else words[-1]
-    previous = before[-1] if before else None
-    if "--" in before:  # the rest is the prompt
-        return []
-    if previous in ("-m", "--model", "--fallback"):
-        return list(G4F.models)
-    if previous in ("-a", "--aspect-ratio"):
-        return list(COMMON_RATIOS)
-    options = [o for a in magics.g4f.parser._actions for o in a.option_strings if o.startswith("--")]  # type: ignore[attr-defined]
-    if current.startswith("-"):
-        return options
-    if line_magic and not before:
-        return [*(s for s in SUBCOMMANDS if " " not in s), *options]
-    if line_magic and before == ["cache"]:
-        return ["clear"]
-    return []
 
 
 def _check_out(name: str | None) -> None:
@@ -100,6 +72,7 @@ class G4FMagics(Magics, Settings):
         self._chat: ChatState | None = None
         self.history: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.matcher: Any = None  # the Tab completer IPython calls on %g4f lines (extension.load sets it)
 
     @property
     def chat(self) -> ChatState:
@@ -114,8 +87,8 @@ class G4FMagics(Magics, Settings):
     @argument("-m", "--model", help="model: flux, flux-dev, flux-schnell, janus-pro-7b, janus-pro-7b-image "
               "(a comma list sweeps)")
     @argument("-a", "--aspect-ratio", help="W:H, e.g. 16:9 (about one megapixel; a comma list sweeps)")
-    @argument("-W", "--width", type=int, help="width in pixels (multiple of 8)")
-    @argument("-H", "--height", type=int, help="height in pixels (multiple of 8)")
+    @argument("-W", "--width", type=int, help="width in pixels (rounded down to a multiple of 8, said so)")
+    @argument("-H", "--height", type=int, help="height in pixels (rounded down to a multiple of 8, said so)")
     @argument("-s", "--seed", help="seed (random and reported when omitted; a comma list sweeps)")
     @argument("--steps", help="FLUX.1-dev sampling steps (default 28; a comma list sweeps)")
     @argument("--guidance", help="FLUX.1-dev guidance scale (default 3.5; a comma list sweeps)")

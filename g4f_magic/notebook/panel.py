@@ -296,7 +296,7 @@ class Panel:
         sized = model.sized
         return build_job(
             self.settings, model=self.model.value, prompt=self.prompt.value.strip(),
-            aspect_ratio=self.ratio.value if self.ratio.value != "custom" else "1:1",
+            aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,
             count=1 if model.chats else self.count.value, image=image,

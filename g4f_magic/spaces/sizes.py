@@ -7,7 +7,7 @@ import re
 
 from ..errors import InvalidOption
 
-__all__ = ["parse_ratio", "image_size", "TARGET_AREA", "MIN_SIDE", "MAX_SIDE", "COMMON_RATIOS"]
+__all__ = ["parse_ratio", "image_size", "rounding", "TARGET_AREA", "MIN_SIDE", "MAX_SIDE", "COMMON_RATIOS"]
 
 TARGET_AREA = 1024 * 1024
 MIN_SIDE = 32
@@ -59,3 +59,16 @@ def image_size(
     long_side = min(MAX_SIDE, _floor8(math.sqrt(TARGET_AREA * max(rw, rh) / min(rw, rh))))
     short_side = _floor8(long_side * min(rw, rh) / max(rw, rh))
     return (long_side, short_side) if rw >= rh else (short_side, long_side)
+
+
+def rounding(width: object, height: object, sent: tuple[int, int]) -> str:
+    """What the status line says when a side the user gave was rounded to what the Space takes: the
+    ``sent`` size differs from the ``width``/``height`` asked for. Empty when nothing given was changed."""
+    asked = [(name, value, got) for name, value, got in (("width", width, sent[0]), ("height", height, sent[1]))
+             if isinstance(value, int) and value != got]
+    if not asked:
+        return ""
+    if width is not None and height is not None:
+        return f"{width}x{height} rounded to {sent[0]}x{sent[1]} (sides are multiples of 8)"
+    name, value, got = asked[0]
+    return f"{name} {value} rounded to {got} (sides are multiples of 8)"

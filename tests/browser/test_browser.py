@@ -286,6 +286,33 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         b.shot_cell("magic-chat.png", "What makes a lighthouse painting dramatic?")
         b.shot_cell("magic-error.png", "hostile log")
 
+        # Tab after "-m ": the models, typed "model", the first one selected; no Python keyword (issue #24)
+        page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-InputPrompt").click()
+        for key in ("Escape", "b", "Enter"):
+            page.keyboard.press(key)
+        page.keyboard.type("%%g4f -m ")
+        page.keyboard.press("Tab")
+        b.wait("the completer's list", "() => document.querySelectorAll('.jp-Completer-item').length > 0")
+        items = page.evaluate("() => [...document.querySelectorAll('.jp-Completer-item')].map(e => ["
+                              "e.querySelector('.jp-Completer-match')?.textContent,"
+                              "e.querySelector('.jp-Completer-typeExtended')?.textContent])")
+        from g4f_magic import G4F
+
+        items = [tuple(item) for item in items]
+        kernels = [(m, t) for m, t in items if t]  # the kernel's, typed; JupyterLab's own context provider
+        assert kernels == [(m, "model") for m in G4F.models] and items[: len(kernels)] == kernels, items
+        others = {m for m, t in items if not t}  # adds the cell's own words after them, typeless
+        assert not others & {"and", "if", "in", "is", "not", "or", "print"}, items
+        active = page.evaluate("() => document.querySelector('.jp-Completer-item.jp-mod-active .jp-Completer-match')"
+                               "?.textContent")
+        assert active == G4F.models[0], active
+        b.shot("completion.png")
+        page.keyboard.press("Enter")  # Tab then Enter takes the selected model, never "and"
+        typed = page.evaluate("() => document.querySelector('.jp-Notebook .jp-mod-active .cm-content').textContent")
+        assert typed == f"%%g4f -m {G4F.models[0]}", typed
+        for key in ("Escape", "Escape", "d", "d"):  # the cell goes again
+            page.keyboard.press(key)
+
         # an interrupted cell ends in one line that says so
         page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-InputPrompt").click()
         for key in ("Escape", "b", "Enter"):

@@ -132,20 +132,25 @@ async def _stop_one(fronted: tuple[dict[str, str], str], front: str) -> None:
 
     fronts, route = fronted
     seeds = [500 + 3 * i for i in range(5)]
-    heard: list[str] = []
+    heard: list[str] = []  # every request with its time: the failing test's message
     handler = logging.Handler(logging.DEBUG)
     handler.emit = lambda record: heard.append(f"{record.created % 100:.3f} {record.getMessage()}")  # type: ignore[method-assign]
-    logging.getLogger("g4f_magic").addHandler(handler)
-    logging.getLogger("g4f_magic").setLevel(logging.DEBUG)
-    started = asyncio.Event()
-    tasks = [asyncio.ensure_future(_one(fronts[front], route, s, "slow", started if i == 2 else None))
-             for i, s in enumerate(seeds)]
-    await asyncio.wait_for(started.wait(), BOUND)  # the third run is under way: Stop it
-    tasks[2].cancel()
-    done, pending = await asyncio.wait(tasks, timeout=BOUND)
-    assert not pending, _stuck(pending)
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    logging.getLogger("g4f_magic").removeHandler(handler)
+    logger = logging.getLogger("g4f_magic")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        started = asyncio.Event()
+        tasks = [asyncio.ensure_future(_one(fronts[front], route, s, "slow", started if i == 2 else None))
+                 for i, s in enumerate(seeds)]
+        await asyncio.wait_for(started.wait(), BOUND)  # the third run is under way: Stop it
+        tasks[2].cancel()
+        done, pending = await asyncio.wait(tasks, timeout=BOUND)
+        assert not pending, _stuck(pending)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     assert isinstance(outcomes[2], asyncio.CancelledError)
     assert [o for i, o in enumerate(outcomes) if i != 2] == [s for i, s in enumerate(seeds) if i != 2], \
         "\n".join(heard)

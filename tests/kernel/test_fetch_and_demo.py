@@ -49,6 +49,8 @@ def installed_wheel(tmp_path: Path) -> dict[str, str]:
     where = subprocess.run([sys.executable, "-c", "import g4f_magic.demo as d; print(d.NOTEBOOK)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert where.stdout.strip() == str(site / "g4f_magic" / "notebooks" / "quickstart.ipynb"), where.stderr
+    [licence] = site.glob("g4f_magic-*.dist-info/licenses/LICENSE")  # the MIT licence ships with the wheel
+    assert licence.read_text().startswith("MIT License")
     return env
 
 
@@ -61,6 +63,7 @@ def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path, install: s
     out = subprocess.run([sys.executable, "-m", "g4f_magic.demo", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=170, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+    assert "without encryption" not in out.stderr, out.stderr  # the kernel runs on local sockets
     html_path = tmp_path / "quickstart.html"
     assert f"HTML with the images inline: {html_path}" in out.stdout
     html = html_path.read_text()
@@ -85,3 +88,14 @@ def test_demo_with_an_unreachable_endpoint_fails_clearly(tmp_path: Path) -> None
                          capture_output=True, text=True, timeout=170, env=env)
     assert out.returncode == 1
     assert "demo failed" in out.stderr and "cannot connect to 127.0.0.1:9" in out.stderr
+
+
+def test_the_demo_without_its_extra_says_which_to_install(tmp_path: Path) -> None:
+    """A wheel installed without ``[demo]`` (issue #24, item 7): one line naming the extra, no traceback."""
+    code = ("import sys; sys.modules['nbformat'] = None; import runpy; "
+            "runpy.run_module('g4f_magic.demo', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code, "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("the demo runs a notebook, which needs the demo extra: "
+                                 "pip install 'g4f_magic[demo]' (nbformat") and out.stderr.count("\n") == 1, out.stderr

@@ -215,3 +215,19 @@ def test_the_first_runs_imports_load_in_the_background_after_load_ext(kernel: Ke
                               "'markdown_it', 'g4f_magic.engine.run'))")
         time.sleep(0.2)
     assert loaded == "True"
+
+
+def test_tab_in_a_real_kernel_offers_the_magics_words_only_with_their_types(kernel: Kernel) -> None:
+    """What JupyterLab gets on Tab (issue #24, item 1): after ``-m`` the models typed "model", first and
+    alone; ``--st`` gives ``--steps``, not ``--staticmethod``; no Python keyword anywhere on the line."""
+    from g4f_magic import G4F
+
+    assert kernel.complete("%%g4f -m ") == [(m, "model") for m in G4F.models]
+    assert kernel.complete("%%g4f -m flux -a ")[0] == ("1:1", "ratio")
+    assert {t for _, t in kernel.complete("%%g4f -m flux -a ")} == {"ratio"}
+    assert kernel.complete("%%g4f -m flux --st") == [("--steps", "option")]
+    line = kernel.complete("%g4f ")
+    assert ("models", "subcommand") in line and ("--aspect-ratio", "option") in line
+    assert not {"and", "if", "in", "is", "not", "or"} & {m for m, _ in line}
+    assert kernel.complete("%%g4f -m flux\na red ki") == [("ki", "text")]  # the prompt: nothing to offer
+    assert ("print", "function") in kernel.complete("pri")  # other lines keep Python's completions
