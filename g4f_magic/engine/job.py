@@ -110,6 +110,12 @@ class Job:
             raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {self.count}")
         if spec.chats and self.count != 1:
             raise InvalidOption(f"{self.model} answers once per question; drop -n")
+        if not spec.sized and (self.width is not None or self.height is not None
+                               or self.aspect_ratio not in (None, "1:1")):
+            # (the g4f interface lets a caller pass a ratio to any model, as upstream does: the front ends
+            # say what their user asked for cannot be done)
+            raise InvalidOption(f"{self.model} takes no size or aspect ratio (it chooses its own); those are for "
+                                "the flux models")
         if not spec.sampler:
             for name, value in (("--steps", self.steps), ("--guidance", self.guidance)):
                 if value is not None:
@@ -127,10 +133,9 @@ class Job:
             if self.seed < 0 or last > hi:
                 many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
                 raise InvalidOption(f"seed {self.seed}{many}: {model} takes seeds from 0 to {hi}")
-        sizing = {"aspect_ratio": self.aspect_ratio, "width": self.width, "height": self.height}
-        self._requests = {  # a fallback that takes no size stands in at its own size; the model itself is told
-            model: Request.make(specs[model], self.prompt, steps=self.steps, guidance=self.guidance, names=OPTION_NAMES,
-                                **(sizing if specs[model].sized or model == self.model else {}))
+        self._requests = {  # a fallback that takes no size stands in at its own size
+            model: Request.make(specs[model], self.prompt, aspect_ratio=self.aspect_ratio, width=self.width,
+                                height=self.height, steps=self.steps, guidance=self.guidance, names=OPTION_NAMES)
             for model in self.models}
         self._access = {}
 

@@ -191,4 +191,7 @@ class ResultSet(list):  # type: ignore[type-arg]
     """Several results (``-n 4``, a Janus gallery): shown as one grid with a seed under each image."""
 
     def save(self, folder: str | Path) -> list[Path]:
-        return [r.save(folder, i) for i, r in enumerate(self)]
+        """Each image by its recipe (``flux-21-….png``, ``flux-22-….png``); numbered only where a seed
+        repeats (a Janus gallery: ``…-5-1-….png`` to ``…-5-5-….png``)."""
+        seeds = [r.seed for r in self]
+        return [r.save(folder, i + 1 if seeds.count(r.seed) > 1 else 0) for i, r in enumerate(self)]

@@ -225,6 +225,7 @@ async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
     """Every cell of the grid (as many at once per Space as its run slots allow); a failed cell keeps its
     error and the others go on. The view hears each cell's outcome as it comes."""
     cells = [SweepCell(values) for values in sweep.cells]
+    started = time.monotonic()
 
     async def one(index: int, job: Job) -> None:
         try:
@@ -237,7 +238,9 @@ async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
         view.cell(index, cells[index].result, None)
 
     await _all_or_nothing([one(i, job) for i, job in enumerate(sweep.jobs)])  # only a cancel ends it early
-    return SweepSet.of(sweep, cells)
+    grid = SweepSet.of(sweep, cells)
+    grid.elapsed = time.monotonic() - started  # the sweep's own time, its cells waiting for slots included
+    return grid
 
 
 async def run_job(job: Job | Sweep, view: View, chat: ChatState | None = None) -> Result | ResultSet:

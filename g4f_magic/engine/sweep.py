@@ -33,20 +33,22 @@ _KINDS = {int: "a whole number", float: "a number", str: "a value"}
 MAX_CELLS = 64  # a grid this large is already a minute of GPU time per row
 
 
-def parse_values(name: str, text: str | None) -> list[Any]:
-    """``"1,2,3"`` → ``[1, 2, 3]`` for the option ``name``; None (not given) → ``[None]``."""
+def parse_values(name: str, text: str | None, called: str | None = None) -> list[Any]:
+    """``"1,2,3"`` → ``[1, 2, 3]`` for the option ``name``; None (not given) → ``[None]``. ``called``: the
+    front end's words for the option in a message (the magic's flag by default; the panel's "compare seed")."""
     if text is None:
         return [None]
     kind = _TYPES[name]
+    called = FLAGS[name] if called is None else called
     values: list[Any] = []
     for word in str(text).split(","):
         word = word.strip()
         if not word:
-            raise InvalidOption(f"{FLAGS[name]} {text}: an empty value in the list")
+            raise InvalidOption(f"{called} {text}: an empty value in the list")
         try:
             value = kind(word)
         except ValueError:
-            raise InvalidOption(f"{FLAGS[name]} {text}: {word!r} is not {_KINDS[kind]}") from None
+            raise InvalidOption(f"{called} {text}: {word!r} is not {_KINDS[kind]}") from None
         if value not in values:
             values.append(value)
     return values
@@ -161,6 +163,7 @@ class SweepSet(ResultSet):
         self.row_labels = row_labels
         self.column_labels = column_labels
         self.corner = corner
+        self.elapsed: float | None = None  # seconds the whole sweep took (its cells overlap), when run
 
     @classmethod
     def of(cls, sweep: Sweep, cells: Sequence[SweepCell]) -> SweepSet:

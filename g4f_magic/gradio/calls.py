@@ -81,9 +81,6 @@ class GradioCall:
     deadline: Deadline
     proxy: str | None = field(default=None, repr=False)  # a proxy URL may carry user:password
     concurrency: int  # runs in flight per server
-    # the server runs several events of a function at once (the user said so): a Stop's /cancel, which
-    # Gradio applies to every running event of the function in the session, waits for every sibling
-    runs_several: bool = False
     public: Mapping[str, str] = field(default_factory=dict)  # base through a gateway → the server's own address
     started: float = field(default_factory=time.monotonic)
 
@@ -143,7 +140,7 @@ class GradioCall:
     ) -> AsyncIterator[Reasoning | Generating | Completed]:
         """One event's messages from the shared stream it joined under, within this call's deadline."""
         base = stream.base
-        messages = stream.listen(event_id, fn.index, joined=True, several=self.runs_several)
+        messages = stream.listen(event_id, fn.index, joined=True)
         decoder = QueueDecoder(event_id)
         finished = False
         try:

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # messages kept for events whose join reply has not been read yet, all such events together: a join in flight
 # hears a few (its estimations) before its reply; a Space that names events nobody joined gets no more room
 MAX_EARLY = 2000
+# seconds a stopped event must be found alone before its /cancel goes: long enough to hear siblings the
+# Space started at the same moment, short beside any generation
+CANCEL_QUIET = 0.3
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
 
 
@@ -78,7 +81,8 @@ class SharedStream:
         self.known = False  # the Space knows this session hash (an event of it completed)
         # stopped while another event of its function ran beside it: cancelled once it runs alone
         self.deferred: dict[str, int] = {}
-        self.concurrent: set[int] = set()  # functions seen (or said) to run several events at once
+        self.concurrent: set[int] = set()  # functions seen running several events of this session at once
+        self._alone_since: dict[str, float] = {}  # deferred events found alone: since when (loop time)
         self.opened = 0  # streams opened, for tests and benchmarks
         self.early_opens = 0  # of which opened alongside a join, before its reply
         self.retired = False  # closed on purpose: new runs go to a new stream
@@ -107,14 +111,11 @@ class SharedStream:
                 and not self._pump.done():
             self.close_stream()  # opened early for a join that failed: nothing else would end it
 
-    def listen(self, event_id: str, fn_index: int, joined: bool = False, several: bool = False) -> asyncio.Queue[Any]:
+    def listen(self, event_id: str, fn_index: int, joined: bool = False) -> asyncio.Queue[Any]:
         """The queue that receives ``event_id``'s messages (dicts), or an exception for all of them;
-        ``joined``: its join was announced by :meth:`joining`; ``several``: the server is known to run
-        several events of the function at once."""
+        ``joined``: its join was announced by :meth:`joining`."""
         if joined:
             self.expecting -= 1
-        if several:
-            self.concurrent.add(fn_index)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
@@ -201,6 +202,7 @@ class SharedStream:
             self._pump.cancel()
         self.abandoned.clear()
         self.deferred.clear()
+        self._alone_since.clear()
         self.early.clear()
         self._early_count = 0
 
@@ -290,6 +292,7 @@ class SharedStream:
         elif eid in self.deferred:
             if kind == "process_completed":  # it ran to its end beside the others: dropped unread
                 self.deferred.pop(eid, None)
+                self._alone_since.pop(eid, None)
         else:
             self._keep_early(eid, msg)
         return None
@@ -322,11 +325,11 @@ class SharedStream:
 
     def _alone(self, event_id: str, fn_index: int) -> bool:
         """Whether ``/cancel`` for ``event_id`` can take no other event: no other event of its function has
-        started here, and, on a Space that runs several of them at once (seen so, or said so by
-        ``space_concurrency``), none is queued or joining either: one of those may start at the Space
-        before its "process_starts" is read here (seen through nginx over TLS: the /cancel sent as the first
-        siblings finished took the next one, just started). A Space that runs one at a time, as every
-        ZeroGPU Space does, starts a queued one only after the stopped one ended: it is cancelled at once."""
+        started here, and, on a Space seen running several of them at once, none is queued or joining
+        either: one of those may start at the Space before its "process_starts" is read here (seen through
+        nginx over TLS: the /cancel sent as the first siblings finished took the next one, just started).
+        A Space that runs one at a time, as every ZeroGPU Space does, starts a queued one only after the
+        stopped one ended."""
         others = self.listeners if fn_index in self.concurrent else self.started
         if any(self.fns.get(e) == fn_index for e in others if e != event_id):
             return False
@@ -334,18 +337,27 @@ class SharedStream:
 
     def _cancel_alone(self, event_id: str, fn_index: int) -> None:
         """``/cancel`` for a stopped event that runs; Gradio cancels every running task of the function in
-        the session, so while another of them may run (a server with ``concurrency_limit > 1``) it waits."""
-        if self._alone(event_id, fn_index):
-            self._cancel(event_id, fn_index)
-        else:
-            self.deferred[event_id] = fn_index
+        the session, so it waits while another of them may run (a server with ``concurrency_limit > 1``)."""
+        self.deferred[event_id] = fn_index
+        self._run_alone()
 
     def _run_alone(self) -> None:
-        """A run of the stream left, or a join came back: cancel the stopped events now alone."""
+        """Cancel the stopped events found alone for ``CANCEL_QUIET`` seconds: siblings that the Space
+        started at the same moment (before the stopped one, or right after its neighbours ended) show
+        their "process_starts" within it, and the Space is then known to run several at once."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         for event_id, fn in list(self.deferred.items()):
-            if self._alone(event_id, fn):
+            if not self._alone(event_id, fn):
+                self._alone_since.pop(event_id, None)
+                continue
+            since = self._alone_since.setdefault(event_id, now)
+            if now - since >= CANCEL_QUIET:
                 del self.deferred[event_id]
+                self._alone_since.pop(event_id, None)
                 self._cancel(event_id, fn)
+            elif since == now:  # found alone just now: look again once the quiet time is over
+                loop.call_later(CANCEL_QUIET, self._run_alone)
 
     def _cancel(self, event_id: str, fn_index: int) -> None:
         """``/cancel`` for one event, in the background: the caller is being cancelled itself."""

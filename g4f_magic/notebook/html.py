@@ -159,13 +159,12 @@ def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
     models = list(dict.fromkeys(r.model for r in grid)) or ["sweep"]
     failed = sum(c.error is not None for c in grid.cells)
     replayed = [r.replayed for r in grid if r.replayed is not None]
-    extra = [f"{failed} failed"] if failed else []
+    what = f"{len(grid.cells)} cells" + (f" ({failed} failed)" if failed else "")
     if replayed:
-        extra.append(f"{len(replayed)} {replay_note(min(replayed))}" if len(replayed) < len(grid.cells)
-                     else replay_note(min(replayed)))
-    what = f"{len(grid.cells)} cells" + (f" ({', '.join(extra)})" if extra else "")
-    if elapsed is None:
-        elapsed = max((r.elapsed for r in grid), default=None)
+        what += " · " + (f"{len(replayed)} {replay_note(min(replayed))}" if len(replayed) < len(grid.cells)
+                         else replay_note(min(replayed)))
+    if elapsed is None:  # the sweep's own time: what its run's line and the panel's history say too
+        elapsed = grid.elapsed if grid.elapsed is not None else max((r.elapsed for r in grid), default=None)
     return status_line(", ".join(models), f"done · {what}", elapsed)
 
 
@@ -237,12 +236,17 @@ def result_bundle(obj: Result | ResultSet, display: Display = Display()) -> dict
     return run_bundle(line, "done", obj if isinstance(obj, ResultSet) else [obj], display=display)
 
 
-def chat_html(messages: Sequence[Mapping[str, str]]) -> str:
-    """A chat's transcript: each turn's speaker, and its text as Markdown."""
+def chat_html(messages: Sequence[Mapping[str, str]], images: Mapping[int, bytes] | None = None) -> str:
+    """A chat's transcript: each turn's speaker, and its text as Markdown; under a question, the image it
+    asked about (``images``: the question's index → a PNG thumbnail)."""
     parts = []
-    for m in messages:
+    for i, m in enumerate(messages):
         who = "You" if m["role"] == "user" else "Janus"
-        parts.append(f'<div class="g4f-turn" style="margin:4px 0"><b>{who}</b>{markdown_html(m["content"])}</div>')
+        shown = (images or {}).get(i)
+        picture = (f'<img class="g4f-asked" alt="the image asked about" style="max-width:96px;display:block" '
+                   f'src="data:image/png;base64,{base64.b64encode(shown).decode("ascii")}">') if shown else ""
+        parts.append(f'<div class="g4f-turn" style="margin:4px 0"><b>{who}</b>{markdown_html(m["content"])}'
+                     f'{picture}</div>')
     return "".join(parts)
 
 

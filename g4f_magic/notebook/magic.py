@@ -375,11 +375,16 @@ class G4FMagics(Magics, Settings):
                 ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
                 ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
                 ["endpoint", masked(self.endpoint or os.environ.get(ENV_VAR) or "") or "(the real Spaces)"],
-                *([k, masked(getattr(self, k))] for k in ("api_url", "flux_dev_url", "url_flux") if getattr(self, k)),
+                *([k, masked(getattr(self, k)) or "(the model's own Space)"] for k in ("api_url", "flux_dev_url", "url_flux")),
+                ["mirrors", ", ".join(f"{m}: {len(u) if isinstance(u, (list, tuple)) else 1}"
+                                      for m, u in self.mirrors.items()) or "none (G4FMagics.mirrors adds your own)"],
+                ["space_concurrency", f"{self.space_concurrency} runs at once per Space"],
                 ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
                 ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
                 ["embed_format", self.embed_format],
-                ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"], ["wait", str(self.wait)],
+                ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"],
+                ["replay_dir", self.replay_dir or "(the user cache folder; %g4f cache shows it)"],
+                ["replay_max_bytes", _bytes(self.replay_max_bytes)], ["wait", str(self.wait)],
                 ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
                 ["widgets", self.widgets], ["identity", self.identity()], ["token", self.token_source()],
                 ["send_hf_token_to", self.send_hf_token_to or "none (your own servers never get it)"],
@@ -468,7 +473,9 @@ class _Namespace(dict):  # type: ignore[type-arg]
 
 
 def _bytes(n: int) -> str:
-    return f"{round(n / 2**20, 1):g} MiB" if n >= 2**20 else f"{n} bytes"
+    """Sizes in one unit everywhere (``0.0286 MiB of 1024 MiB``), never bytes beside MiB."""
+    mib = n / 2**20
+    return f"{mib:.3g} MiB" if mib < 1 else f"{round(mib, 1 if mib < 100 else 0):g} MiB"
 
 
 def _is_number(word: str) -> bool:

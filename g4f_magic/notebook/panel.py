@@ -99,6 +99,7 @@ class Panel:
         self._loop = loop
         self.settings = {**values(magics if magics is not None else active()), **overrides}
         self.chat = ChatState()
+        self.asked: dict[int, bytes] = {}  # a question's index in the chat → a thumbnail of its image
         self.results: list[Result] = []
         self.current: Result | None = None
         self.tasks: dict[asyncio.Task[Any], WidgetView] = {}
@@ -219,7 +220,7 @@ class Panel:
         for grid in self.sweeps[::-1]:  # each comparison as its labelled table, newest first
             bundle["text/html"] += sweep_bundle(sweep_line(grid), "done", grid, display=shown)["text/html"]
         if self.chat.messages:
-            bundle["text/html"] += chat_html(self.chat.messages)
+            bundle["text/html"] += chat_html(self.chat.messages, self.asked)
         bundle["text/html"] = copy_html(self._id, bundle["text/html"])
         return bundle
 
@@ -278,7 +279,7 @@ class Panel:
         if not self.compare.value:
             return self._job()
         name = self.compare_axis.value
-        values = parse_values(name, self.compare_values.value.strip() or None)
+        values = parse_values(name, self.compare_values.value.strip() or None, f"compare {self.compare_axis.label}")
         if len(values) < 2:
             raise InvalidOption(f"compare needs two or more {self.compare_axis.label} values, separated by commas")
         fixed = self._job()  # the other controls' values, checked as for a single run
@@ -327,6 +328,8 @@ class Panel:
         else:  # a comm handler on another thread
             task = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop), loop=self._loop)
         self.tasks[task] = view  # type: ignore[index]
+        if isinstance(job, Job) and job.spec.chats:
+            self.prompt.value = ""  # asked: the box is for the next question (a failed one comes back)
         stop_one.on_click(lambda _: task.cancel())
         self.stop_button.disabled = False
         return task
@@ -337,14 +340,18 @@ class Panel:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
             view.cancelled()
+            self._give_back(chat, job)
             raise
         except G4FError as exc:
             view.fail(f"{type(exc).__name__}: {exc}")  # said once: in the run's own line
+            self._give_back(chat, job)
             return None
         finally:
             self._retire(view, row)
         if chat is not None:
-            self.transcript.value = chat_html(self.chat.messages)
+            if isinstance(job, Job) and job.image is not None:  # the question just answered, with its image
+                self.asked[len(self.chat.messages) - 2] = await asyncio.to_thread(_thumbnail, job.image)
+            self.transcript.value = chat_html(self.chat.messages, self.asked)
         if isinstance(result, SweepSet):
             self.sweeps.append(result)
             grid = w.HTML(sweep_bundle(sweep_line(result), "done", result, display=Display.of(self.settings))["text/html"])
@@ -355,6 +362,11 @@ class Panel:
                 self._add(r, thumb)
         self._update_copy()
         return result
+
+    def _give_back(self, chat: ChatState | None, job: Job | Sweep) -> None:
+        """A question that got no answer goes back into the box, unless another is being typed."""
+        if chat is not None and isinstance(job, Job) and not self.prompt.value.strip():
+            self.prompt.value = job.prompt
 
     def _retire(self, view: WidgetView, row: w.HBox) -> None:
         """A finished run leaves its row for one line in the short history; its widgets are closed."""
@@ -393,6 +405,7 @@ class Panel:
 
     def new_chat(self) -> None:
         self.chat.reset()
+        self.asked.clear()
         self.transcript.value = ""
         self._update_copy()
 

@@ -116,7 +116,7 @@ class DeepseekAI_JanusPro7b:
             known = ", ".join(cls.models)
             close = difflib.get_close_matches(str(model), cls.models, n=1, cutoff=0.4)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ModelNotFound(f"unknown model {model!r}{hint} Known models: {known}")
+            raise ModelNotFound(f"unknown model {model!r}{hint}; known models: {known}")
         return cls.routes[model]
 
     @classmethod
@@ -289,7 +289,6 @@ class DeepseekAI_JanusPro7b:
             deadline=deadline or Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
             zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
             own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=access.concurrency,
-            runs_several=access.concurrency > SPACE_CONCURRENCY,  # N + 1 for a server that runs N at once
         )
         for i, mirror in enumerate(mirrors):
             gen = FLOWS[mirror.flow](call, mirror, request)

@@ -87,9 +87,6 @@ class Request:
         if model.sized:
             w, h = image_size(aspect_ratio, width, height)
             base = replace(base, width=w, height=h)
-        elif width is not None or height is not None or aspect_ratio not in (None, "1:1"):
-            raise InvalidOption(f"{model.name} takes no size or aspect ratio (it chooses its own); those are for "
-                                f"the flux models")
         if model.sampler:
             steps = model.steps if steps is None else int(check_number(names["steps"], steps, *STEPS))
             guidance = model.guidance if guidance is None else check_number(names["guidance"], guidance, *GUIDANCE)

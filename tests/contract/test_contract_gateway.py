@@ -53,7 +53,10 @@ async def test_every_image_model_fetches_through_the_gateway(through: Gateway, g
 
 @pytest.mark.timeout(180)
 def test_a_real_kernel_through_the_gateway(through: Gateway, gateway: tuple[str, Gateway], tmp_path: Any) -> None:
-    sources = ["%load_ext g4f_magic", *[f"%%g4f -m {m} -s 12345 -W 256 -H 256\na lighthouse" for m, _ in models()]]
+    from g4f_magic import G4F
+
+    sized = {m: " -W 256 -H 256" if G4F.model(m).sized else "" for m, _ in models()}  # Janus takes no size
+    sources = ["%load_ext g4f_magic", *[f"%%g4f -m {m} -s 12345{sized[m]}\na lighthouse" for m, _ in models()]]
     nb = run_notebook(sources, tmp_path / "gateway.ipynb", timeout=150)
     for i, (model, _) in enumerate(models(), start=1):
         assert shown_images(nb.cells[i]), (model, nb.cells[i].outputs)

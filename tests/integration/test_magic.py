@@ -402,3 +402,22 @@ def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: Lo
     assert thread_space.disconnects, "the connection stayed open after Ctrl-C"
     result, cap = cell(ip, "-m flux -s 8", "after ctrl-c")  # the next run works
     assert result.seed == 8
+
+
+def test_config_shows_every_setting(ip: Any) -> None:
+    """``%g4f config`` is the effective settings: every one of them (issue #24, item 5)."""
+    from g4f_magic.notebook.settings import Settings
+
+    with capture_output() as cap:
+        ip.run_line_magic("g4f", "config")
+    names = {row.split()[0] for row in cap.stdout.splitlines()[2:] if row.strip()}
+    assert set(Settings.class_trait_names(config=True)) <= names, set(Settings.class_trait_names(config=True)) - names
+
+
+def test_an_unknown_model_is_one_sentence_with_the_known_ones() -> None:
+    from g4f_magic import G4F
+    from g4f_magic.errors import ModelNotFound
+
+    with pytest.raises(ModelNotFound) as info:
+        G4F.model("dalle-3")
+    assert str(info.value) == "unknown model 'dalle-3'; known models: " + ", ".join(G4F.models)

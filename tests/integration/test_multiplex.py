@@ -61,7 +61,8 @@ async def test_stopping_a_queued_run_cancels_it_when_it_starts_and_spares_the_ru
     first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
     await started(space, 1)
     # three in flight on the Space at once (two by default): the third must be queued there too
-    second = asyncio.ensure_future(collect("flux", "second", seed=2, api_key=TOKEN, space_concurrency=3))
+    # slow too: a stopped event is cancelled once found alone for CANCEL_QUIET, so it must run longer
+    second = asyncio.ensure_future(collect("flux", "second [fault:slow]", seed=2, api_key=TOKEN, space_concurrency=3))
     third = asyncio.ensure_future(collect("flux", "third", seed=3, api_key=TOKEN, space_concurrency=3))
     await listening(3)
     second.cancel()
@@ -116,7 +117,7 @@ async def test_a_timeout_stops_one_run_only(space: LocalSpace, endpoint: str) ->
 
 
 async def test_a_run_stopped_while_joining_leaves_no_event_behind(space: LocalSpace, endpoint: str) -> None:
-    run = asyncio.ensure_future(collect("flux", "late id [fault:join_slow_reply]", seed=1, api_key=TOKEN))
+    run = asyncio.ensure_future(collect("flux", "late id [fault:join_slow_reply] [fault:slow]", seed=1, api_key=TOKEN))
     await until(lambda: queued(space), "the join did not arrive")
     [orphan] = queued(space)  # the Space has the event; the client has not read its id yet
     run.cancel()
@@ -133,7 +134,8 @@ async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_whe
     space.slow_delay = 0.01  # 4 s: the first is still running when the second's join reply comes (0.5 s)
     first = asyncio.ensure_future(collect("flux", "first [fault:slow]", seed=1, api_key=TOKEN))
     await listening(1)
-    second = asyncio.ensure_future(collect("flux", "second [fault:join_slow_reply]", seed=2, api_key=TOKEN))
+    second = asyncio.ensure_future(collect("flux", "second [fault:join_slow_reply] [fault:slow]", seed=2,
+                                           api_key=TOKEN))
     await until(lambda: queued(space, "second"), "the second join did not arrive")  # not the first's, still queued
     [orphan] = queued(space, "second")
     second.cancel()

@@ -133,6 +133,44 @@ async def test_chat_mode_is_a_chat(panel: Panel, space: LocalSpace) -> None:
     assert panel.size_row.layout.display == "" and panel.generate_button.description == "Generate"
 
 
+async def test_ask_empties_the_box_and_shows_the_image_asked_about(panel: Panel, space: LocalSpace) -> None:
+    """Issue #24, item 6: after Ask the box is for the next question; an unanswered one comes back; a vision
+    question shows its image in the transcript, and in the copy the saved notebook keeps."""
+    import io
+
+    from PIL import Image
+
+    panel.model.value = "janus-pro-7b"
+    png = io.BytesIO()
+    Image.new("RGB", (120, 80), "red").save(png, "PNG")
+    panel.upload.value = ({"name": "red.png", "type": "image/png", "size": len(png.getvalue()),
+                           "content": memoryview(png.getvalue()),
+                           "last_modified": __import__("datetime").datetime.now()},)
+    panel.prompt.value = "what is this?"
+    panel.generate()
+    assert panel.prompt.value == ""  # at once: the next question can be typed while Janus answers
+    await finish_all(panel)
+    assert "I see a 120x80" in panel.transcript.value
+    assert panel.transcript.value.count('class="g4f-asked"') == 1 and "data:image/png;base64," in panel.transcript.value
+    assert 'class="g4f-asked"' in panel._copy_bundle()["text/html"]
+    panel.upload.value = ()
+    panel.prompt.value = "and now? [fault:error_string]"
+    panel.generate()
+    await finish_all(panel)
+    assert panel.prompt.value == "and now? [fault:error_string]"  # no answer: the question is back
+    panel.new_chat_button.click()
+    assert panel.asked == {}
+
+
+async def test_a_bad_compare_value_is_said_in_the_panels_words(panel: Panel) -> None:
+    panel.prompt.value = "a lighthouse"
+    panel.compare.value = True
+    panel.compare_values.value = "5, five"
+    assert panel.generate() is None
+    assert "compare seed 5, five: &#x27;five&#x27; is not a whole number" in panel.error.value
+    assert "-s " not in panel.error.value
+
+
 async def test_gallery_click_reuse_seed_save_and_download(panel: Panel, tmp_path: Any, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
     panel.prompt.value = "foxes"
@@ -314,6 +352,11 @@ async def test_compare_runs_one_option_over_a_list_as_a_labelled_grid(panel: Pan
     [shown] = panel.compare_area.children  # the live row became the finished table
     assert "<th" in shown.value and "16:9" in shown.value and shown.value.count("<img") == 3
     assert len(panel.gallery.children) == 3 and "3 cells" in panel.history.value
+    import re
+
+    [in_grid] = re.findall(r"3 cells · (\d+\.\d)s", shown.value)  # one figure for the sweep's time (issue #24)
+    [in_history] = re.findall(r"3 cells · (\d+\.\d)s", panel.history.value)
+    assert abs(float(in_grid) - float(in_history)) <= 0.2, (in_grid, in_history)
     # the saved notebook keeps the comparison as its table, not its images twice
     from kernels import html_images
 

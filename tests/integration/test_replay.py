@@ -110,7 +110,7 @@ def test_cache_subcommands_show_and_clear_the_store(ip: Any, replay_cache: Path)
     with capture_output() as cap:
         ip.run_line_magic("g4f", "cache")
     assert str(replay_cache) in cap.stdout and re.search(r"entries\s+2\b", cap.stdout)
-    assert re.search(r"size\s+\d+ bytes of 1024 MiB", cap.stdout) and "replay        on" in cap.stdout
+    assert re.search(r"size\s+0\.\d+ MiB of 1024 MiB", cap.stdout) and "replay        on" in cap.stdout
     with capture_output() as cap:
         ip.run_line_magic("g4f", "cache clear")
     assert cap.stdout.startswith("deleted 2 replay entries") and not list(replay_cache.glob("*.g4f"))
@@ -204,4 +204,4 @@ def test_a_killed_writers_temporary_file_counts_then_goes_at_the_next_open(ip: A
     with capture_output() as cap:
         ip.run_line_magic("g4f", "cache")
     assert not list(replay_cache.glob(".tmp-*")) and re.search(r"entries\s+0\b", cap.stdout), cap.stdout
-    assert re.search(r"size\s+0 bytes", cap.stdout), cap.stdout
+    assert re.search(r"size\s+0 MiB", cap.stdout), cap.stdout

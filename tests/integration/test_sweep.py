@@ -150,3 +150,29 @@ def test_the_live_grid_settles_into_the_labelled_table(ip: Any) -> None:
         assert set(_instances) == before  # the live grid's widgets are closed
     finally:
         ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
+
+
+def test_figures_agree_a_replayed_sweeps_time_and_its_words(ip: Any, thread_space: LocalSpace,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #24, item 5: the sweep's line gives the sweep's own time (cells waiting for a slot included, as
+    the panel's history row does), and a replayed sweep says so without parentheses inside parentheses."""
+    import time
+
+    monkeypatch.setattr(thread_space, "step_delay", 0.02)
+    started = time.monotonic()
+    grid, cap = cell(ip, "-m flux,flux-schnell -s 31,32,33")
+    wall = time.monotonic() - started
+    assert grid.elapsed is not None and grid.elapsed >= max(r.elapsed for r in grid) and grid.elapsed <= wall
+    [line] = [x for x in cap.stdout.splitlines() if x.startswith("flux, flux-schnell · done · 6 cells")]
+    assert line.endswith(f"{grid.elapsed:.1f}s"), (line, grid.elapsed)
+    again, cap = cell(ip, "-m flux,flux-schnell -s 31,32,33")
+    [line] = [x for x in cap.stdout.splitlines() if x.startswith("flux, flux-schnell · done · 6 cells")]
+    assert re.match(r"flux, flux-schnell · done · 6 cells · replayed \(generated [0-9-]+ [0-9:]+\) · ", line), line
+
+
+def test_images_of_distinct_seeds_save_without_a_number_and_a_gallerys_are_numbered(ip: Any, tmp_path: Path) -> None:
+    cell(ip, f"-m flux -s 21 -n 2 --save {tmp_path / 'n'}", "a fox")
+    assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["flux-21-a-fox.png", "flux-22-a-fox.png"]
+    gallery, _ = cell(ip, f"-m janus-pro-7b-image -s 5000 --save {tmp_path / 'j'}", "a fox")
+    names = sorted(p.name for p in (tmp_path / "j").iterdir())
+    assert names == [f"janus-pro-7b-image-5000-{i}-a-fox.png" for i in range(1, len(gallery) + 1)], names

@@ -158,20 +158,25 @@ async def test_on_a_space_seen_running_several_a_queued_sibling_keeps_the_cancel
     await stream.aclose()
 
 
-async def test_a_stopped_queued_run_that_starts_first_waits_when_the_user_said_the_server_runs_several() -> None:
+async def test_a_stopped_queued_run_that_starts_first_waits_for_siblings_heard_within_the_quiet_time() -> None:
     """The other order, also seen through nginx: the stopped run's process_starts is read before its
-    siblings', so nothing here has seen two at once yet. ``space_concurrency`` above the default says so."""
-    from g4f_magic.gradio.stream import SharedStream
+    siblings', so nothing here has seen two at once yet. Its /cancel waits CANCEL_QUIET; the siblings'
+    starts heard meanwhile show a Space that runs several, and it waits for them all."""
+    from g4f_magic.gradio.stream import CANCEL_QUIET, SharedStream
 
-    session = EndlessSession([msg("estimation", "c", rank=2)], [msg("process_starts", e) for e in "cab"])
+    session = EndlessSession([msg("estimation", "c", rank=2)])
     stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
-    queues = {e: stream.listen(e, 2, several=True) for e in "abc"}
+    queues = {e: stream.listen(e, 2) for e in "abc"}
     await asyncio.wait_for(queues["c"].get(), 5)
     stream.leave("c", False)  # stopped while queued
     await asyncio.sleep(0.05)
     assert stream.abandoned == {"c": 2}
-    stream._dispatch('{"msg": "process_starts", "event_id": "c"}')  # it starts, a and b with it
-    assert session.posts == [] and stream.deferred == {"c": 2}
+    stream._dispatch('{"msg": "process_starts", "event_id": "c"}')  # it starts first, found alone
+    await asyncio.sleep(CANCEL_QUIET / 3)
+    stream._dispatch('{"msg": "process_starts", "event_id": "a"}')  # a and b started at the same moment
+    stream._dispatch('{"msg": "process_starts", "event_id": "b"}')
+    await asyncio.sleep(CANCEL_QUIET * 2)
+    assert session.posts == [] and stream.deferred == {"c": 2} and stream.concurrent == {2}
     await stream.aclose()
 
 
