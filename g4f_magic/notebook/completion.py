@@ -4,8 +4,8 @@ IPython's ``complete_command`` hook cannot hold back the other completers: after
 Python keywords came first (``and`` selected, so Tab then Enter typed ``and``) and the models followed
 typed ``<unknown>``. A matcher of IPython's Matcher API v2 (IPython ≥ 8.6) asks for the others to be
 suppressed and gives each completion a type, which JupyterLab shows beside it ("model", "ratio",
-"option", "subcommand"). The prompt after ``--`` and the cell's body are the user's text: nothing is
-offered there, Python names least of all.
+"option", "subcommand"). The prompt after ``--`` and the cell's body are the user's text: only the word
+as typed is offered there (a completion that changes nothing), Python names least of all.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def completions(magics: Any, text: str) -> list[tuple[str, str]]:
     return []
 
 
-def _magic_line(full_text: str, line: int, until_cursor: str) -> bool:
+def _magic_line(line: int, until_cursor: str) -> bool:
     """Whether the cursor is on a ``%g4f`` line past the magic's name (its name itself is IPython's to
     complete): a line magic on any line, the cell magic on the cell's first line only."""
     stripped = until_cursor.lstrip()
@@ -72,7 +72,7 @@ def matcher(magics: Any) -> Callable[[Any], dict[str, Any]]:
         token = context.token  # IPython's own word may stop short of ours (at the ":" of "16:9")
         if _in_g4f_cell(context.full_text, context.cursor_line):  # the prompt: the user's words
             return _nothing_else(token)
-        if not _magic_line(context.full_text, context.cursor_line, until):
+        if not _magic_line(context.cursor_line, until):
             return {"completions": [], "suppress": False}
         current = "" if until[-1:].isspace() else until.split()[-1]
         cut = len(current) - len(token) if current.endswith(token) else 0

@@ -89,19 +89,16 @@ async def _nothing_left(front: str) -> None:
     raise AssertionError(f"{len(open_)} sockets still open to {front}")
 
 
-@pytest.mark.gradio("queue")
+# each route on the Gradio that serves it: the gradio(api) marker deselects the other in a run
+ROUTES = [pytest.param("queue", marks=pytest.mark.gradio("queue")),
+          pytest.param("predict", marks=pytest.mark.gradio("predict"))]
+
+
+@pytest.mark.parametrize("api", ROUTES)
 @pytest.mark.parametrize("front", FRONTS)
 @pytest.mark.parametrize("count", [1, 5, 20])
 async def test_runs_through_a_real_proxy_each_get_their_own_image(
-        fronted: tuple[dict[str, str], str], front: str, count: int) -> None:
-    await _matrix(fronted, front, count)
-
-
-@pytest.mark.gradio("predict")
-@pytest.mark.parametrize("front", FRONTS)
-@pytest.mark.parametrize("count", [1, 5, 20])
-async def test_legacy_runs_through_a_real_proxy_each_get_their_own_image(
-        fronted: tuple[dict[str, str], str], front: str, count: int) -> None:
+        fronted: tuple[dict[str, str], str], front: str, count: int, api: str) -> None:
     await _matrix(fronted, front, count)
 
 
@@ -113,17 +110,10 @@ async def _matrix(fronted: tuple[dict[str, str], str], front: str, count: int) -
     await _nothing_left(fronts[front])
 
 
+@pytest.mark.parametrize("api", ROUTES)
 @pytest.mark.parametrize("front", FRONTS)
-@pytest.mark.gradio("queue")
 async def test_a_stop_of_one_among_five_through_a_real_proxy_spares_the_others(
-        fronted: tuple[dict[str, str], str], front: str) -> None:
-    await _stop_one(fronted, front)
-
-
-@pytest.mark.parametrize("front", FRONTS)
-@pytest.mark.gradio("predict")
-async def test_a_legacy_stop_of_one_among_five_through_a_real_proxy_spares_the_others(
-        fronted: tuple[dict[str, str], str], front: str) -> None:
+        fronted: tuple[dict[str, str], str], front: str, api: str) -> None:
     await _stop_one(fronted, front)
 
 
