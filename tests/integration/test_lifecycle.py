@@ -28,6 +28,14 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     }
 
 
+async def close_at(gen: Any, kind: str) -> None:
+    """Read ``gen`` until its first status of ``kind``, then close it (a Stop mid-run)."""
+    async for ev in gen:
+        if isinstance(ev, Reasoning) and ev.kind == kind:
+            break
+    await gen.aclose()
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0.01)
@@ -35,11 +43,7 @@ async def settle() -> None:
 
 async def test_closing_the_generator_mid_stream_closes_the_connection(space: LocalSpace, endpoint: str) -> None:
     space.arm("slow")
-    gen = G4F.create_async_generator("flux", "x")
-    async for ev in gen:
-        if isinstance(ev, Reasoning) and ev.kind == "progress":
-            break
-    await gen.aclose()
+    await close_at(G4F.create_async_generator("flux", "x"), "progress")
     assert await space.wait_disconnect(), "the local Space never saw the client go away"
     await settle()
     assert other_tasks() == set()
@@ -66,11 +70,7 @@ async def test_cancelling_the_task_mid_stream_closes_the_connection(space: Local
 
 async def test_cancelling_run_predict_cancels_its_request_task(space: LocalSpace, endpoint: str) -> None:
     space.arm("predict_slow")
-    gen = G4F.create_async_generator("flux-schnell", "x")
-    async for ev in gen:
-        if isinstance(ev, Reasoning) and ev.kind == "generating":
-            break
-    await gen.aclose()
+    await close_at(G4F.create_async_generator("flux-schnell", "x"), "generating")
     await settle()
     assert other_tasks() == set()
 
