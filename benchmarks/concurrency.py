@@ -19,7 +19,7 @@ from benchmarks.clients import Floor, ours
 from benchmarks.netem import latency_proxy
 from benchmarks.sections import cli
 from g4f_magic import aclose
-from g4f_magic.localspace import LocalSpace, in_thread
+from g4f_magic.localspace import LocalSpace, Pace, in_thread
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 11. 20 concurrent generations to one Space"
@@ -61,7 +61,7 @@ async def figures_at(space: LocalSpace, port: int, rtt: float, n: int, repeats: 
 
 
 def figures(n: int, repeats: int) -> list[str]:
-    space = LocalSpace(step_delay=0.0)
+    space = LocalSpace(pace=Pace.fast(0.0))
     rows = ["| RTT | client | wall, median | TCP connections | queue/data streams |", "|---|---|---|---|---|"]
     with in_thread(space) as url:
         port = int(url.rsplit(":", 1)[1])

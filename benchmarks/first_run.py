@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks.kernels import kernel, run
 from benchmarks.sections import cli
-from g4f_magic.localspace import LocalSpace, in_thread
+from g4f_magic.localspace import LocalSpace, Pace, in_thread
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 10. The first generation in a fresh kernel, and the warm-up's cost"
@@ -39,7 +39,7 @@ def one_kernel(warmup: bool, seed: int) -> dict[str, float]:
 
 
 def figures(repeats: int) -> list[str]:
-    space = LocalSpace(step_delay=0.0)
+    space = LocalSpace(pace=Pace.fast(0.0))
     rows = ["| warm-up | `%load_ext` | first `%%g4f` cell | warm `%%g4f` cell | first − warm | CPU cell right after "
             "`%load_ext` | the same cell later |", "|---|---|---|---|---|---|---|"]
     results = {}

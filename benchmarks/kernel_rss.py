@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.kernels import kernel, run
 from benchmarks.notebook_bytes import PhotoSpace
 from benchmarks.sections import cli
-from g4f_magic.localspace import in_thread
+from g4f_magic.localspace import Pace, in_thread
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 12. Kernel memory per 1024² photograph"
@@ -50,7 +50,7 @@ def rss_per_image(count: int, clear: bool, warm: int = 10) -> tuple[float, float
 def figures(count: int) -> list[str]:
     rows = ["| outputs | kernel RSS after 10 warm-up images | after {n} more | growth per image | goal |".format(n=count),
             "|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as store, in_thread(PhotoSpace(step_delay=0.0)) as url:
+    with tempfile.TemporaryDirectory() as store, in_thread(PhotoSpace(pace=Pace.fast(0.0))) as url:
         os.environ["G4F_MAGIC_ENDPOINT"] = url
         os.environ["G4F_MAGIC_CACHE"] = store
         for clear in (False, True):

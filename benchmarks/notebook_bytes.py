@@ -23,7 +23,7 @@ from PIL import Image
 
 from benchmarks.sections import cli
 from g4f_magic.engine.result import to_png
-from g4f_magic.localspace import LocalSpace, in_thread
+from g4f_magic.localspace import LocalSpace, Pace, in_thread
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 7. Notebook bytes per image, photograph-like images"
@@ -80,7 +80,7 @@ def notebook_bytes(url: str, count: int, widget_state: bool) -> tuple[int, list[
 
 
 def figures(count: int) -> list[str]:
-    space = PhotoSpace(step_delay=0.0)
+    space = PhotoSpace(pace=Pace.fast(0.0))
     per_image = {}
     with in_thread(space) as url:
         for state in (False, True):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks.notebook_bytes import PhotoSpace
 from benchmarks.sections import cli
-from g4f_magic.localspace import in_thread
+from g4f_magic.localspace import Pace, in_thread
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## 8. Run All of a 10-image notebook: first run, then replayed"
@@ -40,7 +40,7 @@ def run_all(count: int) -> tuple[float, list[str]]:
 
 
 def figures(count: int, step_delay: float) -> list[str]:
-    space = PhotoSpace(step_delay=step_delay)
+    space = PhotoSpace(pace=Pace.fast(step_delay))
     with tempfile.TemporaryDirectory() as store, in_thread(space) as url:
         os.environ["G4F_MAGIC_ENDPOINT"] = url
         os.environ["G4F_MAGIC_CACHE"] = store

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from g4f_magic.localspace import in_thread
+from g4f_magic.localspace import Pace, in_thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
 from faultyspace import FaultySpace  # noqa: E402
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
 
-    space = FaultySpace(step_delay=0.0)  # the kernel figures use its "slow" fault
+    space = FaultySpace(pace=Pace.fast(0.0))  # the kernel figures use its "slow" fault
     sections: list[str] = []
     with in_thread(space) as url:
         port = int(url.rsplit(":", 1)[1])

@@ -28,7 +28,7 @@ from g4f_magic import (
     StreamError,
     aclose,
 )
-from g4f_magic.localspace import in_thread
+from g4f_magic.localspace import Pace, in_thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
 from faultyspace import FaultySpace  # noqa: E402
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "SOAK.md")
     args = parser.parse_args(argv)
-    space = FaultySpace(step_delay=0.001)
+    space = FaultySpace(pace=Pace.fast(0.001))
     with warnings.catch_warnings(record=True) as caught, in_thread(space) as url:
         warnings.simplefilter("always")
         rows = asyncio.run(soak(url, space, args.sequential, args.concurrent, args.seed))

@@ -28,7 +28,7 @@ from benchmarks.netem import latency_proxy, tls_terminator  # noqa: E402
 from benchmarks.run import ms, timed  # noqa: E402
 from benchmarks.sections import cli  # noqa: E402
 from g4f_magic import aclose  # noqa: E402
-from g4f_magic.localspace import LocalSpace, in_thread  # noqa: E402
+from g4f_magic.localspace import LocalSpace, Pace, in_thread  # noqa: E402
 
 SECTION = "## 14. The default path over TLS, the token fetched from the hub"
 MODEL = "janus-pro-7b-image"
@@ -55,7 +55,7 @@ def figures(n: int) -> list[str]:
     rows = ["| RTT | g4f_magic first call (TLS handshake, token fetched) | g4f_magic warm (token cached, "
             "kept alive) | upstream g4f 0.5.4.5 (token fetched every call) | upstream / ours |",
             "|---|---|---|---|---|"]
-    with in_thread(LocalSpace(step_delay=0.0)) as url:
+    with in_thread(LocalSpace(pace=Pace.fast(0.0))) as url:
         port = int(url.rsplit(":", 1)[1])
         for rtt in (0.0, 0.05):
             rows += asyncio.run(rows_at(port, rtt, n))

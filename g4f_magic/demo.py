@@ -34,7 +34,7 @@ def _endpoint(choice: str) -> Iterator[str]:
     if choice == "local":
         from .localspace import LocalSpace, in_thread
 
-        with in_thread(LocalSpace(step_delay=0.02)) as url:
+        with in_thread(LocalSpace()) as url:  # a real Space's pace: its queue, sampling and previews show
             print(f"local Space (a stand-in, not a model) on {url}", flush=True)
             yield url
     else:

@@ -21,7 +21,7 @@ from leakscan import SCANNER, TOKEN
 from netproxy import ChunkingTLSProxy, upstream_of
 
 import g4f_magic
-from g4f_magic.localspace import LocalSpace, serve
+from g4f_magic.localspace import LocalSpace, Pace, serve
 
 # Kernels, IPython and Jupyter write nothing to the home folder, and no user kernelspec shadows python3.
 _HOME = __import__("tempfile").mkdtemp(prefix="g4f-tests-")
@@ -226,7 +226,7 @@ async def no_leaks() -> Any:
 
 @pytest.fixture
 async def space() -> Any:
-    ls = FaultySpace(step_delay=0.001)
+    ls = FaultySpace(pace=Pace.fast(0.001))
     server = serve(ls)
     ls.url = await server.__anext__()  # type: ignore[attr-defined]
     SCANNER.watch(ls)
@@ -257,7 +257,7 @@ def thread_space() -> Any:
     """A local Space on its own loop in a thread, for code that runs its own loop (the magic)."""
     from g4f_magic.localspace import in_thread
 
-    ls = FaultySpace(step_delay=0.001)
+    ls = FaultySpace(pace=Pace.fast(0.001))
     with in_thread(ls) as url:
         ls.url = url  # type: ignore[attr-defined]
         SCANNER.watch(ls)

@@ -24,7 +24,7 @@ from aiohttp import web
 from helpers import SPACES_LINK
 from PIL import Image
 
-from g4f_magic.localspace.app import Job, LocalSpace, Writer
+from g4f_magic.localspace.app import Job, LocalSpace, Pace, Writer
 
 __all__ = ["FaultySpace", "FAULTS", "HOSTILE_LOG", "HOSTILE_ERROR", "HOSTILE_ANSWER", "HOSTILE_PAGE",
            "png_declaring", "big_png"]
@@ -53,6 +53,7 @@ FAULTS: dict[str, str] = {
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
     "predict_public_url": "predict",
+    "previews_slow": "preview",  # every preview of the run served after file_delay
     "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file", "file_oversize": "file",
 }
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
@@ -333,7 +334,11 @@ class FaultySpace(LocalSpace):
         return HOSTILE_ANSWER if job.fault == "answer_html" else super()._answer_hook(job)
 
     def _file_hook(self, data: bytes, ext: str, path: str, prompt: str, label: str) -> tuple[bytes, str, str, bool]:
-        fault = None if label.startswith("preview") else self._pick_hook("file", prompt)
+        if label.startswith("preview"):
+            if self._pick_hook("preview", prompt) == "previews_slow":
+                self._slow_files.add(path)
+            return data, ext, path, False
+        fault = self._pick_hook("file", prompt)
         if fault == "file_lies":  # an HTML page served under the image's content type
             return HOSTILE_PAGE, ext, path, False
         if fault == "file_bomb":  # a PNG header declaring 81 million pixels (past MAX_PIXELS)
@@ -443,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     args = parser.parse_args(argv)
-    space = FaultySpace(step_delay=0.02)
+    space = FaultySpace(pace=Pace.fast(0.02))
     for fault in args.fault:
         space.arm(fault)
     return serve_until_stopped(space, "127.0.0.1", args.port)

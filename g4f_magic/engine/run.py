@@ -27,6 +27,47 @@ __all__ = ["run_job", "run_sweep", "run_in_view", "PREVIEW_WAIT"]
 PREVIEW_WAIT = 30.0  # seconds a preview's download may take, within the run's deadline: it is not worth more
 
 
+class _Previews:
+    """A run's previews, downloaded beside its stream. FLUX.1-dev sends one per sampling step; a download slower
+    than a step would otherwise hold the stream, and so the result, behind it. Only the newest preview waiting
+    is fetched (the ones it overtook are skipped), and none is fetched or shown once the run has its result."""
+
+    def __init__(self, job: Job, index: int, view: View, deadline: Deadline) -> None:
+        self._job, self._index, self._view, self._deadline = job, index, view, deadline
+        self._shown: str | None = None
+        self._next: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def offer(self, url: str) -> None:
+        if url in (self._shown, self._next):
+            return
+        self._next = url
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._fetch())
+
+    async def _fetch(self) -> None:
+        while self._next is not None:
+            url, self._next = self._next, None
+            try:
+                data, mime = await fetch_image(url, proxy=self._job.proxy, deadline=self._deadline.capped(PREVIEW_WAIT),
+                                               max_bytes=self._job.max_image_bytes)
+            except G4FError:
+                continue  # a lost preview is not worth failing the generation for
+            self._shown = url
+            self._view.preview(self._index, data, mime)
+
+    async def close(self) -> None:
+        """Stop the download under way; ``asyncio.wait`` so that a cancellation of the run itself still
+        propagates. A bug inside the download is raised here, not lost in its task."""
+        task, self._task, self._next = self._task, None, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
 def _seeds(job: Job) -> list[int | None]:
     if job.seed is not None:
         return [job.seed + i for i in range(job.count)]
@@ -95,37 +136,35 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
     deadline = Deadline(job.timeout)
     log: list[str] = []
     handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
-    shown_preview = None
-    async for ev in G4F.run(job.request_for(model, seed), job.access_for(model), deadline):
-        if isinstance(ev, Reasoning):
-            if ev.kind == "log":
-                log.append(ev.status)
-            elif ev.kind == "mirror":
-                handovers.append(ev.status)
-            view.status(index, ev)
-        elif isinstance(ev, ImagePreview) and ev.urls and ev.urls[0] != shown_preview:
-            shown_preview = ev.urls[0]
-            try:
-                data, mime = await fetch_image(ev.urls[0], proxy=job.proxy, deadline=deadline.capped(PREVIEW_WAIT),
-                                               max_bytes=job.max_image_bytes)
-            except G4FError:
-                continue  # a lost preview is not worth failing the generation for
-            view.preview(index, data, mime)
-        elif isinstance(ev, ImageResponse):
-            results = []
-            sent = job.request_for(model, seed)
-            rounded = rounding(job.width, job.height, (sent.width, sent.height)) if sent.model.sized else ""
-            for url in ev.urls:
-                data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
-                                               max_bytes=job.max_image_bytes)
-                # its declared size, before anything decodes it; shown as served, never re-encoded
-                checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
-                image = GeneratedImage(data, mime, url)
-                results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
-                                      elapsed=time.monotonic() - started, log=log,
-                                      note="; ".join(x for x in (rounded, *handovers) if x),
-                                      **job.knobs(model)))
-            return results
+    previews = _Previews(job, index, view, deadline)
+    try:
+        async for ev in G4F.run(job.request_for(model, seed), job.access_for(model), deadline):
+            if isinstance(ev, Reasoning):
+                if ev.kind == "log":
+                    log.append(ev.status)
+                elif ev.kind == "mirror":
+                    handovers.append(ev.status)
+                view.status(index, ev)
+            elif isinstance(ev, ImagePreview) and ev.urls:
+                previews.offer(ev.urls[0])
+            elif isinstance(ev, ImageResponse):
+                await previews.close()  # the result replaces the preview: a late one must not cover it
+                results = []
+                sent = job.request_for(model, seed)
+                rounded = rounding(job.width, job.height, (sent.width, sent.height)) if sent.model.sized else ""
+                for url in ev.urls:
+                    data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
+                                                   max_bytes=job.max_image_bytes)
+                    # its declared size, before anything decodes it; shown as served, never re-encoded
+                    checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
+                    image = GeneratedImage(data, mime, url)
+                    results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
+                                          elapsed=time.monotonic() - started, log=log,
+                                          note="; ".join(x for x in (rounded, *handovers) if x),
+                                          **job.knobs(model)))
+                return results
+    finally:
+        await previews.close()
     raise StreamError("the generation ended without an image")
 
 

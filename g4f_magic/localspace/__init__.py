@@ -1,5 +1,5 @@
 """The local Space: hub, Janus, FLUX.1-dev and /run/predict on loopback (faults: tests/faultyspace.py)."""
 
-from .app import LocalSpace, Received, in_thread, serve
+from .app import LocalSpace, Pace, Received, in_thread, serve
 
-__all__ = ["LocalSpace", "Received", "serve", "in_thread"]
+__all__ = ["LocalSpace", "Pace", "Received", "serve", "in_thread"]

@@ -8,13 +8,18 @@ import contextlib
 import signal
 import sys
 
-from .app import LocalSpace, serve
+from .app import LocalSpace, Pace, serve
 
 # the client's G4F_MAGIC_ENDPOINT, named here: the Space shares no code with the client (tests compare them)
 CLIENT_ENV_VAR = "G4F_MAGIC_ENDPOINT"
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    return serve_until_stopped(space_for(args), args.host, args.port)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m g4f_magic.localspace",
         description="A local stand-in for the Hugging Face hub and the FLUX / Janus Spaces (not a model).",
@@ -22,10 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port; 0 picks a free one (default 7860)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request")
-    parser.add_argument("--step-delay-ms", type=float, default=20.0, help="delay between progress messages")
-    args = parser.parse_args(argv)
-    space = LocalSpace(latency=args.latency_ms / 1000, step_delay=args.step_delay_ms / 1000)
-    return serve_until_stopped(space, args.host, args.port)
+    parser.add_argument("--fast", action="store_true",
+                        help="the tests' pace: no queue, a progress message every 7 steps, two previews "
+                             "(default: a real Space's, a few seconds queued and about 4 s of sampling)")
+    parser.add_argument("--step-delay-ms", type=float, default=None,
+                        help="delay after each progress message (default 150, or 5 with --fast)")
+    parser.add_argument("--queue-ms", type=float, default=None,
+                        help="time each run waits in the queue (default 2400, or 0 with --fast)")
+    return parser.parse_args(argv)
+
+
+def space_for(args: argparse.Namespace) -> LocalSpace:
+    pace = Pace.fast() if args.fast else Pace()
+    if args.step_delay_ms is not None:
+        pace.step = args.step_delay_ms / 1000
+    if args.queue_ms is not None:
+        pace.queue = args.queue_ms / 1000
+    return LocalSpace(latency=args.latency_ms / 1000, pace=pace)
 
 
 def serve_until_stopped(space: LocalSpace, host: str, port: int) -> int:

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from .images import placeholder
 
-__all__ = ["LocalSpace", "SPACE_HOSTS", "HUB_HOST", "Received", "Job", "Writer", "serve", "in_thread",
+__all__ = ["LocalSpace", "Pace", "SPACE_HOSTS", "HUB_HOST", "Received", "Job", "Writer", "serve", "in_thread",
            "run_in_thread"]
 
 HUB_HOST = "huggingface.co"
@@ -48,6 +48,32 @@ SCHNELL_FN, SCHNELL_TRIGGER = 2, 7
 SCHNELL_INPUTS = ("Prompt", "Seed", "Randomize seed", "Width", "Height", "Number of inference steps")
 MAX_FILES = 256  # a long-running local Space serves recent files, like Gradio's cache
 STANDIN = "g4f_magic local Space: a local stand-in for testing, not a model"
+
+@dataclass
+class Pace:
+    """How long a run's parts take. The default looks like FLUX.1-dev on a busy ZeroGPU Space at a glance:
+    a few seconds in the queue with the rank counting down, about four seconds of sampling at one progress
+    message and one preview per step (FLUX.1-dev yields a preview at every step), an answer streamed word by
+    word. :meth:`fast` is the tests': no wait in the queue, a progress message every ``stride`` steps, two
+    previews."""
+
+    step: float = 0.15  # seconds after each progress message
+    queue: float = 2.4  # seconds in the queue before the run starts, the rank counting down from ``ahead``
+    ahead: int = 3
+    stride: int = 1  # steps between progress messages (a run of fewer than 10 steps reports every step)
+    previews: int | None = None  # spread evenly over the steps; None: one per step
+    word: float = 0.04  # seconds between a streamed answer's words
+
+    @classmethod
+    def fast(cls, step: float = 0.005) -> "Pace":
+        return cls(step=step, queue=0.0, ahead=1, stride=7, previews=2, word=0.0)
+
+    def preview_steps(self, steps: int) -> set[int]:
+        """The steps after which a preview goes out."""
+        if self.previews is None:
+            return set(range(1, steps + 1))
+        return {max(1, round(steps * (j + 1) / (self.previews + 1))) for j in range(self.previews)}
+
 
 @dataclass
 class Received:
@@ -90,9 +116,9 @@ def _peer_port(request: web.Request) -> int | None:
 class LocalSpace:
     """State and handlers; :meth:`app` builds the ``web.Application``."""
 
-    def __init__(self, latency: float = 0.0, step_delay: float = 0.005, token_ttl: float = 600.0) -> None:
+    def __init__(self, latency: float = 0.0, pace: Pace | None = None, token_ttl: float = 600.0) -> None:
         self.latency = latency
-        self.step_delay = step_delay
+        self.pace = pace or Pace()
         self.token_ttl = token_ttl
         self.received: list[Received] = []
         self.disconnects: list[str] = []
@@ -153,7 +179,7 @@ class LocalSpace:
             steps = job.data[6] if len(job.data) > 6 and isinstance(job.data[6], int) and 0 < job.data[6] <= 200 else 28
         if job.kind == "schnell":  # infer(prompt, seed, randomize, width, height, steps)
             steps = job.data[5] if len(job.data) > 5 and isinstance(job.data[5], int) and 0 < job.data[5] <= 50 else 4
-        return steps, 1 if steps < 10 else 7, self.step_delay
+        return steps, 1 if steps < 10 else self.pace.stride, self.pace.step
 
     def _failure_hook(self, job: Job) -> dict[str, Any] | None:
         """A failed completion's fields (``output``, ``title``) instead of the result."""
@@ -417,22 +443,36 @@ class LocalSpace:
 
     async def _run(self, w: "Writer", job: Job, base: str) -> bool:
         """Play one job's messages as Gradio does; False when a hook cut the stream."""
-        eid = job.event_id
+        eid, pace = job.event_id, self.pace
         if not await self._point_hook(w, job, "begin"):
             return False
-        await w.send({"msg": "estimation", "event_id": eid, "rank": 1, "queue_size": 2, "rank_eta": 1.5})
-        if not await self._point_hook(w, job, "queued"):
-            return False
-        await w.send({"msg": "estimation", "event_id": eid, "rank": 0, "queue_size": 1, "rank_eta": 0.5})
-        await w.send({"msg": "process_starts", "event_id": eid, "eta": 2.0})
+        steps, stride, delay = self._steps_hook(job)
+        run_eta = round(steps / stride * delay, 1) or 2.0
+        ahead = max(1, pace.ahead)
+        for rank in range(ahead, -1, -1):  # the rank counts down as the events ahead finish
+            await w.send({"msg": "estimation", "event_id": eid, "rank": rank, "queue_size": rank + 1,
+                          "rank_eta": round((rank + 0.5) * (pace.queue / ahead or 1.0), 1)})
+            if rank == ahead and not await self._point_hook(w, job, "queued"):
+                return False
+            if rank:
+                await asyncio.sleep(pace.queue / ahead)
+        await w.send({"msg": "process_starts", "event_id": eid, "eta": run_eta})
         if not await self._point_hook(w, job, "started"):
             return False
-        steps, stride, delay = self._steps_hook(job)
-        for i in range(0, steps + 1, stride):
-            await w.send({"msg": "progress", "event_id": eid, "progress_data": [
-                {"index": i, "length": steps, "unit": "steps", "progress": None,
-                 "desc": "Sampling" if job.kind == "flux_dev" else None}]})
-            await asyncio.sleep(delay)
+        # A failure as Gradio 5/6 send it (tests/contract/recorded): gr.Error's fields in ``output``
+        # and its title at the top too; an error hidden by show_error=False is ``{"error": null}``.
+        failure = self._failure_hook(job)
+        previews = pace.preview_steps(steps) if job.kind == "flux_dev" and failure is None else set()
+        sent = 0
+        for i in range(steps + 1):
+            if i % stride == 0 or i == steps:
+                await w.send({"msg": "progress", "event_id": eid, "progress_data": [
+                    {"index": i, "length": steps, "unit": "steps", "progress": None,
+                     "desc": "Sampling" if job.kind == "flux_dev" else None}]})
+                await asyncio.sleep(delay)
+            if i in previews:  # FLUX.1-dev yields its preview as the step ends
+                await self._preview(w, job, base, sent)
+                sent += 1
         await w.log(eid, "Model loaded on the local stand-in", "info")
         if not await self._point_hook(w, job, "logged"):
             return False
@@ -440,9 +480,6 @@ class LocalSpace:
         await w.send({"msg": "heartbeat"})
         if not await self._point_hook(w, job, "finishing"):
             return False
-        # A failure as Gradio 5/6 send it (tests/contract/recorded): gr.Error's fields in ``output``
-        # and its title at the top too; an error hidden by show_error=False is ``{"error": null}``.
-        failure = self._failure_hook(job)
         if failure is not None:
             await w.send({"msg": "process_completed", "event_id": eid, "success": False, **failure})
             return True
@@ -452,8 +489,19 @@ class LocalSpace:
                                  "render_config": None, "changed_state_ids": []}})
         return await self._point_hook(w, job, "completed")
 
+    async def _preview(self, w: "Writer", job: Job, base: str, sent: int) -> None:
+        """FLUX.1-dev's ``yield image, seed``: the first in full, the next ones as edits of it, as Gradio
+        sends a generator's outputs (the seed unchanged)."""
+        prompt, seed, width, height = str(job.data[0]), int(job.data[1]), int(job.data[3]), int(job.data[4])
+        fd = self._file_url_hook(self._image_file(job.host, prompt, seed, max(32, width // 8), max(32, height // 8),
+                                                  "WEBP", f"preview {sent + 1}"), job, base)
+        data: list[Any] = [fd, seed] if not sent else \
+            [[["replace", [k], fd[k]] for k in ("path", "url", "size") if k in fd], []]
+        await w.send({"msg": "process_generating", "event_id": job.event_id, "success": True,
+                      "output": {"data": data, "is_generating": True}})
+
     async def _outputs(self, w: "Writer", job: Job, base: str) -> list[Any]:
-        """Stream previews or text where the real Space does; return the final outputs."""
+        """Stream text where the real Space does; return the final outputs."""
         eid, data = job.event_id, job.data
 
         def url(fd: dict[str, Any]) -> dict[str, Any]:
@@ -465,6 +513,7 @@ class LocalSpace:
             await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                           "output": {"data": [words[0]], "is_generating": True}})
             for word in words[1:]:
+                await asyncio.sleep(self.pace.word)
                 await w.send({"msg": "process_generating", "event_id": eid, "success": True,
                               "output": {"data": [[["append", [], " " + word]]], "is_generating": True}})
             return [answer]  # Gradio's completion carries full values, even after streamed edits
@@ -472,18 +521,8 @@ class LocalSpace:
             prompt, seed = str(data[0]), int(data[1])
             return [[{"image": url(self._image_file(job.host, prompt, seed + i, 384, 384, "WEBP", f"#{i + 1}/5")),
                       "caption": None} for i in range(5)]]
-        prompt, seed, _, width, height = str(data[0]), int(data[1]), data[2], int(data[3]), int(data[4])
-        if job.kind == "schnell":  # a plain function on the official Space: no previews
-            return [url(self._image_file(job.host, prompt, seed, width, height, "WEBP")), seed]
-        first = url(self._image_file(job.host, prompt, seed, max(32, width // 8), max(32, height // 8), "WEBP", "preview 1"))
-        await w.send({"msg": "process_generating", "event_id": eid, "success": True,
-                      "output": {"data": [first, seed], "is_generating": True}})
-        second = url(self._image_file(job.host, prompt, seed, max(32, width // 4), max(32, height // 4), "WEBP", "preview 2"))
-        edits = [["replace", [k], second[k]] for k in ("path", "url", "size") if k in second]
-        await w.send({"msg": "process_generating", "event_id": eid, "success": True,
-                      "output": {"data": [edits, []], "is_generating": True}})
-        final = url(self._image_file(job.host, prompt, seed, width, height, "WEBP"))
-        return [final, seed]
+        prompt, seed, width, height = str(data[0]), int(data[1]), int(data[3]), int(data[4])
+        return [url(self._image_file(job.host, prompt, seed, width, height, "WEBP")), seed]
 
     def _answer(self, image: Any, prompt: str) -> str:
         turns = prompt.count("\nUser:") + prompt.startswith("User:")
@@ -540,7 +579,7 @@ class LocalSpace:
         fd["url"] = f"{self._base(request, host)}/file={fd['path']}"
         self._began(host, id(request))
         try:
-            await asyncio.sleep(self.step_delay)
+            await asyncio.sleep(self.pace.queue + 4 * self.pace.step)  # a legacy call: no queue, no stream
         finally:
             self._ended(host, id(request))
         return web.json_response({"data": [fd, seed], "is_generating": False, "duration": 0.5})

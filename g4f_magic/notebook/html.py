@@ -56,7 +56,15 @@ def status_line(model: str, status: str, elapsed: float | None) -> str:
 
 
 def status_html(model: str, status: str, elapsed: float | None, state: str = "running") -> str:
-    return line_html(status_line(model, status, elapsed), state)
+    """A live status line: the time keeps its place at the end of the first line while the text beside it
+    changes and, in a narrow column (the panel's), wraps."""
+    if elapsed is None:
+        return line_html(status_line(model, status, None), state)
+    colour = COLOURS.get(state, COLOURS["running"])
+    return (f'<div class="g4f-status" data-state="{escape(state)}" style="font-family:monospace;color:{colour};'
+            f'display:flex;align-items:baseline;gap:0.5ch"><span style="flex:0 1 auto;min-width:0;'
+            f'overflow-wrap:anywhere">{escape(f"{model} · {status}")}</span>'
+            f'<span class="g4f-time" style="flex:none">· {elapsed:.1f}s</span></div>')
 
 
 def line_html(line: str, state: str = "running") -> str:
@@ -66,12 +74,13 @@ def line_html(line: str, state: str = "running") -> str:
             f'overflow-wrap:anywhere">{escape(line)}</div>')
 
 
-def log_html(lines: Iterable[str], open_: bool = False) -> str:
+def log_html(lines: Iterable[str], open_: bool = False, title: str = "") -> str:
+    """A collapsed list of lines: the Space's log while a run streams, what streamed once it settled."""
     items = list(lines)
     if not items:
         return ""
     body = "\n".join(escape(line) for line in items)
-    return (f'<details{" open" if open_ else ""}><summary>log ({len(items)})</summary>'
+    return (f'<details{" open" if open_ else ""}><summary>{escape(title or f"log ({len(items)})")}</summary>'
             f'<pre style="white-space:pre-wrap;margin:0">{body}</pre></details>')
 
 
@@ -168,11 +177,11 @@ def sweep_line(grid: SweepSet, elapsed: float | None = None) -> str:
     return status_line(", ".join(models), f"done · {what}", elapsed)
 
 
-def sweep_bundle(line: str, state: str, grid: SweepSet, log: Sequence[str] = (),
-                 display: Display = Display()) -> dict[str, str]:
+def sweep_bundle(line: str, state: str, grid: SweepSet, display: Display = Display(),
+                 details: str = "") -> dict[str, str]:
     """A finished sweep as one output, like ``run_bundle``."""
     parts = [line_html(line, state)] if line else []
-    parts += [sweep_html(grid, display.width, display.embed), log_html(log)]
+    parts += [sweep_html(grid, display.width, display.embed), details]
     return {"text/html": "".join(parts), "text/plain": line}
 
 
@@ -201,10 +210,10 @@ def done_line(model: str, results: Sequence[Result], elapsed: float | None) -> s
     return " · ".join([line, *notes])
 
 
-def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Sequence[str] = (),
-               display: Display = Display()) -> dict[str, str]:
+def run_bundle(line: str, state: str, results: Iterable[Result] = (), display: Display = Display(),
+               details: str = "") -> dict[str, str]:
     """The finished run as one output; ``line`` empty when the caller reports the outcome itself
-    (an error raised in the cell is its own one line)."""
+    (an error raised in the cell is its own one line). ``details``: what streamed (``log_html``), under the rest."""
     results = list(results)
     width, embed = display.width, display.embed
     parts = [line_html(line, state)] if line else []
@@ -214,7 +223,7 @@ def run_bundle(line: str, state: str, results: Iterable[Result] = (), log: Seque
     elif images:
         parts.append(_grid(images, width, embed))
     parts += [f'<div class="g4f-answer">{markdown_html(r.text)}</div>' for r in results if r.image is None and r.text]
-    parts.append(log_html(log))
+    parts.append(details)
     return {"text/html": "".join(parts), "text/plain": line}
 
 

@@ -117,15 +117,15 @@ class Panel:
         narrow = {"description_width": "56px"}
         self.model = w.Dropdown(options=[(f"{m} ({kinds[m]})", m) for m in G4F.models],
                                 value=s["default_model"] if s["default_model"] in kinds else G4F.default_model,
-                                description="model", style=narrow, layout=w.Layout(width="100%"))
+                                description="model", style=narrow, layout=w.Layout(width="auto"))  # the column, less its margin
         ratio = s["aspect_ratio"] if s["aspect_ratio"] in COMMON_RATIOS else "custom"
         self.ratio = w.Dropdown(options=[*COMMON_RATIOS, "custom"], value=ratio, description="ratio",
-                                style=narrow, layout=w.Layout(width="150px"))
+                                style=narrow, layout=w.Layout(width="140px"))
         first = image_size(s["aspect_ratio"]) if ratio != "custom" else (1024, 1024)
         self.width = w.BoundedIntText(value=first[0], min=MIN_SIDE, max=MAX_SIDE, step=8, description="width",
-                                      style=narrow, layout=w.Layout(width="130px"))
+                                      style=narrow, layout=w.Layout(width="128px"))
         self.height = w.BoundedIntText(value=first[1], min=MIN_SIDE, max=MAX_SIDE, step=8, description="height",
-                                       style=narrow, layout=w.Layout(width="130px"))
+                                       style=narrow, layout=w.Layout(width="128px"))
         self.seed = w.BoundedIntText(value=0, min=0, max=2**32 - 1, description="seed", disabled=True,
                                      style=narrow, layout=w.Layout(width="190px"))
         self.random_seed = w.Checkbox(value=True, description="random", indent=False, layout=w.Layout(width="80px"))
@@ -149,7 +149,7 @@ class Panel:
         self.error = w.HTML("")
         self.runs = w.VBox([])  # running rows, newest first
         self.history = w.HTML("")  # the last few finished runs, one line each
-        self.large = w.Image(layout=w.Layout(width="100%", height="auto", display="none"))
+        self.large = w.Image(layout=w.Layout(width="100%", height="auto", margin="2px 0", display="none"))  # 100% + a margin would overflow
         self.caption = w.HTML("")
         self.save_button = w.Button(description="Save PNG", icon="save", tooltip="save with its recipe in image_dir",
                                     layout=w.Layout(width="100px"))
@@ -157,7 +157,7 @@ class Panel:
         self.reuse_button = w.Button(description="Reuse seed", icon="repeat", layout=w.Layout(width="124px"))
         self.actions = w.HBox([self.save_button, self.download_link, self.reuse_button],
                               layout=w.Layout(display="none", align_items="center", flex_flow="row wrap"))
-        self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap", max_height="230px", overflow="auto"))
+        self.gallery = w.Box(layout=w.Layout(flex_flow="row wrap", max_height="230px", overflow="hidden auto"))
         self.transcript = w.HTML("", layout=w.Layout(display="none", max_height="480px", overflow="auto"))
         # the running comparison, then its finished grid: under both columns, as wide as the cell
         self.sweeps: list[SweepSet] = []
@@ -178,19 +178,23 @@ class Panel:
         self.save_button.on_click(lambda _: self.save())
         self.reuse_button.on_click(lambda _: self.reuse_seed())
 
-        self.size_row = w.HBox([self.ratio, self.width, self.height])
-        self.seed_row = w.HBox([self.seed, self.random_seed, self.count])
-        self.compare_row = w.HBox([self.compare, self.compare_axis, self.compare_values])
+        # rows wrap rather than scroll when the column is narrow (a side panel open, a small screen)
+        rows = w.Layout(flex_flow="row wrap")
+        self.size_row = w.HBox([self.ratio, self.width, self.height], layout=rows)
+        self.seed_row = w.HBox([self.seed, self.random_seed, self.count], layout=rows)
+        self.compare_row = w.HBox([self.compare, self.compare_axis, self.compare_values], layout=rows)
         controls = w.VBox([
             self.prompt, self.model, self.size_row, self.seed_row, self.compare_row, self.upload,
-            w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button]),
+            w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button], layout=rows),
             self.error, self.runs, self.history,
-        ])
+        ], layout=w.Layout(min_width="0"))
         self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery])
         # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them
-        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript]), self.compare_area,
-                                 self._hide_copy],
-                                layout=w.Layout(grid_template_columns=f"420px minmax(0, {DISPLAY_WIDTH}px)",
+        # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them. The controls
+        # keep 420 px while the image column can give way; both fit JupyterLab at 1280 px with a side panel open.
+        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript], layout=w.Layout(min_width="0")),
+                                 self.compare_area, self._hide_copy],
+                                layout=w.Layout(grid_template_columns=f"minmax(300px, 420px) minmax(0, {DISPLAY_WIDTH}px)",
                                                 grid_gap="0 16px", align_items="flex-start"))
         self.widget.add_class("g4f-panel")
         self._on_model({"new": self.model.value})
@@ -316,13 +320,18 @@ class Panel:
             self.error.value = error_html(str(exc))
             return None
         view = SweepView(job) if isinstance(job, Sweep) else WidgetView(job.model, job.count)
-        stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px"))
-        row = w.HBox([view.widget, stop_one])
-        if isinstance(job, Sweep):  # a grid needs the width of both columns
-            self.compare_area.children = (row, *self.compare_area.children)
+        stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px", flex="none"))
+        if isinstance(job, Sweep):  # its live line under the buttons, where the eye is; its grid under both columns
+            head, *body = view.widget.children
+            row = w.HBox([head, stop_one])
+            grid = w.VBox(body)
+            self.compare_area.children = (grid, *self.compare_area.children)
+            parts: tuple[w.Box, ...] = (row, grid)
         else:
-            self.runs.children = (row, *self.runs.children)
-        coro = self._run(job, view, row)
+            row = w.HBox([view.widget, stop_one])
+            parts = (row,)
+        self.runs.children = (row, *self.runs.children)
+        coro = self._run(job, view, parts)
         if kernel_loop() is self._loop:
             task: asyncio.Future[Any] = self._loop.create_task(coro)
         else:  # a comm handler on another thread
@@ -334,7 +343,7 @@ class Panel:
         self.stop_button.disabled = False
         return task
 
-    async def _run(self, job: Job | Sweep, view: WidgetView, row: w.HBox) -> Result | ResultSet | None:
+    async def _run(self, job: Job | Sweep, view: WidgetView, parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
         chat = self.chat if isinstance(job, Job) and job.spec.chats else None
         try:
             result = await run_in_view(job, view, chat)
@@ -347,7 +356,7 @@ class Panel:
             self._give_back(chat, job)
             return None
         finally:
-            self._retire(view, row)
+            self._retire(view, parts)
         if chat is not None:
             if isinstance(job, Job) and job.image is not None:  # the question just answered, with its image
                 self.asked[len(self.chat.messages) - 2] = await asyncio.to_thread(_thumbnail, job.image)
@@ -368,11 +377,13 @@ class Panel:
         if chat is not None and isinstance(job, Job) and not self.prompt.value.strip():
             self.prompt.value = job.prompt
 
-    def _retire(self, view: WidgetView, row: w.HBox) -> None:
-        """A finished run leaves its row for one line in the short history; its widgets are closed."""
-        self.runs.children = tuple(r for r in self.runs.children if r is not row)
-        self.compare_area.children = tuple(r for r in self.compare_area.children if r is not row)
-        close_tree(row)
+    def _retire(self, view: WidgetView, parts: tuple[w.Box, ...]) -> None:
+        """A finished run leaves its row (and a comparison its live grid) for one line in the short history;
+        its widgets are closed."""
+        self.runs.children = tuple(r for r in self.runs.children if all(r is not p for p in parts))
+        self.compare_area.children = tuple(r for r in self.compare_area.children if all(r is not p for p in parts))
+        for part in (*parts, view.widget):
+            close_tree(part)
         for t, v in list(self.tasks.items()):
             if v is view:
                 del self.tasks[t]

@@ -27,6 +27,7 @@ from .html import (
     sweep_bundle,
     sweep_line,
 )
+from .timeline import Timeline
 
 __all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
 
@@ -165,17 +166,23 @@ class WidgetView:
         self.results: list[Result] = []
         self._status: dict[int, str] = {}
         self._logs: list[str] = []
+        self.timeline = Timeline([str(i + 1) for i in range(count)])  # what streamed, for the settled output
         self._text = ""
         self._dirty = False
         self._last_flush = 0.0
-        self.status_w = w.HTML(status_html(model, "Starting", 0.0))
+        # in a narrow row (the panel's) the bar goes under the line rather than squeeze it; a line longer than
+        # the row wraps inside it, its time at the end of its first line
+        self.status_w = w.HTML(status_html(model, "Starting", 0.0), layout=w.Layout(flex="1 1 auto", min_width="0"))
         self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, layout=w.Layout(display="none", width="240px"))
         self._fraction: float | None = None
         self.log_w = w.HTML("")
         self.text_w = w.HTML("")
         self.previews = [w.Image(layout=w.Layout(display="none", max_width="200px")) for _ in range(count)]
-        self.widget = w.VBox([w.HBox([self.status_w, self.progress]), self.log_w,
-                              w.HBox(self.previews, layout=w.Layout(flex_flow="row wrap")), self.text_w])
+        shrinks = {"flex": "1 1 auto", "min_width": "0"}  # in a narrow row (the panel's) it wraps, never overflows
+        self.widget = w.VBox([w.HBox([self.status_w, self.progress], layout=w.Layout(flex_flow="row wrap", **shrinks)),
+                              self.log_w,
+                              w.HBox(self.previews, layout=w.Layout(flex_flow="row wrap")), self.text_w],
+                             layout=w.Layout(**shrinks))
         self.widget.add_class("g4f-run")
         self._handle: Any = None
 
@@ -216,6 +223,7 @@ class WidgetView:
         return self._status.get(0, "Starting")
 
     def status(self, index: int, event: Reasoning) -> None:
+        self.timeline.add(self._elapsed(), event.status, event.kind, index)
         if event.kind == "log":
             self._logs.append(event.status)
         elif event.kind != "heartbeat" or index not in self._status:
@@ -226,6 +234,10 @@ class WidgetView:
         self._flush()
 
     def preview(self, index: int, data: bytes, mime: str) -> None:
+        self.timeline.add(self._elapsed(), "preview", "preview", index)
+        self._picture(index, data, mime)
+
+    def _picture(self, index: int, data: bytes, mime: str) -> None:
         image = self.previews[index]
         image.format = mime.split("/")[-1]
         image.value = data
@@ -238,6 +250,7 @@ class WidgetView:
 
     def _end(self, state: str, line: str) -> None:
         self.state, self.line = state, line
+        self.timeline.end(self._elapsed(), line)
         for image in self.previews:  # the result replaces the preview: each image is kept once
             image.layout.display = "none"
             image.value = b""
@@ -252,8 +265,10 @@ class WidgetView:
 
     def cell(self, index: int, result: Result | None, error: str | None) -> None:
         """One of several images is in: it takes its preview's place at once, before the others end."""
+        self.timeline.add(self._elapsed(), (result.recipe() or "done") if result is not None else error or "failed",
+                          "cell", index)
         if result is not None and result.image is not None:
-            self.preview(index, result.image.data, result.image.mime)
+            self._picture(index, result.image.data, result.image.mime)
 
     def finish(self, results: list[Result]) -> None:
         self.results = list(results)
@@ -273,7 +288,13 @@ class WidgetView:
 
     def bundle(self, with_status: bool = True) -> dict[str, str]:
         """The run as the plain output it leaves (see :mod:`g4f_magic.notebook.html`)."""
-        return run_bundle(self.line if with_status else "", self.state, self.results, self._logs, self.display)
+        return run_bundle(self.line if with_status else "", self.state, self.results, self.display, self._streamed())
+
+    def _streamed(self) -> str:
+        """What streamed, collapsed under the result (open with -v, as the live log was)."""
+        logs = f" · log ({len(self._logs)})" if self._logs else ""
+        return log_html(self.timeline.lines(), open_=self.verbose,
+                        title=f"what streamed ({self.timeline.summary()}){logs}")
 
     def settle(self, with_status: bool = True) -> None:
         """Swap the shown view for its plain output and close its widgets. The notebook then keeps
@@ -303,6 +324,7 @@ class SweepView(WidgetView):
         import ipywidgets as w
 
         super().__init__(sweep.model, sweep.count, verbose, min_interval, display)
+        self.timeline.labels = sweep.labels()
         self.sweep = sweep
         self.outcomes: list[tuple[Result | None, str | None]] = [(None, None)] * sweep.count
         self.grid: SweepSet | None = None
@@ -357,7 +379,7 @@ class SweepView(WidgetView):
 
     def bundle(self, with_status: bool = True) -> dict[str, str]:
         grid = self.grid or self._partial()
-        return sweep_bundle(self.line if with_status else "", self.state, grid, self._logs, self.display)
+        return sweep_bundle(self.line if with_status else "", self.state, grid, self.display, self._streamed())
 
     def _partial(self) -> SweepSet:
         """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import pytest
 from helpers import ROOT, free_port
 from leakscan import SCANNER, TOKEN
 
-from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace import LocalSpace, Pace
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -172,8 +173,8 @@ def with_browser(test: Callable[[Browser], None]) -> None:
 @pytest.mark.timeout(300)
 def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
     lab_url, saved = lab
-    # About a second of sampling per image: several 0.3 s widget flushes, so the stream is visible.
-    thread_space.step_delay = 0.2
+    # A real Space's stream, its waits shortened: a second in the queue, then 28 steps with a preview each.
+    thread_space.pace = Pace(step=0.08, queue=1.0)
 
     def run(b: Browser) -> None:
         page = b.page
@@ -187,9 +188,12 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         # Record every text the status lines show, to see them stream.
         page.evaluate("""() => {
             window.__g4f = new Set();
+            window.__g4fPreviews = 0;  // previews decoded in a live view
             new MutationObserver(() => document.querySelectorAll('.g4f-status')
                 .forEach(e => window.__g4f.add(e.textContent))).observe(document.body,
                 {subtree: true, childList: true, characterData: true});
+            document.addEventListener('load', e => { if (e.target.closest && e.target.closest('.g4f-run'))
+                window.__g4fPreviews++; }, true);
         }""")
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
@@ -197,8 +201,13 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
                "() => [...document.querySelectorAll('.jp-OutputArea-output img')].some(i => i.naturalWidth > 0)")
         b.wait("a status line that says done", "() => [...window.__g4f].some(t => t.includes('done · seed 42'))")
         seen = page.evaluate("() => [...window.__g4f]")
-        between = [t for t in seen if not any(w in t for w in ("Starting", "GPU token", "done"))]
-        assert any("flux · " in t for t in between), seen  # a status between start and end: it streamed
+        # it streamed as a real Space streams (issue #24, item 3): a queue position, steps, previews
+        assert any("flux · In queue: position" in t for t in seen), seen
+        assert any(re.search(r"flux · Sampling ([1-9]|1[0-9]|2[0-7])/28", t) for t in seen), seen
+        assert page.evaluate("() => window.__g4fPreviews") >= 1
+        streamed = page.evaluate(f"() => ({CELL_WITH})('a lighthouse in a storm').querySelector('details')?.textContent")
+        assert streamed and "what streamed" in streamed and "In queue: position" in streamed, streamed
+        assert re.search(r"Sampling 28/28 +\(\d+ more before\)", streamed), streamed
         b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 120)
         b.shot("notebook.png")
 
@@ -357,6 +366,8 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
         for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1), (SWEEP, 6)):
             assert b.shown(src) == count, src
+        streamed = page.evaluate(f"() => ({CELL_WITH})('a lighthouse in a storm').querySelector('details')?.textContent")
+        assert streamed and "In queue: position" in streamed and "preview" in streamed, streamed  # kept in the file
         assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
         assert b.shown("%g4f panel") >= 2  # the panel's results, from its plain copy
         broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
@@ -372,4 +383,127 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
     try:
         with_browser(run)
     finally:
-        thread_space.step_delay = 0.001
+        thread_space.pace = Pace.fast(0.001)
+
+
+# Elements of the panel (and the output area around it) that show a horizontal scrollbar or run past it
+OVERFLOWS = """() => {
+    const panel = document.querySelector('.g4f-panel');
+    const area = panel.closest('.jp-OutputArea-output');
+    const right = area.getBoundingClientRect().right + 1;
+    return [area, ...panel.querySelectorAll('*'), panel].filter(e => {
+        const s = getComputedStyle(e);
+        const bar = ['auto', 'scroll'].includes(s.overflowX) && e.scrollWidth > e.clientWidth + 1;
+        return bar || (e.offsetParent !== null && e.getBoundingClientRect().right > right);
+    }).map(e => `${e.className || e.tagName}: right ${Math.round(e.getBoundingClientRect().right)} of ${right - 1}, `
+               + `scroll ${e.scrollWidth}/${e.clientWidth} (${getComputedStyle(e).overflowX})`);
+}"""
+# the live status lines in the panel whose time is not on their first line
+WRAPPED_TIMES = """() => [...document.querySelectorAll('.g4f-panel .g4f-status')].filter(e => {
+    const t = e.querySelector('.g4f-time');
+    return t && t.getBoundingClientRect().top - e.getBoundingClientRect().top > 4;
+}).map(e => e.textContent)"""
+# where the running comparison's line is, against the Generate button and the gallery
+LIVE_LINE = """() => {
+    const line = [...document.querySelectorAll('.g4f-panel .g4f-status')].find(e => e.textContent.includes('cells'));
+    const go = [...document.querySelectorAll('.g4f-panel button')].find(b => b.textContent.trim() === 'Generate');
+    if (!line || !go) return null;
+    return [line.getBoundingClientRect().top - go.getBoundingClientRect().bottom,
+            line.getBoundingClientRect().right - go.closest('.widget-vbox').getBoundingClientRect().right];
+}"""
+
+
+@pytest.mark.timeout(300)
+def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
+    """Issue #24, item 4: at 1280×800 with JupyterLab's file browser open, light and dark, the panel fits the
+    notebook's width (no horizontal scrollbar), a live line keeps its time on its first line, and a comparison's
+    live line sits under the buttons, not below the gallery. The runs go at a real Space's pace (item 3)."""
+    lab_url, saved = lab
+    path = saved.parent / "panel.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext g4f_magic"),
+                                         nbformat.v4.new_code_cell("%g4f panel")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, path)
+    thread_space.pace = Pace()  # the default: queued a few seconds, then about 4 s of sampling with previews
+
+    def run(b: Browser) -> None:
+        page = b.page
+
+        def check(where: str) -> None:
+            overflows = page.evaluate(OVERFLOWS)
+            assert overflows == [], f"{where}: " + "; ".join(overflows)
+            assert page.evaluate(WRAPPED_TIMES) == [], where
+
+        def live(prompt: str, name: str, compare: bool = False) -> None:
+            page.locator(".g4f-panel .g4f-prompt").fill(prompt)
+            page.get_by_role("button", name="Generate").click()
+            b.wait("a queue position in the panel", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+                   ".some(e => e.textContent.includes('In queue: position'))")
+            check(f"{name}, queued")
+            b.wait("sampling in the panel", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+                   ".some(e => /Sampling ([1-9]|1[0-9])\\/28/.test(e.textContent))", 30)
+            b.wait("a preview in the panel", "() => [...document.querySelectorAll('.g4f-panel .g4f-run img')]"
+                   ".some(i => i.naturalWidth > 0)" if not compare else "() => true")
+            check(f"{name}, sampling")
+            if compare:
+                where = page.evaluate(LIVE_LINE)
+                assert where is not None and 0 <= where[0] < 150 and where[1] <= 1, where
+            b.shot(name)
+            b.wait("the run to end", "() => [...document.querySelectorAll('.g4f-panel button')]"
+                   ".find(e => e.textContent.trim() === 'Stop')?.disabled", 60)
+            check(f"{name}, done")
+
+        page.goto(f"{lab_url}/lab/tree/panel.ipynb?token={LAB_TOKEN}&reset")
+        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
+        b.wait("the notebook's kernel to be idle",
+               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
+        page.wait_for_timeout(2000)
+        browser_width = page.evaluate("() => document.querySelector('.jp-FileBrowser')?.getBoundingClientRect().width")
+        assert browser_width and browser_width > 200, "JupyterLab's file browser is not open"
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 60)
+        page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
+        check("the empty panel")
+        live("a lighthouse in a storm, oil painting", "sidebar-light-live.png")
+        b.wait("the gallery entry", "() => document.querySelectorAll('.g4f-panel button[title]').length >= 1")
+        check("an image in the panel")
+        b.shot("sidebar-light-image.png")
+        page.locator(".g4f-panel .g4f-compare input").check()
+        page.locator(".g4f-panel input[placeholder='values: 1, 2, 3']").fill("13, 14")
+        live("a harbour at night, two seeds", "sidebar-light-compare-live.png", compare=True)
+        page.locator(".g4f-panel .g4f-compare input").uncheck()
+        b.theme("JupyterLab Dark")
+        page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
+        live("a red bicycle, studio photo", "sidebar-dark-live.png")
+        check("dark, with results")
+        b.shot("sidebar-dark-image.png")
+
+        # saved, the kernel shut down, reopened: the plain copy at the same width, nothing runs past it
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while "a red bicycle" not in path.read_text():
+            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
+            time.sleep(0.3)
+        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
+        accept = page.locator(".jp-Dialog button.jp-mod-accept")
+        if accept.count():
+            accept.click()
+        page.wait_for_timeout(1000)
+        page.goto(f"{lab_url}/lab/tree/panel.ipynb?token={LAB_TOKEN}")
+        b.wait("the panel's results to reopen", "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+               ".filter(i => i.naturalWidth > 0).length >= 3", 90)
+        page.wait_for_timeout(4000)
+        wide = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => "
+                             "e.scrollWidth > e.clientWidth + 1).length")
+        assert wide == 0
+        b.shot("sidebar-reopened-dark.png")
+        b.theme("JupyterLab Light")
+        b.shot("sidebar-reopened-light.png")
+
+    try:
+        with_browser(run)
+    finally:
+        thread_space.pace = Pace.fast(0.001)

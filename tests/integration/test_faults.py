@@ -21,7 +21,7 @@ from g4f_magic import (
     SpaceUnavailable,
     StreamError,
 )
-from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace import LocalSpace, Pace
 
 SECRETS = (TOKEN, COOKIE)
 
@@ -128,7 +128,9 @@ def summary(events: list[Any]) -> list[str]:
     return out
 
 
-HAPPY = ["token", "queue", "start", "progress", "log", "heartbeat", "ImagePreview", "finished", "ImageResponse"]
+# previews between progress steps, as FLUX.1-dev yields them (the fast pace: two, after steps 9 and 19 of 28)
+HAPPY = ["token", "queue", "start", "progress", "ImagePreview", "progress", "ImagePreview", "progress", "log",
+         "heartbeat", "finished", "ImageResponse"]
 
 
 async def test_happy_stream_sequence(space: LocalSpace, endpoint: str) -> None:
@@ -198,7 +200,7 @@ async def test_the_installed_local_space_carries_no_faults() -> None:
     import g4f_magic
     from g4f_magic.localspace import serve
 
-    plain = LocalSpace(step_delay=0.001)
+    plain = LocalSpace(pace=Pace.fast(0.001))
     assert not hasattr(plain, "arm")
     server = serve(plain)
     url = await server.__anext__()

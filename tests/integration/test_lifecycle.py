@@ -16,7 +16,7 @@ from leakscan import COOKIE
 import g4f_magic
 from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
 from g4f_magic.http.session import get_session
-from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace import LocalSpace, Pace
 
 
 def other_tasks() -> set[asyncio.Task[Any]]:
@@ -98,10 +98,10 @@ def test_asyncio_run_closes_the_session_by_itself(tmp_path: Any) -> None:
     script.write_text(textwrap.dedent("""
         import asyncio, gc, os
         from g4f_magic import G4F
-        from g4f_magic.localspace import LocalSpace, serve
+        from g4f_magic.localspace import LocalSpace, Pace, serve
 
         async def main():
-            server = serve(LocalSpace())
+            server = serve(LocalSpace(pace=Pace.fast()))
             os.environ["G4F_MAGIC_ENDPOINT"] = await server.__anext__()
             async for ev in G4F.create_async_generator("flux", "x"):
                 pass
@@ -176,7 +176,7 @@ def test_a_stop_while_the_first_join_is_in_flight_over_tls_leaves_no_socket_open
             await task
 
     gc.collect()
-    thread_space = FaultySpace(step_delay=0.001)
+    thread_space = FaultySpace(pace=Pace.fast(0.001))
     with in_thread(thread_space) as space_url, proxy_in_thread(upstream_of(space_url)) as (url, _):
         thread_space.https_fronts.add(url.split("://", 1)[1])
         monkeypatch.setenv(g4f_magic.ENV_VAR, url)

@@ -340,16 +340,19 @@ async def test_compare_runs_one_option_over_a_list_as_a_labelled_grid(panel: Pan
     assert not panel.compare_values.disabled
     panel.compare_axis.value = "aspect_ratio"
     panel.compare_values.value = "1:1, 16:9, 9:16"
-    task = panel.generate()
-    assert task is not None and panel.runs.children == ()
-    [row] = panel.compare_area.children  # the live grid spans both columns
+    assert panel.generate() is not None
     [view] = panel.tasks.values()
-    assert row.children[0] is view.widget and len(view.cell_status) == 3
+    # the live line under the buttons, where the eye is (issue #24, item 4); the live grid spans both columns
+    [row] = panel.runs.children
+    [live] = panel.compare_area.children
+    assert row.children[0] is view.widget.children[0] and view.status_w in row.children[0].children
+    assert view.table in live.children and len(view.cell_status) == 3
     await finish_all(panel)
     [grid] = panel.sweeps
     assert [c.result.size for c in grid.cells] == ["1024x1024", "1360x760", "760x1360"]
     assert {r.seed for r in grid} == {7}
-    [shown] = panel.compare_area.children  # the live row became the finished table
+    [shown] = panel.compare_area.children  # the live grid became the finished table
+    assert panel.runs.children == () and row.comm is None and live.comm is None
     assert "<th" in shown.value and "16:9" in shown.value and shown.value.count("<img") == 3
     assert len(panel.gallery.children) == 3 and "3 cells" in panel.history.value
     import re

@@ -128,7 +128,7 @@ def test_requests_go_out_at_bounded_concurrency_per_space(ip: Any, thread_space:
     from helpers import FLUX_DEV, PREDICT
 
     monkeypatch.setattr(thread_space, "slow_delay", 0.0005)
-    monkeypatch.setattr(thread_space, "step_delay", 0.05)  # /run/predict takes this long: its calls overlap
+    monkeypatch.setattr(thread_space.pace, "step", 0.05)  # /run/predict takes this long: its calls overlap
     grid, _ = cell(ip, "-m flux,flux-schnell -s 10001,10002,10003,10004", "a lighthouse [fault:slow]")
     assert len(grid) == 8
     assert thread_space.peak[FLUX_DEV] == thread_space.peak[PREDICT] == SPACE_CONCURRENCY
@@ -158,7 +158,7 @@ def test_figures_agree_a_replayed_sweeps_time_and_its_words(ip: Any, thread_spac
     the panel's history row does), and a replayed sweep says so without parentheses inside parentheses."""
     import time
 
-    monkeypatch.setattr(thread_space, "step_delay", 0.02)
+    monkeypatch.setattr(thread_space.pace, "step", 0.02)
     started = time.monotonic()
     grid, cap = cell(ip, "-m flux,flux-schnell -s 31,32,33")
     wall = time.monotonic() - started

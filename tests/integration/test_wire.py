@@ -10,7 +10,7 @@ from helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
 from leakscan import COOKIE, TOKEN
 
 from g4f_magic import ImageResponse, JsonConversation, Reasoning
-from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace import LocalSpace, Pace
 
 
 def one(space: LocalSpace, host: str, path: str, method: str | None = None) -> Any:
@@ -246,6 +246,50 @@ async def test_previews_follow_diffs(space: LocalSpace, endpoint: str) -> None:
     assert str(previews[0]) == ""
     kinds = [type(e).__name__ for e in events]
     assert kinds.index("ImagePreview") < kinds.index("ImageResponse")
+
+
+async def test_a_real_paced_space_queues_samples_and_previews_throughout(space: LocalSpace, endpoint: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #24, item 3: in its default pace (here with its waits shortened) the local Space shows what a real
+    FLUX.1-dev Space shows: a queue position counting down, every sampling step, and a preview after each step
+    as FLUX.1-dev yields them, not all at the end."""
+    from g4f_magic import ImagePreview
+
+    monkeypatch.setattr(space, "pace", Pace(step=0.002, queue=0.01))
+    events = await collect("flux", "x", seed=3)
+    queue = [e.rank for e in events if isinstance(e, Reasoning) and e.kind == "queue"]
+    assert queue == [4, 3, 2, 1]
+    steps = [e.progress_index for e in events if isinstance(e, Reasoning) and e.kind == "progress"]
+    assert steps == list(range(29))
+    order = ["P" if isinstance(e, ImagePreview) else "S" for e in events
+             if isinstance(e, ImagePreview) or isinstance(e, Reasoning) and e.kind == "progress"]
+    assert "".join(order) == "S" + "SP" * 28  # each step's preview before the next step
+    assert isinstance(events[-1], ImageResponse)
+
+
+async def test_previews_slower_than_a_step_are_skipped_not_queued(space: LocalSpace, endpoint: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preview per step (FLUX.1-dev) whose downloads take longer than a step: the newest waiting one is
+    fetched, the ones it overtook are not, so the previews never hold the stream or the result back."""
+    import io
+
+    from g4f_magic.engine.job import Job
+    from g4f_magic.engine.run import run_job
+    from g4f_magic.notebook.views import PlainView
+
+    class Seen(PlainView):
+        shown: list[bytes] = []
+
+        def preview(self, index: int, data: bytes, mime: str) -> None:
+            self.shown.append(data)
+
+    monkeypatch.setattr(space, "pace", Pace(step=0.03, queue=0.0))  # 28 previews in under a second
+    monkeypatch.setattr(space, "file_delay", 0.2)  # each preview served 0.2 s after it is asked for
+    view = Seen("flux", out=io.StringIO())
+    result = await run_job(Job("flux", "x [fault:previews_slow]", seed=5), view)
+    files = [r for r in space.requests(FLUX_DEV) if "/gradio_api/file=" in r.path]
+    assert 2 <= len(files) <= 1 + 8, len(files)  # the final image and a few of the 28 previews
+    assert view.shown and result.image is not None and result.image.data not in view.shown
 
 
 async def test_urls_on_the_spaces_own_host_go_through_the_gateway(space: LocalSpace, endpoint: str) -> None:

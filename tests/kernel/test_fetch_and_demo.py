@@ -75,6 +75,15 @@ def test_demo_executes_the_quickstart_and_writes_html(tmp_path: Path, install: s
     assert all(image_mime(base64.b64decode(data)) == mime for mime, data in images)
     assert images[0][0] == "image/webp"
     assert re.search(r"flux · done · seed 42 · 1360x760 · \d+\.\ds</div>", html)
+    # one run as it streamed from a Space at a real Space's pace (issue #24, item 3): the record under its image
+    first = re.search(r"<details open(?:=\"\")?><summary>what streamed \((\d+) updates, (\d+) previews\) · log \(1\)</summary>"
+                      r"<pre[^>]*>(.*?)</pre>", html, re.S)
+    assert first and int(first.group(2)) >= 10, first
+    record = first.group(3)
+    steps = ("In queue: position 4 of 4", "In queue: position 1 of 1", "Started", "Sampling 0/28", "preview 1",
+             "Sampling 28/28", "flux · done · seed 42")
+    assert all(x in record for x in steps), record
+    assert [record.index(x) for x in steps] == sorted(record.index(x) for x in steps), record
     assert re.search(r"flux · replayed \(generated [0-9-]+ [0-9:]+\) · seed 42 · 1360x760", html)
     assert images[-1] == images[0]  # the same bytes, from the replay store
     assert re.findall(r'<th class="g4f-col"[^>]*>([^<]*)</th>', html) == ["seed 10001", "seed 10002", "seed 10003"]

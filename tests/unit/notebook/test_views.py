@@ -100,7 +100,7 @@ def test_widget_view_leaves_one_plain_output() -> None:
     assert bundle["text/plain"].startswith("flux · done · 2 images · 32x32 · ")
     html = bundle["text/html"]
     assert html.count("data:image/webp;base64,") == 2 and "seed 2 · 32x32" in html
-    assert "<details><summary>log (1)</summary>" in html and "&lt;b&gt;loaded" in html
+    assert "<summary>what streamed (1 update) · log (1)</summary>" in html and "[1] &lt;b&gt;loaded" in html
     assert "application/vnd.jupyter.widget-view+json" not in bundle
     view.fail("G4FTimeout: late")
     quiet = view.bundle(with_status=False)  # the cell's error line says how it ended
@@ -157,3 +157,36 @@ def test_a_terminal_gets_no_control_sequence_from_the_network() -> None:
     printed = out.getvalue()
     assert not any(ch in printed for ch in "\x1b\x07\r\x9b\ud800"), repr(printed)
     assert "answer abclinkd31me?f\nnext line" in printed
+
+
+def test_the_settled_output_keeps_what_streamed() -> None:
+    """Issue #24, item 3: the saved output shows that the run queued, sampled and sent previews, not only
+    its last line; a long run folds its steps, and the list stays bounded."""
+    from g4f_magic.notebook.timeline import LIMIT
+
+    view = WidgetView("flux", min_interval=0)
+    for rank in (3, 2, 1):
+        view.status(0, Reasoning(f"Queued: position {rank}", "queue", rank=rank))
+        view.status(0, Reasoning(f"Queued: position {rank}", "queue", rank=rank))  # Gradio repeats itself
+    view.status(0, Reasoning("Started", "start"))
+    for step in range(1, 401):
+        view.status(0, Reasoning(f"Sampling {step}/400", "progress", progress_index=step, progress_length=400))
+        view.preview(0, b"RIFF0000WEBPx", "image/webp")
+    view.status(0, Reasoning("Model <loaded>", "log"))
+    view.finish([image_result(1)])
+    html = view.bundle()["text/html"]
+    body = html.split("<pre", 1)[1]
+    lines = [x.split("s  ", 1)[1] for x in body.split(">", 1)[1].split("</pre>")[0].split("\n")]
+    assert lines[:4] == ["Queued: position 3", "Queued: position 2", "Queued: position 1", "Started"]
+    assert lines[4:8] == ["Sampling 1/400", "preview 1", "Sampling 400/400  (398 more before)",
+                          "preview 400  (398 more before)"]
+    assert lines[8] == "Model &lt;loaded&gt;" and lines[9].startswith("flux · done · seed 1")
+    assert "<summary>what streamed (805 updates, 400 previews) · log (1)</summary>" in html
+    at = [e.at for e in view.timeline.entries]
+    assert at == sorted(at)  # a folded run's latest line moves down to where it happened
+
+    busy = WidgetView("flux", min_interval=0)
+    for n in range(500):  # a long ZeroGPU wait: every line differs
+        busy.status(0, Reasoning(f"Waiting for a GPU · {n}s", "gpu"))
+    busy.finish([image_result(1)])
+    assert len(busy.timeline.lines()) == LIMIT and busy.timeline.lines()[-1].endswith("(441 more before)")
