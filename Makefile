@@ -88,6 +88,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.kernel_rss
 	$(PY) -m benchmarks.real_routes
 	$(PY) -m benchmarks.tls_default
+	$(PY) -m benchmarks.store
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

@@ -50,7 +50,7 @@ def space_process() -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "g4f_magic.localspace", "--port", str(port), "--step-delay-ms", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "g4f_magic.localspace", "--port", str(port), "--fast", "--step-delay-ms", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

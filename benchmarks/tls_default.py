@@ -22,6 +22,7 @@ os.environ["SSL_CERT_FILE"] = _CA_FILE  # before aiohttp is imported: it reads t
 
 import asyncio  # noqa: E402
 import statistics  # noqa: E402
+from typing import Any  # noqa: E402
 
 from benchmarks.clients import ours, upstream, upstream_provider  # noqa: E402
 from benchmarks.netem import latency_proxy, tls_terminator  # noqa: E402
@@ -32,6 +33,14 @@ from g4f_magic.localspace import LocalSpace, Pace, in_thread  # noqa: E402
 
 SECTION = "## 14. The default path over TLS, the token fetched from the hub"
 MODEL = "janus-pro-7b-image"
+
+
+class _BehindTLS(LocalSpace):
+    """Reached only through the https gateway, its public URLs are https, as a Space's behind Hugging Face's
+    edge (the client refuses an image on another scheme or port than the Space's)."""
+
+    def _base(self, request: Any, host: str) -> str:
+        return f"https://{request.host}/{host}"
 
 
 async def rows_at(port: int, rtt: float, n: int) -> list[str]:
@@ -55,7 +64,7 @@ def figures(n: int) -> list[str]:
     rows = ["| RTT | g4f_magic first call (TLS handshake, token fetched) | g4f_magic warm (token cached, "
             "kept alive) | upstream g4f 0.5.4.5 (token fetched every call) | upstream / ours |",
             "|---|---|---|---|---|"]
-    with in_thread(LocalSpace(pace=Pace.fast(0.0))) as url:
+    with in_thread(_BehindTLS(pace=Pace.fast(0.0))) as url:
         port = int(url.rsplit(":", 1)[1])
         for rtt in (0.0, 0.05):
             rows += asyncio.run(rows_at(port, rtt, n))

@@ -168,4 +168,4 @@ class Job:
         return request.key(self.access_for(request.model.name).space, messages)
 
     def store(self) -> ReplayStore | None:
-        return ReplayStore(self.replay_dir, self.replay_max_bytes) if self.replay else None
+        return ReplayStore.shared(self.replay_dir, self.replay_max_bytes) if self.replay else None

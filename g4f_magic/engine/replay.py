@@ -14,7 +14,10 @@ line and the request goes to the Space. The folder is created 0700; one owned by
 through another user's symlink, is refused (no replay, one warning). The folder is kept under
 ``max_bytes`` by deleting the least recently used entries (a replay touches its file's mtime), counting
 the temporary files of writers still at work; a dead writer's temporary file (its lock is free) is
-deleted at the next open. Pure: no network, no IPython.
+deleted at the next open. A write costs O(1) amortised: the store keeps the folder's size from its last
+scan plus what it wrote since, scans only when that passes ``max_bytes`` or after ``RESCAN_EVERY`` writes
+(other kernels write too), and then evicts down to ``LOW_WATER`` of the bound, so the next scan is
+thousands of writes away. Pure: no network, no IPython.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -46,6 +50,8 @@ SUFFIX = ".g4f"
 _STALE_TEMP = 3600.0  # seconds: without locks, a temporary file this old belongs to a writer that died
 _FRESH_TEMP = 2.0  # seconds: a temporary file younger than this may be between its creation and its lock
 _TEMP = ".tmp-"
+RESCAN_EVERY = 256  # writes between scans when under the bound: what other kernels wrote is seen by then
+LOW_WATER = 0.9  # an eviction goes down to this fraction of max_bytes
 
 
 def default_dir() -> Path:
@@ -93,14 +99,30 @@ class ReplayStore:
         self.max_bytes = max_bytes
         self.warn = warn
         self._usable: bool | None = None  # not yet opened
+        self._size: int | None = None  # the folder's bytes at the last scan, plus this store's writes since
+        self._writes = 0  # since that scan
+        self._lock = threading.Lock()  # runs store from worker threads (asyncio.to_thread)
+
+    @classmethod
+    def shared(cls, folder: str | Path | None = None, max_bytes: int = MAX_BYTES) -> ReplayStore:
+        """The process's store for ``folder``: one per kernel, so its size is scanned once, not per run."""
+        path = Path(folder).expanduser() if folder else default_dir()
+        with _SHARED_LOCK:
+            store = _SHARED.get((str(path), max_bytes))
+            if store is None:
+                store = _SHARED[(str(path), max_bytes)] = cls(path, max_bytes)
+            return store
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{SUFFIX}"
 
     # -- the folder ------------------------------------------------------------------------------
     def _open(self, create: bool = False) -> bool:
-        """Whether the folder may be used: once per store, it is checked (and made, 0700, when ``create``),
-        and the temporary files of dead writers are deleted. A refusal is said once."""
+        """Whether the folder may be used: once per store (again if it was deleted meanwhile), it is checked
+        (and made, 0700, when ``create``), and the temporary files of dead writers are deleted. A refusal is
+        said once."""
+        if self._usable and create and not self.folder.is_dir():  # `rm -r` of the cache under a live kernel
+            self._usable = None
         if self._usable is None:
             problem = _unsafe(self.folder, create)
             if problem == "":
@@ -108,9 +130,8 @@ class ReplayStore:
             self._usable = problem is None
             if problem:
                 self.warn(f"the replay store {self.folder} is not used: {problem}")
-            else:
-                for _ in self._scan():  # dead writers' temporaries go now, not an hour later
-                    pass
+            else:  # dead writers' temporaries go now, not an hour later
+                self._size = sum(size for _, _, size in self._scan())
         return self._usable
 
     # -- reading -------------------------------------------------------------------------------
@@ -164,23 +185,36 @@ class ReplayStore:
         except OSError as exc:
             self.warn(f"cannot store the result for replay in {self.folder} ({exc.strerror or exc})")
             return None
-        self.evict()
+        # an entry replaced is counted twice: the estimate errs high, which only brings the next scan closer
+        with self._lock:
+            self._size = (self._size or 0) + len(data)
+            self._writes += 1
+            due = self._size > self.max_bytes or self._writes >= RESCAN_EVERY
+        if due:
+            self.evict()
         return self._path(key)
 
     def evict(self) -> int:
-        """Delete the least recently used entries until the folder holds at most ``max_bytes`` (live
-        writers' temporary files counted); the count."""
+        """Scan the folder; past ``max_bytes`` (live writers' temporary files counted), delete the least
+        recently used entries down to ``LOW_WATER`` of it (the newest only if the bound needs it). The count
+        deleted."""
+        with self._lock:
+            return self._evict()
+
+    def _evict(self) -> int:
         found = list(self._scan())
-        entries = sorted((e for e in found if e[0].name.endswith(SUFFIX) and not e[0].name.startswith(_TEMP)),
-                         key=lambda e: e[1])
         total = sum(size for _, _, size in found)
         gone = 0
-        for path, _, size in entries:
-            if total <= self.max_bytes:
-                break
-            if _unlink(path):
-                gone += 1
-            total -= size
+        if total > self.max_bytes:
+            entries = sorted((e for e in found if not e[0].name.startswith(_TEMP)), key=lambda e: e[1])
+            for i, (path, _, size) in enumerate(entries):
+                # the newest (most likely the entry just written) goes only when the bound itself needs it
+                if total <= self.max_bytes * (1.0 if i == len(entries) - 1 else LOW_WATER):
+                    break
+                if _unlink(path):
+                    gone += 1
+                total -= size
+        self._size, self._writes = total, 0
         return gone
 
     def clear(self) -> int:
@@ -218,6 +252,10 @@ class ReplayStore:
                 yield Path(item.path), st.st_mtime, st.st_size
             elif item.name.endswith(SUFFIX):
                 yield Path(item.path), st.st_mtime, st.st_size
+
+
+_SHARED: dict[tuple[str, int], ReplayStore] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def _uid() -> int | None:

@@ -49,3 +49,15 @@ def test_a_small_soak_runs_end_to_end_with_a_real_kernel(tmp_path: Path) -> None
         assert int(completed) + int(expected) == int(runs) and (unexpected, hung) == ("0", "0"), phase
     assert "| loop error reports (Unclosed…, Task was destroyed) | 0 | 0 |" in out.read_text()
     assert re.findall(r"^Verdict: (\w+)", out.read_text(), re.M) == ["pass", "pass"]  # provider, kernel
+
+
+def test_the_store_benchmark_writes_its_section(tmp_path: Path) -> None:
+    """benchmarks.store at a small size: its table lands in its own section of the results file."""
+    from benchmarks.store import SECTION, main
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\n## 1. Something else\nkept\n")
+    assert main(["--count", "300", "--writes", "20", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## 1. Something else\nkept\n" in text and SECTION in text
+    assert "300 entries of 2 KB in the folder, then 20 writes" in text and "| a write, median |" in text

@@ -83,6 +83,30 @@ def test_a_dead_writers_temporary_file_goes_at_the_next_open_and_a_live_ones_cou
     assert ReplayStore(tmp_path).stats() == (1, (tmp_path / "k2.g4f").stat().st_size) and not live.exists()
 
 
+def test_a_write_does_not_scan_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #25: a write cost a scan of the whole folder (about 230 ms at 20,000 entries). Now the store keeps
+    the folder's size from its last scan plus its own writes: it scans when that passes the bound, or every
+    RESCAN_EVERY writes for what other kernels wrote, and an eviction goes down to LOW_WATER of the bound."""
+    from g4f_magic.engine import replay
+
+    scans = []
+    real = os.scandir
+    monkeypatch.setattr(replay.os, "scandir", lambda path: scans.append(path) or real(path))
+    one = len(PNGISH) + 200
+    store = ReplayStore(tmp_path, max_bytes=1000 * one)
+    for i in range(600):
+        store.put(f"k{i}", {"i": i}, [("image/png", PNGISH)])
+    assert len(scans) == 1 + 600 // replay.RESCAN_EVERY  # the open, then one per RESCAN_EVERY writes
+    small = ReplayStore(tmp_path / "small", max_bytes=50 * one)
+    scans.clear()
+    for i in range(200):
+        small.put(f"k{i}", {"i": i}, [("image/png", PNGISH)])
+        assert small.stats()[1] <= small.max_bytes
+    evictions = len(scans) - 1 - 200  # stats() scans each time; the open once
+    assert 1 <= evictions <= 200 // (50 * (1 - replay.LOW_WATER)) + 1, evictions  # every ~5 writes, not every one
+    assert ReplayStore.shared(tmp_path) is ReplayStore.shared(str(tmp_path)) is not ReplayStore.shared(tmp_path / "x")
+
+
 def test_eviction_keeps_the_bound_and_the_recently_used(tmp_path: Path) -> None:
     one = len(PNGISH) + 200  # an entry with its header, about
     store = ReplayStore(tmp_path, max_bytes=5 * one)
