@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import InvalidOption
 
-__all__ = ["image_mime", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES", "MAX_MEDIA_BYTES"]
+__all__ = ["image_mime", "thumbnail", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES", "MAX_MEDIA_BYTES"]
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # the largest image accepted from a Space
 MAX_MEDIA_BYTES = 20 * 1024 * 1024  # the largest image sent to a Space (checked before it is read)
@@ -26,6 +26,20 @@ def image_mime(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def thumbnail(data: bytes, side: int, fmt: str = "PNG") -> bytes:
+    """A small square-cropped copy: tiles line up whatever the aspect ratio (the panel's gallery in PNG, a
+    batch's embedded thumbnails in WebP at a few KB each)."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as im:
+        small = ImageOps.fit(im.convert("RGB"), (side, side))
+        out = io.BytesIO()
+        small.save(out, fmt, **({"quality": 70} if fmt == "WEBP" else {}))
+    return out.getvalue()
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import G4FError
+from ..errors import G4FError, InvalidOption
 from ..media import MAX_IMAGE_BYTES
 from ..spaces.endpoints import SPACE_CONCURRENCY
 from ..spaces.providers import G4F
+from .batch import Batch, make_batch
 from .job import Job
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 from .sweep import Sweep, make_sweep
 
-__all__ = ["build_job", "build_run"]
+__all__ = ["build_job", "build_run", "build_batch"]
 
 
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
@@ -61,6 +62,18 @@ def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[
 
     sweep = make_sweep(job_for, choices)
     return sweep if sweep is not None else job_for({k: v[0] for k, v in choices.items()})
+
+
+def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str, Any]], model: str | None = None,
+                seed: int | None = None, **run: Any) -> Batch:
+    """A Batch: ``template`` over the items (``batch.items_of``), one ``build_job`` per item with the item's
+    own seed (derived from ``seed``, 0 when not given, so that a rerun asks for the same images)."""
+    model = model or settings["default_model"]
+    first = build_job(settings, model=model, prompt="x", **run)  # the model and options checked once
+    if first.spec.chats:
+        raise InvalidOption(f"--each makes images; {model} answers questions")
+    return make_batch(lambda prompt, s: build_job(settings, model=model, prompt=prompt, seed=s, **run),
+                      template, rows, seed, first.spec.seeds)
 
 
 def _sized(model: str) -> bool:

@@ -17,14 +17,16 @@ from ..spaces.providers import G4F
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
 from .availability import answered
+from .batch import Batch, BatchSet
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
 from .sweep import Sweep, SweepCell, SweepSet
 
-__all__ = ["run_job", "run_sweep", "run_in_view", "PREVIEW_WAIT"]
+__all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "PREVIEW_WAIT", "BATCH_WORKERS"]
 
 PREVIEW_WAIT = 30.0  # seconds a preview's download may take, within the run's deadline: it is not worth more
+BATCH_WORKERS = 16  # a batch's items in flight; each Space's run slots bound its own share of them
 
 
 class _Previews:
@@ -282,10 +284,47 @@ async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
     return grid
 
 
-async def run_job(job: Job | Sweep, view: View, chat: ChatState | None = None) -> Result | ResultSet:
-    """Run ``job``; several images come back as a ``ResultSet``, a sweep as a ``SweepSet``."""
+async def run_batch(batch: Batch, view: View) -> BatchSet:
+    """Every item, BATCH_WORKERS at a time whatever the batch's size (a replayed item takes no Space slot);
+    a failed item keeps its error and the others go on. Interrupted, the batch keeps what had finished in
+    ``batch.partial`` before the cancellation goes on: the front end hands that set to the user."""
+    items = batch.items
+    pending = iter(range(len(items)))  # shared: each worker takes the next item
+    started = time.monotonic()
+
+    async def worker() -> None:
+        for index in pending:
+            job = batch.jobs[index]
+            try:
+                items[index].result = (await _image_one(job, index, job.seed, view))[0]
+            except G4FError as exc:
+                items[index].error = exc
+                view.cell(index, None, f"{type(exc).__name__}: {exc}")
+                continue
+            view.cell(index, items[index].result, None)
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(BATCH_WORKERS, len(items)))]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        batch.partial = BatchSet(items, batch.template, batch.batch_seed)
+        batch.partial.elapsed = time.monotonic() - started
+        raise
+    done = BatchSet(items, batch.template, batch.batch_seed)
+    done.elapsed = time.monotonic() - started
+    return done
+
+
+async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+    """Run ``job``; several images come back as a ``ResultSet``, a sweep as a ``SweepSet``, a batch as a
+    ``BatchSet``."""
     if isinstance(job, Sweep):
         return await run_sweep(job, view)
+    if isinstance(job, Batch):
+        return await run_batch(job, view)
     if job.spec.chats:
         return await _chat(job, chat if chat is not None else ChatState(), view)
     if job.image is not None:
@@ -302,7 +341,7 @@ async def run_job(job: Job | Sweep, view: View, chat: ChatState | None = None) -
     return results[0] if len(results) == 1 else ResultSet(results)
 
 
-async def run_in_view(job: Job | Sweep, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+async def run_in_view(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None) -> Result | ResultSet:
     """``run_job`` with the view's clock running, and the result handed to the view at the end."""
     ticker = asyncio.ensure_future(view.ticker())
     try:

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from ..engine.batch import BatchSet
 from ..engine.replay import replay_note
 from ..engine.result import Result, ResultSet
 from ..engine.sweep import SweepSet
-from ..media import EXTENSIONS
+from ..media import EXTENSIONS, thumbnail
 
-__all__ = ["Display", "run_bundle", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line",
+__all__ = ["Display", "run_bundle", "batch_bundle", "batch_line", "batch_progress", "EMBEDDED", "THUMB_SIDE", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line",
            "result_bundle", "result_line", "DISPLAY_WIDTH", "TILE_WIDTH", "GRID_COLUMNS", "EMBED_FORMATS", "escape",
            "markdown_html", "status_html", "line_html", "log_html", "error_html", "status_line", "COLOURS",
            "chat_html", "caption_html", "download_html", "saved_html", "label_html", "copy_html",
@@ -182,6 +183,71 @@ def sweep_bundle(line: str, state: str, grid: SweepSet, display: Display = Displ
     """A finished sweep as one output, like ``run_bundle``."""
     parts = [line_html(line, state)] if line else []
     parts += [sweep_html(grid, display.width, display.embed), details]
+    return {"text/html": "".join(parts), "text/plain": line}
+
+
+EMBEDDED = 24  # thumbnails a batch's output embeds (a few KB each); the rest are in its folder, linked
+THUMB_SIDE = 96  # px
+_PER_ROW = 8
+
+
+def batch_progress(done: int, failed: int, total: int, elapsed: float) -> str:
+    """``18 done · 1 failed · 31 left · 19/50 [00:41<01:06, 0.46 img/s]``: tqdm's meter for the rate and ETA."""
+    from tqdm import tqdm
+
+    meter = tqdm.format_meter(done + failed, total, elapsed, unit=" img",
+                              bar_format="{n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]")
+    meter = " ".join(meter.split())  # tqdm pads the rate to a fixed width
+    left = total - done - failed
+    return " · ".join([f"{done} done", *([f"{failed} failed"] if failed else []), f"{left} left", meter])
+
+
+def batch_line(batch: BatchSet, elapsed: float | None = None) -> str:
+    """``flux · batch of 50 · 48 done · 2 failed · 20 replayed · 61.2s``."""
+    counts = batch.counts
+    models = list(dict.fromkeys(r.model for r in batch)) or ["batch"]
+    replayed = sum(r.replayed is not None for r in batch)
+    parts = [f"batch of {len(batch.items)}", f"{counts['done']} done"]
+    parts += [f"{counts['failed']} failed"] if counts["failed"] else []
+    parts += [f"{counts['not run']} not run"] if counts["not run"] else []
+    parts += [f"{replayed} replayed"] if replayed else []
+    if elapsed is None:
+        elapsed = batch.elapsed
+    return status_line(", ".join(models), " · ".join(parts), elapsed)
+
+
+def batch_bundle(line: str, state: str, batch: BatchSet, folder: str | None = None, details: str = "") -> dict[str, str]:
+    """A batch as one light output whatever its size: its line, the first EMBEDDED images as small
+    thumbnails (numbered by item), a link to the folder holding all of them with their manifest, and the
+    failed items with their errors."""
+    from urllib.parse import quote
+
+    parts = [line_html(line, state)] if line else []
+    shown = [e for e in batch.items if e.result is not None and e.result.image is not None][:EMBEDDED]
+    cells = []
+    for e in shown:
+        assert e.result is not None and e.result.image is not None
+        data = base64.b64encode(thumbnail(e.result.image.data, THUMB_SIDE, "WEBP")).decode("ascii")
+        title = escape(f"#{e.index} · {e.prompt} · {e.result.recipe()}")
+        cells.append(f'<td style="{_TD}"><img class="g4f-thumb" src="data:image/webp;base64,{data}" '
+                     f'width="{THUMB_SIDE}" height="{THUMB_SIDE}" alt="{title}" title="{title}">'
+                     f'<div style="{_CAPTION}">#{e.index}</div></td>')
+    if cells:
+        rows = ["<tr>" + "".join(cells[i:i + _PER_ROW]) + "</tr>" for i in range(0, len(cells), _PER_ROW)]
+        parts.append(f'<table class="g4f-batch" style="border-collapse:collapse;margin:0">{"".join(rows)}</table>')
+    images = sum(e.result is not None and e.result.image is not None for e in batch.items)
+    if folder:
+        more = f"{images - len(shown)} more and " if images > len(shown) else ""
+        link = escape(quote(f"{folder}/manifest.jsonl"))
+        parts.append(f'<div style="{_CAPTION}">{more}all {images} with manifest.jsonl in '
+                     f'<a href="{link}" target="_blank">{escape(folder)}</a></div>')
+    elif images > len(shown):
+        parts.append(f'<div style="{_CAPTION}">{images - len(shown)} more in the result set</div>')
+    errors = [f"#{i} {message}" for i, message in batch.errors.items()]
+    if errors:
+        parts.append(log_html(errors[:50] + ([f"… {len(errors) - 50} more in .errors"] if len(errors) > 50 else []),
+                              title=f"{len(errors)} failed (.failed runs them again)"))
+    parts.append(details)
     return {"text/html": "".join(parts), "text/plain": line}
 
 

@@ -20,6 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..engine.batch import BatchSet
 from ..engine.result import Result, ResultSet, _slug, check_target
 from ..engine.sweep import Sweep, SweepSet
 from ..errors import G4FError, RunCancelled
@@ -29,7 +30,7 @@ from .completion import SUBCOMMANDS
 from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, values
-from .views import PlainView, SweepView, WidgetView
+from .views import BatchLines, BatchView, PlainView, SweepView, WidgetView
 
 if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
     from ..engine.job import ChatState, Job
@@ -94,6 +95,9 @@ class G4FMagics(Magics, Settings):
     @argument("--guidance", help="FLUX.1-dev guidance scale (default 3.5; a comma list sweeps)")
     @argument("-n", "--count", type=int, default=1, help="images at once, distinct seeds, shown as a grid")
     @argument("--image", help="for janus-pro-7b: a path, URL, or variable holding image bytes or a result")
+    @argument("--each", metavar="ITEMS", help="run the prompt as a template over each item of ITEMS: a list, tuple, "
+              "pandas Series or DataFrame (its columns as {names}), or a .txt/.csv/.jsonl file; {item} is a plain "
+              "item. Each item gets its own seed from -s (0 when omitted): a rerun replays what finished")
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("--save", help="save the image(s) here: a .png path or a folder")
     @argument("--proxy", help="HTTP(S) proxy URL")
@@ -127,6 +131,12 @@ class G4FMagics(Magics, Settings):
             %%g4f -m flux,flux-schnell -s 1,2,3
             a lighthouse at dusk
 
+            %%g4f -m flux --each subjects -o res
+            a watercolor {item}, soft light
+
+            %%g4f -m flux-schnell --each df -s 7
+            a {animal} in {place}, oil painting
+
             %g4f a red bicycle, studio photo
             %g4f models | help | config | history | login | logout | whoami | quota | panel | cache | cache clear
 
@@ -136,6 +146,10 @@ class G4FMagics(Magics, Settings):
         A seeded request answered before is replayed from the replay store (no request, no quota);
         --refresh generates anew. Comma lists (-m, -a, -s, --steps, --guidance) run every combination
         as one labelled grid: ``grid.at(model="flux", seed=2)``, ``grid.save("folder")``.
+        --each runs the cell as a template over many items (one image each, at most 16 in flight, each Space
+        within its own run slots): ``res.item(3)``, ``res.failed`` (``--each res.failed`` runs them again),
+        ``res.save("folder")`` (images and manifest.jsonl), ``res.to_pandas()``. Comma lists and -n do not mix
+        with it. An interrupt keeps what finished in -o's variable and _g4f.
         """
         name = subcommand(line) if cell is None else None
         if name is not None:
@@ -154,14 +168,14 @@ class G4FMagics(Magics, Settings):
         if plan is None:
             return None
         job, view, args, plain = plan
-        result = await self._run(job, view, args.image, in_cell=True)
+        result = await self._run(job, view, args, in_cell=True)
         assert result is not None  # in a cell, a failed run raised
         if plain and self._has_kernel():  # --no-widgets in a notebook: the lines, then the image(s)
             shown = Display.of(values(self))
             display(sweep_bundle("", "done", result, display=shown) if isinstance(result, SweepSet) else
                     run_bundle("", "done", result if isinstance(result, ResultSet) else [result], display=shown),
                     raw=True)
-        await self._keep(result, args, plain)
+        await self._keep(result, args, plain, folder=getattr(job, "folder", None))
         return result
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
@@ -180,6 +194,8 @@ class G4FMagics(Magics, Settings):
             except G4FError as exc:
                 raise UsageError(f"--save {args.save}: {exc}") from exc
         prompt = cell if cell is not None else " ".join(args.prompt)
+        if args.each is not None:
+            return self._prepare_batch(args, prompt)
         if not args.no_interpolate:
             prompt = self._interpolate(prompt)
         job = self._job(args, prompt.strip())
@@ -196,26 +212,92 @@ class G4FMagics(Magics, Settings):
         else:
             view = SweepView(job, args.verbose, display=shown)
         if args.bg:
-            self._start_bg(job, view, args, args.image)
+            self._start_bg(job, view, args)
             return None
         view.show()
         return job, view, args, plain
 
+    def _prepare_batch(self, args: Any, template: str) -> tuple[Any, Any, Any, bool] | None:
+        """``--each``: the items, every item's prompt, seed and job checked, and the batch's bounded view."""
+        from ..engine.batch import items_of
+        from ..engine.plan import build_batch
+
+        for name, flag in (("model", "-m"), ("aspect_ratio", "-a"), ("seed", "-s"), ("steps", "--steps"),
+                           ("guidance", "--guidance")):
+            if "," in (getattr(args, name) or ""):
+                raise UsageError(f"--each and a comma list ({flag}) do not mix: run one batch per value")
+        if args.image:
+            raise UsageError("--each makes images from text; --image is for janus-pro-7b's questions")
+        try:
+            rows = items_of(self._items(args.each))
+            if not args.no_interpolate:  # the namespace fills the other {names}; the items fill theirs
+                template = self._interpolate(template, keep=set(rows[0]))
+            seed = int(args.seed) if args.seed is not None else None
+            batch = build_batch(values(self), template=template, rows=rows, model=args.model, seed=seed,
+                                aspect_ratio=args.aspect_ratio, width=args.width, height=args.height,
+                                count=args.count, steps=int(args.steps) if args.steps else None,
+                                guidance=float(args.guidance) if args.guidance else None,
+                                fallback=tuple(m.strip() for m in args.fallback.split(",") if m.strip())
+                                if args.fallback else None, wait=args.wait or None, refresh=args.refresh,
+                                proxy=args.proxy, timeout=args.timeout, api_key=self._api_key(args))
+        except G4FError as exc:
+            raise UsageError(str(exc)) from exc
+        except ValueError as exc:
+            raise UsageError(f"-s, --steps, --guidance: {exc}") from exc
+        plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
+        batch.folder = self._batch_folder(args, batch, plain)
+        view = BatchLines(batch, args.verbose) if plain else BatchView(batch, args.verbose, folder=batch.folder)
+        if args.bg:
+            self._start_bg(batch, view, args)
+            return None
+        view.show()
+        return batch, view, args, plain
+
+    def _items(self, ref: str) -> Any:
+        """What ``--each`` names: a file of prompts by its suffix, else a variable or an expression
+        (``res.failed``, ``df[df.keep]``) in the namespace."""
+        from ..engine.batch import TEXT_FILES
+
+        if Path(ref).suffix.lower() in TEXT_FILES:
+            return ref
+        if self.shell is None:
+            raise UsageError(f"--each {ref}: no namespace to read it from; name a {', '.join(TEXT_FILES)} file")
+        try:
+            return self.shell.ev(ref)
+        except Exception as exc:  # noqa: BLE001 - the user's expression: any error is theirs, said in one line
+            raise UsageError(f"--each {ref}: {type(exc).__name__}: {exc}") from None
+
+    def _batch_folder(self, args: Any, batch: Any, plain: bool) -> str | None:
+        """Where a batch's images go: --save, or image_dir when autosave is on, the run is plain, or the batch
+        has more images than its output embeds (the output links the folder)."""
+        from .html import EMBEDDED
+
+        if args.save:
+            return str(args.save)
+        if self.autosave or plain or batch.count > EMBEDDED:
+            name = f"batch-{_slug(batch.template)}-{time.strftime('%Y%m%d-%H%M%S')}"
+            return str(Path(self.image_dir) / name)
+        return None
+
     # -- running --------------------------------------------------------------------------------
-    async def _run(self, job: Job, view: Any, image: str | None, *, in_cell: bool) -> Result | ResultSet | None:
+    async def _run(self, job: Job, view: Any, args: Any, *, in_cell: bool) -> Result | ResultSet | None:
         """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
         one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
         from ..engine.run import run_in_view
 
         try:
-            if image is not None:
-                job.image = await self._image_bytes(image, job)
+            if args.image is not None:
+                job.image = await self._image_bytes(args.image, job)
             result = await run_in_view(job, view, self.chat)
         except (asyncio.CancelledError, KeyboardInterrupt):
             view.cancelled()
             view.settle(with_status=not in_cell)
+            partial = getattr(job, "partial", None)  # an interrupted batch keeps what had finished
+            if partial is not None:
+                await asyncio.shield(self._keep(partial, args, plain=False, folder=job.folder))
             if in_cell:
-                raise RunCancelled(view.line) from None
+                kept = f" · {len(partial)} of {len(partial.items)} kept in {args.out or '_g4f'}" if partial else ""
+                raise RunCancelled(view.line + kept) from None
             raise
         except G4FError as exc:
             view.fail(f"{type(exc).__name__}: {exc}")
@@ -229,7 +311,7 @@ class G4FMagics(Magics, Settings):
         view.settle()
         return result
 
-    def _start_bg(self, job: Job, view: Any, args: Any, image: str | None) -> None:
+    def _start_bg(self, job: Job, view: Any, args: Any) -> None:
         loop = kernel_loop()
         if loop is None or not view.can_run_in_background:
             raise UsageError("--bg needs a Jupyter kernel with widgets (the kernel's loop keeps running)")
@@ -237,9 +319,9 @@ class G4FMagics(Magics, Settings):
 
         async def background() -> None:
             # the shown view becomes the run's plain output in the end: done, failed or cancelled
-            result = await self._run(job, view, image, in_cell=False)
+            result = await self._run(job, view, args, in_cell=False)
             if result is not None:
-                await self._keep(result, args, plain=False)
+                await self._keep(result, args, plain=False, folder=getattr(job, "folder", None))
 
         task = loop.create_task(background())
         self.tasks.add(task)
@@ -266,9 +348,10 @@ class G4FMagics(Magics, Settings):
             return Path(value).read_bytes()
         raise UsageError(f"--image {ref}: not a variable with image bytes or a result, a file, or an http(s) URL")
 
-    async def _keep(self, result: Result | ResultSet, args: Any, plain: bool) -> None:
-        """The result in the namespace and the history, and saved where asked: decoding and encoding the
-        image for its PNG happen in a worker thread, never on the kernel's loop."""
+    async def _keep(self, result: Result | ResultSet, args: Any, plain: bool, folder: str | None = None) -> None:
+        """The result in the namespace and the history, and saved where asked (a batch: in ``folder``, which
+        its output links): decoding and encoding the image for its PNG happen in a worker thread, never on
+        the kernel's loop."""
         ns = self.shell.user_ns if self.shell is not None else {}
         ns["_g4f"] = result
         if args.out:
@@ -276,7 +359,8 @@ class G4FMagics(Magics, Settings):
         for r in result if isinstance(result, ResultSet) else [result]:
             self.history.append({"prompt": r.prompt, "model": r.model, "seed": r.seed, "size": r.size,
                                  "elapsed": round(r.elapsed, 2), "kind": "image" if r.image else "text"})
-        target = args.save or (self.image_dir if (self.autosave or plain) else None)
+        target = folder if isinstance(result, BatchSet) else args.save or (
+            self.image_dir if (self.autosave or plain) else None)
         if target and not args.save and isinstance(result, SweepSet):  # a sweep's index and sheet: a folder of their own
             target = str(Path(target) / f"sweep-{_slug(result[0].prompt if result else 'failed')}-{time.strftime('%Y%m%d-%H%M%S')}")
         if target and (isinstance(result, ResultSet) or result.image is not None):
@@ -286,6 +370,9 @@ class G4FMagics(Magics, Settings):
             except (OSError, G4FError) as exc:  # the image is shown all the same
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 print(f"g4f: could not save to {target}: {reason}", file=sys.stderr)
+                return
+            if isinstance(result, BatchSet):  # one line, not one per image
+                print(f"saved {len(paths) - 1} images and manifest.jsonl in {target}")
                 return
             for p in paths:
                 print(f"saved {p}")
@@ -302,10 +389,11 @@ class G4FMagics(Magics, Settings):
                 hint = f"; did you mean {close[0]}?" if close else ""
                 raise UsageError(f"unknown option {name}{hint} (see %g4f help)")
 
-    def _interpolate(self, text: str) -> str:
+    def _interpolate(self, text: str, keep: set[str] | frozenset[str] = frozenset()) -> str:
+        """``{name}`` from the namespace; the names in ``keep`` (a batch's item fields) stay as written."""
         ns = self.shell.user_ns if self.shell is not None else {}
         try:
-            return string.Formatter().vformat(text, (), _Namespace(ns))
+            return string.Formatter().vformat(text, (), _Namespace(ns, keep))
         except KeyError as exc:
             raise UsageError(f"{{{exc.args[0]}}} is not defined; define it, write {{{{ }}}} for a brace, "
                              "or use --no-interpolate") from exc
@@ -319,11 +407,7 @@ class G4FMagics(Magics, Settings):
 
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
-        api_key = args.api_key
-        if api_key and api_key.startswith("$"):
-            api_key = os.environ.get(api_key[1:]) or None
-            if api_key is None:
-                raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
+        api_key = self._api_key(args)
         settings = values(self)
         fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
 
@@ -339,6 +423,15 @@ class G4FMagics(Magics, Settings):
                              proxy=args.proxy, timeout=args.timeout, api_key=api_key)
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
+
+    def _api_key(self, args: Any) -> str | None:
+        """--api-key, or the environment variable it names with ``$NAME``."""
+        api_key = args.api_key
+        if api_key and api_key.startswith("$"):
+            api_key = os.environ.get(api_key[1:]) or None
+            if api_key is None:
+                raise UsageError(f"--api-key {args.api_key}: that environment variable is not set")
+        return api_key
 
     def _has_kernel(self) -> bool:
         return type(self.shell).__name__ == "ZMQInteractiveShell"
@@ -462,14 +555,27 @@ async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
 class _Namespace(dict):  # type: ignore[type-arg]
     """The user namespace for str.format, raising KeyError for names that are not there."""
 
-    def __init__(self, ns: dict[str, Any]) -> None:
+    def __init__(self, ns: dict[str, Any], keep: set[str] | frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.ns = ns
+        self.keep = keep
 
     def __missing__(self, key: str) -> Any:
+        if key in self.keep:
+            return _Field(key)
         if key in self.ns:
             return self.ns[key]
         raise KeyError(key)
+
+
+class _Field:
+    """A field left for later: formats back to ``{name}`` (with its format spec and conversion dropped)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return "{" + self.name + (":" + spec if spec else "") + "}"
 
 
 def _bytes(n: int) -> str:

@@ -7,7 +7,6 @@ the kernel's loop, so the kernel stays free and several runs can go at once.
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ..engine.result import Result, ResultSet
 from ..engine.run import run_in_view
 from ..engine.sweep import Sweep, SweepSet, parse_values
 from ..errors import G4FError, InvalidOption
+from ..media import thumbnail
 from ..spaces.providers import G4F, model_info
 from ..spaces.sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
 from .html import (
@@ -75,13 +75,7 @@ class PromptBox(anywidget.AnyWidget):
 
 def _thumbnail(data: bytes) -> bytes:
     """A small square-cropped PNG: the gallery's tiles line up whatever the aspect ratio."""
-    from PIL import Image, ImageOps
-
-    with Image.open(io.BytesIO(data)) as im:
-        small = ImageOps.fit(im.convert("RGB"), (THUMB, THUMB))
-        out = io.BytesIO()
-        small.save(out, "PNG")
-    return out.getvalue()
+    return thumbnail(data, THUMB)
 
 
 class Panel:

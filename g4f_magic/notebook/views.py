@@ -10,12 +10,17 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..engine.batch import Batch, BatchSet
 from ..engine.result import Result
 from ..engine.sweep import Sweep, SweepCell, SweepSet
 from ..errors import printable
 from ..events import Reasoning
 from .html import (
+    THUMB_SIDE,
     Display,
+    batch_bundle,
+    batch_line,
+    batch_progress,
     done_line,
     label_html,
     line_html,
@@ -29,9 +34,11 @@ from .html import (
 )
 from .timeline import Timeline
 
-__all__ = ["PlainView", "WidgetView", "SweepView", "UPDATE_INTERVAL", "close_tree"]
+__all__ = ["PlainView", "WidgetView", "SweepView", "BatchView", "BatchLines", "UPDATE_INTERVAL", "THUMBS",
+           "close_tree"]
 
 UPDATE_INTERVAL = 0.3  # seconds between flushes of a run's widgets: 2-3 properties each, under 10 messages/s
+THUMBS = 12  # a live batch shows its latest images in this many widgets, whatever its size
 
 
 class PlainView:
@@ -385,3 +392,102 @@ class SweepView(WidgetView):
         """A failed or stopped sweep keeps the cells that had ended (a cell's error as its line)."""
         cells = [SweepCell(v, r, e) for v, (r, e) in zip(self.sweep.cells, self.outcomes)]  # type: ignore[arg-type]
         return SweepSet.of(self.sweep, cells)
+
+
+class BatchLines(PlainView):
+    """A batch on a text stream: one line per item as it ends, with the batch's progress (done, failed, left,
+    rate, ETA); the items' own stages only with -v, so a thousand items are a thousand lines, not five thousand."""
+
+    def __init__(self, batch: Batch, verbose: bool = False, out: TextIO | None = None) -> None:
+        super().__init__(batch.model, batch.count, verbose, out)
+        self.done = self.failed = 0
+
+    def status(self, index: int, event: Reasoning) -> None:
+        if self.verbose:
+            super().status(index, event)
+
+    def cell(self, index: int, result: Result | None, error: str | None) -> None:
+        if result is not None:
+            self.done += 1
+            line = done_line(result.model, [result], result.elapsed)
+        else:
+            self.failed += 1
+            line = status_line(self.model, error or "failed", None)
+        progress = batch_progress(self.done, self.failed, self.count, time.monotonic() - self.started)
+        self._print(f"[#{index}] {line} · {progress}")
+
+    def finish(self, results: list[Result] | BatchSet) -> None:
+        assert isinstance(results, BatchSet)
+        self.state, self.line = "done", batch_line(results, time.monotonic() - self.started)
+
+
+class BatchView(WidgetView):
+    """A batch's live view, as light for a thousand items as for ten: one line (done, failed, left, rate,
+    ETA), its bar, and the latest THUMBS images in a fixed set of widgets. It settles into the line, the first
+    EMBEDDED images as thumbnails and a link to the folder holding them all (``folder``, with its manifest)."""
+
+    def __init__(self, batch: Batch, verbose: bool = False, min_interval: float = UPDATE_INTERVAL,
+                 display: Display = Display(), folder: str | None = None) -> None:
+        import ipywidgets as w
+
+        super().__init__(batch.model, 1, verbose, min_interval, display)  # one preview slot, never shown
+        self.batch = batch
+        self.total = batch.count
+        self.folder = folder
+        self.done = self.failed = 0
+        self.grid: BatchSet | None = None
+        self.timeline.labels = None
+        square = f"{THUMB_SIDE}px"
+        self.thumbs = [w.Image(layout=w.Layout(display="none", width=square, height=square, object_fit="cover",
+                                               margin="2px"))
+                       for _ in range(THUMBS)]
+        self._turn = 0
+        strip = w.HBox(self.thumbs, layout=w.Layout(flex_flow="row wrap"))
+        row = self.widget.children[2]  # WidgetView's row of previews: the strip takes its place
+        self.widget.children = (self.widget.children[0], self.log_w, strip, self.text_w)
+        close_tree(row)
+        self._fraction = 0.0
+
+    def status(self, index: int, event: Reasoning) -> None:
+        if event.kind == "log":
+            self._logs.append(f"#{index} {event.status}")
+        self._dirty = True
+        self._flush()
+
+    def preview(self, index: int, data: bytes, mime: str) -> None:
+        return None  # a thousand previews would be a thousand images: the strip shows results
+
+    def _line_text(self) -> str:
+        return batch_progress(self.done, self.failed, self.total, self._elapsed())
+
+    def cell(self, index: int, result: Result | None, error: str | None) -> None:
+        if result is None:
+            self.failed += 1
+            self.timeline.add(self._elapsed(), f"#{index} {error or 'failed'}", "cell", 0)
+        else:
+            self.done += 1
+            if result.image is not None:
+                image = self.thumbs[self._turn % THUMBS]  # the oldest shown gives way
+                self._turn += 1
+                image.format = result.image.mime.split("/")[-1]
+                image.value = result.image.data
+                image.layout.display = ""
+        self._fraction = (self.done + self.failed) / self.total
+        self._dirty = True
+        self._flush()
+
+    def finish(self, results: list[Result] | BatchSet) -> None:
+        assert isinstance(results, BatchSet)
+        self.grid = results
+        self.results = list(results)
+        self._end("done", batch_line(results, self._elapsed()))
+
+    def _end(self, state: str, line: str) -> None:
+        for image in self.thumbs:
+            image.value = b""
+            image.layout.display = "none"
+        super()._end(state, line)
+
+    def bundle(self, with_status: bool = True) -> dict[str, str]:
+        grid = self.grid or self.batch.partial or BatchSet(self.batch.items, self.batch.template)
+        return batch_bundle(self.line if with_status else "", self.state, grid, self.folder, self._streamed())

@@ -190,3 +190,11 @@ def test_the_settled_output_keeps_what_streamed() -> None:
         busy.status(0, Reasoning(f"Waiting for a GPU · {n}s", "gpu"))
     busy.finish([image_result(1)])
     assert len(busy.timeline.lines()) == LIMIT and busy.timeline.lines()[-1].endswith("(441 more before)")
+
+
+def test_a_batchs_progress_reads_as_tqdm_says_it() -> None:
+    """Issue #25: done, failed and left, then tqdm's own meter (count, elapsed<remaining, rate)."""
+    from g4f_magic.notebook.html import batch_progress
+
+    assert batch_progress(18, 1, 50, 41.0) == "18 done · 1 failed · 31 left · 19/50 [00:41<01:06, 0.46 img/s]"
+    assert batch_progress(0, 0, 50, 0.0) == "0 done · 50 left · 0/50 [00:00<?, ? img/s]"

@@ -1,0 +1,270 @@
+"""Batches: one prompt template over many items — a list, a tuple, a pandas Series or DataFrame (its columns
+as ``{name}`` fields), or a text file of prompts (``.txt`` one per line, ``.csv`` with a header, ``.jsonl``).
+
+Every item gets a fixed seed derived from the batch's seed, its prompt and how many times that prompt came
+before, so a rerun asks for exactly the same requests: the replay store answers the finished ones, and only
+the rest go to the Space (after an interrupt, a kernel crash or a closed laptop). Pure: no network, no IPython.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from ..errors import G4FError, InvalidOption
+from .result import Result, ResultSet
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["Batch", "BatchItem", "BatchSet", "MAX_ITEMS", "items_of", "fill", "item_seed", "make_batch"]
+
+MAX_ITEMS = 10_000  # past this a batch is better split: the view, the manifest and the store stay light
+ITEM = "item"  # the field a plain value (a list's element, a line of a file) fills
+TEXT_FILES = (".txt", ".csv", ".jsonl")
+
+
+def _is_frame(data: Any) -> bool:
+    return hasattr(data, "columns") and hasattr(data, "to_dict") and hasattr(data, "iterrows")
+
+
+def _is_series(data: Any) -> bool:
+    return hasattr(data, "to_list") and hasattr(data, "name") and not _is_frame(data)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (what pandas hands out) as Python values, so they format and serialise as themselves."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and type(value).__module__.startswith("numpy") else value
+
+
+def items_of(data: Any) -> list[dict[str, Any]]:
+    """The items' fields: ``{"item": value}`` for a plain value, a row's or a dict's own names otherwise."""
+    if isinstance(data, (str, Path)):
+        rows = _file_items(Path(data).expanduser())
+    elif _is_frame(data):
+        rows = [{str(k): _plain(v) for k, v in row.items()} for _, row in data.iterrows()]
+    elif _is_series(data):
+        named = isinstance(data.name, str) and data.name.isidentifier() and data.name != ITEM
+        rows = [{ITEM: _plain(v), **({data.name: _plain(v)} if named else {})} for v in data.to_list()]
+    elif isinstance(data, (list, tuple)):
+        rows = [({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value}) for value in data]
+    else:
+        raise InvalidOption(f"--each takes a list, a tuple, a pandas Series or DataFrame, or a {', '.join(TEXT_FILES)} "
+                            f"file; not {type(data).__name__}")
+    if not rows:
+        raise InvalidOption("--each: there are no items")
+    if len(rows) > MAX_ITEMS:
+        raise InvalidOption(f"--each: {len(rows):,} items; at most {MAX_ITEMS:,} in one batch (split it)")
+    return rows
+
+
+def _file_items(path: Path) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_FILES:
+        raise InvalidOption(f"--each {path}: a file of prompts is {', '.join(TEXT_FILES)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidOption(f"--each {path}: {exc.strerror or exc}") from None
+    if suffix == ".txt":
+        return [{ITEM: line.strip()} for line in text.splitlines() if line.strip()]
+    if suffix == ".csv":
+        return [dict(row) for row in csv.DictReader(text.splitlines())]
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise InvalidOption(f"--each {path}: line {n} is not JSON ({exc})") from None
+        rows.append({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value})
+    return rows
+
+
+def fields_in(template: str) -> list[str]:
+    """The ``{name}`` fields a template uses (``{{`` is a brace)."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def fill(template: str, fields: dict[str, Any]) -> str:
+    try:
+        return template.format_map(fields)
+    except KeyError as exc:
+        known = ", ".join("{" + k + "}" for k in fields)
+        raise InvalidOption(f"the prompt uses {{{exc.args[0]}}}, which the items do not have; they have {known}") from None
+    except (ValueError, IndexError, AttributeError) as exc:
+        raise InvalidOption(f"the prompt template: {exc} (write {{{{ for a brace)") from None
+
+
+def item_seed(batch_seed: int, prompt: str, occurrence: int, seeds: tuple[int, int]) -> int:
+    """A seed fixed by the batch's seed, the item's prompt and its occurrence: the same on every rerun, and
+    unchanged when items are added, removed or reordered around it."""
+    digest = hashlib.sha256(f"{batch_seed}\x00{occurrence}\x00{prompt}".encode()).digest()
+    lo, hi = seeds
+    return lo + int.from_bytes(digest[:8], "big") % (hi - lo + 1)
+
+
+@dataclass
+class BatchItem:
+    """One item: its fields, the prompt they made and its seed; then its result or its error."""
+
+    index: int
+    fields: dict[str, Any]
+    prompt: str
+    seed: int
+    result: Result | None = None
+    error: G4FError | None = None
+
+    @property
+    def state(self) -> str:
+        return "done" if self.result is not None else "failed" if self.error is not None else "not run"
+
+
+@dataclass
+class Batch:
+    """The planned batch: one job per item, in the items' order."""
+
+    jobs: list[Job]
+    items: list[BatchItem]
+    template: str
+    batch_seed: int
+    partial: BatchSet | None = field(default=None, repr=False)  # what an interrupted run had finished
+    folder: str | None = None  # where its images and manifest are saved (a front end's choice)
+
+    @property
+    def model(self) -> str:
+        return self.jobs[0].model
+
+    @property
+    def count(self) -> int:
+        return len(self.jobs)
+
+    def check(self) -> None:
+        for job in self.jobs:
+            job.check()
+
+
+def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dict[str, Any]],
+               batch_seed: int | None, seeds: tuple[int, int]) -> Batch:
+    """Every item's prompt, seed and checked job (``rows`` from :func:`items_of`), before any request is sent.
+    A template that uses none of the items' fields would ask the same thing each time: refused. An empty
+    template is the item."""
+    template = template.strip() or "{" + ITEM + "}"
+    used = fields_in(template)
+    if not any(name in row for name in used for row in rows[:1]):
+        known = ", ".join("{" + k + "}" for k in rows[0])
+        raise InvalidOption(f"the prompt uses none of the items' fields ({known}): every item would ask the same")
+    base = 0 if batch_seed is None else batch_seed
+    seen: dict[str, int] = {}
+    items, jobs = [], []
+    for i, row in enumerate(rows):
+        prompt = fill(template, row).strip()
+        if not prompt:
+            raise InvalidOption(f"--each: item {i + 1} makes an empty prompt")
+        occurrence = seen.get(prompt, 0)
+        seen[prompt] = occurrence + 1
+        seed = item_seed(base, prompt, occurrence, seeds)
+        items.append(BatchItem(i, row, prompt, seed))
+        jobs.append(job_for(prompt, seed))
+    if jobs[0].count != 1:
+        raise InvalidOption("-n and --each do not mix: a batch makes one image per item (list an item twice for two)")
+    return Batch(jobs, items, template, base)
+
+
+MANIFEST_FIELDS = ("item", "prompt", "model", "space", "seed", "size", "file", "elapsed", "replayed", "error")
+
+
+class BatchSet(ResultSet):
+    """A finished (or interrupted) batch: the results that arrived, as a list (``-n``'s grid), and every item
+    with its fields, prompt, seed and outcome in ``.items``; ``batch.item(3)`` is item 3's result (its error
+    raised when it failed). ``.failed`` lists the failed items' fields, which ``--each`` takes again."""
+
+    def __init__(self, items: Sequence[BatchItem], template: str = "", batch_seed: int = 0) -> None:
+        super().__init__([i.result for i in items if i.result is not None])
+        self.items = list(items)
+        self.template = template
+        self.batch_seed = batch_seed
+        self.elapsed: float | None = None
+
+    def item(self, index: int) -> Result:
+        entry = self.items[index]
+        if entry.result is None:
+            raise entry.error or InvalidOption(f"item {index} was not run (the batch was interrupted)")
+        return entry.result
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"done": 0, "failed": 0, "not run": 0}
+        for entry in self.items:
+            out[entry.state] += 1
+        return out
+
+    @property
+    def errors(self) -> dict[int, str]:
+        return {e.index: f"{type(e.error).__name__}: {e.error}" for e in self.items if e.error is not None}
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The fields of the items that failed or were not run: ``%%g4f --each res.failed`` runs them alone."""
+        return [dict(e.fields) for e in self.items if e.result is None]
+
+    def manifest(self, files: dict[int, str] | None = None) -> Iterator[dict[str, Any]]:
+        """One row per item: item, prompt, model, Space, seed, size, file, elapsed, replayed, error."""
+        for e in self.items:
+            r = e.result
+            yield {"item": e.index, "prompt": e.prompt, "model": r.model if r else None,
+                   "space": _space_of(r) if r else None, "seed": r.seed if r else e.seed,
+                   "size": r.size if r else None, "file": (files or {}).get(e.index),
+                   "elapsed": round(r.elapsed, 3) if r else None, "replayed": r.replayed is not None if r else None,
+                   "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None}
+
+    def save(self, folder: str | Path) -> list[Path]:  # type: ignore[override]
+        """Each image as a PNG with its recipe (``0003-flux-….png``, by item), and ``manifest.jsonl``: one line
+        per item, failed ones with their error. One call, one folder."""
+        target = Path(folder).expanduser()
+        if target.suffix:
+            raise InvalidOption(f"a batch is saved to a folder, not to {target.name}")
+        target.mkdir(parents=True, exist_ok=True)
+        width = max(4, len(str(len(self.items))))
+        files: dict[int, str] = {}
+        paths: list[Path] = []
+        for e in self.items:
+            if e.result is not None and e.result.image is not None:
+                saved = e.result.save(target)
+                named = saved.with_name(f"{e.index:0{width}d}-{saved.name}")
+                saved.replace(named)
+                files[e.index] = named.name
+                paths.append(named)
+        manifest = target / "manifest.jsonl"
+        with manifest.open("w", encoding="utf-8") as f:
+            for row in self.manifest(files):
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return [*paths, manifest]
+
+    def to_pandas(self) -> Any:
+        """The manifest as a DataFrame, the items' own fields as its first columns (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidOption("to_pandas() needs pandas: pip install pandas") from None
+        rows = [{**{f"field_{k}" if k in MANIFEST_FIELDS else k: v for k, v in e.fields.items()}, **row}
+                for e, row in zip(self.items, self.manifest())]
+        return pd.DataFrame(rows).set_index("item")
+
+
+def _space_of(result: Result) -> str | None:
+    """The Space that made the image: the host of its file URL."""
+    from urllib.parse import urlsplit
+
+    if result.image is None or not result.image.url:
+        return None
+    parts = urlsplit(result.image.url)
+    first = parts.path.lstrip("/").split("/", 1)[0]
+    return first if first.endswith(".hf.space") else parts.hostname  # the gateway layout names the Space first

@@ -1,0 +1,163 @@
+"""Batches through the magic against the local Space (issue #25): the template per item, a failed item that
+does not stop the rest and runs again alone, a rerun that asks only for what had not finished, an interrupt
+that keeps the partial set, and a view that stays the same size for 60 items as for 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from helpers import FLUX_DEV
+from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
+
+from g4f_magic.engine.batch import BatchSet
+from g4f_magic.errors import RunCancelled
+from g4f_magic.localspace import LocalSpace
+
+
+def cell(ip: Any, line: str, body: str) -> tuple[Any, Any]:
+    with capture_output() as cap:
+        value = ip.run_cell_magic("g4f", line, body)
+    return value, cap
+
+
+def prompts_sent(space: LocalSpace) -> list[str]:
+    return [r.body["data"][0] for r in space.requests(FLUX_DEV, "/gradio_api/queue/join")]
+
+
+def test_a_template_runs_over_a_list_and_a_dataframe(ip: Any, thread_space: LocalSpace) -> None:
+    ip.user_ns["subjects"] = ["fox", "owl", "heron"]
+    ip.user_ns["style"] = "watercolor"
+    res, cap = cell(ip, "-m flux --each subjects -o res", "a {style} {item}, soft light")
+    assert isinstance(res, BatchSet) and ip.user_ns["res"] is res and len(res) == 3
+    assert sorted(prompts_sent(thread_space)) == ["a watercolor fox, soft light", "a watercolor heron, soft light",
+                                                  "a watercolor owl, soft light"]
+    assert [res.item(i).prompt for i in range(3)] == ["a watercolor fox, soft light", "a watercolor owl, soft light",
+                                                      "a watercolor heron, soft light"]
+    assert [res.item(i).seed for i in range(3)] == [e.seed for e in res.items]
+    lines = cap.stdout.splitlines()
+    assert lines[-2].startswith("flux · batch of 3 · 3 done · ") and "saved 3 images and manifest.jsonl in imgs/batch-" in lines[-1]
+    assert sum(line.startswith("[#") for line in lines) == 3 and "3 done · 0 left · 3/3" in cap.stdout
+
+    thread_space.reset()
+    ip.user_ns["df"] = pd.DataFrame({"animal": ["cat", "emu"], "place": ["a barn", "the snow"]})
+    res, _ = cell(ip, "-m flux --each df -s 5", "a {animal} in {place}")
+    assert sorted(prompts_sent(thread_space)) == ["a cat in a barn", "a emu in the snow"]
+    assert res.to_pandas().loc[1, "animal"] == "emu"
+
+
+def test_a_file_of_prompts_and_the_mixes_that_are_refused(ip: Any, thread_space: LocalSpace, tmp_path: Path) -> None:
+    (tmp_path / "prompts.txt").write_text("a red bicycle\na blue door\n")
+    with capture_output():  # a line magic: no template, each line is the prompt
+        res = ip.run_line_magic("g4f", "-m flux-schnell --each prompts.txt")
+    assert [e.prompt for e in res.items] == ["a red bicycle", "a blue door"] and res.counts["done"] == 2
+    ip.user_ns["xs"] = ["a", "b"]
+    for line, message in (("-m flux,flux-schnell --each xs", "--each and a comma list (-m) do not mix"),
+                          ("-n 2 --each xs", "-n and --each do not mix"),
+                          ("-m janus-pro-7b --each xs", "--each makes images; janus-pro-7b answers questions"),
+                          ("--each nothing_here", "--each nothing_here: NameError: name 'nothing_here' is not defined"),
+                          ("--each xs", "the prompt uses none of the items' fields ({item}): every item would ask the same")):
+        thread_space.reset()
+        with pytest.raises(UsageError) as info:
+            cell(ip, line, "a lighthouse" if "--each xs" == line else "{item}")
+        assert message in str(info.value) and "\n" not in str(info.value), (line, info.value)
+        assert not thread_space.requests(path="/gradio_api/queue/join")  # refused before anything is sent
+
+
+def test_a_failed_item_leaves_the_rest_and_runs_again_alone(ip: Any, thread_space: LocalSpace) -> None:
+    ip.user_ns["items"] = ["a fox", "a broken one [fault:error_string]", "an owl"]
+    res, cap = cell(ip, "-m flux --each items -o res", "{item}")
+    assert res.counts == {"done": 2, "failed": 1, "not run": 0}
+    assert res.errors == {1: "GenerationError: CUDA out of memory"}
+    assert "[#1] flux · GenerationError: CUDA out of memory" in cap.stdout
+    rows = [json.loads(x) for x in next(Path("imgs").glob("batch-*/manifest.jsonl")).read_text().splitlines()]
+    assert [r["error"] for r in rows] == [None, "GenerationError: CUDA out of memory", None]
+    thread_space.reset()
+    again, _ = cell(ip, "-m flux --each res.failed", "{item}")
+    assert prompts_sent(thread_space) == ["a broken one [fault:error_string]"]  # only the failed item, same seed
+    assert again.items[0].seed == res.items[1].seed
+
+
+def test_a_rerun_asks_only_for_what_had_not_finished(ip: Any, thread_space: LocalSpace) -> None:
+    """As after a killed kernel: the first half finished (stored as each ended), the rerun of the whole list
+    is counted at the Space."""
+    subjects = [f"subject {i}" for i in range(8)]
+    ip.user_ns["half"], ip.user_ns["whole"] = subjects[:4], subjects
+    cell(ip, "-m flux --each half -s 3", "a study of {item}")
+    thread_space.reset()
+    res, _ = cell(ip, "-m flux --each whole -s 3", "a study of {item}")
+    assert sorted(prompts_sent(thread_space)) == [f"a study of subject {i}" for i in range(4, 8)]
+    assert [r.replayed is not None for r in res] == [True] * 4 + [False] * 4
+
+
+def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (SIGINT) a third of the way through: the cell ends in one line that says what was kept, and the
+    finished items are in -o's variable and _g4f, the rest marked not run."""
+    import signal
+    import threading
+    import time
+
+    from g4f_magic.localspace import Pace
+
+    monkeypatch.setattr(thread_space, "pace", Pace(step=0.05, queue=0.0, stride=7, previews=2))  # 0.25 s an image
+    ip.user_ns["many"] = [f"item {i}" for i in range(12)]
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 20
+        while len(thread_space.requests(FLUX_DEV, "/gradio_api/queue/join")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first ones have been sent; some end while others wait for a run slot
+        time.sleep(0.3)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as info:
+        cell(ip, "-m flux --each many -o part", "a {item}")
+    assert isinstance(info.value, RunCancelled)
+    part = ip.user_ns["part"]
+    assert isinstance(part, BatchSet) and ip.user_ns["_g4f"] is part
+    counts = part.counts
+    assert counts["done"] >= 1 and counts["not run"] >= 1 and counts["done"] + counts["not run"] == 12, counts
+    line = info.value._render_traceback_()[0]
+    assert line.startswith("RunCancelled: flux · cancelled · ") and line.endswith(f" · {counts['done']} of 12 kept in part")
+
+
+def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space: LocalSpace) -> None:
+    """The widget view for a big batch: a fixed number of widgets, a bounded number of embedded thumbnails,
+    the rest in the folder its output links to."""
+    import re
+
+    from g4f_magic.notebook.html import EMBEDDED
+    from g4f_magic.notebook.views import THUMBS, BatchView
+
+    ip.run_line_magic("config", "G4FMagics.widgets = 'on'")
+    try:
+        from ipywidgets.widgets.widget import _instances
+
+        before = set(_instances)
+        made: list[int] = []
+        original = BatchView.__init__
+
+        def counting(self: BatchView, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            made.append(len(set(_instances) - before))
+
+        BatchView.__init__ = counting  # type: ignore[method-assign]
+        try:
+            ip.user_ns["sixty"] = [f"tile {i}" for i in range(60)]
+            res, cap = cell(ip, "-m flux-schnell --each sixty", "a mosaic {item}")
+        finally:
+            BatchView.__init__ = original  # type: ignore[method-assign]
+        assert res.counts["done"] == 60
+        assert made and made[0] <= 3 * THUMBS + 20  # the same for 60 items as for 3 (widgets and their layouts)
+        assert set(_instances) == before  # all closed when it settled
+        [settled] = [o for o in cap.outputs if o.update]
+        html = settled.data["text/html"]
+        assert html.count('class="g4f-thumb"') == EMBEDDED and len(html) < 200_000
+        [folder] = re.findall(r'href="(imgs/batch-[^"]+)/manifest.jsonl"', html)
+        assert len(list(Path(folder).glob("*.png"))) == 60 and "36 more and all 60 with manifest.jsonl" in html
+    finally:
+        ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")

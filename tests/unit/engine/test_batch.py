@@ -1,0 +1,131 @@
+"""Batches without a Space: items from each kind of data, the template per item, seeds that survive a rerun,
+and the result set's manifest, folder and DataFrame (issue #25)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from g4f_magic.engine.batch import BatchItem, BatchSet, fill, item_seed, items_of, make_batch
+from g4f_magic.engine.job import Job
+from g4f_magic.engine.result import GeneratedImage, Result
+from g4f_magic.errors import GenerationError, InvalidOption
+from g4f_magic.localspace.images import placeholder
+
+SEEDS = (0, 2**31 - 1)
+
+
+def test_items_come_from_lists_pandas_and_files(tmp_path: Path) -> None:
+    assert items_of(["fox", "owl"]) == [{"item": "fox"}, {"item": "owl"}]
+    assert items_of(("fox",)) == [{"item": "fox"}]
+    assert items_of([{"animal": "fox", "n": 2}]) == [{"animal": "fox", "n": 2}]
+    assert items_of(pd.Series(["fox", "owl"], name="animal")) == [{"item": "fox", "animal": "fox"},
+                                                                 {"item": "owl", "animal": "owl"}]
+    frame = pd.DataFrame({"animal": ["fox", "owl"], "legs": [4, 2]})
+    rows = items_of(frame)
+    assert rows == [{"animal": "fox", "legs": 4}, {"animal": "owl", "legs": 2}] and type(rows[0]["legs"]) is int
+    (tmp_path / "p.txt").write_text("a fox\n\n  an owl  \n")
+    (tmp_path / "p.csv").write_text("animal,place\nfox,snow\nowl,barn\n")
+    (tmp_path / "p.jsonl").write_text('{"animal": "fox"}\n\n"an owl"\n')
+    assert items_of(str(tmp_path / "p.txt")) == [{"item": "a fox"}, {"item": "an owl"}]
+    assert items_of(tmp_path / "p.csv") == [{"animal": "fox", "place": "snow"}, {"animal": "owl", "place": "barn"}]
+    assert items_of(tmp_path / "p.jsonl") == [{"animal": "fox"}, {"item": "an owl"}]
+
+
+@pytest.mark.parametrize("data, message", [
+    ([], "--each: there are no items"),
+    (42, "--each takes a list, a tuple, a pandas Series or DataFrame, or a .txt, .csv, .jsonl file; not int"),
+    ("prompts.md", "--each prompts.md: a file of prompts is .txt, .csv, .jsonl"),
+    ("missing.txt", "--each missing.txt: No such file or directory"),
+])
+def test_bad_items_are_one_line(data: Any, message: str) -> None:
+    with pytest.raises(InvalidOption) as info:
+        items_of(data)
+    assert str(info.value) == message
+
+
+def jobs(prompt: str, seed: int) -> Job:
+    return Job("flux", prompt, seed=seed)
+
+
+def test_the_template_fills_per_item_and_each_item_keeps_its_seed() -> None:
+    rows = items_of(pd.DataFrame({"animal": ["fox", "owl", "fox"], "place": ["snow", "barn", "snow"]}))
+    batch = make_batch(jobs, "a {animal} in the {place}", rows, 7, SEEDS)
+    assert [i.prompt for i in batch.items] == ["a fox in the snow", "a owl in the barn",
+                                              "a fox in the snow"]
+    assert [j.prompt for j in batch.jobs] == [i.prompt for i in batch.items]
+    assert [j.seed for j in batch.jobs] == [i.seed for i in batch.items]
+    first, second, again = (i.seed for i in batch.items)
+    assert first != again  # the same prompt twice: two images, not one replayed twice
+    # a rerun of a part, or with items added around it, asks for the same requests
+    alone = make_batch(jobs, "a {animal} in the {place}", rows[1:2], 7, SEEDS)
+    assert alone.items[0].seed == second
+    assert make_batch(jobs, "a {animal} in the {place}", rows, 8, SEEDS).items[0].seed != first  # -s picks another set
+    assert item_seed(7, "a fox in the snow", 0, (0, 99)) in range(100)
+    plain = make_batch(jobs, "", items_of(["a red fox"]), None, SEEDS)  # no template: the item is the prompt
+    assert plain.items[0].prompt == "a red fox" and plain.batch_seed == 0
+
+
+@pytest.mark.parametrize("template, message", [
+    ("a lighthouse", "the prompt uses none of the items' fields ({item}): every item would ask the same"),
+    ("a {item} in {place}", "the prompt uses {place}, which the items do not have; they have {item}"),
+])
+def test_a_template_that_cannot_vary_is_refused(template: str, message: str) -> None:
+    with pytest.raises(InvalidOption) as info:
+        make_batch(jobs, template, items_of(["fox", "owl"]), None, SEEDS)
+    assert str(info.value) == message
+
+
+def test_minus_n_does_not_mix_with_a_batch() -> None:
+    with pytest.raises(InvalidOption, match="-n and --each do not mix"):
+        make_batch(lambda p, s: Job("flux", p, seed=s, count=2), "{item}", items_of(["fox"]), None, SEEDS)
+    assert fill("{a}-{b}", {"a": 1, "b": "x"}) == "1-x"
+
+
+def finished(tmp_path: Path) -> BatchSet:
+    def result(prompt: str, seed: int, url: str) -> Result:
+        data = placeholder(prompt, seed, 64, 64, "WEBP")
+        return Result(prompt, "flux", seed, 64, 64, GeneratedImage(data, "image/webp", url), elapsed=1.5)
+
+    items = [BatchItem(0, {"animal": "fox", "item": "x"}, "a fox", 11,
+                       result=result("a fox", 11, "http://127.0.0.1:1/roxky-flux-1-dev.hf.space/gradio_api/file=/a.webp")),
+             BatchItem(1, {"animal": "owl", "item": "y"}, "an owl", 12, error=GenerationError("CUDA out of memory")),
+             BatchItem(2, {"animal": "cat", "item": "z"}, "a cat", 13,
+                       result=result("a cat", 13, "https://you-flux-1-dev.hf.space/gradio_api/file=/b.webp")),
+             BatchItem(3, {"animal": "emu", "item": "w"}, "an emu", 14)]  # interrupted before it ran
+    return BatchSet(items, "a {animal}", 0)
+
+
+def test_a_batch_set_is_indexed_by_item_and_lists_what_failed(tmp_path: Path) -> None:
+    batch = finished(tmp_path)
+    assert len(batch) == 2 and batch[1] is batch.item(2)  # a list of what arrived, and each item by its number
+    with pytest.raises(GenerationError, match="CUDA"):
+        batch.item(1)
+    with pytest.raises(InvalidOption, match="item 3 was not run"):
+        batch.item(3)
+    assert batch.counts == {"done": 2, "failed": 1, "not run": 1}
+    assert batch.errors == {1: "GenerationError: CUDA out of memory"}
+    assert batch.failed == [{"animal": "owl", "item": "y"}, {"animal": "emu", "item": "w"}]  # --each takes it
+
+
+def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: Path) -> None:
+    batch = finished(tmp_path)
+    paths = batch.save(tmp_path / "out")
+    assert [p.name for p in paths] == ["0000-flux-11-a-fox.png", "0002-flux-13-a-cat.png", "manifest.jsonl"]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["item"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0] == {"item": 0, "prompt": "a fox", "model": "flux", "space": "roxky-flux-1-dev.hf.space",
+                       "seed": 11, "size": "64x64", "file": "0000-flux-11-a-fox.png", "elapsed": 1.5,
+                       "replayed": False, "error": None}
+    assert rows[2]["space"] == "you-flux-1-dev.hf.space"
+    assert rows[1]["error"] == "GenerationError: CUDA out of memory" and rows[1]["seed"] == 12 and rows[1]["file"] is None
+    assert rows[3]["error"] is None and rows[3]["model"] is None
+    with pytest.raises(InvalidOption, match="saved to a folder"):
+        batch.save(tmp_path / "x.png")
+    frame = batch.to_pandas()
+    assert list(frame.index) == [0, 1, 2, 3] and frame.loc[2, "animal"] == "cat" and frame.loc[0, "seed"] == 11
+    assert frame.loc[0, "field_item"] == "x"  # an item's own field named like a manifest column keeps a prefix
