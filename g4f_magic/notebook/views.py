@@ -466,6 +466,8 @@ class BatchView(WidgetView):
             self.timeline.add(self._elapsed(), f"#{index} {error or 'failed'}", "cell", 0)
         else:
             self.done += 1
+            replayed = " · replayed" if result.replayed is not None else ""
+            self.timeline.add(self._elapsed(), f"#{index} {result.recipe()}{replayed}", "cell", 0)
             if result.image is not None:
                 image = self.thumbs[self._turn % THUMBS]  # the oldest shown gives way
                 self._turn += 1

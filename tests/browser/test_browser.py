@@ -46,7 +46,9 @@ XSS = "<img src=x onerror=alert(1)>"
 
 # Appended to the quickstart: a run in the background, then a compromised Space's answer, log line and
 # error (the error last: it stops Run All).
-EXTRA_CELLS = ["%%g4f --bg -m flux -s 7 -o dawn\na lighthouse at dawn, watercolor",
+EXTRA_CELLS = ["dozen = [f'harbour scene {i}' for i in range(12)]",
+               "%%g4f -m flux-schnell --each dozen -o twelve\n{item}, ink drawing",
+               "%%g4f --bg -m flux -s 7 -o dawn\na lighthouse at dawn, watercolor",
                "%%g4f -m janus-pro-7b --new\nhostile answer [fault:answer_html]",
                "%%g4f -m flux -s 3\nhostile log [fault:log_html]",
                "%%g4f -m flux -s 4\nhostile error [fault:error_html]"]
@@ -63,6 +65,11 @@ SWEEP = "-s 10001,10002,10003"  # the quickstart's 2×3 sweep
 LABELS = f"(src) => {{ const c = ({CELL_WITH})(src); return ['th.g4f-row', 'th.g4f-col'].map(s => " \
          "[...c.querySelectorAll('.jp-OutputArea-output ' + s)].filter(e => e.offsetParent !== null)" \
          ".map(e => e.textContent)); }"
+
+
+# a batch's thumbnails shown (decoded) in the outputs of the cell whose source includes src
+THUMBS = f"(src) => {{ const c = ({CELL_WITH})(src); return c ? [...c.querySelectorAll('.jp-OutputArea-output " \
+         "img.g4f-thumb')].filter(i => i.naturalWidth > 0).length : -1; }"
 
 
 # images shown (decoded) in the outputs of the cell whose source includes src
@@ -200,7 +207,10 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         b.wait("a rendered image from the %%g4f cell",
                "() => [...document.querySelectorAll('.jp-OutputArea-output img')].some(i => i.naturalWidth > 0)")
         b.wait("a status line that says done", "() => [...window.__g4f].some(t => t.includes('done · seed 42'))")
-        seen = page.evaluate("() => [...window.__g4f]")
+        def seen_now() -> list[str]:
+            return page.evaluate("() => [...window.__g4f]")
+
+        seen = seen_now()
         # it streamed as a real Space streams (issue #24, item 3): a queue position, steps, previews
         assert any("flux · In queue: position" in t for t in seen), seen
         assert any(re.search(r"flux · Sampling ([1-9]|1[0-9]|2[0-7])/28", t) for t in seen), seen
@@ -289,6 +299,10 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
                    "/flux · replayed \\(generated [0-9-]+ [0-9:]+\\) · seed 42 · 1360x760/.test(e.textContent))"
         assert page.evaluate(replayed), "the repeated first cell was not replayed"
         b.shot_cell("magic-sweep.png", SWEEP)
+        # a 12-item batch (issue #25): its progress line streamed, then twelve thumbnails and the folder's link
+        assert any(re.search(r"flux-schnell · \d+ done · \d+ left · \d+/12 \[", t) for t in seen_now()), seen_now()
+        b.wait("the batch's thumbnails", f"() => ({THUMBS})('--each dozen') === 12", 60)
+        b.shot_cell("magic-batch.png", "--each dozen")
         b.wait("the background run's image", f"() => ({SHOWN})('--bg') === 1", 60)
         b.shot_cell("magic-single.png", "a lighthouse in a storm")
         b.shot_cell("magic-grid.png", "-n 4")
@@ -366,6 +380,7 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
         for src, count in (("a lighthouse in a storm", 1), ("-n 4", 4), ("--bg", 1), ("hostile log", 1), (SWEEP, 6)):
             assert b.shown(src) == count, src
+        assert page.evaluate(THUMBS, "--each dozen") == 12  # the batch's thumbnails, from the saved file
         streamed = page.evaluate(f"() => ({CELL_WITH})('a lighthouse in a storm').querySelector('details')?.textContent")
         assert streamed and "In queue: position" in streamed and "preview" in streamed, streamed  # kept in the file
         assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
