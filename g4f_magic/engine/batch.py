@@ -14,7 +14,7 @@ import json
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Sequence
 
 from ..errors import G4FError, InvalidOption
 from .result import Result, ResultSet
@@ -22,7 +22,8 @@ from .result import Result, ResultSet
 if TYPE_CHECKING:
     from .job import Job
 
-__all__ = ["Batch", "BatchItem", "BatchSet", "MAX_ITEMS", "items_of", "fill", "item_seed", "make_batch"]
+__all__ = ["Batch", "BatchItem", "BatchSet", "MAX_ITEMS", "items_of", "fill", "item_seed", "make_batch",
+           "make_question_batch"]
 
 MAX_ITEMS = 10_000  # past this a batch is better split: the view, the manifest and the store stay light
 ITEM = "item"  # the field a plain value (a list's element, a line of a file) fills
@@ -121,6 +122,9 @@ class BatchItem:
     seed: int
     result: Result | None = None
     error: G4FError | None = None
+    source: str = ""  # the image asked about (a question over many images): its name
+    load: Callable[[Job], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
+    thumb: bytes | None = field(default=None, repr=False)  # the image asked about, small, once it ran
 
     @property
     def state(self) -> str:
@@ -178,7 +182,32 @@ def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dic
     return Batch(jobs, items, template, base)
 
 
-MANIFEST_FIELDS = ("item", "prompt", "model", "space", "seed", "size", "file", "elapsed", "replayed", "error")
+def make_question_batch(job_for: Callable[[int], Job], question: str,
+                        sources: list[tuple[str, Callable[[Job], Awaitable[bytes]]]], batch_seed: int | None,
+                        seeds: tuple[int, int]) -> Batch:
+    """One question over many images (Janus as a captioner or labeller): an item per image, named by
+    ``sources``' first element and read by its loader only when the item runs, so a folder of photographs is
+    never all in memory. Each item's seed comes from the batch's seed, the question and the image's own name
+    (the replay key adds the image's bytes), so asking again about the same folder replays the answers."""
+    if not question.strip():
+        raise InvalidOption("the question is empty: write it in the cell body")
+    if len(sources) > MAX_ITEMS:
+        raise InvalidOption(f"--image: {len(sources):,} images; at most {MAX_ITEMS:,} in one batch (split it)")
+    base = 0 if batch_seed is None else batch_seed
+    seen: dict[str, int] = {}
+    items, jobs = [], []
+    for i, (name, load) in enumerate(sources):
+        own = name.replace("\\", "/").rsplit("/", 1)[-1]  # a file by its own name, however the folder was written
+        occurrence = seen.get(own, 0)
+        seen[own] = occurrence + 1
+        seed = item_seed(base, f"{question}\x00{own}", occurrence, seeds)
+        items.append(BatchItem(i, {"image": name}, question, seed, source=name, load=load))
+        jobs.append(job_for(seed))
+    return Batch(jobs, items, question, base)
+
+
+MANIFEST_FIELDS = ("item", "prompt", "model", "space", "seed", "size", "file", "elapsed", "replayed", "error",
+                   "image", "answer")
 
 
 class BatchSet(ResultSet):
@@ -223,11 +252,13 @@ class BatchSet(ResultSet):
                    "space": _space_of(r) if r else None, "seed": r.seed if r else e.seed,
                    "size": r.size if r else None, "file": (files or {}).get(e.index),
                    "elapsed": round(r.elapsed, 3) if r else None, "replayed": r.replayed is not None if r else None,
-                   "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None}
+                   "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None,
+                   **({"image": e.source, "answer": r.text if r else None} if e.source else {})}
 
     def save(self, folder: str | Path) -> list[Path]:  # type: ignore[override]
         """Each image as a PNG with its recipe (``0003-flux-….png``, by item), and ``manifest.jsonl``: one line
-        per item, failed ones with their error. One call, one folder."""
+        per item, failed ones with their error, a question's answer with the image it was about. One call, one
+        folder."""
         target = Path(folder).expanduser()
         if target.suffix:
             raise InvalidOption(f"a batch is saved to a folder, not to {target.name}")
@@ -236,7 +267,7 @@ class BatchSet(ResultSet):
         files: dict[int, str] = {}
         paths: list[Path] = []
         for e in self.items:
-            if e.result is not None and e.result.image is not None:
+            if e.result is not None and e.result.image is not None:  # an answer is in the manifest
                 saved = e.result.save(target)
                 named = saved.with_name(f"{e.index:0{width}d}-{saved.name}")
                 saved.replace(named)

@@ -12,12 +12,12 @@ from ..errors import G4FError, InvalidOption
 from ..media import MAX_IMAGE_BYTES
 from ..spaces.endpoints import SPACE_CONCURRENCY
 from ..spaces.providers import G4F
-from .batch import Batch, make_batch
+from .batch import Batch, make_batch, make_question_batch
 from .job import Job
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 from .sweep import Sweep, make_sweep
 
-__all__ = ["build_job", "build_run", "build_batch"]
+__all__ = ["build_job", "build_run", "build_batch", "build_question_batch"]
 
 
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
@@ -74,6 +74,17 @@ def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str,
         raise InvalidOption(f"--each makes images; {model} answers questions")
     return make_batch(lambda prompt, s: build_job(settings, model=model, prompt=prompt, seed=s, **run),
                       template, rows, seed, first.spec.seeds)
+
+
+def build_question_batch(settings: dict[str, Any], *, question: str, sources: list[Any], model: str | None = None,
+                         seed: int | None = None, **run: Any) -> Batch:
+    """One question over many images (``sources``: name and loader of each), one conversation per image."""
+    model = model or settings["default_model"]
+    first = build_job(settings, model=model, prompt=question or "x", **run)
+    if not first.spec.chats:
+        raise InvalidOption(f"--image is read by janus-pro-7b only; {model} makes images from text")
+    return make_question_batch(lambda s: build_job(settings, model=model, prompt=question, seed=s, **run),
+                               question, sources, seed, first.spec.seeds)
 
 
 def _sized(model: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import G4FError, InvalidOption, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..http.session import Deadline, fetch_image
+from ..media import image_mime, thumbnail
 from ..spaces.providers import G4F
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
@@ -27,6 +28,7 @@ __all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "PREVIEW_WAIT", "
 
 PREVIEW_WAIT = 30.0  # seconds a preview's download may take, within the run's deadline: it is not worth more
 BATCH_WORKERS = 16  # a batch's items in flight; each Space's run slots bound its own share of them
+BATCH_THUMB = 96  # px: the image a batch's question was about, as its answer's table shows it
 
 
 class _Previews:
@@ -211,7 +213,7 @@ async def _all_or_nothing(coros: list[Any]) -> list[Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _chat(job: Job, chat: ChatState, view: View) -> Result:
+async def _chat(job: Job, chat: ChatState, view: View, index: int = 0) -> Result:
     messages = [*chat.messages, {"role": "user", "content": job.prompt}]
 
     def asking(model: str) -> Request:
@@ -225,7 +227,7 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
         replayed = await asyncio.to_thread(store.get, key, _replayed)
     if replayed is not None:
         [result] = replayed
-        view.status(0, Reasoning(replay_note(result.replayed), "replayed", elapsed=0.0))
+        view.status(index, Reasoning(replay_note(result.replayed), "replayed", elapsed=0.0))
         view.text(result.text)
         chat.messages[:] = [*messages, {"role": "assistant", "content": result.text}]
         chat.conversation = None  # the Space's session is not replayed; the transcript carries the chat
@@ -246,13 +248,13 @@ async def _chat(job: Job, chat: ChatState, view: View) -> Result:
                     log.append(ev.status)
                 elif ev.kind == "mirror":
                     handovers.append(ev.status)
-                view.status(0, ev)
+                view.status(index, ev)
             elif isinstance(ev, str):
                 parts.append(ev)
                 view.text(ev)
         return "".join(parts), log, conversation, time.monotonic() - started
 
-    (text, log, conversation, elapsed), note = await answered(job, 0, view, attempt)
+    (text, log, conversation, elapsed), note = await answered(job, index, view, attempt)
     note = "; ".join(x for x in (*handovers, note) if x)
     chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
     chat.conversation = conversation
@@ -294,14 +296,24 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
 
     async def worker() -> None:
         for index in pending:
-            job = batch.jobs[index]
+            job, item = batch.jobs[index], items[index]
             try:
-                items[index].result = (await _image_one(job, index, job.seed, view))[0]
+                if item.load is not None:  # a question over many images: this one is read now, and let go after
+                    job.image = await item.load(job)
+                    if image_mime(job.image) is None:
+                        raise InvalidOption(f"{item.source} is not a PNG, JPEG, GIF or WebP image")
+                    item.thumb = await asyncio.to_thread(thumbnail, job.image, BATCH_THUMB, "WEBP")
+                if job.spec.chats:  # each image its own conversation: no question sees another's answer
+                    item.result = await _chat(job, ChatState(), view, index)
+                else:
+                    item.result = (await _image_one(job, index, job.seed, view))[0]
             except G4FError as exc:
-                items[index].error = exc
+                item.error = exc
                 view.cell(index, None, f"{type(exc).__name__}: {exc}")
                 continue
-            view.cell(index, items[index].result, None)
+            finally:
+                job.image = None if item.load is not None else job.image
+            view.cell(index, item.result, None)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(BATCH_WORKERS, len(items)))]
     try:

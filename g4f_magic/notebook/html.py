@@ -235,14 +235,33 @@ def batch_bundle(line: str, state: str, batch: BatchSet, folder: str | None = No
     if cells:
         rows = ["<tr>" + "".join(cells[i:i + _PER_ROW]) + "</tr>" for i in range(0, len(cells), _PER_ROW)]
         parts.append(f'<table class="g4f-batch" style="border-collapse:collapse;margin:0">{"".join(rows)}</table>')
+    asked = [e for e in batch.items if e.source][:EMBEDDED]  # one question over many images: image | answer
+    if asked:
+        rows = []
+        for e in asked:
+            name = escape(f"#{e.index} {e.source}")
+            thumb = (f'<img class="g4f-thumb" src="data:image/webp;base64,{base64.b64encode(e.thumb).decode("ascii")}" '
+                     f'width="{THUMB_SIDE}" height="{THUMB_SIDE}" alt="{name}" title="{name}">' if e.thumb else "")
+            answer = (f'<div class="g4f-answer">{markdown_html(e.result.text)}</div>' if e.result is not None else
+                      f'<div class="g4f-cell-error" style="color:{COLOURS["error"]};font-family:monospace">'
+                      f'{escape(f"{type(e.error).__name__}: {e.error}" if e.error else "not run")}</div>')
+            rows.append(f'<tr><td style="{_TD}">{thumb}<div style="{_CAPTION}">{name}</div></td>'
+                        f'<td style="{_TD};text-align:left">{answer}</td></tr>')
+        parts.append(f'<table class="g4f-batch g4f-answers" style="border-collapse:collapse;margin:0">{"".join(rows)}</table>')
+        if len(batch.items) > len(asked):
+            parts.append(f'<div style="{_CAPTION}">{len(batch.items) - len(asked)} more answers in the result set'
+                         + (" and manifest.jsonl" if folder else "") + '</div>')
     images = sum(e.result is not None and e.result.image is not None for e in batch.items)
     if folder:
         more = f"{images - len(shown)} more and " if images > len(shown) else ""
+        what = f"{more}all {images} with manifest.jsonl" if images else "every answer in manifest.jsonl"
         link = escape(quote(f"{folder}/manifest.jsonl"))
-        parts.append(f'<div style="{_CAPTION}">{more}all {images} with manifest.jsonl in '
-                     f'<a href="{link}" target="_blank">{escape(folder)}</a></div>')
+        parts.append(f'<div style="{_CAPTION}">{what} in <a href="{link}" target="_blank">{escape(folder)}</a></div>')
     elif images > len(shown):
         parts.append(f'<div style="{_CAPTION}">{images - len(shown)} more in the result set</div>')
+    if asked:  # the answers' table names every failure in its row
+        parts.append(details)
+        return {"text/html": "".join(parts), "text/plain": line}
     errors = [f"#{i} {message}" for i, message in batch.errors.items()]
     if errors:
         parts.append(log_html(errors[:50] + ([f"… {len(errors) - 50} more in .errors"] if len(errors) > 50 else []),

@@ -20,10 +20,10 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from ..engine.batch import BatchSet
+from ..engine.batch import Batch, BatchSet
 from ..engine.result import Result, ResultSet, _slug, check_target
 from ..engine.sweep import Sweep, SweepSet
-from ..errors import G4FError, RunCancelled
+from ..errors import G4FError, InvalidOption, RunCancelled
 from ..spaces.endpoints import ENV_VAR, masked
 from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_hint
 from .completion import SUBCOMMANDS
@@ -94,7 +94,8 @@ class G4FMagics(Magics, Settings):
     @argument("--steps", help="FLUX.1-dev sampling steps (default 28; a comma list sweeps)")
     @argument("--guidance", help="FLUX.1-dev guidance scale (default 3.5; a comma list sweeps)")
     @argument("-n", "--count", type=int, default=1, help="images at once, distinct seeds, shown as a grid")
-    @argument("--image", help="for janus-pro-7b: a path, URL, or variable holding image bytes or a result")
+    @argument("--image", help="for janus-pro-7b: a path, URL, or variable holding image bytes or a result; a folder, "
+              "a glob or a variable holding several asks the question about each")
     @argument("--each", metavar="ITEMS", help="run the prompt as a template over each item of ITEMS: a list, tuple, "
               "pandas Series or DataFrame (its columns as {names}), or a .txt/.csv/.jsonl file; {item} is a plain "
               "item. Each item gets its own seed from -s (0 when omitted): a rerun replays what finished")
@@ -136,6 +137,9 @@ class G4FMagics(Magics, Settings):
 
             %%g4f -m flux-schnell --each df -s 7
             a {animal} in {place}, oil painting
+
+            %%g4f -m janus-pro-7b --image photos/
+            Is there a bird in this picture?
 
             %g4f a red bicycle, studio photo
             %g4f models | help | config | history | login | logout | whoami | quota | panel | cache | cache clear
@@ -196,6 +200,9 @@ class G4FMagics(Magics, Settings):
         prompt = cell if cell is not None else " ".join(args.prompt)
         if args.each is not None:
             return self._prepare_batch(args, prompt)
+        sources = self._image_sources(args.image) if args.image else None
+        if sources is not None:
+            return self._prepare_questions(args, prompt, sources)
         if not args.no_interpolate:
             prompt = self._interpolate(prompt)
         job = self._job(args, prompt.strip())
@@ -244,6 +251,29 @@ class G4FMagics(Magics, Settings):
             raise UsageError(str(exc)) from exc
         except ValueError as exc:
             raise UsageError(f"-s, --steps, --guidance: {exc}") from exc
+        return self._batch_view(args, batch)
+
+    def _prepare_questions(self, args: Any, question: str, sources: list[tuple[str, Any]]) -> tuple[Any, Any, Any, bool] | None:
+        """``--image`` naming several images: the same question about each, one conversation per image."""
+        from ..engine.plan import build_question_batch
+
+        if args.each is not None or args.count != 1:
+            raise UsageError("--image with several images asks about each once; -n and --each do not mix with it")
+        if not args.no_interpolate:
+            question = self._interpolate(question)
+        try:
+            batch = build_question_batch(values(self), question=question.strip(), sources=sources, model=args.model,
+                                         seed=int(args.seed) if args.seed is not None else None,
+                                         fallback=tuple(m.strip() for m in args.fallback.split(",") if m.strip())
+                                         if args.fallback else None, wait=args.wait or None, refresh=args.refresh,
+                                         proxy=args.proxy, timeout=args.timeout, api_key=self._api_key(args))
+        except G4FError as exc:
+            raise UsageError(str(exc)) from exc
+        except ValueError as exc:
+            raise UsageError(f"-s: {exc}") from exc
+        return self._batch_view(args, batch)
+
+    def _batch_view(self, args: Any, batch: Any) -> tuple[Any, Any, Any, bool] | None:
         plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
         batch.folder = self._batch_folder(args, batch, plain)
         view = BatchLines(batch, args.verbose) if plain else BatchView(batch, args.verbose, folder=batch.folder)
@@ -286,7 +316,7 @@ class G4FMagics(Magics, Settings):
         from ..engine.run import run_in_view
 
         try:
-            if args.image is not None:
+            if args.image is not None and not isinstance(job, Batch):  # a batch reads each of its images in turn
                 job.image = await self._image_bytes(args.image, job)
             result = await run_in_view(job, view, self.chat)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -331,22 +361,36 @@ class G4FMagics(Magics, Settings):
     async def _image_bytes(self, ref: str, job: Job) -> bytes:
         ns = self.shell.user_ns if self.shell is not None else {}
         value = ns.get(ref, ref) if ref.isidentifier() else ref
-        if isinstance(value, ResultSet) and value:
-            value = value[0]
-        if isinstance(value, Result):
-            if value.image is None:
-                raise UsageError(f"{ref} holds a text result, not an image")
-            return value.image.data
-        if isinstance(value, (bytes, bytearray)):
-            return bytes(value)
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
-            from ..http.session import fetch_image
+        try:
+            return await _value_bytes(value, ref, job)
+        except InvalidOption as exc:
+            raise UsageError(str(exc)) from exc
 
-            data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
-            return data
-        if isinstance(value, (str, Path)) and Path(value).is_file():
-            return Path(value).read_bytes()
-        raise UsageError(f"--image {ref}: not a variable with image bytes or a result, a file, or an http(s) URL")
+    def _image_sources(self, ref: str) -> list[tuple[str, Any]] | None:
+        """Several images to ask the same question about, when --image names a folder, a glob, or a
+        variable holding several (a list, a tuple, a result set); None for one image. Each is read only when
+        its turn comes."""
+        import glob
+
+        ns = self.shell.user_ns if self.shell is not None else {}
+        if ref.isidentifier() and ref in ns:
+            value = ns[ref]
+            if isinstance(value, ResultSet) and len(value) > 1 or isinstance(value, (list, tuple)):
+                many = list(value)
+                return [(_image_name(v, i), lambda job, v=v, i=i: _value_bytes(v, f"{ref}[{i}]", job))
+                        for i, v in enumerate(many)]
+            return None
+        if any(ch in ref for ch in "*?["):
+            files = [Path(f) for f in sorted(glob.glob(os.path.expanduser(ref))) if Path(f).is_file()]
+            if not files:
+                raise UsageError(f"--image {ref}: no file matches")
+        elif Path(ref).expanduser().is_dir():
+            files = sorted(p for p in Path(ref).expanduser().iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+            if not files:
+                raise UsageError(f"--image {ref}: no {', '.join(_IMAGE_SUFFIXES)} file in that folder")
+        else:
+            return None
+        return [(str(f), lambda job, f=f: _value_bytes(f, str(f), job)) for f in files]
 
     async def _keep(self, result: Result | ResultSet, args: Any, plain: bool, folder: str | None = None) -> None:
         """The result in the namespace and the history, and saved where asked (a batch: in ``folder``, which
@@ -372,7 +416,8 @@ class G4FMagics(Magics, Settings):
                 print(f"g4f: could not save to {target}: {reason}", file=sys.stderr)
                 return
             if isinstance(result, BatchSet):  # one line, not one per image
-                print(f"saved {len(paths) - 1} images and manifest.jsonl in {target}")
+                images = f"{len(paths) - 1} images and " if len(paths) > 1 else ""
+                print(f"saved {images}manifest.jsonl in {target}")
                 return
             for p in paths:
                 print(f"saved {p}")
@@ -550,6 +595,38 @@ async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
     tier = "PRO" if account.pro else "free account"
     return (f"{account.name} ({tier}: {TIERS[account.tier]} min of ZeroGPU a day) · token from {token.source}"
             + (f" · {account.role} token" if account.role else ""))
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+async def _value_bytes(value: Any, name: str, job: Job) -> bytes:
+    """An image from what --image names: a result (a set's first), bytes, an http(s) URL or a file."""
+    if isinstance(value, ResultSet) and value:
+        value = value[0]
+    if isinstance(value, Result):
+        if value.image is None:
+            raise InvalidOption(f"{name} holds a text result, not an image")
+        return value.image.data
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        from ..http.session import fetch_image
+
+        data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
+        return data
+    if isinstance(value, (str, Path)) and Path(value).is_file():
+        return await asyncio.to_thread(Path(value).read_bytes)
+    raise InvalidOption(f"--image {name}: not a variable with image bytes or a result, a file, or an http(s) URL")
+
+
+def _image_name(value: Any, index: int) -> str:
+    """How an image of a list is named in a batch's table and manifest."""
+    if isinstance(value, (str, Path)):
+        return str(value)
+    if isinstance(value, Result):
+        return f"#{index} {value.prompt[:40]}"
+    return f"#{index}"
 
 
 class _Namespace(dict):  # type: ignore[type-arg]

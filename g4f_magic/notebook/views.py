@@ -406,10 +406,15 @@ class BatchLines(PlainView):
         if self.verbose:
             super().status(index, event)
 
+    def text(self, chunk: str) -> None:
+        return None  # answers streaming side by side would interleave: each is printed with its item
+
     def cell(self, index: int, result: Result | None, error: str | None) -> None:
         if result is not None:
             self.done += 1
             line = done_line(result.model, [result], result.elapsed)
+            if result.image is None:  # a question about one of many images: its answer, on one line
+                line += " · " + " ".join(result.text.split())[:120]
         else:
             self.failed += 1
             line = status_line(self.model, error or "failed", None)
@@ -457,6 +462,9 @@ class BatchView(WidgetView):
     def preview(self, index: int, data: bytes, mime: str) -> None:
         return None  # a thousand previews would be a thousand images: the strip shows results
 
+    def text(self, chunk: str) -> None:
+        return None  # many answers at once would interleave in one box: the settled table shows each
+
     def _line_text(self) -> str:
         return batch_progress(self.done, self.failed, self.total, self._elapsed())
 
@@ -468,11 +476,14 @@ class BatchView(WidgetView):
             self.done += 1
             replayed = " · replayed" if result.replayed is not None else ""
             self.timeline.add(self._elapsed(), f"#{index} {result.recipe()}{replayed}", "cell", 0)
-            if result.image is not None:
+            asked = self.batch.items[index].thumb  # a question's image, when the batch asks about many
+            shown = (result.image.mime, result.image.data) if result.image is not None else \
+                ("image/webp", asked) if asked else None
+            if shown is not None:
                 image = self.thumbs[self._turn % THUMBS]  # the oldest shown gives way
                 self._turn += 1
-                image.format = result.image.mime.split("/")[-1]
-                image.value = result.image.data
+                image.format = shown[0].split("/")[-1]
+                image.value = shown[1]
                 image.layout.display = ""
         self._fraction = (self.done + self.failed) / self.total
         self._dirty = True

@@ -161,3 +161,60 @@ def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space:
         assert len(list(Path(folder).glob("*.png"))) == 60 and "36 more and all 60 with manifest.jsonl" in html
     finally:
         ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
+
+
+def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_space: LocalSpace, tmp_path: Path) -> None:
+    """Janus as a labeller: --image naming a folder, a glob or a list asks the same question about each image,
+    one conversation per image; the answers come back as a table of thumbnail and answer."""
+    from helpers import JANUS
+
+    from g4f_magic.localspace.images import placeholder
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, side in enumerate((64, 80, 96)):
+        (photos / f"p{i}.png").write_bytes(placeholder(f"photo {i}", i, side, side, "PNG"))
+    (photos / "notes.txt").write_text("not an image")
+    res, cap = cell(ip, "-m janus-pro-7b --image photos -o labels", "What is in this picture?")
+    assert isinstance(res, BatchSet) and res.counts == {"done": 3, "failed": 0, "not run": 0}
+    answers = [res.item(i).text for i in range(3)]
+    for i, (answer, side) in enumerate(zip(answers, (64, 80, 96))):
+        assert "You asked: What is in this picture?" in answer and f"I see a {side}x{side} PNG image" in answer, answer
+        assert res.items[i].source == f"photos/p{i}.png" and res.items[i].thumb is not None  # as named
+    assert "(this conversation has" not in "".join(answers)  # each image its own conversation
+    assert len(thread_space.requests(JANUS, "/gradio_api/queue/join")) == 3
+    assert len(thread_space.requests(JANUS, "/gradio_api/upload")) == 3
+    assert "[#0] janus-pro-7b · done · " in cap.stdout and "I see a 64x64 PNG image" in cap.stdout
+    rows = [json.loads(x) for x in next(Path("imgs").glob("batch-*/manifest.jsonl")).read_text().splitlines()]
+    assert [r["image"] for r in rows] == [f"photos/p{i}.png" for i in range(3)]
+    assert rows[1]["answer"] == answers[1] and rows[1]["file"] is None
+
+    thread_space.reset()
+    again, _ = cell(ip, f"-m janus-pro-7b --image {photos}/p[01].png", "What is in this picture?")
+    assert [e.source for e in again.items] == [str(photos / "p0.png"), str(photos / "p1.png")]
+    assert not thread_space.requests(JANUS, "/gradio_api/queue/join")  # the same questions: replayed
+
+    (photos / "broken.png").write_bytes(b"not a png at all")
+    ip.user_ns["mixed"] = [(photos / "p2.png").read_bytes(), str(photos / "broken.png")]
+    mixed, _ = cell(ip, "-m janus-pro-7b --image mixed", "Describe it.")
+    assert mixed.counts == {"done": 1, "failed": 1, "not run": 0}
+    assert mixed.errors == {1: f"InvalidOption: {photos / 'broken.png'} is not a PNG, JPEG, GIF or WebP image"}
+
+
+def test_a_question_batch_settles_into_a_table_of_images_and_answers(ip: Any, thread_space: LocalSpace,
+                                                                     tmp_path: Path) -> None:
+    from kernels import html_images
+
+    from g4f_magic.localspace.images import placeholder
+
+    ip.run_line_magic("config", "G4FMagics.widgets = 'on'")
+    try:
+        ip.user_ns["pics"] = [placeholder("a <b>cat</b>", i, 64, 64, "PNG") for i in range(3)]
+        res, cap = cell(ip, "-m janus-pro-7b --image pics", "What is it? <script>x</script>")
+    finally:
+        ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
+    [settled] = [o for o in cap.outputs if o.update]
+    html = settled.data["text/html"]
+    assert html.count("<tr>") == 3 and len(html_images(html)) == 3 and 'class="g4f-batch g4f-answers"' in html
+    assert html.count("You asked: What is it? &lt;script&gt;x&lt;/script&gt;") == 3 and "<script>" not in html
+    assert res.counts["done"] == 3 and "janus-pro-7b · batch of 3 · 3 done" in settled.data["text/plain"]

@@ -129,3 +129,30 @@ def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: 
     frame = batch.to_pandas()
     assert list(frame.index) == [0, 1, 2, 3] and frame.loc[2, "animal"] == "cat" and frame.loc[0, "seed"] == 11
     assert frame.loc[0, "field_item"] == "x"  # an item's own field named like a manifest column keeps a prefix
+
+
+def test_a_question_over_many_images_reads_each_only_when_it_runs() -> None:
+    from g4f_magic.engine.batch import make_question_batch
+
+    read: list[str] = []
+
+    def loader(name: str) -> Any:
+        async def load(job: Job) -> bytes:
+            read.append(name)
+            return b""
+        return load
+
+    janus = (0, 999_999)
+
+    def ask(names: list[str]) -> Any:
+        return make_question_batch(lambda s: Job("janus-pro-7b", "What is it?", seed=s), "What is it?",
+                                   [(n, loader(n)) for n in names], None, janus)
+
+    batch = ask(["photos/a.png", "photos/b.png", "photos/a.png"])
+    assert read == [] and [i.source for i in batch.items] == ["photos/a.png", "photos/b.png", "photos/a.png"]
+    a, b, twice = (i.seed for i in batch.items)
+    assert len({a, b, twice}) == 3  # the same image twice: asked twice
+    assert ask(["/home/me/photos/a.png"]).items[0].seed == a  # a file by its own name, however its folder is written
+    assert all(i.prompt == "What is it?" and i.fields == {"image": i.source} for i in batch.items)
+    with pytest.raises(InvalidOption, match="the question is empty"):
+        make_question_batch(lambda s: Job("janus-pro-7b", "x", seed=s), " ", [("a.png", loader("a"))], None, (0, 9))
