@@ -51,6 +51,37 @@ def test_queue_routes_in_a_real_kernel(gradio: dict[str, Server], own_server_env
     assert "CUDA out of memory on the contract app" in text and "<b>on the contract app" not in text
 
 
+@pytest.mark.gradio("queue")
+@pytest.mark.timeout(180)
+def test_one_question_over_a_folder_of_images_in_a_real_kernel(gradio: dict[str, Server], own_server_env: None,
+                                                              tmp_path: Any) -> None:
+    """Issue #25: Janus asked the same question about three images, through a real Gradio app behind TLS:
+    three conversations, each answer about its own image, and a table of thumbnail and answer."""
+    from kernels import html_images
+
+    from g4f_magic.localspace.images import placeholder
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for side in (64, 80, 96):
+        (photos / f"{side}.png").write_bytes(placeholder("a photo", side, side, side, "PNG"))
+    sources = [
+        "%load_ext g4f_magic",
+        "\n".join(settings(gradio, {"api_url": "janus_tls"})),
+        f"%%g4f -m janus-pro-7b --image {photos} -o labels\nhow big is this picture?",
+        "print([(e.source.rsplit('/', 1)[-1], e.result.text) for e in labels.items])",
+    ]
+    nb = run_notebook(sources, tmp_path / "questions.ipynb", timeout=150)
+    printed = nb.cells[3].outputs[0].text
+    import re
+
+    for side in (64, 80, 96):  # each answer about its own image
+        assert re.search(rf"\('{side}\.png', '[^']*how big is this picture\? I see a {side}x{side} image\.'\)", printed), printed
+    html = " ".join(o.get("data", {}).get("text/html", "") for o in nb.cells[2].outputs)
+    assert html.count("<tr>") == 3 and len(html_images(html)) == 3
+    assert html.count("You asked: how big is this picture?") == 3
+
+
 @pytest.mark.gradio("predict")
 @pytest.mark.timeout(180)
 def test_run_predict_in_a_real_kernel(gradio: dict[str, Server], own_server_env: None, tmp_path: Any) -> None:
