@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Sequence
 
 from ..errors import G4FError, InvalidOption
-from .result import Result, ResultSet
+from ..media import EXTENSIONS
+from .result import Result, ResultSet, SavedImage, _slug
 
 if TYPE_CHECKING:
     from .job import Job
@@ -255,24 +256,31 @@ class BatchSet(ResultSet):
                    "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None,
                    **({"image": e.source, "answer": r.text if r else None} if e.source else {})}
 
+    @staticmethod
+    def file_name(item: BatchItem, count: int) -> str:
+        """``0003-flux-11-a-fox.webp``: numbered by item, then the recipe, in the served format."""
+        r = item.result
+        assert r is not None and r.image is not None
+        width = max(4, len(str(count)))
+        return f"{item.index:0{width}d}-{r.model}-{r.seed}-{_slug(r.prompt)}.{EXTENSIONS[r.image.mime]}"
+
     def save(self, folder: str | Path) -> list[Path]:  # type: ignore[override]
-        """Each image as a PNG with its recipe (``0003-flux-….png``, by item), and ``manifest.jsonl``: one line
-        per item, failed ones with their error, a question's answer with the image it was about. One call, one
-        folder."""
+        """Each image as the Space served it (``0003-flux-11-a-fox.webp``, by item: a thousand PNG encodings would
+        cost minutes), and ``manifest.jsonl`` with every item's recipe (prompt, model, Space, seed, size), failed
+        ones with their error, a question's answer with the image it was about. One call, one folder."""
         target = Path(folder).expanduser()
         if target.suffix:
             raise InvalidOption(f"a batch is saved to a folder, not to {target.name}")
         target.mkdir(parents=True, exist_ok=True)
-        width = max(4, len(str(len(self.items))))
         files: dict[int, str] = {}
         paths: list[Path] = []
         for e in self.items:
-            if e.result is not None and e.result.image is not None:  # an answer is in the manifest
-                saved = e.result.save(target)
-                named = saved.with_name(f"{e.index:0{width}d}-{saved.name}")
-                saved.replace(named)
-                files[e.index] = named.name
-                paths.append(named)
+            r = e.result
+            if r is not None and r.image is not None:  # an answer is in the manifest
+                name = self.file_name(e, len(self.items))
+                kept = isinstance(r.image, SavedImage) and r.image.path == target / name
+                paths.append(target / name if kept else r.save(target / name))  # the Space's own bytes
+                files[e.index] = name
         manifest = target / "manifest.jsonl"
         with manifest.open("w", encoding="utf-8") as f:
             for row in self.manifest(files):
@@ -299,3 +307,15 @@ def _space_of(result: Result) -> str | None:
     parts = urlsplit(result.image.url)
     first = parts.path.lstrip("/").split("/", 1)[0]
     return first if first.endswith(".hf.space") else parts.hostname  # the gateway layout names the Space first
+
+
+def spill(item: BatchItem, count: int, folder: str | Path) -> None:
+    """Write the item's image to the batch's folder as it arrives and keep it there instead of in memory."""
+    r = item.result
+    if r is None or r.image is None or isinstance(r.image, SavedImage):
+        return
+    target = Path(folder).expanduser()
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / BatchSet.file_name(item, count)
+    path.write_bytes(r.image.data)
+    r.image = SavedImage(path, r.image.mime, r.image.url)

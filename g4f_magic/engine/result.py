@@ -87,6 +87,18 @@ class GeneratedImage:
         return f"GeneratedImage({self.mime}, {len(self.data)} bytes, url={self.url!r})"
 
 
+class SavedImage(GeneratedImage):
+    """An image kept on disk instead of in memory (a big batch's, once written to its folder): its bytes are
+    read when asked for, so a thousand results do not hold a thousand images in the kernel."""
+
+    def __init__(self, path: Path, mime: str, url: str) -> None:  # noqa: D107 - not the dataclass's
+        self.path, self.mime, self.url, self._png = path, mime, url, None
+
+    @property  # type: ignore[override]
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+
 @dataclass
 class Result:
     """One generation: an image, or chat text, with its recipe (the notebook shows it; it saves itself)."""

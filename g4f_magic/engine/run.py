@@ -18,7 +18,7 @@ from ..spaces.providers import G4F
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
 from .availability import answered
-from .batch import Batch, BatchSet
+from .batch import Batch, BatchSet, spill
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
@@ -313,6 +313,11 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                 continue
             finally:
                 job.image = None if item.load is not None else job.image
+            if batch.folder is not None:  # on disk as it arrives: the kernel does not hold a thousand images
+                try:
+                    await asyncio.to_thread(spill, item, len(items), batch.folder)
+                except OSError as exc:  # a full disk: the image stays in memory, and the save at the end says so
+                    view.status(index, Reasoning(f"could not write to {batch.folder}: {exc.strerror or exc}", "log"))
             view.cell(index, item.result, None)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(BATCH_WORKERS, len(items)))]

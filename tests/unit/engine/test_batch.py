@@ -4,6 +4,7 @@ and the result set's manifest, folder and DataFrame (issue #25)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,12 @@ def test_a_batch_set_is_indexed_by_item_and_lists_what_failed(tmp_path: Path) ->
 def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: Path) -> None:
     batch = finished(tmp_path)
     paths = batch.save(tmp_path / "out")
-    assert [p.name for p in paths] == ["0000-flux-11-a-fox.png", "0002-flux-13-a-cat.png", "manifest.jsonl"]
+    assert [p.name for p in paths] == ["0000-flux-11-a-fox.webp", "0002-flux-13-a-cat.webp", "manifest.jsonl"]
+    assert (tmp_path / "out" / "0000-flux-11-a-fox.webp").read_bytes() == batch.item(0).image.data  # as served
     rows = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert [r["item"] for r in rows] == [0, 1, 2, 3]
     assert rows[0] == {"item": 0, "prompt": "a fox", "model": "flux", "space": "roxky-flux-1-dev.hf.space",
-                       "seed": 11, "size": "64x64", "file": "0000-flux-11-a-fox.png", "elapsed": 1.5,
+                       "seed": 11, "size": "64x64", "file": "0000-flux-11-a-fox.webp", "elapsed": 1.5,
                        "replayed": False, "error": None}
     assert rows[2]["space"] == "you-flux-1-dev.hf.space"
     assert rows[1]["error"] == "GenerationError: CUDA out of memory" and rows[1]["seed"] == 12 and rows[1]["file"] is None
@@ -156,3 +158,22 @@ def test_a_question_over_many_images_reads_each_only_when_it_runs() -> None:
     assert all(i.prompt == "What is it?" and i.fields == {"image": i.source} for i in batch.items)
     with pytest.raises(InvalidOption, match="the question is empty"):
         make_question_batch(lambda s: Job("janus-pro-7b", "x", seed=s), " ", [("a.png", loader("a"))], None, (0, 9))
+
+
+def test_a_big_batchs_images_wait_on_disk_not_in_memory(tmp_path: Path) -> None:
+    """Issue #25: with a folder, each image is written as it arrives and the result keeps only its path;
+    saving to that folder at the end writes nothing twice."""
+    from g4f_magic.engine.batch import spill
+    from g4f_magic.engine.result import SavedImage
+
+    batch = finished(tmp_path)
+    served = batch.item(0).image.data
+    for e in batch.items:
+        spill(e, len(batch.items), tmp_path / "out")
+    image = batch.item(0).image
+    assert isinstance(image, SavedImage) and image.path == tmp_path / "out" / "0000-flux-11-a-fox.webp"
+    assert image.data == served and image.mime == "image/webp" and "__dict__" not in repr(image)
+    before = image.path.stat().st_mtime_ns
+    time.sleep(0.01)
+    paths = batch.save(tmp_path / "out")
+    assert paths[0] == image.path and image.path.stat().st_mtime_ns == before
