@@ -90,6 +90,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.tls_default
 	$(PY) -m benchmarks.store
 	$(PY) -m benchmarks.batch
+	$(PY) -m benchmarks.pool
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

@@ -306,7 +306,7 @@ def _space_of(result: Result) -> str | None:
         return None
     parts = urlsplit(result.image.url)
     first = parts.path.lstrip("/").split("/", 1)[0]
-    return first if first.endswith(".hf.space") else parts.hostname  # the gateway layout names the Space first
+    return first if first.endswith(".hf.space") else parts.netloc  # the gateway layout names the Space first
 
 
 def spill(item: BatchItem, count: int, folder: str | Path) -> None:

@@ -8,7 +8,7 @@ they are. Pure: no network, no IPython.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 from ..errors import InvalidOption
@@ -93,6 +93,7 @@ class Job:
     replay_dir: str | None = None  # None: the user's cache folder (replay.default_dir)
     replay_max_bytes: int = MAX_BYTES
     space_concurrency: int = SPACE_CONCURRENCY  # runs in flight per Space, for -n, sweeps and the panel alike
+    prefer: str | None = None  # the Space (a mirror's base) this run asks first: a batch spreads over its pool
     spec: Model = field(init=False, repr=False)  # set by check(): what the model takes
     _requests: dict[str, Request] = field(init=False, repr=False, default_factory=dict)
     _access: dict[str, Access] = field(init=False, repr=False, default_factory=dict)
@@ -162,6 +163,15 @@ class Job:
                 flux_dev_url=self.flux_dev_url, url_flux=self.url_flux, mirrors=self.mirrors,
                 timeout=self.timeout, space_concurrency=self.space_concurrency)
         return found
+
+    def route_for(self, model: str) -> Access:
+        """``access_for``, with the preferred Space first and the others after it, in their order, to hand over
+        to. The replay key stays that of the model's own first Space, whichever Space answers."""
+        access = self.access_for(model)
+        first = [m for m in access.mirrors if m.base == self.prefer]
+        if not first:
+            return access
+        return replace(access, mirrors=(*first, *(m for m in access.mirrors if m.base != self.prefer)))
 
     def key(self, request: Request, messages: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """``request`` as sent, field by field, to its first Space: what the replay store is keyed by."""

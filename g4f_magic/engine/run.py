@@ -72,6 +72,15 @@ class _Previews:
             raise task.exception()  # type: ignore[misc]
 
 
+def _heard(ev: Reasoning, index: int, view: View, log: list[str], handovers: list[str]) -> None:
+    """A status from the stream, shown; the Space's log lines and a Space's hand-over kept for the result."""
+    if ev.kind == "log":
+        log.append(ev.status)
+    elif ev.kind == "mirror":
+        handovers.append(ev.status)
+    view.status(index, ev)
+
+
 def _seeds(job: Job) -> list[int | None]:
     if job.seed is not None:
         return [job.seed + i for i in range(job.count)]
@@ -142,13 +151,9 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
     handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
     previews = _Previews(job, index, view, deadline)
     try:
-        async for ev in G4F.run(job.request_for(model, seed), job.access_for(model), deadline):
+        async for ev in G4F.run(job.request_for(model, seed), job.route_for(model), deadline):
             if isinstance(ev, Reasoning):
-                if ev.kind == "log":
-                    log.append(ev.status)
-                elif ev.kind == "mirror":
-                    handovers.append(ev.status)
-                view.status(index, ev)
+                _heard(ev, index, view, log, handovers)
             elif isinstance(ev, ImagePreview) and ev.urls:
                 previews.offer(ev.urls[0])
             elif isinstance(ev, ImageResponse):
@@ -240,15 +245,11 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0) -> Result
         parts: list[str] = []
         log: list[str] = []
         conversation = None
-        async for ev in G4F.run(asking(model), job.access_for(model)):
+        async for ev in G4F.run(asking(model), job.route_for(model)):
             if isinstance(ev, JsonConversation):
                 conversation = ev
             elif isinstance(ev, Reasoning):
-                if ev.kind == "log":
-                    log.append(ev.status)
-                elif ev.kind == "mirror":
-                    handovers.append(ev.status)
-                view.status(index, ev)
+                _heard(ev, index, view, log, handovers)
             elif isinstance(ev, str):
                 parts.append(ev)
                 view.text(ev)
@@ -286,6 +287,41 @@ async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
     return grid
 
 
+class _Pool:
+    """The Spaces a batch's model is served by (its own, the official ones, the user's duplicates and servers):
+    each item goes to the one with the fewest items in flight, each Space's run slots bounding its own share.
+    A Space that handed its item on (paused, gone, asleep, full) is benched, for BENCH s and twice as long
+    each time after."""
+
+    BENCH = 30.0
+    MAX_BENCH = 600.0
+
+    def __init__(self, bases: list[str]) -> None:
+        self.load = dict.fromkeys(bases, 0)
+        self.benched: dict[str, tuple[float, float]] = {}  # base → (until, how long the last time)
+
+    def pick(self) -> str:
+        now = time.monotonic()
+        ready = [b for b in self.load if self.benched.get(b, (0.0, 0.0))[0] <= now]
+        if not ready:  # every Space benched: the one back soonest
+            return min(self.load, key=lambda b: self.benched[b][0])
+        return min(ready, key=lambda b: self.load[b])  # ties: the model's own order
+
+    def bench(self, base: str) -> None:
+        last = self.benched.get(base, (0.0, 0.0))[1]
+        length = min(self.MAX_BENCH, last * 2 if last else self.BENCH)
+        self.benched[base] = (time.monotonic() + length, length)
+
+
+def _served_by(result: Result, bases: list[str]) -> str | None:
+    """Which of ``bases`` made ``result``: the one its image's URL (or a Space's hand-over note) points at."""
+    url = result.url or ""
+    for base in bases:
+        if url.startswith(base.rstrip("/") + "/"):
+            return base
+    return None
+
+
 async def run_batch(batch: Batch, view: View) -> BatchSet:
     """Every item, BATCH_WORKERS at a time whatever the batch's size (a replayed item takes no Space slot);
     a failed item keeps its error and the others go on. Interrupted, the batch keeps what had finished in
@@ -293,10 +329,17 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     items = batch.items
     pending = iter(range(len(items)))  # shared: each worker takes the next item
     started = time.monotonic()
+    first = batch.jobs[0]
+    bases = [m.base for m in first.access_for(first.model).mirrors]
+    pool = _Pool(bases) if len(bases) > 1 else None
 
     async def worker() -> None:
         for index in pending:
             job, item = batch.jobs[index], items[index]
+            chosen = None
+            if pool is not None:
+                chosen = job.prefer = pool.pick()
+                pool.load[chosen] += 1
             try:
                 if item.load is not None:  # a question over many images: this one is read now, and let go after
                     job.image = await item.load(job)
@@ -313,6 +356,11 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                 continue
             finally:
                 job.image = None if item.load is not None else job.image
+                if pool is not None and chosen is not None:
+                    pool.load[chosen] -= 1
+            if pool is not None and chosen is not None and item.result.replayed is None \
+                    and _served_by(item.result, bases) not in (None, chosen):
+                pool.bench(chosen)  # it handed the item on: its next items go elsewhere for a while
             if batch.folder is not None:  # on disk as it arrives: the kernel does not hold a thousand images
                 try:
                     await asyncio.to_thread(spill, item, len(items), batch.folder)
@@ -320,7 +368,9 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                     view.status(index, Reasoning(f"could not write to {batch.folder}: {exc.strerror or exc}", "log"))
             view.cell(index, item.result, None)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(min(BATCH_WORKERS, len(items)))]
+    # enough workers to fill every Space's run slots, and never more than there are items
+    in_flight = max(BATCH_WORKERS, len(bases) * first.space_concurrency)
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(in_flight, len(items)))]
     try:
         await asyncio.gather(*workers)
     except BaseException:

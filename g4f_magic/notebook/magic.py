@@ -243,10 +243,7 @@ class G4FMagics(Magics, Settings):
             batch = build_batch(values(self), template=template, rows=rows, model=args.model, seed=seed,
                                 aspect_ratio=args.aspect_ratio, width=args.width, height=args.height,
                                 count=args.count, steps=int(args.steps) if args.steps else None,
-                                guidance=float(args.guidance) if args.guidance else None,
-                                fallback=tuple(m.strip() for m in args.fallback.split(",") if m.strip())
-                                if args.fallback else None, wait=args.wait or None, refresh=args.refresh,
-                                proxy=args.proxy, timeout=args.timeout, api_key=self._api_key(args))
+                                guidance=float(args.guidance) if args.guidance else None, **self._run_options(args))
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
         except ValueError as exc:
@@ -264,9 +261,7 @@ class G4FMagics(Magics, Settings):
         try:
             batch = build_question_batch(values(self), question=question.strip(), sources=sources, model=args.model,
                                          seed=int(args.seed) if args.seed is not None else None,
-                                         fallback=tuple(m.strip() for m in args.fallback.split(",") if m.strip())
-                                         if args.fallback else None, wait=args.wait or None, refresh=args.refresh,
-                                         proxy=args.proxy, timeout=args.timeout, api_key=self._api_key(args))
+                                         **self._run_options(args))
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
         except ValueError as exc:
@@ -452,9 +447,7 @@ class G4FMagics(Magics, Settings):
 
         if not prompt:
             raise UsageError("the prompt is empty: write it in the cell body (or after %g4f)")
-        api_key = self._api_key(args)
         settings = values(self)
-        fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
 
         try:  # every option (model, count, seeds, ratio) of every cell is checked before any widget or request
             choices = {name: parse_values(name, getattr(args, name))
@@ -464,10 +457,15 @@ class G4FMagics(Magics, Settings):
             if len(choices["model"]) > 1 and args.image:
                 raise UsageError("--image is read by janus-pro-7b only; a sweep compares images")
             return build_run(settings, prompt=prompt, choices=choices, width=args.width, height=args.height,
-                             count=args.count, fallback=fallback, wait=args.wait or None, refresh=args.refresh,
-                             proxy=args.proxy, timeout=args.timeout, api_key=api_key)
+                             count=args.count, **self._run_options(args))
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
+
+    def _run_options(self, args: Any) -> dict[str, Any]:
+        """What every kind of run takes from the line alike: fallbacks, waiting, replay, network, the token."""
+        fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
+        return {"fallback": fallback, "wait": args.wait or None, "refresh": args.refresh, "proxy": args.proxy,
+                "timeout": args.timeout, "api_key": self._api_key(args)}
 
     def _api_key(self, args: Any) -> str | None:
         """--api-key, or the environment variable it names with ``$NAME``."""

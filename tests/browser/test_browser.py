@@ -158,6 +158,22 @@ class Browser:
     def shown(self, src: str) -> int:
         return int(self.page.evaluate(SHOWN, src))
 
+    def save(self, path: Path, holding: str) -> None:
+        """Ctrl+S in the notebook, and wait until the file on disk holds ``holding``."""
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while holding not in path.read_text():
+            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
+            time.sleep(0.3)
+
+    def shut_down_kernel(self) -> None:
+        self.page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+        self.page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
+        accept = self.page.locator(".jp-Dialog button.jp-mod-accept")
+        if accept.count():
+            accept.click()
+
     def theme(self, name: str) -> None:
         self.page.locator(".lm-MenuBar-item", has_text="Settings").first.click()
         self.page.locator(".lm-Menu-item", has_text="Theme").first.hover()
@@ -354,12 +370,7 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         b.shot_cell("magic-cancelled.png", "hostile error")
 
         # Saved from the browser, the notebook holds every output and no secret.
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 30
-        while "RunCancelled" not in saved.read_text():
-            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
-            time.sleep(0.3)
+        b.save(saved, "RunCancelled")
         SCANNER.scan("notebook", saved.read_text(), "saved from JupyterLab")
         assert TOKEN not in saved.read_text()
         b.theme("JupyterLab Dark")
@@ -367,11 +378,7 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         b.shot_cell("dark-panel.png", "%g4f panel")
 
         # Shut the kernel down and reopen: the results are plain outputs, so they are all still there.
-        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
-        page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
-        accept = page.locator(".jp-Dialog button.jp-mod-accept")
-        if accept.count():
-            accept.click()
+        b.shut_down_kernel()
         b.wait("the kernel to shut down", "() => [...document.querySelectorAll('.jp-StatusBar-Widget')]"
                ".some(e => /No Kernel|Unknown|Idle|Starting/.test(e.textContent))")
         page.wait_for_timeout(1000)
@@ -495,17 +502,8 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
         b.shot("sidebar-dark-image.png")
 
         # saved, the kernel shut down, reopened: the plain copy at the same width, nothing runs past it
-        page.keyboard.press("Escape")
-        page.keyboard.press("Control+s")
-        deadline = time.monotonic() + 30
-        while "a red bicycle" not in path.read_text():
-            assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
-            time.sleep(0.3)
-        page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
-        page.locator(".lm-Menu-item[data-command='kernelmenu:shutdown']").click()
-        accept = page.locator(".jp-Dialog button.jp-mod-accept")
-        if accept.count():
-            accept.click()
+        b.save(path, "a red bicycle")
+        b.shut_down_kernel()
         page.wait_for_timeout(1000)
         page.goto(f"{lab_url}/lab/tree/panel.ipynb?token={LAB_TOKEN}")
         b.wait("the panel's results to reopen", "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"

@@ -26,7 +26,8 @@ def cell(ip: Any, line: str, body: str) -> tuple[Any, Any]:
 
 
 def prompts_sent(space: LocalSpace) -> list[str]:
-    return [r.body["data"][0] for r in space.requests(FLUX_DEV, "/gradio_api/queue/join")]
+    """Every FLUX prompt joined, on whichever Space of the pool (the model's own and the official one)."""
+    return [r.body["data"][0] for r in space.requests(path="/gradio_api/queue/join")]
 
 
 def test_a_template_runs_over_a_list_and_a_dataframe(ip: Any, thread_space: LocalSpace) -> None:
@@ -110,8 +111,8 @@ def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, m
 
     def interrupt() -> None:
         deadline = time.monotonic() + 20
-        while len(thread_space.requests(FLUX_DEV, "/gradio_api/queue/join")) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)  # the first ones have ended, the next are in; about 3 s of the batch are left
+        while len(thread_space.requests(path="/gradio_api/queue/join")) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first round has ended (two Spaces, two slots each), the next is in
         time.sleep(0.3)
         if not ended.is_set():  # never a stray Ctrl-C after the cell
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
@@ -164,7 +165,8 @@ def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space:
         html = settled.data["text/html"]
         assert html.count('class="g4f-thumb"') == EMBEDDED and len(html) < 200_000
         [folder] = re.findall(r'href="(imgs/batch-[^"]+)/manifest.jsonl"', html)
-        assert len(list(Path(folder).glob("*.png"))) == 60 and "36 more and all 60 with manifest.jsonl" in html  # as served
+        saved = [p for p in Path(folder).iterdir() if p.suffix in (".png", ".webp")]  # as each Space served it
+        assert len(saved) == 60 and "36 more and all 60 with manifest.jsonl" in html
     finally:
         ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
 
@@ -172,7 +174,7 @@ def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space:
 def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_space: LocalSpace, tmp_path: Path) -> None:
     """Janus as a labeller: --image naming a folder, a glob or a list asks the same question about each image,
     one conversation per image; the answers come back as a table of thumbnail and answer."""
-    from helpers import JANUS
+    from helpers import JANUS, OFFICIAL_JANUS
 
     from g4f_magic.localspace.images import placeholder
 
@@ -188,8 +190,9 @@ def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_
         assert "You asked: What is in this picture?" in answer and f"I see a {side}x{side} PNG image" in answer, answer
         assert res.items[i].source == f"photos/p{i}.png" and res.items[i].thumb is not None  # as named
     assert "(this conversation has" not in "".join(answers)  # each image its own conversation
-    assert len(thread_space.requests(JANUS, "/gradio_api/queue/join")) == 3
-    assert len(thread_space.requests(JANUS, "/gradio_api/upload")) == 3
+    joins = [r for r in thread_space.requests(path="/gradio_api/queue/join") if r.host in (JANUS, OFFICIAL_JANUS)]
+    uploads = [r for r in thread_space.requests(path="/gradio_api/upload") if r.host in (JANUS, OFFICIAL_JANUS)]
+    assert len(joins) == len(uploads) == 3  # one conversation per image, over Janus's two Spaces
     assert "[#0] janus-pro-7b · done · " in cap.stdout and "I see a 64x64 PNG image" in cap.stdout
     rows = [json.loads(x) for x in next(Path("imgs").glob("batch-*/manifest.jsonl")).read_text().splitlines()]
     assert [r["image"] for r in rows] == [f"photos/p{i}.png" for i in range(3)]
@@ -198,7 +201,7 @@ def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_
     thread_space.reset()
     again, _ = cell(ip, f"-m janus-pro-7b --image {photos}/p[01].png", "What is in this picture?")
     assert [e.source for e in again.items] == [str(photos / "p0.png"), str(photos / "p1.png")]
-    assert not thread_space.requests(JANUS, "/gradio_api/queue/join")  # the same questions: replayed
+    assert not thread_space.requests(path="/gradio_api/queue/join")  # the same questions: replayed
 
     (photos / "broken.png").write_bytes(b"not a png at all")
     ip.user_ns["mixed"] = [(photos / "p2.png").read_bytes(), str(photos / "broken.png")]
@@ -224,3 +227,31 @@ def test_a_question_batch_settles_into_a_table_of_images_and_answers(ip: Any, th
     assert html.count("<tr>") == 3 and len(html_images(html)) == 3 and 'class="g4f-batch g4f-answers"' in html
     assert html.count("You asked: What is it? &lt;script&gt;x&lt;/script&gt;") == 3 and "<script>" not in html
     assert res.counts["done"] == 3 and "janus-pro-7b · batch of 3 · 3 done" in settled.data["text/plain"]
+
+
+def test_a_batch_spreads_over_every_space_that_serves_the_model(ip: Any, thread_space: LocalSpace) -> None:
+    """A pool: the model's own Space, the official one and one's own duplicate share a 50-item batch, and the
+    manifest names which made each image; a paused one is benched and its items go to the others."""
+    from collections import Counter
+
+    from helpers import OFFICIAL_DEV
+
+    from g4f_magic.localspace.app import OWN_DUPLICATE
+
+    own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]
+    ip.run_line_magic("config", f"G4FMagics.mirrors = {{'flux': [{own!r}]}}")
+    ip.user_ns["fifty"] = [f"scene {i}" for i in range(50)]
+    res, _ = cell(ip, "-m flux --each fifty -o res", "a {item}")
+    made = Counter(row["space"] for row in res.manifest())
+    assert res.counts["done"] == 50 and set(made) == {FLUX_DEV, OFFICIAL_DEV, OWN_DUPLICATE}, made
+    assert min(made.values()) >= 10, made  # spread, not one Space and two idle
+    asked = {host: len(thread_space.requests(host, "/gradio_api/queue/join")) for host in made}
+    assert asked == dict(made)  # each image made where the manifest says
+
+    thread_space.reset()
+    thread_space.down[OFFICIAL_DEV] = "paused"  # type: ignore[attr-defined]
+    res, _ = cell(ip, "-m flux --each fifty -s 2 -o res", "a {item}")
+    made = Counter(row["space"] for row in res.manifest())
+    assert res.counts["done"] == 50 and set(made) == {FLUX_DEV, OWN_DUPLICATE}, made
+    tried = len(thread_space.requests(OFFICIAL_DEV, "/config")) + len(thread_space.requests(OFFICIAL_DEV, "/gradio_api/queue/join"))
+    assert tried <= 8, tried  # benched after its first refusals (without the bench: 10 joins here)

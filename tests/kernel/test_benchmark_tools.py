@@ -61,3 +61,13 @@ def test_the_store_benchmark_writes_its_section(tmp_path: Path) -> None:
     text = out.read_text()
     assert "## 1. Something else\nkept\n" in text and SECTION in text
     assert "300 entries of 2 KB in the folder, then 20 writes" in text and "| a write, median |" in text
+
+
+def test_the_pool_benchmark_spreads_a_batch_over_its_servers(tmp_path: Path) -> None:
+    """benchmarks.pool at a small size: two servers, each item made by one of them (counted by the engine)."""
+    from benchmarks.pool import SECTION, main
+
+    out = tmp_path / "RESULTS.md"
+    assert main(["--ks", "1,2", "--per-server", "2", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert SECTION in text and "| 1 | 2 | " in text and "| 2 | 4 | " in text
