@@ -96,7 +96,7 @@ def finished(tmp_path: Path) -> BatchSet:
                        result=result("a fox", 11, "http://127.0.0.1:1/roxky-flux-1-dev.hf.space/gradio_api/file=/a.webp")),
              BatchItem(1, {"animal": "owl", "item": "y"}, "an owl", 12, error=GenerationError("CUDA out of memory")),
              BatchItem(2, {"animal": "cat", "item": "z"}, "a cat", 13,
-                       result=result("a cat", 13, "https://you-flux-1-dev.hf.space/gradio_api/file=/b.webp")),
+                       result=result("a cat", 13, "http://127.0.0.1:7860/gradio_api/file=/b.webp")),  # own server
              BatchItem(3, {"animal": "emu", "item": "w"}, "an emu", 14)]  # interrupted before it ran
     return BatchSet(items, "a {animal}", 0)
 
@@ -123,7 +123,7 @@ def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: 
     assert rows[0] == {"item": 0, "prompt": "a fox", "model": "flux", "space": "roxky-flux-1-dev.hf.space",
                        "seed": 11, "size": "64x64", "file": "0000-flux-11-a-fox.webp", "elapsed": 1.5,
                        "replayed": False, "error": None}
-    assert rows[2]["space"] == "you-flux-1-dev.hf.space"
+    assert rows[2]["space"] == "127.0.0.1:7860"  # one's own server, by host and port
     assert rows[1]["error"] == "GenerationError: CUDA out of memory" and rows[1]["seed"] == 12 and rows[1]["file"] is None
     assert rows[3]["error"] is None and rows[3]["model"] is None
     with pytest.raises(InvalidOption, match="saved to a folder"):
