@@ -222,6 +222,7 @@ class BatchSet(ResultSet):
         self.template = template
         self.batch_seed = batch_seed
         self.elapsed: float | None = None
+        self.halted: G4FError | None = None  # the quota refusal that stopped it sending items, if one did
 
     def item(self, index: int) -> Result:
         entry = self.items[index]

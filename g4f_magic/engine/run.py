@@ -10,7 +10,7 @@ import random
 import time
 from typing import Any
 
-from ..errors import G4FError, InvalidOption, StreamError
+from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..http.session import Deadline, fetch_image
 from ..media import image_mime, thumbnail
@@ -324,7 +324,9 @@ def _served_by(result: Result, bases: list[str]) -> str | None:
 
 async def run_batch(batch: Batch, view: View) -> BatchSet:
     """Every item, BATCH_WORKERS at a time whatever the batch's size (a replayed item takes no Space slot);
-    a failed item keeps its error and the others go on. Interrupted, the batch keeps what had finished in
+    a failed item keeps its error and the others go on, except past the GPU quota (which is the caller's on
+    every ZeroGPU Space, after --wait and --fallback had their say): then the items not yet sent stay
+    "not run", for a rerun once the quota is back, rather than each spending a request to be refused. Interrupted, the batch keeps what had finished in
     ``batch.partial`` before the cancellation goes on: the front end hands that set to the user."""
     items = batch.items
     pending = iter(range(len(items)))  # shared: each worker takes the next item
@@ -333,8 +335,12 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     bases = [m.base for m in first.access_for(first.model).mirrors]
     pool = _Pool(bases) if len(bases) > 1 else None
 
+    halted: list[QuotaExceeded] = []  # the GPU quota ran out past --wait and --fallback: no item would get further
+
     async def worker() -> None:
         for index in pending:
+            if halted:  # the item stays "not run": ``.failed`` runs it again once the quota is back
+                return
             job, item = batch.jobs[index], items[index]
             chosen = None
             if pool is not None:
@@ -352,6 +358,9 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                     item.result = (await _image_one(job, index, job.seed, view))[0]
             except G4FError as exc:
                 item.error = exc
+                if isinstance(exc, QuotaExceeded) and not halted:  # it is the identity's, shared by every Space
+                    halted.append(exc)
+                    view.status(index, Reasoning("the GPU quota ran out: no more items are sent", "log"))
                 view.cell(index, None, f"{type(exc).__name__}: {exc}")
                 continue
             finally:
@@ -382,6 +391,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
         raise
     done = BatchSet(items, batch.template, batch.batch_seed)
     done.elapsed = time.monotonic() - started
+    done.halted = halted[0] if halted else None
     return done
 
 

@@ -211,6 +211,7 @@ def batch_line(batch: BatchSet, elapsed: float | None = None) -> str:
     parts += [f"{counts['failed']} failed"] if counts["failed"] else []
     parts += [f"{counts['not run']} not run"] if counts["not run"] else []
     parts += [f"{replayed} replayed"] if replayed else []
+    parts += ["stopped at the GPU quota"] if batch.halted is not None else []
     if elapsed is None:
         elapsed = batch.elapsed
     return status_line(", ".join(models), " · ".join(parts), elapsed)
@@ -223,6 +224,11 @@ def batch_bundle(line: str, state: str, batch: BatchSet, folder: str | None = No
     from urllib.parse import quote
 
     parts = [line_html(line, state)] if line else []
+    if batch.halted is not None:  # why the rest was not sent, and how to finish it
+        left = batch.counts["not run"]
+        parts.append(f'<div class="g4f-halted" style="{_CAPTION};color:{COLOURS["error"]}">'
+                     f'{escape(f"{type(batch.halted).__name__}: {batch.halted}")} · {left} not sent: '
+                     f'<code>.failed</code> runs them once the quota is back (what finished replays)</div>')
     shown = [e for e in batch.items if e.result is not None and e.result.image is not None][:EMBEDDED]
     cells = []
     for e in shown:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import FLUX_DEV
+from helpers import FLUX_DEV, OFFICIAL_SCHNELL, PREDICT
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from g4f_magic.engine.batch import BatchSet
-from g4f_magic.errors import RunCancelled
+from g4f_magic.errors import QuotaExceeded, RunCancelled
 from g4f_magic.localspace import LocalSpace
 
 
@@ -255,3 +255,46 @@ def test_a_batch_spreads_over_every_space_that_serves_the_model(ip: Any, thread_
     assert res.counts["done"] == 50 and set(made) == {FLUX_DEV, OWN_DUPLICATE}, made
     tried = len(thread_space.requests(OFFICIAL_DEV, "/config")) + len(thread_space.requests(OFFICIAL_DEV, "/gradio_api/queue/join"))
     assert tried <= 8, tried  # benched after its first refusals (without the bench: 10 joins here)
+
+
+def test_a_quota_refusal_in_a_pool_follows_wait_and_fallback_and_then_stops_the_batch(ip: Any,
+                                                                                       thread_space: LocalSpace) -> None:
+    """ZeroGPU's quota is the caller's on every Space of the pool: a refused item waits (--wait) or goes to the next
+    model (--fallback) and benches no Space; past both, the batch sends no more items and says so."""
+    from collections import Counter
+
+    from g4f_magic.engine.run import BATCH_WORKERS
+    from g4f_magic.localspace.app import OWN_DUPLICATE
+
+    own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]
+    ip.run_line_magic("config", f"G4FMagics.mirrors = {{'flux': [{own!r}]}}")
+    ip.user_ns["twelve"] = [f"scene {i}" for i in range(12)]
+
+    thread_space.arm("quota_soon", 3)  # "… Try again in 0:00:01", for the next three runs on any Space
+    res, cap = cell(ip, "-m flux --each twelve --wait -o res", "a {item}")
+    assert res.counts == {"done": 12, "failed": 0, "not run": 0} and res.halted is None
+    assert sum("waited 0:01 for the quota" in r.note for r in res) == 3
+    assert len(prompts_sent(thread_space)) == 15  # three refused, then made after their wait
+    assert len({row["space"] for row in res.manifest()}) == 3  # the refusals benched no Space
+
+    thread_space.reset()
+    thread_space.arm("quota_new", 2)  # no time stated: the next model answers
+    res, cap = cell(ip, "-m flux --each twelve -s 1 --fallback flux-schnell -o res", "a {item}")
+    assert res.counts["done"] == 12
+    assert Counter(r.model for r in res) == {"flux": 10, "flux-schnell": 2}
+    stood_in = {row["space"] for row in res.manifest() if row["model"] == "flux-schnell"}
+    assert stood_in <= {PREDICT, OFFICIAL_SCHNELL} and stood_in, stood_in  # the manifest names the stand-in's Space
+
+    thread_space.reset()
+    thread_space.arm("quota_old", 100)  # "… Please retry in 0:04:12", and no --wait: every Space would refuse
+    ip.user_ns["forty"] = [f"scene {i}" for i in range(40)]
+    res, cap = cell(ip, "-m flux --each forty -s 2 -o res", "a {item}")
+    sent = len(prompts_sent(thread_space))
+    counts = res.counts
+    assert counts["done"] == 0 and counts["failed"] == sent and counts["failed"] + counts["not run"] == 40
+    assert sent <= BATCH_WORKERS, sent  # only the items already taken went out after the first refusal
+    assert isinstance(res.halted, QuotaExceeded) and "stopped at the GPU quota" in cap.stdout
+    assert len(res.failed) == 40  # every item is there to run again once the quota is back
+    thread_space.reset()
+    res, cap = cell(ip, "-m flux --each res.failed -s 2 -o res", "a {item}")
+    assert res.counts["done"] == 40 and len(prompts_sent(thread_space)) == 40

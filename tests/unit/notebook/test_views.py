@@ -198,3 +198,23 @@ def test_a_batchs_progress_reads_as_tqdm_says_it() -> None:
 
     assert batch_progress(18, 1, 50, 41.0) == "18 done · 1 failed · 31 left · 19/50 [00:41<01:06, 0.46 img/s]"
     assert batch_progress(0, 0, 50, 0.0) == "0 done · 50 left · 0/50 [00:00<?, ? img/s]"
+
+
+def test_a_batch_stopped_at_the_quota_says_why_and_how_to_finish() -> None:
+    from g4f_magic.engine.batch import BatchItem, BatchSet
+    from g4f_magic.errors import QuotaExceeded
+    from g4f_magic.notebook.html import batch_bundle, batch_line
+
+    done = Result("a fox", "flux", 11, 64, 64, GeneratedImage(placeholder("a fox", 11, 64, 64), "image/png", "http://127.0.0.1:1/a.png"),
+                  elapsed=1.0)
+    refused = QuotaExceeded("You have exceeded your GPU quota <b>(60s requested vs. 0s left)</b>", retry_after=252.0)
+    batch = BatchSet([BatchItem(0, {"item": "fox"}, "a fox", 11, result=done),
+                      BatchItem(1, {"item": "owl"}, "an owl", 12, error=refused),
+                      BatchItem(2, {"item": "emu"}, "an emu", 13)], "a {item}")
+    assert "stopped at the GPU quota" not in batch_line(batch, 2.0)
+    batch.halted = refused
+    line = batch_line(batch, 2.0)
+    assert "1 done · 1 failed · 1 not run · stopped at the GPU quota" in line
+    html = batch_bundle(line, "done", batch)["text/html"]
+    assert "&lt;b&gt;(60s requested" in html and "<b>(60s" not in html  # the Space's words, escaped
+    assert "1 not sent: <code>.failed</code> runs them" in html
