@@ -30,6 +30,7 @@ from .completion import SUBCOMMANDS
 from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
 from .settings import TOKEN_ENV, Secret, Settings, values
+from .sources import batch_folder, image_sources, value_bytes
 from .views import BatchLines, BatchView, PlainView, SweepView, WidgetView
 
 if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
@@ -270,7 +271,7 @@ class G4FMagics(Magics, Settings):
 
     def _batch_view(self, args: Any, batch: Any) -> tuple[Any, Any, Any, bool] | None:
         plain = args.no_widgets or self.widgets == "off" or (self.widgets == "auto" and not self._has_kernel())
-        batch.folder = self._batch_folder(args, batch, plain)
+        batch.folder = batch_folder(batch, self.image_dir, save=args.save, autosave=self.autosave, plain=plain)
         view = BatchLines(batch, args.verbose) if plain else BatchView(batch, args.verbose, folder=batch.folder)
         if args.bg:
             self._start_bg(batch, view, args)
@@ -279,30 +280,13 @@ class G4FMagics(Magics, Settings):
         return batch, view, args, plain
 
     def _items(self, ref: str) -> Any:
-        """What ``--each`` names: a file of prompts by its suffix, else a variable or an expression
-        (``res.failed``, ``df[df.keep]``) in the namespace."""
-        from ..engine.batch import TEXT_FILES
+        """What ``--each`` names (``sources.items_named``), in this shell's namespace."""
+        from .sources import items_named
 
-        if Path(ref).suffix.lower() in TEXT_FILES:
-            return ref
-        if self.shell is None:
-            raise UsageError(f"--each {ref}: no namespace to read it from; name a {', '.join(TEXT_FILES)} file")
         try:
-            return self.shell.ev(ref)
-        except Exception as exc:  # noqa: BLE001 - the user's expression: any error is theirs, said in one line
-            raise UsageError(f"--each {ref}: {type(exc).__name__}: {exc}") from None
-
-    def _batch_folder(self, args: Any, batch: Any, plain: bool) -> str | None:
-        """Where a batch's images go: --save, or image_dir when autosave is on, the run is plain, or the batch
-        has more images than its output embeds (the output links the folder)."""
-        from .html import EMBEDDED
-
-        if args.save:
-            return str(args.save)
-        if self.autosave or plain or batch.count > EMBEDDED:
-            name = f"batch-{_slug(batch.template)}-{time.strftime('%Y%m%d-%H%M%S')}"
-            return str(Path(self.image_dir) / name)
-        return None
+            return items_named(ref, self.shell.ev if self.shell is not None else None)
+        except InvalidOption as exc:
+            raise UsageError(str(exc)) from None
 
     # -- running --------------------------------------------------------------------------------
     async def _run(self, job: Job, view: Any, args: Any, *, in_cell: bool) -> Result | ResultSet | None:
@@ -321,7 +305,7 @@ class G4FMagics(Magics, Settings):
             if partial is not None:
                 await asyncio.shield(self._keep(partial, args, plain=False, folder=job.folder))
             if in_cell:
-                kept = f" · {len(partial)} of {len(partial.items)} kept in {args.out or '_g4f'}" if partial else ""
+                kept = f" · kept in {args.out or '_g4f'}" if partial else ""  # the line says how many
                 raise RunCancelled(view.line + kept) from None
             raise
         except G4FError as exc:
@@ -357,35 +341,16 @@ class G4FMagics(Magics, Settings):
         ns = self.shell.user_ns if self.shell is not None else {}
         value = ns.get(ref, ref) if ref.isidentifier() else ref
         try:
-            return await _value_bytes(value, ref, job)
+            return await value_bytes(value, ref, job)
         except InvalidOption as exc:
             raise UsageError(str(exc)) from exc
 
     def _image_sources(self, ref: str) -> list[tuple[str, Any]] | None:
-        """Several images to ask the same question about, when --image names a folder, a glob, or a
-        variable holding several (a list, a tuple, a result set); None for one image. Each is read only when
-        its turn comes."""
-        import glob
-
-        ns = self.shell.user_ns if self.shell is not None else {}
-        if ref.isidentifier() and ref in ns:
-            value = ns[ref]
-            if isinstance(value, ResultSet) and len(value) > 1 or isinstance(value, (list, tuple)):
-                many = list(value)
-                return [(_image_name(v, i), lambda job, v=v, i=i: _value_bytes(v, f"{ref}[{i}]", job))
-                        for i, v in enumerate(many)]
-            return None
-        if any(ch in ref for ch in "*?["):
-            files = [Path(f) for f in sorted(glob.glob(os.path.expanduser(ref))) if Path(f).is_file()]
-            if not files:
-                raise UsageError(f"--image {ref}: no file matches")
-        elif Path(ref).expanduser().is_dir():
-            files = sorted(p for p in Path(ref).expanduser().iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-            if not files:
-                raise UsageError(f"--image {ref}: no {', '.join(_IMAGE_SUFFIXES)} file in that folder")
-        else:
-            return None
-        return [(str(f), lambda job, f=f: _value_bytes(f, str(f), job)) for f in files]
+        """Several images to ask the same question about (``sources.image_sources``); None for one image."""
+        try:
+            return image_sources(ref, self.shell.user_ns if self.shell is not None else {})
+        except InvalidOption as exc:
+            raise UsageError(str(exc)) from None
 
     async def _keep(self, result: Result | ResultSet, args: Any, plain: bool, folder: str | None = None) -> None:
         """The result in the namespace and the history, and saved where asked (a batch: in ``folder``, which
@@ -593,38 +558,6 @@ async def _account_line(name: str, token: HFToken | None, hub: str) -> str:
     tier = "PRO" if account.pro else "free account"
     return (f"{account.name} ({tier}: {TIERS[account.tier]} min of ZeroGPU a day) · token from {token.source}"
             + (f" · {account.role} token" if account.role else ""))
-
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-
-
-async def _value_bytes(value: Any, name: str, job: Job) -> bytes:
-    """An image from what --image names: a result (a set's first), bytes, an http(s) URL or a file."""
-    if isinstance(value, ResultSet) and value:
-        value = value[0]
-    if isinstance(value, Result):
-        if value.image is None:
-            raise InvalidOption(f"{name} holds a text result, not an image")
-        return value.image.data
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        from ..http.session import fetch_image
-
-        data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
-        return data
-    if isinstance(value, (str, Path)) and Path(value).is_file():
-        return await asyncio.to_thread(Path(value).read_bytes)
-    raise InvalidOption(f"--image {name}: not a variable with image bytes or a result, a file, or an http(s) URL")
-
-
-def _image_name(value: Any, index: int) -> str:
-    """How an image of a list is named in a batch's table and manifest."""
-    if isinstance(value, (str, Path)):
-        return str(value)
-    if isinstance(value, Result):
-        return f"#{index} {value.prompt[:40]}"
-    return f"#{index}"
 
 
 class _Namespace(dict):  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ the kernel's loop, so the kernel stays free and several runs can go at once.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import anywidget
 import ipywidgets as w
 import traitlets
 
+from ..engine.batch import Batch, BatchSet, items_of
 from ..engine.job import MAX_COUNT, ChatState, Job
-from ..engine.plan import build_job, build_run
+from ..engine.plan import build_batch, build_job, build_question_batch, build_run
 from ..engine.result import Result, ResultSet
 from ..engine.run import run_in_view
 from ..engine.sweep import Sweep, SweepSet, parse_values
@@ -27,6 +29,7 @@ from ..spaces.sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
 from .html import (
     COLOURS,
     DISPLAY_WIDTH,
+    EMBEDDED,
     Display,
     caption_html,
     chat_html,
@@ -42,12 +45,14 @@ from .html import (
 )
 from .runner import kernel_loop
 from .settings import active, values
-from .views import SweepView, WidgetView, close_tree
+from .sources import Source, batch_folder, image_sources, items_named, listed
+from .views import BatchView, SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
 
 THUMB = 96  # px, square
 HISTORY = 4  # finished runs listed under the controls
+GALLERY_PER_BATCH = EMBEDDED  # a batch's images in the gallery: those its output embeds; the rest are in its folder
 
 
 class PromptBox(anywidget.AnyWidget):
@@ -86,17 +91,26 @@ class Panel:
     style of its own, so nothing shows twice.
     """
 
-    def __init__(self, magics: Any = None, **overrides: Any) -> None:
+    def __init__(self, magics: Any = None, *, namespace: dict[str, Any] | None = None, **overrides: Any) -> None:
         loop = kernel_loop()
         if loop is None:
             raise InvalidOption("the panel needs a running event loop: use it in a Jupyter kernel")
         self._loop = loop
         self.settings = {**values(magics if magics is not None else active()), **overrides}
+        if namespace is None:  # what a batch's "each" field names: the kernel's variables
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            namespace = shell.user_ns if shell is not None else None
+        self.namespace = namespace
+        self.batches: list[BatchSet] = []  # every batch run here, done or stopped, oldest first
+        self._batch_html: dict[int, str] = {}  # id(batch) → its settled output, made once (its thumbnails cost)
         self.chat = ChatState()
         self.asked: dict[int, bytes] = {}  # a question's index in the chat → a thumbnail of its image
         self.results: list[Result] = []
         self.current: Result | None = None
         self.tasks: dict[asyncio.Task[Any], WidgetView] = {}
+        self._live: dict[int, tuple[w.Box, ...]] = {}  # id(view) → the rows a running run has in the panel
         self._syncing = False
         self._finished: list[str] = []  # status lines of finished runs, newest first
         self._id = uuid.uuid4().hex[:12]  # the plain copy's display id, and the class that hides it
@@ -125,7 +139,7 @@ class Panel:
         self.random_seed = w.Checkbox(value=True, description="random", indent=False, layout=w.Layout(width="80px"))
         self.count = w.BoundedIntText(value=1, min=1, max=MAX_COUNT, description="count", style=narrow,
                                       layout=w.Layout(width="130px"))
-        self.upload = w.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp", multiple=False,
+        self.upload = w.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp", multiple=True,
                                    description="image", layout=w.Layout(display="none"))
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="play",
                                         layout=w.Layout(width="110px"))
@@ -140,6 +154,13 @@ class Panel:
         self.compare_values = w.Text(placeholder="values: 1, 2, 3", disabled=True, layout=w.Layout(width="210px"))
         self.compare.add_class("g4f-compare")
         self.compare.observe(self._on_compare, names="value")
+        # batch: the prompt over many items (a prompt per line, or a template over a variable or a file), or for
+        # Janus one question over many images; one bounded live view, its output under both columns
+        self.batch = w.Checkbox(value=False, description="batch", indent=False, layout=w.Layout(width="90px"))
+        self.each = w.Text(disabled=True, layout=w.Layout(width="310px"))
+        self.batch.add_class("g4f-batch-mode")
+        self.each.add_class("g4f-each")
+        self.batch.observe(self._on_batch, names="value")
         self.error = w.HTML("")
         self.runs = w.VBox([])  # running rows, newest first
         self.history = w.HTML("")  # the last few finished runs, one line each
@@ -173,13 +194,18 @@ class Panel:
         self.reuse_button.on_click(lambda _: self.reuse_seed())
 
         # rows wrap rather than scroll when the column is narrow (a side panel open, a small screen)
-        rows = w.Layout(flex_flow="row wrap")
-        self.size_row = w.HBox([self.ratio, self.width, self.height], layout=rows)
-        self.seed_row = w.HBox([self.seed, self.random_seed, self.count], layout=rows)
-        self.compare_row = w.HBox([self.compare, self.compare_axis, self.compare_values], layout=rows)
+        def rows() -> w.Layout:  # one Layout each: a shared one would hide every row when one is hidden
+            return w.Layout(flex_flow="row wrap")
+
+        self.size_row = w.HBox([self.ratio, self.width, self.height], layout=rows())
+        self.seed_row = w.HBox([self.seed, self.random_seed, self.count], layout=rows())
+        self.compare_row = w.HBox([self.compare, self.compare_axis, self.compare_values], layout=rows())
+        self.batch_row = w.HBox([self.batch, self.each], layout=rows())
+        self.buttons_row = w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button],
+                                  layout=rows())
         controls = w.VBox([
-            self.prompt, self.model, self.size_row, self.seed_row, self.compare_row, self.upload,
-            w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button], layout=rows),
+            self.prompt, self.model, self.size_row, self.seed_row, self.compare_row, self.batch_row, self.upload,
+            self.buttons_row,
             self.error, self.runs, self.history,
         ], layout=w.Layout(min_width="0"))
         self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery])
@@ -208,15 +234,19 @@ class Panel:
 
     def _copy_bundle(self) -> dict[str, str]:
         images = [r for r in self.results if r.image is not None]
-        in_sweeps = {id(r) for grid in self.sweeps for r in grid}
+        in_sweeps = {id(r) for grid in (*self.sweeps, *self.batches) for r in grid}
         if images:
             line = f"g4f panel · {len(images)} image{'s' * (len(images) != 1)}"
+        elif self.batches:
+            line = f"g4f panel · {len(self.batches)} batch{'es' * (len(self.batches) != 1)}"
         else:
             line = "g4f panel · chat" if self.chat.messages else "g4f panel · nothing generated yet"
         shown = Display.of(self.settings)
         bundle = run_bundle(line, "done", [r for r in images[::-1] if id(r) not in in_sweeps], display=shown)
         for grid in self.sweeps[::-1]:  # each comparison as its labelled table, newest first
             bundle["text/html"] += sweep_bundle(sweep_line(grid), "done", grid, display=shown)["text/html"]
+        for batch in self.batches[::-1]:  # each batch as its light output: embedded thumbnails, the folder linked
+            bundle["text/html"] += self._batch_html[id(batch)]
         if self.chat.messages:
             bundle["text/html"] += chat_html(self.chat.messages, self.asked)
         bundle["text/html"] = copy_html(self._id, bundle["text/html"])
@@ -243,10 +273,30 @@ class Panel:
         self.seed_row.layout.display = hidden if chat else shown
         self.compare_row.layout.display = hidden if chat else shown
         self.generate_button.description = "Ask" if chat else "Generate"
-        self.prompt.placeholder = ("Ask Janus a question, optionally about an uploaded image (Ctrl+Enter)" if chat
-                                   else "Describe the image (Ctrl+Enter to generate)")
+        self.each.placeholder = ("images: a folder, a glob or a variable (or upload several)" if chat
+                                 else "each: a variable or a .txt/.csv/.jsonl file")
+        self._placeholder()
+
+    def _placeholder(self) -> None:
+        chat = G4F.model(self.model.value).chats
+        if self.batch.value:
+            self.prompt.placeholder = ("The question to ask about each image (Ctrl+Enter)" if chat else
+                                       "One prompt per line, or a template such as 'a {item}, watercolor' over the "
+                                       "items named beside 'batch' (Ctrl+Enter)")
+        else:
+            self.prompt.placeholder = ("Ask Janus a question, optionally about an uploaded image (Ctrl+Enter)" if chat
+                                       else "Describe the image (Ctrl+Enter to generate)")
+
     def _on_compare(self, change: dict[str, Any]) -> None:
         self.compare_axis.disabled = self.compare_values.disabled = not change["new"]
+        if change["new"]:
+            self.batch.value = False  # one or the other: a comparison of a batch would be a batch per value
+
+    def _on_batch(self, change: dict[str, Any]) -> None:
+        self.each.disabled = not change["new"]
+        if change["new"]:
+            self.compare.value = False
+        self._placeholder()
 
     def _set_size(self, width: int, height: int) -> None:
         self._syncing = True
@@ -272,8 +322,11 @@ class Panel:
                 image_size("1:1", self.width.value, change["new"])
         self._set_size(w_, h_)
 
-    def _plan(self) -> Job | Sweep:
-        """The run the controls describe: one job, or with compare on, a sweep over one option."""
+    def _plan(self) -> Job | Sweep | Batch:
+        """The run the controls describe: one job; with compare on, a sweep over one option; with batch on (or
+        several images uploaded for Janus), a batch."""
+        if self.batch.value or (G4F.model(self.model.value).chats and len(self.upload.value) > 1):
+            return self._batch()
         if not self.compare.value:
             return self._job()
         name = self.compare_axis.value
@@ -286,6 +339,50 @@ class Panel:
                                          "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
         return build_run(self.settings, prompt=fixed.prompt, choices=choices,
                          width=fixed.width if sized else None, height=fixed.height if sized else None)
+
+    def _batch(self) -> Batch:
+        """The prompt over the items: each line of the prompt box, or the items the "each" field names (a
+        variable, an expression, a file) with the prompt as their template; for Janus, the question over each
+        image uploaded, or those the field names. A random seed draws the batch's seed; a fixed one makes
+        every item's seed the same on a rerun, so that what finished replays."""
+        model = G4F.model(self.model.value)
+        ref = self.each.value.strip()
+        seed = None if self.random_seed.value else self.seed.value
+        if seed is None:
+            lo, hi = model.seeds
+            seed = random.randint(lo, hi)
+        if model.chats:
+            sources = self._sources(ref)
+            return build_question_batch(self.settings, question=self.prompt.value.strip(), sources=sources,
+                                        model=model.name, seed=seed)
+        if self.count.value != 1:
+            raise InvalidOption("a batch makes one image per item: set count to 1 (list an item twice for two)")
+        if ref:
+            rows, template = items_of(items_named(ref, self._evaluate, "each")), self.prompt.value
+        else:  # a prompt per line
+            rows, template = items_of([line.strip() for line in self.prompt.value.splitlines() if line.strip()]), ""
+        sized = model.sized
+        return build_batch(self.settings, template=template, rows=rows, model=model.name, seed=seed,
+                           aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
+                           width=self.width.value if sized else None, height=self.height.value if sized else None)
+
+    def _sources(self, ref: str) -> list[Source]:
+        """The images a question batch is about: those uploaded, or those ``ref`` names."""
+        if ref:
+            found = image_sources(ref, self.namespace or {}, "images")
+            if found is None:
+                raise InvalidOption(f"images {ref}: name a folder, a glob or a variable holding several images")
+            return found
+        uploaded = [(f["name"], bytes(f["content"])) for f in self.upload.value]
+        if len(uploaded) < 2:
+            raise InvalidOption("a question batch needs several images: upload them, or name a folder, a glob or "
+                                "a variable beside 'batch'")
+        return [(name, load) for (name, _), (_, load) in zip(uploaded, listed([data for _, data in uploaded], "upload"))]
+
+    def _evaluate(self, ref: str) -> Any:
+        if self.namespace is None:
+            raise InvalidOption("no kernel namespace to read it from")
+        return eval(ref, self.namespace)  # noqa: S307 - the user's own expression, in their own kernel
 
     def _job(self) -> Job:
         model = G4F.model(self.model.value)
@@ -310,12 +407,21 @@ class Panel:
             return None
         try:
             job = self._plan()
+            if isinstance(job, Batch):
+                job.folder = batch_folder(job, self.settings.get("image_dir") or ".",
+                                          autosave=bool(self.settings.get("autosave")))
         except G4FError as exc:
-            self.error.value = error_html(str(exc))
+            self.error.value = error_html(str(exc).replace("--each", "each"))
             return None
-        view = SweepView(job) if isinstance(job, Sweep) else WidgetView(job.model, job.count)
+        view: WidgetView
+        if isinstance(job, Sweep):
+            view = SweepView(job)
+        elif isinstance(job, Batch):
+            view = BatchView(job, folder=job.folder)
+        else:
+            view = WidgetView(job.model, job.count)
         stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px", flex="none"))
-        if isinstance(job, Sweep):  # its live line under the buttons, where the eye is; its grid under both columns
+        if isinstance(job, (Sweep, Batch)):  # its live line under the buttons, where the eye is; the rest under both columns
             head, *body = view.widget.children
             row = w.HBox([head, stop_one])
             grid = w.VBox(body)
@@ -325,6 +431,7 @@ class Panel:
             row = w.HBox([view.widget, stop_one])
             parts = (row,)
         self.runs.children = (row, *self.runs.children)
+        self._live[id(view)] = parts
         coro = self._run(job, view, parts)
         if kernel_loop() is self._loop:
             task: asyncio.Future[Any] = self._loop.create_task(coro)
@@ -337,20 +444,30 @@ class Panel:
         self.stop_button.disabled = False
         return task
 
-    async def _run(self, job: Job | Sweep, view: WidgetView, parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
+    async def _run(self, job: Job | Sweep | Batch, view: WidgetView, parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
         chat = self.chat if isinstance(job, Job) and job.spec.chats else None
         try:
             result = await run_in_view(job, view, chat)
         except asyncio.CancelledError:
             view.cancelled()
             self._give_back(chat, job)
+            if isinstance(job, Batch) and job.partial is not None:  # stopped: what had finished is kept
+                await asyncio.shield(self._keep_batch(job.partial, view, parts))  # and the view retired
+            else:
+                self._retire(view, parts)
             raise
         except G4FError as exc:
             view.fail(f"{type(exc).__name__}: {exc}")  # said once: in the run's own line
             self._give_back(chat, job)
-            return None
-        finally:
             self._retire(view, parts)
+            return None
+        except BaseException:
+            self._retire(view, parts)
+            raise
+        if isinstance(result, BatchSet):  # its live view stays until its output replaces it
+            await self._keep_batch(result, view, parts)
+            return result
+        self._retire(view, parts)
         if chat is not None:
             if isinstance(job, Job) and job.image is not None:  # the question just answered, with its image
                 self.asked[len(self.chat.messages) - 2] = await asyncio.to_thread(_thumbnail, job.image)
@@ -366,6 +483,29 @@ class Panel:
         self._update_copy()
         return result
 
+    async def _keep_batch(self, batch: BatchSet, view: WidgetView, parts: tuple[w.Box, ...]) -> None:
+        """A batch, done or stopped: its output (a line, at most EMBEDDED thumbnails, the folder's link) under
+        both columns and in the saved copy; its images written to its folder with the manifest; the first
+        ones in the gallery, the newest shown large."""
+        folder = getattr(view, "folder", None)
+        try:
+            if folder:
+                try:
+                    await asyncio.to_thread(batch.save, folder)
+                except (OSError, G4FError) as exc:  # the images are shown all the same
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    self.error.value = error_html(f"could not save to {folder}: {reason}")
+            html = (await asyncio.to_thread(view.bundle))["text/html"]
+            self.batches.append(batch)
+            self._batch_html[id(batch)] = html
+            output = w.HTML(html)
+            self.compare_area.children = (output, *self.compare_area.children)
+            for r in [r for r in batch if r.image is not None][:GALLERY_PER_BATCH]:
+                self._add(r, await asyncio.to_thread(_thumbnail, r.image.data))  # type: ignore[union-attr]
+            self._update_copy()
+        finally:
+            self._retire(view, parts)
+
     def _give_back(self, chat: ChatState | None, job: Job | Sweep) -> None:
         """A question that got no answer goes back into the box, unless another is being typed."""
         if chat is not None and isinstance(job, Job) and not self.prompt.value.strip():
@@ -376,6 +516,7 @@ class Panel:
         its widgets are closed."""
         self.runs.children = tuple(r for r in self.runs.children if all(r is not p for p in parts))
         self.compare_area.children = tuple(r for r in self.compare_area.children if all(r is not p for p in parts))
+        self._live.pop(id(view), None)
         for part in (*parts, view.widget):
             close_tree(part)
         for t, v in list(self.tasks.items()):
@@ -392,10 +533,13 @@ class Panel:
 
     def clear(self) -> None:
         """Forget results, the chat and finished runs; running ones stay."""
-        running = [c for c in self.compare_area.children if isinstance(c, w.HBox)]  # a comparison's live row
-        gone = [*self.gallery.children, *(c for c in self.compare_area.children if not isinstance(c, w.HBox))]
+        live = {id(part) for parts in self._live.values() for part in parts}  # a comparison's or a batch's live grid
+        running = [c for c in self.compare_area.children if id(c) in live]
+        gone = [*self.gallery.children, *(c for c in self.compare_area.children if id(c) not in live)]
         self.results.clear()
         self.sweeps.clear()
+        self.batches.clear()
+        self._batch_html.clear()
         self.gallery.children = ()
         self.compare_area.children = tuple(running)
         for widget in gone:  # a widget nobody shows still lives in the kernel until closed

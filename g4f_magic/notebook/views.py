@@ -425,6 +425,15 @@ class BatchLines(PlainView):
         assert isinstance(results, BatchSet)
         self.state, self.line = "done", batch_line(results, time.monotonic() - self.started)
 
+    def cancelled(self) -> None:
+        self.state = "cancelled"
+        self.line = status_line(self.model, _stopped(self.done, self.failed, self.count), time.monotonic() - self.started)
+
+
+def _stopped(done: int, failed: int, total: int) -> str:
+    """A stopped batch's line says how far it got: ``cancelled · 4 of 40 done · 1 failed``."""
+    return f"cancelled · {done} of {total} done" + (f" · {failed} failed" if failed else "")
+
 
 class BatchView(WidgetView):
     """A batch's live view, as light for a thousand items as for ten: one line (done, failed, left, rate,
@@ -494,6 +503,9 @@ class BatchView(WidgetView):
         self.grid = results
         self.results = list(results)
         self._end("done", batch_line(results, self._elapsed()))
+
+    def cancelled(self) -> None:
+        self._end("cancelled", status_line(self.model, _stopped(self.done, self.failed, self.total), self._elapsed()))
 
     def _end(self, state: str, line: str) -> None:
         for image in self.thumbs:

@@ -129,7 +129,7 @@ def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, m
     counts = part.counts
     assert counts["done"] >= 1 and counts["not run"] >= 1 and counts["done"] + counts["not run"] == 12, counts
     line = info.value._render_traceback_()[0]
-    assert line.startswith("RunCancelled: flux · cancelled · ") and line.endswith(f" · {counts['done']} of 12 kept in part")
+    assert line.startswith(f"RunCancelled: flux · cancelled · {counts['done']} of 12 done · ") and line.endswith("s · kept in part")
 
 
 def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space: LocalSpace) -> None:

@@ -114,6 +114,8 @@ async def test_chat_mode_is_a_chat(panel: Panel, space: LocalSpace) -> None:
     # a question box and a transcript: no size, seed, count or image area
     assert panel.transcript.layout.display == "" and panel.image_side.layout.display == "none"
     assert panel.size_row.layout.display == "none" and panel.seed_row.layout.display == "none"
+    # each row has its own layout: hiding the size and seed rows leaves Ask and batch where they are
+    assert panel.buttons_row.layout.display != "none" and panel.batch_row.layout.display != "none"
     assert panel.generate_button.description == "Ask" and panel.prompt.placeholder.startswith("Ask Janus")
     panel.prompt.value = "hello"
     panel.generate()
