@@ -176,7 +176,7 @@ class Panel:
         self.transcript = w.HTML("", layout=w.Layout(display="none", max_height="480px", overflow="auto"))
         # the running comparison, then its finished grid: under both columns, as wide as the cell
         self.sweeps: list[SweepSet] = []
-        self.compare_area = w.VBox([], layout=w.Layout(grid_column="1 / 3", overflow="auto"))
+        self.compare_area = w.VBox([], layout=w.Layout(overflow="auto"))
         # while this widget is on the page, the plain copy of the results (for the saved notebook) is hidden
         self._hide_copy = w.HTML(hide_copy_html(self._id), layout=w.Layout(display="none"))
 
@@ -209,13 +209,14 @@ class Panel:
             self.error, self.runs, self.history,
         ], layout=w.Layout(min_width="0"))
         self.image_side = w.VBox([self.large, self.caption, self.actions, self.gallery])
-        # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them
         # two columns: the controls, and the image (at most DISPLAY_WIDTH) or the chat beside them. The controls
         # keep 420 px while the image column can give way; both fit JupyterLab at 1280 px with a side panel open.
-        self.widget = w.GridBox([controls, w.VBox([self.image_side, self.transcript], layout=w.Layout(min_width="0")),
-                                 self.compare_area, self._hide_copy],
-                                layout=w.Layout(grid_template_columns=f"minmax(300px, 420px) minmax(0, {DISPLAY_WIDTH}px)",
-                                                grid_gap="0 16px", align_items="flex-start"))
+        # A comparison's or a batch's grid goes under both, as wide as the output: a box under the grid, since the
+        # widget manager in JupyterLab 4 does not apply a child's grid_column (measured: it spanned one column).
+        columns = w.GridBox([controls, w.VBox([self.image_side, self.transcript], layout=w.Layout(min_width="0"))],
+                            layout=w.Layout(grid_template_columns=f"minmax(300px, 420px) minmax(0, {DISPLAY_WIDTH}px)",
+                                            grid_gap="0 16px", align_items="flex-start"))
+        self.widget = w.VBox([columns, self.compare_area, self._hide_copy], layout=w.Layout(min_width="0"))
         self.widget.add_class("g4f-panel")
         self._on_model({"new": self.model.value})
 
@@ -235,12 +236,10 @@ class Panel:
     def _copy_bundle(self) -> dict[str, str]:
         images = [r for r in self.results if r.image is not None]
         in_sweeps = {id(r) for grid in (*self.sweeps, *self.batches) for r in grid}
-        if images:
-            line = f"g4f panel · {len(images)} image{'s' * (len(images) != 1)}"
-        elif self.batches:
-            line = f"g4f panel · {len(self.batches)} batch{'es' * (len(self.batches) != 1)}"
-        else:
-            line = "g4f panel · chat" if self.chat.messages else "g4f panel · nothing generated yet"
+        made = [f"{len(images)} image{'s' * (len(images) != 1)}"] if images else []
+        made += [f"{len(self.batches)} batch{'es' * (len(self.batches) != 1)}"] if self.batches else []
+        made += ["chat"] if self.chat.messages else []
+        line = " · ".join(["g4f panel", *(made or ["nothing generated yet"])])
         shown = Display.of(self.settings)
         bundle = run_bundle(line, "done", [r for r in images[::-1] if id(r) not in in_sweeps], display=shown)
         for grid in self.sweeps[::-1]:  # each comparison as its labelled table, newest first
@@ -273,14 +272,14 @@ class Panel:
         self.seed_row.layout.display = hidden if chat else shown
         self.compare_row.layout.display = hidden if chat else shown
         self.generate_button.description = "Ask" if chat else "Generate"
-        self.each.placeholder = ("images: a folder, a glob or a variable (or upload several)" if chat
+        self.each.placeholder = ("images: a folder, a glob or a variable" if chat
                                  else "each: a variable or a .txt/.csv/.jsonl file")
         self._placeholder()
 
     def _placeholder(self) -> None:
         chat = G4F.model(self.model.value).chats
         if self.batch.value:
-            self.prompt.placeholder = ("The question to ask about each image (Ctrl+Enter)" if chat else
+            self.prompt.placeholder = ("The question to ask about each image: upload several, or name them beside 'batch' (Ctrl+Enter)" if chat else
                                        "One prompt per line, or a template such as 'a {item}, watercolor' over the "
                                        "items named beside 'batch' (Ctrl+Enter)")
         else:

@@ -457,6 +457,7 @@ class BatchView(WidgetView):
                        for _ in range(THUMBS)]
         self._turn = 0
         strip = w.HBox(self.thumbs, layout=w.Layout(flex_flow="row wrap"))
+        strip.add_class("g4f-strip")
         row = self.widget.children[2]  # WidgetView's row of previews: the strip takes its place
         self.widget.children = (self.widget.children[0], self.log_w, strip, self.text_w)
         close_tree(row)

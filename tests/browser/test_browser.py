@@ -520,3 +520,110 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
         with_browser(run)
     finally:
         thread_space.pace = Pace.fast(0.001)
+
+
+# the panel's batch output: its thumbnails decoded, and the rows of its answers' table
+PANEL_THUMBS = "() => [...document.querySelectorAll('.g4f-panel table.g4f-batch img.g4f-thumb')]" \
+               ".filter(i => i.naturalWidth > 0).length"
+PANEL_ANSWERS = "() => [...document.querySelectorAll('.g4f-panel table.g4f-answers tr')].map(r => r.textContent)"
+# where the running batch's line is, against the Generate button: [gap under it, past its column's right edge]
+BATCH_LINE = LIVE_LINE.replace("e.textContent.includes('cells')", "/\\d+ left · \\d+\\/12 \\[/.test(e.textContent)")
+
+
+@pytest.mark.timeout(300)
+def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, tmp_path: Path) -> None:
+    """Issue #25: twelve prompts, one per line, as a batch in the panel beside the file browser: its progress line
+    under the buttons and thumbnails filling in, then its output of twelve thumbnails; then Janus asked one
+    question about three uploaded images, with a table of image and answer. Saved, shut down and reopened, in
+    light and dark, the notebook still shows both."""
+    from PIL import Image
+
+    lab_url, saved = lab
+    path = saved.parent / "batch.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext g4f_magic"),
+                                         nbformat.v4.new_code_cell("%g4f panel")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, path)
+    photos = []
+    for colour, size in (("red", (120, 80)), ("teal", (64, 96)), ("gold", (90, 90))):
+        photos.append(tmp_path / f"{colour}.png")
+        Image.new("RGB", size, colour).save(photos[-1])
+    thread_space.pace = Pace(step=0.04, queue=0.6)  # a queue and 28 steps, quicker than a real Space
+
+    def run(b: Browser) -> None:
+        page = b.page
+
+        def check(where: str) -> None:
+            overflows = page.evaluate(OVERFLOWS)
+            assert overflows == [], f"{where}: " + "; ".join(overflows)
+
+        page.goto(f"{lab_url}/lab/tree/batch.ipynb?token={LAB_TOKEN}&reset")
+        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
+        b.wait("the notebook's kernel to be idle",
+               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
+        page.wait_for_timeout(2000)
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 60)
+        page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
+        page.locator(".g4f-panel .g4f-batch-mode input").check()
+        page.locator(".g4f-panel .g4f-prompt").fill("\n".join(f"harbour scene {i}, ink drawing" for i in range(12)))
+        page.get_by_role("button", name="Generate").click()
+        b.wait("the batch's progress line", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
+               ".some(e => /[1-9]\\d* done · \\d+ left · \\d+\\/12 \\[/.test(e.textContent))", 60)
+        b.wait("thumbnails filling in", "() => [...document.querySelectorAll('.g4f-panel .g4f-strip img')]"
+               ".filter(i => i.naturalWidth > 0).length >= 1", 30)
+        where = page.evaluate(BATCH_LINE)
+        assert where is not None and 0 <= where[0] < 150 and where[1] <= 1, where  # under the buttons, in the column
+        check("a running batch")
+        b.shot("panel-batch-live.png")
+        b.wait("the batch's twelve thumbnails", f"() => ({PANEL_THUMBS})() === 12", 90)
+        line = page.evaluate("() => document.querySelector('.g4f-panel table.g4f-batch').parentElement.textContent")
+        assert "batch of 12 · 12 done" in line, line
+        check("a finished batch")
+        page.locator(".g4f-panel table.g4f-batch").first.scroll_into_view_if_needed()
+        b.shot("panel-batch.png")
+
+        # Janus: one question about three uploaded images; Ask stays on the page in chat mode
+        page.locator(".g4f-panel select").first.select_option(label="janus-pro-7b (text+vision)")
+        b.wait("the Ask button", "() => [...document.querySelectorAll('.g4f-panel button')]"
+               ".some(e => e.textContent.trim() === 'Ask' && e.offsetParent !== null)")
+        with page.expect_file_chooser() as chooser:  # the widget's file input is never in the page: its button opens it
+            page.locator(".g4f-panel .widget-upload").click()
+        chooser.value.set_files([str(p) for p in photos])
+        b.wait("the three uploads", "() => document.querySelector('.g4f-panel .widget-upload')?.textContent.includes('3')")
+        page.locator(".g4f-panel .g4f-prompt").fill("what size is this?")
+        page.get_by_role("button", name="Ask").click()
+        b.wait("three answers", f"() => ({PANEL_ANSWERS})().length === 3", 90)
+        answers = page.evaluate(PANEL_ANSWERS)
+        for (name, size), answer in zip((("red", "120x80"), ("teal", "64x96"), ("gold", "90x90")), answers):
+            assert f"{name}.png" in answer and f"I see a {size}" in answer, answers
+        check("a question batch")
+        page.locator(".g4f-panel table.g4f-answers").first.scroll_into_view_if_needed()
+        b.shot("panel-batch-answers.png")
+        b.theme("JupyterLab Dark")
+        b.shot("panel-batch-answers-dark.png")
+
+        b.save(path, "g4f-answers")
+        b.shut_down_kernel()
+        page.wait_for_timeout(1000)
+        page.goto(f"{lab_url}/lab/tree/batch.ipynb?token={LAB_TOKEN}")
+        b.wait("the batch's thumbnails to reopen", "() => [...document.querySelectorAll('.jp-OutputArea-output "
+               "table.g4f-batch img.g4f-thumb')].filter(i => i.naturalWidth > 0).length === 12 + 3", 90)
+        page.wait_for_timeout(4000)
+        rows = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output table.g4f-answers tr')]"
+                             ".map(r => r.textContent)")
+        assert len(rows) == 3 and all("I see a" in r for r in rows), rows
+        broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                               ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
+                               ".length")
+        assert broken == 0
+        page.locator(".jp-OutputArea-output table.g4f-batch").first.scroll_into_view_if_needed()
+        b.shot("panel-batch-reopened-dark.png")
+        b.theme("JupyterLab Light")
+        b.shot("panel-batch-reopened-light.png")
+
+    try:
+        with_browser(run)
+    finally:
+        thread_space.pace = Pace.fast(0.001)

@@ -69,7 +69,7 @@ async def test_a_prompt_per_line_is_a_batch_with_one_live_line_and_a_light_outpu
     assert "batch of 3" in panel.history.value
     copy = updates[-1]["text/html"]
     assert copy.count('class="g4f-batch"') == 1 and len(html_images(copy)) == 3  # the table, not the images twice
-    assert updates[-1]["text/plain"].startswith("g4f panel · 3 images")
+    assert updates[-1]["text/plain"] == "g4f panel · 3 images · 1 batch"
 
     sent = len(space.received)
     panel.generate()  # the same seed: every item replays
