@@ -154,7 +154,9 @@ class G4FMagics(Magics, Settings):
         --each runs the cell as a template over many items (one image each, at most 16 in flight, each Space
         within its own run slots): ``res.item(3)``, ``res.failed`` (``--each res.failed`` runs them again),
         ``res.save("folder")`` (images and manifest.jsonl), ``res.to_pandas()``. Comma lists and -n do not mix
-        with it. An interrupt keeps what finished in -o's variable and _g4f.
+        with it. An interrupt keeps what finished in -o's variable and _g4f. The items spread over every Space
+        serving the model (the mirrors setting adds one's own); past --wait and --fallback, a quota refusal
+        stops the batch sending items (the rest stay in ``res.failed``). The panel's "batch" box does the same.
         """
         name = subcommand(line) if cell is None else None
         if name is not None:
