@@ -181,23 +181,71 @@ class Browser:
         self.page.wait_for_timeout(1500)
 
 
-def with_browser(test: Callable[[Browser], None]) -> None:
+def with_browser(test: Callable[[Browser], None], space: LocalSpace | None = None, pace: Pace | None = None) -> None:
+    """Chromium at 1280×800 for ``test``; the local Space at ``pace`` meanwhile, the tests' own pace after."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            test(Browser(page))
-        finally:
-            browser.close()
+    if space is not None and pace is not None:
+        space.pace = pace
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                test(Browser(page))
+            finally:
+                browser.close()
+    finally:
+        if space is not None:
+            space.pace = Pace.fast(0.001)
+
+
+def panel_notebook(path: Path) -> Path:
+    """A notebook of two cells: the extension loaded, and the panel."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext g4f_magic"),
+                                         nbformat.v4.new_code_cell("%g4f panel")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def run_panel(b: Browser, lab_url: str, name: str) -> None:
+    """Open the notebook ``name`` in a fresh workspace, Run All, and wait for the panel at the top of the page."""
+    page = b.page
+    page.goto(f"{lab_url}/lab/tree/{name}?token={LAB_TOKEN}&reset")
+    b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
+    b.wait("the notebook's kernel to be idle",
+           "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
+    page.wait_for_timeout(2000)
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 60)
+    page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
+
+
+# outputs that show "Error displaying widget" (a dead widget's output that was not hidden)
+BROKEN = "() => [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => e.offsetParent !== null && " \
+         "e.textContent.includes('Error displaying widget')).length"
+
+
+def reopen_in_both_themes(b: Browser, lab_url: str, name: str, shown: str, shots: tuple[str, str]) -> None:
+    """Shut the kernel down, reopen ``name`` until the JS expression ``shown`` holds, check that no widget
+    output is broken, and take the page in the dark theme (the current one) and then the light one."""
+    page = b.page
+    b.shut_down_kernel()
+    page.wait_for_timeout(1000)
+    page.goto(f"{lab_url}/lab/tree/{name}?token={LAB_TOKEN}")
+    b.wait(f"{name} to reopen", shown, 90)
+    page.wait_for_timeout(4000)  # the widget manager gives up on the old models after ~2 s
+    assert page.evaluate(BROKEN) == 0
+    b.shot(shots[0])
+    b.theme("JupyterLab Light")
+    b.shot(shots[1])
 
 
 @pytest.mark.timeout(300)
 def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
     lab_url, saved = lab
-    # A real Space's stream, its waits shortened: a second in the queue, then 28 steps with a preview each.
-    thread_space.pace = Pace(step=0.08, queue=1.0)
 
     def run(b: Browser) -> None:
         page = b.page
@@ -392,20 +440,15 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         assert streamed and "In queue: position" in streamed and "preview" in streamed, streamed  # kept in the file
         assert page.evaluate(LABELS, SWEEP) == [["flux", "flux-schnell"], ["seed 10001", "seed 10002", "seed 10003"]]
         assert b.shown("%g4f panel") >= 2  # the panel's results, from its plain copy
-        broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
-                               ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
-                               ".length")
-        assert broken == 0
+        assert page.evaluate(BROKEN) == 0
         b.shot_cell("reopened-dark-grid.png", "-n 4")
         b.shot_cell("reopened-dark-sweep.png", SWEEP)
         b.shot_cell("reopened-dark-panel.png", "%g4f panel")
         b.theme("JupyterLab Light")
         b.shot_cell("reopened-light-panel.png", "%g4f panel")
 
-    try:
-        with_browser(run)
-    finally:
-        thread_space.pace = Pace.fast(0.001)
+    # a real Space's stream, its waits shortened: a second in the queue, then 28 steps with a preview each
+    with_browser(run, thread_space, Pace(step=0.08, queue=1.0))
 
 
 # Elements of the panel (and the output area around it) that show a horizontal scrollbar or run past it
@@ -441,12 +484,7 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
     notebook's width (no horizontal scrollbar), a live line keeps its time on its first line, and a comparison's
     live line sits under the buttons, not below the gallery. The runs go at a real Space's pace (item 3)."""
     lab_url, saved = lab
-    path = saved.parent / "panel.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext g4f_magic"),
-                                         nbformat.v4.new_code_cell("%g4f panel")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, path)
-    thread_space.pace = Pace()  # the default: queued a few seconds, then about 4 s of sampling with previews
+    path = panel_notebook(saved.parent / "panel.ipynb")
 
     def run(b: Browser) -> None:
         page = b.page
@@ -475,17 +513,9 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
                    ".find(e => e.textContent.trim() === 'Stop')?.disabled", 60)
             check(f"{name}, done")
 
-        page.goto(f"{lab_url}/lab/tree/panel.ipynb?token={LAB_TOKEN}&reset")
-        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
-        b.wait("the notebook's kernel to be idle",
-               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
-        page.wait_for_timeout(2000)
+        run_panel(b, lab_url, path.name)
         browser_width = page.evaluate("() => document.querySelector('.jp-FileBrowser')?.getBoundingClientRect().width")
         assert browser_width and browser_width > 200, "JupyterLab's file browser is not open"
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 60)
-        page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
         check("the empty panel")
         live("a lighthouse in a storm, oil painting", "sidebar-light-live.png")
         b.wait("the gallery entry", "() => document.querySelectorAll('.g4f-panel button[title]').length >= 1")
@@ -503,23 +533,13 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
 
         # saved, the kernel shut down, reopened: the plain copy at the same width, nothing runs past it
         b.save(path, "a red bicycle")
-        b.shut_down_kernel()
-        page.wait_for_timeout(1000)
-        page.goto(f"{lab_url}/lab/tree/panel.ipynb?token={LAB_TOKEN}")
-        b.wait("the panel's results to reopen", "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
-               ".filter(i => i.naturalWidth > 0).length >= 3", 90)
-        page.wait_for_timeout(4000)
-        wide = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')].filter(e => "
-                             "e.scrollWidth > e.clientWidth + 1).length")
-        assert wide == 0
-        b.shot("sidebar-reopened-dark.png")
-        b.theme("JupyterLab Light")
-        b.shot("sidebar-reopened-light.png")
+        # the plain copy at the same width: nothing runs past it
+        reopen_in_both_themes(b, lab_url, path.name, "() => [...document.querySelectorAll('.jp-OutputArea-output "
+                              "img')].filter(i => i.naturalWidth > 0).length >= 3 && [...document.querySelectorAll("
+                              "'.jp-OutputArea-output')].every(e => e.scrollWidth <= e.clientWidth + 1)",
+                              ("sidebar-reopened-dark.png", "sidebar-reopened-light.png"))
 
-    try:
-        with_browser(run)
-    finally:
-        thread_space.pace = Pace.fast(0.001)
+    with_browser(run, thread_space, Pace())  # the default: queued a few seconds, then ~4 s of sampling with previews
 
 
 # the panel's batch output: its thumbnails decoded, and the rows of its answers' table
@@ -539,16 +559,11 @@ def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, t
     from PIL import Image
 
     lab_url, saved = lab
-    path = saved.parent / "batch.ipynb"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext g4f_magic"),
-                                         nbformat.v4.new_code_cell("%g4f panel")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, path)
+    path = panel_notebook(saved.parent / "batch.ipynb")
     photos = []
     for colour, size in (("red", (120, 80)), ("teal", (64, 96)), ("gold", (90, 90))):
         photos.append(tmp_path / f"{colour}.png")
         Image.new("RGB", size, colour).save(photos[-1])
-    thread_space.pace = Pace(step=0.04, queue=0.6)  # a queue and 28 steps, quicker than a real Space
 
     def run(b: Browser) -> None:
         page = b.page
@@ -557,15 +572,7 @@ def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, t
             overflows = page.evaluate(OVERFLOWS)
             assert overflows == [], f"{where}: " + "; ".join(overflows)
 
-        page.goto(f"{lab_url}/lab/tree/batch.ipynb?token={LAB_TOKEN}&reset")
-        b.wait("the notebook to open", "() => document.querySelector('.jp-Notebook .jp-Cell')", 90)
-        b.wait("the notebook's kernel to be idle",
-               "() => document.querySelector(\".jp-Notebook-ExecutionIndicator[data-status='idle']\")", 90)
-        page.wait_for_timeout(2000)
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-        b.wait("the panel to render", "() => document.querySelector('.g4f-panel .g4f-prompt')", 60)
-        page.evaluate("() => document.querySelector('.g4f-panel').scrollIntoView({block: 'start'})")
+        run_panel(b, lab_url, path.name)
         page.locator(".g4f-panel .g4f-batch-mode input").check()
         page.locator(".g4f-panel .g4f-prompt").fill("\n".join(f"harbour scene {i}, ink drawing" for i in range(12)))
         page.get_by_role("button", name="Generate").click()
@@ -605,25 +612,11 @@ def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, t
         b.shot("panel-batch-answers-dark.png")
 
         b.save(path, "g4f-answers")
-        b.shut_down_kernel()
-        page.wait_for_timeout(1000)
-        page.goto(f"{lab_url}/lab/tree/batch.ipynb?token={LAB_TOKEN}")
-        b.wait("the batch's thumbnails to reopen", "() => [...document.querySelectorAll('.jp-OutputArea-output "
-               "table.g4f-batch img.g4f-thumb')].filter(i => i.naturalWidth > 0).length === 12 + 3", 90)
-        page.wait_for_timeout(4000)
-        rows = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output table.g4f-answers tr')]"
-                             ".map(r => r.textContent)")
-        assert len(rows) == 3 and all("I see a" in r for r in rows), rows
-        broken = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
-                               ".filter(e => e.offsetParent !== null && e.textContent.includes('Error displaying widget'))"
-                               ".length")
-        assert broken == 0
-        page.locator(".jp-OutputArea-output table.g4f-batch").first.scroll_into_view_if_needed()
-        b.shot("panel-batch-reopened-dark.png")
-        b.theme("JupyterLab Light")
-        b.shot("panel-batch-reopened-light.png")
+        # the batch's twelve thumbnails and the three images asked about, from the saved file, and the answers
+        reopen_in_both_themes(b, lab_url, path.name, "() => [...document.querySelectorAll('.jp-OutputArea-output "
+                              "table.g4f-batch img.g4f-thumb')].filter(i => i.naturalWidth > 0).length === 12 + 3 && "
+                              "[...document.querySelectorAll('.jp-OutputArea-output table.g4f-answers tr')]"
+                              ".filter(r => r.textContent.includes('I see a')).length === 3",
+                              ("panel-batch-reopened-dark.png", "panel-batch-reopened-light.png"))
 
-    try:
-        with_browser(run)
-    finally:
-        thread_space.pace = Pace.fast(0.001)
+    with_browser(run, thread_space, Pace(step=0.04, queue=0.6))  # a queue and 28 steps, quicker than a real Space
