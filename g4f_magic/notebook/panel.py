@@ -279,9 +279,10 @@ class Panel:
     def _placeholder(self) -> None:
         chat = G4F.model(self.model.value).chats
         if self.batch.value:
-            self.prompt.placeholder = ("The question to ask about each image: upload several, or name them beside 'batch' (Ctrl+Enter)" if chat else
-                                       "One prompt per line, or a template such as 'a {item}, watercolor' over the "
-                                       "items named beside 'batch' (Ctrl+Enter)")
+            self.prompt.placeholder = (
+                "The question to ask about each image: upload several, or name them beside 'batch' (Ctrl+Enter)"
+                if chat else "One prompt per line, or a template such as 'a {item}, watercolor' over the items "
+                             "named beside 'batch' (Ctrl+Enter)")
         else:
             self.prompt.placeholder = ("Ask Janus a question, optionally about an uploaded image (Ctrl+Enter)" if chat
                                        else "Describe the image (Ctrl+Enter to generate)")
@@ -372,11 +373,12 @@ class Panel:
             if found is None:
                 raise InvalidOption(f"images {ref}: name a folder, a glob or a variable holding several images")
             return found
-        uploaded = [(f["name"], bytes(f["content"])) for f in self.upload.value]
-        if len(uploaded) < 2:
+        files = list(self.upload.value)
+        if len(files) < 2:
             raise InvalidOption("a question batch needs several images: upload them, or name a folder, a glob or "
                                 "a variable beside 'batch'")
-        return [(name, load) for (name, _), (_, load) in zip(uploaded, listed([data for _, data in uploaded], "upload"))]
+        loaders = [load for _, load in listed([bytes(f["content"]) for f in files], "upload")]
+        return [(f["name"], load) for f, load in zip(files, loaders)]  # each by the name it was uploaded with
 
     def _evaluate(self, ref: str) -> Any:
         if self.namespace is None:

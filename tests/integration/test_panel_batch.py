@@ -202,3 +202,23 @@ async def test_a_big_batch_writes_its_folder_and_keeps_the_panel_bounded(panel: 
     assert len(html_images(shown.value)) == EMBEDDED and re.search(r"6 more and all \d+ with manifest.jsonl", shown.value)
     assert len(panel.gallery.children) == GALLERY_PER_BATCH
     assert len(html_images(updates[-1]["text/html"])) == EMBEDDED
+
+
+async def test_clear_leaves_a_running_batch_alone(panel: Panel, space: LocalSpace) -> None:
+    """Clear forgets what finished; a batch (or a comparison) still running keeps its live rows."""
+    panel.prompt.value = "a fox\nan owl"
+    panel.batch.value = True
+    panel.generate()
+    await finish_all(panel)
+    [done] = panel.compare_area.children
+    space.pace.step = 0.05  # type: ignore[attr-defined]
+    panel.prompt.value = "\n".join(f"scene {i}" for i in range(6))
+    panel.generate()
+    [view] = panel.tasks.values()
+    [live, _] = panel.compare_area.children
+    panel.clear()
+    assert panel.compare_area.children == (live,) and live.comm is not None and done.comm is None
+    assert view.widget.children[0].comm is not None and panel.batches == []
+    await finish_all(panel)
+    [output] = panel.compare_area.children
+    assert [b.counts["done"] for b in panel.batches] == [6] and "batch of 6 · 6 done" in output.value
