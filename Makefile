@@ -39,8 +39,9 @@ proxies:
 	  for s in nginx haproxy; do invoke-rc.d $$s stop >/dev/null 2>&1 || true; done; } \
 	  || { echo "could not install nginx and haproxy: run 'apt-get install nginx-light haproxy' as root"; exit 1; }
 
+# --durations: the slowest tests, so one creeping up on its timeout shows in CI's log before it fails there
 test: $(STAMP) chromium
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=12
 
 # The inner loop: tests/unit, no socket and no process (a few seconds).
 unit: $(STAMP)
