@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout
@@ -130,3 +134,24 @@ def shown(ip: Any, obj: Any) -> dict[str, Any]:
     """What the notebook shows for ``obj``: IPython's formatters, the extension's among them."""
     data, _ = ip.display_formatter.format(obj)
     return data
+
+
+@contextlib.contextmanager
+def ctrl_c_when(ready: Callable[[], bool], settle: float = 0.0, timeout: float = 20.0) -> Iterator[None]:
+    """Ctrl-C (SIGINT to the main thread, as the kernel's interrupt sends) once ``ready()`` holds and ``settle``
+    seconds more have passed, while the block runs; never a stray one after it."""
+    ended = threading.Event()
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + timeout
+        while not ready() and not ended.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ended.wait(settle)
+        if not ended.is_set():
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        yield
+    finally:
+        ended.set()

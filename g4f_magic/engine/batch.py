@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Sequence
 
 from ..errors import G4FError, InvalidOption
 from ..media import EXTENSIONS
+from .planned import ManyJobs
 from .result import Result, ResultSet, SavedImage, _slug
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ def fill(template: str, fields: dict[str, Any]) -> str:
         return template.format_map(fields)
     except KeyError as exc:
         known = ", ".join("{" + k + "}" for k in fields)
-        raise InvalidOption(f"the prompt uses {{{exc.args[0]}}}, which the items do not have; they have {known}") from None
+        raise InvalidOption(f"the prompt uses {{{exc.args[0]}}}, which the items do not have; "
+                            f"they have {known}") from None
     except (ValueError, IndexError, AttributeError) as exc:
         raise InvalidOption(f"the prompt template: {exc} (write {{{{ for a brace)") from None
 
@@ -133,7 +135,7 @@ class BatchItem:
 
 
 @dataclass
-class Batch:
+class Batch(ManyJobs):
     """The planned batch: one job per item, in the items' order."""
 
     jobs: list[Job]
@@ -146,14 +148,6 @@ class Batch:
     @property
     def model(self) -> str:
         return self.jobs[0].model
-
-    @property
-    def count(self) -> int:
-        return len(self.jobs)
-
-    def check(self) -> None:
-        for job in self.jobs:
-            job.check()
 
 
 def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dict[str, Any]],

@@ -326,8 +326,9 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     """Every item, BATCH_WORKERS at a time whatever the batch's size (a replayed item takes no Space slot);
     a failed item keeps its error and the others go on, except past the GPU quota (which is the caller's on
     every ZeroGPU Space, after --wait and --fallback had their say): then the items not yet sent stay
-    "not run", for a rerun once the quota is back, rather than each spending a request to be refused. Interrupted, the batch keeps what had finished in
-    ``batch.partial`` before the cancellation goes on: the front end hands that set to the user."""
+    "not run", for a rerun once the quota is back, rather than each spending a request to be refused.
+    Interrupted, the batch keeps what had finished in ``batch.partial`` before the cancellation goes on: the
+    front end hands that set to the user."""
     items = batch.items
     pending = iter(range(len(items)))  # shared: each worker takes the next item
     started = time.monotonic()

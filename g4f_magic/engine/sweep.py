@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import G4FError, InvalidOption
+from .planned import ManyJobs
 from .result import Result, ResultSet, _slug
 
 if TYPE_CHECKING:  # the job brings the provider (and aiohttp): the notebook loads sweeps without it
@@ -83,7 +84,7 @@ class SweepCell:
 
 
 @dataclass
-class Sweep:
+class Sweep(ManyJobs):
     """The planned grid: the swept options with their values, and one job per cell (product order)."""
 
     axes: dict[str, list[Any]]
@@ -95,14 +96,6 @@ class Sweep:
         """What the run's status line is about."""
         models = list(dict.fromkeys(j.model for j in self.jobs))
         return ", ".join(models) if len(models) <= 2 else f"{len(models)} models"
-
-    @property
-    def count(self) -> int:
-        return len(self.jobs)
-
-    def check(self) -> None:
-        for job in self.jobs:
-            job.check()
 
     @property
     def row_axis(self) -> str | None:

@@ -422,7 +422,7 @@ class Panel:
         else:
             view = WidgetView(job.model, job.count)
         stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px", flex="none"))
-        if isinstance(job, (Sweep, Batch)):  # its live line under the buttons, where the eye is; the rest under both columns
+        if isinstance(job, (Sweep, Batch)):  # its live line under the buttons, where the eye is; the rest below
             head, *body = view.widget.children
             row = w.HBox([head, stop_one])
             grid = w.VBox(body)
@@ -445,7 +445,8 @@ class Panel:
         self.stop_button.disabled = False
         return task
 
-    async def _run(self, job: Job | Sweep | Batch, view: WidgetView, parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
+    async def _run(self, job: Job | Sweep | Batch, view: WidgetView,
+                   parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
         chat = self.chat if isinstance(job, Job) and job.spec.chats else None
         try:
             result = await run_in_view(job, view, chat)

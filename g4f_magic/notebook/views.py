@@ -427,7 +427,8 @@ class BatchLines(PlainView):
 
     def cancelled(self) -> None:
         self.state = "cancelled"
-        self.line = status_line(self.model, _stopped(self.done, self.failed, self.count), time.monotonic() - self.started)
+        self.line = status_line(self.model, _stopped(self.done, self.failed, self.count),
+                                time.monotonic() - self.started)
 
 
 def _stopped(done: int, failed: int, total: int) -> str:

@@ -98,31 +98,16 @@ def test_a_rerun_asks_only_for_what_had_not_finished(ip: Any, thread_space: Loca
 def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (SIGINT) a third of the way through: the cell ends in one line that says what was kept, and the
     finished items are in -o's variable and _g4f, the rest marked not run."""
-    import signal
-    import threading
-    import time
+    from helpers import ctrl_c_when
 
     from g4f_magic.localspace import Pace
 
     monkeypatch.setattr(thread_space, "pace", Pace(step=0.1, queue=0.0, stride=7, previews=2))  # 0.5 s an image
     ip.user_ns["many"] = [f"item {i}" for i in range(12)]
-
-    ended = threading.Event()
-
-    def interrupt() -> None:
-        deadline = time.monotonic() + 20
-        while len(thread_space.requests(path="/gradio_api/queue/join")) < 6 and time.monotonic() < deadline:
-            time.sleep(0.02)  # the first round has ended (two Spaces, two slots each), the next is in
-        time.sleep(0.3)
-        if not ended.is_set():  # never a stray Ctrl-C after the cell
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
-
-    threading.Thread(target=interrupt, daemon=True).start()
-    try:
-        with pytest.raises(KeyboardInterrupt) as info:
-            cell(ip, "-m flux --each many -o part", "a {item}")
-    finally:
-        ended.set()
+    # once the first round has ended (two Spaces, two slots each) and the next is in
+    with ctrl_c_when(lambda: len(thread_space.requests(path="/gradio_api/queue/join")) >= 6, settle=0.3), \
+            pytest.raises(KeyboardInterrupt) as info:
+        cell(ip, "-m flux --each many -o part", "a {item}")
     assert isinstance(info.value, RunCancelled)
     part = ip.user_ns["part"]
     assert isinstance(part, BatchSet) and ip.user_ns["_g4f"] is part
@@ -298,3 +283,4 @@ def test_a_quota_refusal_in_a_pool_follows_wait_and_fallback_and_then_stops_the_
     thread_space.reset()
     res, cap = cell(ip, "-m flux --each res.failed -s 2 -o res", "a {item}")
     assert res.counts["done"] == 40 and len(prompts_sent(thread_space)) == 40
+

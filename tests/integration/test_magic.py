@@ -382,17 +382,11 @@ def test_a_question_mark_asks_in_a_shell_and_the_answer_shows_once(ip: Any, thre
 
 @pytest.mark.slow  # a terminal IPython in a subprocess
 def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: LocalSpace) -> None:
-    import signal
-    import threading
+    from helpers import ctrl_c_when
 
     thread_space.arm("slow")
-    timer = threading.Timer(0.8, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt) as info:
-            cell(ip, "-m flux", "interrupt me")
-    finally:
-        timer.cancel()
+    with ctrl_c_when(lambda: True, settle=0.8), pytest.raises(KeyboardInterrupt) as info:
+        cell(ip, "-m flux", "interrupt me")
     # the run's own account of the interrupt: one line, not a traceback through the event loop
     assert isinstance(info.value, RunCancelled)
     assert re.fullmatch(r"RunCancelled: flux · cancelled · \d+\.\ds", info.value._render_traceback_()[0])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import FLUX_DEV
 
 from g4f_magic.engine.batch import BatchItem, BatchSet, fill, item_seed, items_of, make_batch
 from g4f_magic.engine.job import Job
@@ -93,7 +94,7 @@ def finished(tmp_path: Path) -> BatchSet:
         return Result(prompt, "flux", seed, 64, 64, GeneratedImage(data, "image/webp", url), elapsed=1.5)
 
     items = [BatchItem(0, {"animal": "fox", "item": "x"}, "a fox", 11,
-                       result=result("a fox", 11, "http://127.0.0.1:1/roxky-flux-1-dev.hf.space/gradio_api/file=/a.webp")),
+                       result=result("a fox", 11, f"http://127.0.0.1:1/{FLUX_DEV}/gradio_api/file=/a.webp")),
              BatchItem(1, {"animal": "owl", "item": "y"}, "an owl", 12, error=GenerationError("CUDA out of memory")),
              BatchItem(2, {"animal": "cat", "item": "z"}, "a cat", 13,
                        result=result("a cat", 13, "http://127.0.0.1:7860/gradio_api/file=/b.webp")),  # own server
@@ -120,7 +121,7 @@ def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: 
     assert (tmp_path / "out" / "0000-flux-11-a-fox.webp").read_bytes() == batch.item(0).image.data  # as served
     rows = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert [r["item"] for r in rows] == [0, 1, 2, 3]
-    assert rows[0] == {"item": 0, "prompt": "a fox", "model": "flux", "space": "roxky-flux-1-dev.hf.space",
+    assert rows[0] == {"item": 0, "prompt": "a fox", "model": "flux", "space": FLUX_DEV,
                        "seed": 11, "size": "64x64", "file": "0000-flux-11-a-fox.webp", "elapsed": 1.5,
                        "replayed": False, "error": None}
     assert rows[2]["space"] == "127.0.0.1:7860"  # one's own server, by host and port

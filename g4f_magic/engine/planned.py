@@ -1,0 +1,26 @@
+"""What a sweep and a batch share: several jobs planned as one run, checked before any request is sent.
+
+Light on purpose (the job itself brings the provider and aiohttp), so the notebook can load both without it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .job import Job
+
+__all__ = ["ManyJobs"]
+
+
+class ManyJobs:
+    """A base for a dataclass with a ``jobs`` field: how many requests it makes, and one check for all."""
+
+    jobs: list[Job]
+
+    @property
+    def count(self) -> int:
+        return len(self.jobs)
+
+    def check(self) -> None:
+        for job in self.jobs:
+            job.check()
