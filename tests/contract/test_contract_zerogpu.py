@@ -124,6 +124,38 @@ def test_the_magic_waits_falls_back_and_explains(gradio: dict[str, Server], own_
         assert f"{other} · done" in text(5) and f"{model} had no free GPU" in text(5), text(5)
 
 
+@pytest.mark.timeout(180)
+def test_a_batch_waits_out_the_quota_and_stops_past_it(gradio: dict[str, Server], own_server_env: None,
+                                                       tmp_path: Any) -> None:
+    """A batch against ZeroGPU's own refusals (the ``spaces`` package's, raised by a real Gradio app): with
+    --wait each item sits out Pro's 5.5 s and is made; against a free account's day-long wait the batch stops
+    sending items, and says so with the Space's words."""
+    from g4f_magic.engine.run import BATCH_WORKERS
+
+    _, model, _ = _route()
+    sources = [
+        "%load_ext g4f_magic",
+        _magic_settings(gradio),
+        "four, thirty = [f'cat {i}' for i in range(4)], [f'dog {i}' for i in range(30)]",
+        f"%%g4f -m {model} -W 256 -H 256 --each four --wait -o waited\n{{item}} zerogpu:quota-pro/1",
+        "print(waited.counts, sum('waited 0:06 for the quota' in r.note for r in waited))",
+        f"%%g4f -m {model} -W 256 -H 256 --each thirty -o stopped\n{{item}} zerogpu:quota-free",
+        "print(stopped.counts, type(stopped.halted).__name__)",
+    ]
+    nb = run_notebook(sources, tmp_path / "batch-quota.ipynb", allow_errors=True, timeout=150)
+
+    def text(i: int) -> str:
+        return " ".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("text", "")) for o in nb.cells[i].outputs)
+
+    assert "{'done': 4, 'failed': 0, 'not run': 0} 4" in text(4), text(4)
+    assert "stopped at the GPU quota" in text(5) and "(--wait resumes by itself in 26:03:04)" in text(5), text(5)
+    import ast
+
+    counts = ast.literal_eval(text(6).split("}")[0] + "}")
+    assert counts["done"] == 0 and counts["not run"] >= 30 - BATCH_WORKERS, counts
+    assert text(6).rstrip().endswith("QuotaExceeded"), text(6)
+
+
 async def _panel_run(panel: Panel, prompt: str) -> str:
     panel.prompt.value = prompt
     panel.random_seed.value = False

@@ -284,3 +284,26 @@ def test_a_quota_refusal_in_a_pool_follows_wait_and_fallback_and_then_stops_the_
     res, cap = cell(ip, "-m flux --each res.failed -s 2 -o res", "a {item}")
     assert res.counts["done"] == 40 and len(prompts_sent(thread_space)) == 40
 
+
+def test_in_a_pool_the_token_goes_only_to_the_spaces_it_belongs_to(ip: Any, thread_space: LocalSpace,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool sends items to one's own duplicate first as often as to the official Spaces: the Hugging Face token
+    still goes only to the Spaces it is for, never to one's own server unless named (send_hf_token_to)."""
+    from helpers import OFFICIAL_DEV
+    from leakscan import TOKEN
+
+    from g4f_magic.localspace.app import OWN_DUPLICATE
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]
+    ip.run_line_magic("config", f"G4FMagics.mirrors = {{'flux': [{own!r}]}}")
+    ip.user_ns["twelve"] = [f"scene {i}" for i in range(12)]
+    res, _ = cell(ip, "-m flux --each twelve -o res", "a {item}")
+    assert res.counts["done"] == 12
+    at = {host: [r.headers for r in thread_space.received if r.host == host] for host in (FLUX_DEV, OFFICIAL_DEV,
+                                                                                          OWN_DUPLICATE)}
+    assert all(at.values()), {h: len(v) for h, v in at.items()}  # every Space of the pool had items
+    assert all("authorization" not in h and "x-zerogpu-token" not in h for h in at[OWN_DUPLICATE])
+    assert all(TOKEN not in json.dumps(h) for h in at[OWN_DUPLICATE])
+    joins = [r for r in thread_space.received if r.path.endswith("/queue/join") and r.host != OWN_DUPLICATE]
+    assert joins and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in joins)
