@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test unit conformance demo bench fuzz soak guards space chromium proxies clean
+.PHONY: test unit conformance g4f05 demo bench fuzz soak guards space chromium proxies clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,19 @@ conformance: $(STAMP) proxies $(GRADIO5)/.installed $(GRADIO4)/.installed
 	  G4F_GRADIO_PYTHON=$$py $(PY) -m pytest tests/contract || exit 1; \
 	done
 
+# gpt4free's clients drive g4f_magic.gpt4free (tests/integration/test_gpt4free.py): the newest g4f is in the
+# test venv; the seed's 0.5.4.5 gets a venv of its own, with the package and the test runner only.
+G4F05 := .venv-g4f05
+G4F05_PINS := 'g4f==0.5.4.5' 'pytest>=8' 'pytest-asyncio>=0.23' 'pytest-timeout>=2.2' 'trustme>=1.1'
+
+$(G4F05)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(G4F05)
+	$(G4F05)/bin/python -m pip install -q -e . $(G4F05_PINS)
+	touch $@
+
+g4f05: $(G4F05)/.installed
+	$(G4F05)/bin/python -m pytest -p no:cacheprovider tests/integration/test_gpt4free.py
+
 demo: $(DEMO_STAMP)
 	G4F_MAGIC_ENDPOINT=$(DEMO_ENDPOINT) $(PY) -m g4f_magic.demo $(if $(DEMO_ENDPOINT),,--real) --out build/demo
 
@@ -110,4 +123,4 @@ space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}
 
 clean:
-	rm -rf $(VENV) $(GRADIO5) $(GRADIO4) build .pytest_cache
+	rm -rf $(VENV) $(GRADIO5) $(GRADIO4) $(G4F05) build .pytest_cache

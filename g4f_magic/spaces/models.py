@@ -7,9 +7,13 @@ sampler settings, an image, which seeds.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Sequence
 
-__all__ = ["Model", "describe", "SEED_RANGES", "STEPS", "GUIDANCE", "VISION_MODEL"]
+from ..errors import ModelNotFound
+
+__all__ = ["Model", "describe", "unknown_model", "SEED_RANGES", "STEPS", "GUIDANCE", "VISION_MODEL"]
 
 _JANUS_SEEDS = (1000, 999999)
 SEED_RANGES = {  # by route; a seed is picked client-side so every result can be reproduced
@@ -53,3 +57,10 @@ _TRAITS = {
 def describe(name: str, route: str) -> Model:
     """The model ``name`` served by ``route`` (the provider knows which: ``G4F.model(name)``)."""
     return Model(name, route, seeds=SEED_RANGES[route], **_TRAITS[route])
+
+
+def unknown_model(name: object, known: Sequence[str]) -> ModelNotFound:
+    """The one wording for a model a provider does not serve: the known ones and the closest."""
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.4)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ModelNotFound(f"unknown model {name!r}{hint}; known models: {', '.join(known)}")

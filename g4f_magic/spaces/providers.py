@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from typing import Any, AsyncIterator, ClassVar, Mapping
 
-from ..errors import G4FError, InvalidOption, ModelNotFound
+from ..errors import G4FError, InvalidOption
 from ..events import Event, ImagePreview, ImageResponse, Reasoning
 from ..http.session import Deadline, get_session
 from .endpoints import (
@@ -29,7 +29,7 @@ from .endpoints import (
 from .flows import FLOWS, Call
 from .identity import HFToken, find_hf_token, is_hf_token
 from .mirrors import OFFICIAL, Mirror, flow_of, hands_over
-from .models import Model, describe
+from .models import Model, describe, unknown_model
 from .prompts import Messages
 from .request import DEFAULT_TIMEOUT, Access, Request, check_number
 
@@ -113,10 +113,7 @@ class DeepseekAI_JanusPro7b:
     def route(cls, model: str) -> str:
         """Which wire flow serves ``model``; an unknown name is ``ModelNotFound`` with a hint."""
         if not isinstance(model, str) or model not in cls.routes:
-            known = ", ".join(cls.models)
-            close = difflib.get_close_matches(str(model), cls.models, n=1, cutoff=0.4)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ModelNotFound(f"unknown model {model!r}{hint}; known models: {known}")
+            raise unknown_model(model, cls.models)
         return cls.routes[model]
 
     @classmethod
