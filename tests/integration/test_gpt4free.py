@@ -204,25 +204,36 @@ def test_the_seed_attributes_are_exact() -> None:
 def test_the_sync_client_in_a_script(thread_space: LocalSpace, tmp_path: Any) -> None:
     """gpt4free's ``Client`` runs ``asyncio.run`` per call: a script, not a notebook's running loop."""
     thread_space.reset()
+    (tmp_path / "red.png").write_bytes(png(64, 48))
     script = textwrap.dedent(f"""
-        import os
+        import base64, os
         os.environ["G4F_MAGIC_ENDPOINT"] = {thread_space.url!r}
         from g4f.client import Client
         from g4f_magic.gpt4free import G4F
         client = Client()
-        image = client.images.generate(prompt="a red bicycle", model="flux-schnell", provider=G4F,
-                                       response_format="url")
-        print(image.data[0].url)
+        for model in {IMAGE_MODELS!r}:
+            print(client.images.generate(prompt="a red bicycle", model=model, provider=G4F,
+                                         response_format="url").data[0].url)
+            b64 = client.images.generate(prompt="a red bicycle", model=model, provider=G4F,
+                                         response_format="b64_json").data[0].b64_json
+            print(len(base64.b64decode(b64)))
         reply = client.chat.completions.create(model="janus-pro-7b", provider=G4F, messages="hello")
         print(reply.choices[0].message.content)
         words = [c.choices[0].delta.content for c in client.chat.completions.create(
             model="janus-pro-7b", provider=G4F, messages="hi there", stream=True)]
         print(sum(isinstance(w, str) for w in words))
+        seen = client.chat.completions.create(model="janus-pro-7b", provider=G4F, messages="what is it?",
+                                              image="red.png")
+        print(seen.choices[0].message.content)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    url, answer, words = out.stdout.strip().splitlines()[-3:]
-    assert PREDICT in url and answer.endswith("You asked: hello") and int(words) >= 5
+    lines = out.stdout.strip().splitlines()
+    *images, answer, words, seen = lines[-11:]
+    for model, url, size in zip(IMAGE_MODELS, images[::2], images[1::2]):
+        assert HOST_OF[model] in url and int(size) > 1000
+    assert answer.endswith("You asked: hello") and int(words) >= 5
+    assert seen.endswith("I see a 64x48 PNG image named red.png.")
     assert "Unclosed" not in out.stderr and "Task was destroyed" not in out.stderr
 
 
