@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test unit conformance g4f05 demo bench fuzz soak guards space chromium proxies clean
+.PHONY: test lint unit conformance g4f05 demo bench fuzz soak guards space chromium proxies clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,13 @@ proxies:
 	  || { echo "could not install nginx and haproxy: run 'apt-get install nginx-light haproxy' as root"; exit 1; }
 
 # --durations: the slowest tests, so one creeping up on its timeout shows in CI's log before it fails there
-test: $(STAMP) chromium
+test: $(STAMP) chromium proxies
 	$(PY) -m pytest --durations=12
+
+# ruff and mypy, as configured in pyproject.toml (CI runs this before make test)
+lint: $(STAMP)
+	$(PY) -m ruff check g4f_magic tests benchmarks
+	$(PY) -m mypy
 
 # The inner loop: tests/unit, no socket and no process (a few seconds).
 unit: $(STAMP)

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         html = run(args.notebook, args.out, choice, args.timeout)
     except Exception as exc:  # a failed cell: nbclient's CellExecutionError names the kernel's error
-        what = f"{exc.ename}: {exc.evalue}" if hasattr(exc, "ename") else f"{type(exc).__name__}: {exc}"
+        what = (f"{getattr(exc, 'ename')}: {getattr(exc, 'evalue')}" if hasattr(exc, "ename")
+                else f"{type(exc).__name__}: {exc}")
         print(f"demo failed: {what.strip().splitlines()[0] if what.strip() else type(exc).__name__}",
               file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ they are. Pure: no network, no IPython.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, cast
 
 from ..errors import InvalidOption
 from ..events import JsonConversation, Reasoning
@@ -129,9 +129,9 @@ class Job:
             if specs[other].chats != spec.chats:
                 raise InvalidOption(f"--fallback {other}: {self.model} {spec.makes} and {other} {specs[other].makes}")
         for model in self.models if self.seed is not None else ():
-            hi = specs[model].seeds[1]
-            last = self.seed + self.count - 1
-            if self.seed < 0 or last > hi:
+            hi, first = specs[model].seeds[1], cast(int, self.seed)
+            last = first + self.count - 1
+            if first < 0 or last > hi:
                 many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
                 raise InvalidOption(f"seed {self.seed}{many}: {model} takes seeds from 0 to {hi}")
         self._requests = {  # a fallback that takes no size stands in at its own size

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 from ..errors import G4FError, one_line
 from ..media import EXTENSIONS, image_mime
@@ -369,7 +369,7 @@ def _decode(raw: bytes) -> Entry:
     created = header.get("created")
     if type(created) not in (int, float):
         raise TypeError("no date")
-    return Entry(header["result"], parts, float(created))
+    return Entry(header["result"], parts, float(cast(float, created)))
 
 
 def _unlink(path: Path) -> bool:

@@ -95,7 +95,7 @@ class SavedImage(GeneratedImage):
         self.path, self.mime, self.url, self._png = path, mime, url, None
 
     @property  # type: ignore[override]
-    def data(self) -> bytes:
+    def data(self) -> bytes:  # type: ignore[override]
         return self.path.read_bytes()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
@@ -160,7 +160,8 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                 await previews.close()  # the result replaces the preview: a late one must not cover it
                 results = []
                 sent = job.request_for(model, seed)
-                rounded = rounding(job.width, job.height, (sent.width, sent.height)) if sent.model.sized else ""
+                rounded = rounding(job.width, job.height, (cast(int, sent.width), cast(int, sent.height))) \
+                    if sent.model.sized else ""
                 for url in ev.urls:
                     data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
                                                    max_bytes=job.max_image_bytes)
@@ -183,11 +184,11 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
     store = job.store()
     if store is not None and seed is not None and not job.refresh:
         for model in job.models:
-            results = await asyncio.to_thread(store.get, request_key(job.key(job.request_for(model, seed))),
-                                              _replayed)
-            if results is not None:
-                view.status(index, Reasoning(replay_note(results[0].replayed), "replayed", elapsed=0.0))
-                return results
+            found = await asyncio.to_thread(store.get, request_key(job.key(job.request_for(model, seed))),
+                                            _replayed)
+            if found is not None:
+                view.status(index, Reasoning(replay_note(cast(float, found[0].replayed)), "replayed", elapsed=0.0))
+                return found
 
     async def attempt(model: str) -> list[Result]:
         return await _generate(job, model, index, seed, view)
@@ -232,7 +233,7 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0) -> Result
         replayed = await asyncio.to_thread(store.get, key, _replayed)
     if replayed is not None:
         [result] = replayed
-        view.status(index, Reasoning(replay_note(result.replayed), "replayed", elapsed=0.0))
+        view.status(index, Reasoning(replay_note(cast(float, result.replayed)), "replayed", elapsed=0.0))
         view.text(result.text)
         chat.messages[:] = [*messages, {"role": "assistant", "content": result.text}]
         chat.conversation = None  # the Space's session is not replayed; the transcript carries the chat

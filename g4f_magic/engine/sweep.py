@@ -30,7 +30,7 @@ AXES = ("model", "aspect_ratio", "steps", "guidance", "seed")  # rows take the f
 FLAGS = {"model": "-m", "aspect_ratio": "-a", "steps": "--steps", "guidance": "--guidance", "seed": "-s"}
 _TYPES: dict[str, Callable[[str], Any]] = {"model": str, "aspect_ratio": str, "steps": int, "guidance": float,
                                            "seed": int}
-_KINDS = {int: "a whole number", float: "a number", str: "a value"}
+_KINDS: dict[Any, str] = {int: "a whole number", float: "a number", str: "a value"}
 MAX_CELLS = 64  # a grid this large is already a minute of GPU time per row
 
 

@@ -137,7 +137,7 @@ class GradioCall:
 
     async def shared_queue(
         self, stream: SharedStream, event_id: str, fn: Fn
-    ) -> AsyncIterator[Reasoning | Generating | Completed]:
+    ) -> AsyncGenerator[Reasoning | Generating | Completed, None]:
         """One event's messages from the shared stream it joined under, within this call's deadline."""
         base = stream.base
         messages = stream.listen(event_id, fn.index, joined=True)
@@ -193,7 +193,7 @@ class GradioCall:
 
     async def relocated(
         self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncGenerator[Event, None]]
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
         it by name in the Space's config, remember where it is for the session, and retry once."""
         known = servers_of(self.session).functions.get((base, fn.name), fn)

@@ -12,7 +12,7 @@ what the Space now expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..errors import G4FError, GenerationError, ResponseStatusError, ResultShapeError, SpaceUnavailable, one_line
 from ..untrusted_json import is_int
@@ -69,5 +69,5 @@ def from_config(config: Any, wanted: Fn) -> tuple[Fn, list[str]] | None:
             props = components.get(ident, {}).get("props")
             label = props.get("label") if isinstance(props, dict) else None
             labels.append(one_line(label, 80) if isinstance(label, str) and label else f"input {n}")
-        return Fn(wanted.name, index, trigger if is_int(trigger) else None, len(inputs)), labels
+        return Fn(wanted.name, cast(int, index), cast(int, trigger) if is_int(trigger) else None, len(inputs)), labels
     return None

@@ -15,7 +15,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypedDict
+from typing import Any, Callable, TypedDict, cast
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from ..errors import GenerationError, ResultShapeError, StreamError, one_line
@@ -193,7 +193,7 @@ class QueueDecoder:
         rank = msg.get("rank")
         size = msg.get("queue_size")
         eta = _num(msg.get("rank_eta"))
-        pos = rank + 1 if is_int(rank) else None
+        pos = cast(int, rank) + 1 if is_int(rank) else None
         qsize = size if is_int(size) else None
         text = "In queue"
         if pos is not None:

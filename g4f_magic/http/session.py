@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 import weakref
-from typing import Any, AsyncIterator, Callable, Mapping, Protocol, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, Protocol, TypeVar, cast
 
 import aiohttp
 from yarl import URL
@@ -125,7 +125,7 @@ class HttpSession:
         found = self._kept.get(owner)
         if found is None:
             found = self._kept[owner] = make()
-        return found  # type: ignore[no-any-return]
+        return cast(K, found)
 
     async def close(self) -> None:
         kept, self._kept = list(self._kept.values()), {}
@@ -248,7 +248,7 @@ class HttpSession:
 
     async def sse(
         self, url: str, *, deadline: Deadline, headers: Mapping[str, str], proxy: str | None
-    ) -> AsyncIterator[SSEEvent]:
+    ) -> AsyncGenerator[SSEEvent, None]:
         """The one SSE loop: events as they complete, bounded by the deadline per read."""
         decoder = SSEDecoder()
         async with self.open("GET", url, deadline=deadline, headers=dict(headers), proxy=proxy) as resp:
@@ -265,7 +265,7 @@ _sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HttpSession]" =
 _keepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
 
 
-async def _closer(session: HttpSession) -> AsyncIterator[None]:
+async def _closer(session: HttpSession) -> AsyncGenerator[None, None]:
     # Parked async generator: ``loop.shutdown_asyncgens()`` (run by asyncio.run and asyncio.Runner)
     # closes it, and its ``finally`` closes the session before the loop goes away.
     try:

@@ -21,9 +21,9 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncGenerator, Iterator, cast
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .images import placeholder
 
@@ -329,8 +329,8 @@ class LocalSpace:
         body = await request.json()
         data = body.get("data") if isinstance(body, dict) else None
         fn = body.get("fn_index") if isinstance(body, dict) else None
-        kinds = {("janus", 2): "chat", ("janus", 3): "janus_image", ("flux_dev", 2): "flux_dev",
-                 ("schnell", SCHNELL_FN): "schnell"}
+        kinds: dict[tuple[str, Any], str] = {("janus", 2): "chat", ("janus", 3): "janus_image",
+                                             ("flux_dev", 2): "flux_dev", ("schnell", SCHNELL_FN): "schnell"}
         kind = kinds.get((SPACE_HOSTS[host], fn))
         session = body.get("session_hash") if isinstance(body, dict) else None
         if kind is None or not isinstance(data, list) or not isinstance(session, str):
@@ -338,7 +338,7 @@ class LocalSpace:
         prompt = data[1] if kind == "chat" else data[0]
         event_id = uuid.uuid4().hex
         self._jobs.setdefault(session, []).append(
-            Job(kind, event_id, data, self._pick_hook("stream", prompt), host, fn))
+            Job(kind, event_id, data, self._pick_hook("stream", prompt), host, cast(int, fn)))
         self.known.add(session)
         self._began(host, event_id)
         if session in self._arrivals:
@@ -544,7 +544,7 @@ class LocalSpace:
         reader = await request.multipart()
         paths = []
         async for part in reader:
-            if part.name != "files":
+            if not isinstance(part, BodyPartReader) or part.name != "files":
                 continue
             raw = await part.read()
             path = f"/tmp/gradio/{hashlib.sha256(raw).hexdigest()[:32]}/{part.filename or 'upload'}"
@@ -552,7 +552,7 @@ class LocalSpace:
             paths.append(path)
         return web.json_response(paths)
 
-    async def file(self, request: web.Request) -> web.Response:
+    async def file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         item = self._files.get(path) or self._files.get("/" + path.lstrip("/"))
         if item is None:
@@ -627,7 +627,7 @@ def in_thread(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> Iter
 
 
 @contextlib.contextmanager
-def run_in_thread(server: AsyncIterator[str], name: str) -> Iterator[str]:
+def run_in_thread(server: AsyncGenerator[str, None], name: str) -> Iterator[str]:
     """Run a server generator (it yields its URL once, and stops when closed) on a loop in a thread."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -652,14 +652,14 @@ def run_in_thread(server: AsyncIterator[str], name: str) -> Iterator[str]:
         thread.join(20)
 
 
-async def serve(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve(space: LocalSpace, host: str = "127.0.0.1", port: int = 0) -> AsyncGenerator[str, None]:
     """Run ``space`` until the generator is closed; yields its base URL once."""
     runner = web.AppRunner(space.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     try:
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr,attr-defined]
         bound = sockets[0].getsockname()[1] if sockets else port
         yield f"http://{host}:{bound}"
     finally:

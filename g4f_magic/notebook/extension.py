@@ -69,8 +69,8 @@ def unload(ipython: Any) -> None:
     for kind in _SHOWN:
         ipython.display_formatter.mimebundle_formatter.pop(kind, None)
     ipython.display_formatter.formatters["text/plain"].pop(ResultSet, None)
-    for kind in ("line", "cell"):
-        ipython.magics_manager.magics[kind].pop("g4f", None)
+    for magic_kind in ("line", "cell"):
+        ipython.magics_manager.magics[magic_kind].pop("g4f", None)
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)

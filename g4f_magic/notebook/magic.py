@@ -13,7 +13,7 @@ import string
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -185,7 +185,7 @@ class G4FMagics(Magics, Settings):
         await self._keep(result, args, plain, folder=getattr(job, "folder", None))
         return result
 
-    def _prepare(self, line: str, cell: str | None) -> tuple[Job, Any, Any, bool] | None:
+    def _prepare(self, line: str, cell: str | None) -> tuple[Job | Sweep, Any, Any, bool] | None:
         """Parse and check everything, make the view; None when a --bg run was started instead."""
         self._check_options(line.split())
         args = parse_argstring(self.g4f, line)
@@ -291,21 +291,22 @@ class G4FMagics(Magics, Settings):
             raise UsageError(str(exc)) from None
 
     # -- running --------------------------------------------------------------------------------
-    async def _run(self, job: Job, view: Any, args: Any, *, in_cell: bool) -> Result | ResultSet | None:
+    async def _run(self, job: Job | Sweep | Batch, view: Any, args: Any, *, in_cell: bool
+                   ) -> Result | ResultSet | None:
         """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
         one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
         from ..engine.run import run_in_view
 
         try:
             if args.image is not None and not isinstance(job, Batch):  # a batch reads each of its images in turn
-                job.image = await self._image_bytes(args.image, job)
+                setattr(job, "image", await self._image_bytes(args.image, cast("Job", job)))
             result = await run_in_view(job, view, self.chat)
         except (asyncio.CancelledError, KeyboardInterrupt):
             view.cancelled()
             view.settle(with_status=not in_cell)
-            partial = getattr(job, "partial", None)  # an interrupted batch keeps what had finished
+            partial = job.partial if isinstance(job, Batch) else None  # an interrupted batch keeps what had finished
             if partial is not None:
-                await asyncio.shield(self._keep(partial, args, plain=False, folder=job.folder))
+                await asyncio.shield(self._keep(partial, args, plain=False, folder=cast(Batch, job).folder))
             if in_cell:
                 kept = f" · kept in {args.out or '_g4f'}" if partial else ""  # the line says how many
                 raise RunCancelled(view.line + kept) from None
@@ -322,7 +323,7 @@ class G4FMagics(Magics, Settings):
         view.settle()
         return result
 
-    def _start_bg(self, job: Job, view: Any, args: Any) -> None:
+    def _start_bg(self, job: Job | Sweep | Batch, view: Any, args: Any) -> None:
         loop = kernel_loop()
         if loop is None or not view.can_run_in_background:
             raise UsageError("--bg needs a Jupyter kernel with widgets (the kernel's loop keeps running)")
@@ -498,10 +499,10 @@ class G4FMagics(Magics, Settings):
             if not self.history:
                 print("no generations yet")
                 return
-            rows = [[str(i + 1), h["model"], "-" if h["seed"] is None else str(h["seed"]), h["size"] or "-",
+            made = [[str(i + 1), h["model"], "-" if h["seed"] is None else str(h["seed"]), h["size"] or "-",
                      f"{h['elapsed']}s", h["prompt"][:60]]
                     for i, h in enumerate(self.history)]
-            print(_table(["#", "model", "seed", "size", "time", "prompt"], rows))
+            print(_table(["#", "model", "seed", "size", "time", "prompt"], made))
         elif name in ("cache", "cache clear"):
             from ..engine.replay import ReplayStore
 
@@ -610,7 +611,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def options_markdown() -> str:
-    """The options table of the README, from the same parser as ``%g4f help``."""
+    """The options table of docs/notebook.md, from the same parser as ``%g4f help``."""
     rows = ["| option | meaning |", "|---|---|"]
     for action in G4FMagics.g4f.parser._actions:  # type: ignore[attr-defined]
         if action.dest == "help":

@@ -508,7 +508,7 @@ class Panel:
         finally:
             self._retire(view, parts)
 
-    def _give_back(self, chat: ChatState | None, job: Job | Sweep) -> None:
+    def _give_back(self, chat: ChatState | None, job: Job | Sweep | Batch) -> None:
         """A question that got no answer goes back into the box, unless another is being typed."""
         if chat is not None and isinstance(job, Job) and not self.prompt.value.strip():
             self.prompt.value = job.prompt

@@ -5,6 +5,7 @@ batch's images are written to. Errors are ``InvalidOption``: each front end word
 from __future__ import annotations
 
 import asyncio
+import functools
 import glob
 import os
 import time
@@ -70,7 +71,7 @@ def image_name(value: Any, index: int) -> str:
 
 def listed(values: list[Any], ref: str) -> list[Source]:
     """Several images held in memory or named in a list; each read only when its turn comes."""
-    return [(image_name(v, i), lambda job, v=v, i=i: value_bytes(v, f"{ref}[{i}]", job)) for i, v in enumerate(values)]
+    return [(image_name(v, i), functools.partial(value_bytes, v, f"{ref}[{i}]")) for i, v in enumerate(values)]
 
 
 def image_sources(ref: str, ns: dict[str, Any], flag: str = "--image") -> list[Source] | None:
@@ -91,7 +92,7 @@ def image_sources(ref: str, ns: dict[str, Any], flag: str = "--image") -> list[S
             raise InvalidOption(f"{flag} {ref}: no {', '.join(IMAGE_SUFFIXES)} file in that folder")
     else:
         return None
-    return [(str(f), lambda job, f=f: value_bytes(f, str(f), job)) for f in files]
+    return [(str(f), functools.partial(value_bytes, f, str(f))) for f in files]
 
 
 def batch_folder(batch: Batch, image_dir: str, *, save: str | None = None, autosave: bool = False,

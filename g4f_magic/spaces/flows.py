@@ -11,7 +11,7 @@ import logging
 import random
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncGenerator, Callable, Mapping
 
 from ..errors import G4FError, ResultShapeError, TokenExpired, printable
 from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
@@ -102,7 +102,7 @@ class Call(GradioCall):
         return item.token, item.uuid, note
 
     async def renewing(self, space: str, base: str, headers: dict[str, str],
-                       run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncIterator[Event]:
+                       run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncGenerator[Event, None]:
         """``run()``; when ZeroGPU says the token it was given expired (read by :meth:`meant`), a fresh one is
         fetched from the hub (``headers`` updated in place) and the run sent once more. A token the user gave
         is not ours to renew."""
@@ -144,7 +144,7 @@ async def _as_zerogpu_means(run: AsyncGenerator[Event, None]) -> AsyncGenerator[
         await run.aclose()
 
 
-async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
     """The Space's chat function keeps nothing per session (the transcript goes in every prompt), so a
     chat joins the Space's shared stream like an image run: a warm turn is one round trip, and a
     conversation keeps its session hash for as long as that stream lives (``request.conversation`` is
@@ -159,7 +159,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncItera
     seed = _seed(request)
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
-    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+    async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         sent = ""
         async for item in call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers):
             if isinstance(item, Reasoning):
@@ -179,7 +179,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncItera
     yield call.finished()
 
 
-async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
     base, space, model, prompt = mirror.base, mirror.space or "", request.model.name, request.prompt
     token, uuid, note = await call.token(space, base)
     if note:
@@ -187,7 +187,7 @@ async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncIter
     seed = _seed(request)
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
-    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+    async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         async for item in call.queued(base, fn, [prompt, seed, 5, 1], headers):
             if isinstance(item, Reasoning):
                 yield item
@@ -202,14 +202,14 @@ async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncIter
         yield event
 
 
-async def flux_dev(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+async def flux_dev(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
     seed = _seed(request)
     data = [request.prompt, seed, False, request.width, request.height, request.guidance, request.steps]
     async for event in _image_and_seed(call, mirror, FLUX_INFER, data, request, seed):
         yield event
 
 
-async def flux_schnell(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+async def flux_schnell(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
     """The official FLUX.1-schnell Space on the queue API (the legacy route's mirror): its ``infer`` found by
     name, 4 steps as its default, and seeds folded into its range (the reply names the seed it used)."""
     seed = _seed(request) % (SCHNELL_MAX_SEED + 1)
@@ -219,7 +219,7 @@ async def flux_schnell(call: Call, mirror: Mirror, request: Request) -> AsyncIte
 
 
 async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], request: Request,
-                          seed: int) -> AsyncIterator[Event]:
+                          seed: int) -> AsyncGenerator[Event, None]:
     """A FLUX ``infer`` on the queue API: outputs (image, seed), previews when it is a generator."""
     base, space, prompt = mirror.base, mirror.space or "", request.prompt
     token, uuid, note = await call.token(space, base)
@@ -227,7 +227,7 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
         yield note
     headers = zerogpu_headers(token, uuid)
 
-    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+    async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         async for item in call.queued(base, fn, data, headers):
             if isinstance(item, Reasoning):
                 yield item
@@ -265,7 +265,7 @@ async def _settled(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], sec
         task.remove_done_callback(wake)
 
 
-async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncIterator[Event]:
+async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
     url, space = mirror.base, mirror.space or ""  # the full /run/predict URL
     base = space_root(url)
     model, prompt, width, height = request.model.name, request.prompt, request.width, request.height
@@ -275,7 +275,7 @@ async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncIter
     seed = _seed(request)
     headers = zerogpu_headers(token, uuid)
 
-    async def attempt(fn: Fn) -> AsyncIterator[Event]:
+    async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         body = {
             "data": [prompt, seed, width, height, True, 1], "event_data": None,
             "fn_index": fn.index, "session_hash": predict_session_hash(), "trigger_id": fn.trigger,

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["HFToken", "find_hf_token", "is_hf_token", "Account", "parse_whoami", "Quota", "parse_quota",
            "TIERS", "login_hint"]
@@ -75,12 +75,12 @@ def find_hf_token() -> HFToken | None:
         if value:
             return HFToken(value, f"${name}")
     try:
-        from huggingface_hub import get_token
+        from huggingface_hub import get_token as hub_token
     except ImportError:
-        get_token = None
-    if get_token is not None:
+        hub_token = None  # type: ignore[assignment]
+    if hub_token is not None:
         try:
-            value = _clean(get_token())
+            value = _clean(hub_token())
         except Exception:  # noqa: BLE001 - an OIDC exchange that failed: the user sees "anonymous"
             value = None
         if value:
@@ -109,8 +109,8 @@ class Account:
 def parse_whoami(body: Any) -> Account | None:
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         return None
-    auth = body.get("auth") if isinstance(body.get("auth"), dict) else {}
-    access = auth.get("accessToken") if isinstance(auth.get("accessToken"), dict) else {}
+    auth: dict[str, Any] = body["auth"] if isinstance(body.get("auth"), dict) else {}
+    access: dict[str, Any] = auth["accessToken"] if isinstance(auth.get("accessToken"), dict) else {}
     role = access.get("role")
     return Account(body["name"], body.get("isPro") is True, role if isinstance(role, str) else None)
 
@@ -153,7 +153,8 @@ def parse_quota(body: Any) -> Quota | None:
         if when is not None and when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
     over = body.get("overquotaUsed")
-    return Quota(float(base), float(current), when, float(over) if isinstance(over, (int, float)) else None)
+    return Quota(float(cast(float, base)), float(cast(float, current)), when,
+                 float(over) if isinstance(over, (int, float)) else None)
 
 
 def login_hint() -> str:
