@@ -71,7 +71,7 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
                     notes.append(f"{model} over GPU quota")
                     view.status(index, Reasoning(f"{why}; trying {following}", "fallback"))
                     break
-                if job.wait and exc.retry_after is not None and exc.retry_after <= job.max_wait:
+                if job.policy.wait and exc.retry_after is not None and exc.retry_after <= job.policy.max_wait:
                     await countdown(view, index, why, exc.retry_after)
                     notes.append(f"waited {clock(exc.retry_after)} for the quota")
                     continue
@@ -82,7 +82,7 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
                     view.status(index, Reasoning(f"{model} found no free GPU; trying {following}", "fallback"))
                     break
                 pause = exc.retry_after or 0.0
-                if job.wait and busy_waited + pause <= job.max_wait:
+                if job.policy.wait and busy_waited + pause <= job.policy.max_wait:
                     await countdown(view, index, f"{model} found no free GPU", pause)
                     busy_waited += pause
                     continue
@@ -111,8 +111,8 @@ def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
     log in when ZeroGPU knew the caller only by IP address or not at all."""
     hints = []
     if exc.retry_after is not None:
-        hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.wait
-                     else f"that is longer than max_wait ({clock(job.max_wait)})")
+        hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.policy.wait
+                     else f"that is longer than max_wait ({clock(job.policy.max_wait)})")
     text = str(exc)
     if exc.tier == "anonymous" or exc.reason == "space":
         hints.append(login_hint())  # says what the Space's own advice says, and how, here
@@ -124,8 +124,8 @@ def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
 
 
 def _busy_hint(exc: GPUBusy, job: Any, waited: float) -> GPUBusy:
-    if not job.wait:
+    if not job.policy.wait:
         hint = "--wait tries again, --fallback asks another model"
     else:
-        hint = f"still none after {clock(waited)} of trying again (max_wait {clock(job.max_wait)})"
+        hint = f"still none after {clock(waited)} of trying again (max_wait {clock(job.policy.max_wait)})"
     return GPUBusy(f"{exc} ({hint})", retry_after=exc.retry_after)

@@ -22,6 +22,7 @@ from .planned import ManyJobs
 from .result import Result, ResultSet, SavedImage, _slug
 
 if TYPE_CHECKING:
+    from ..spaces.client import SpacesClient
     from .job import Job
 
 __all__ = ["Batch", "BatchItem", "BatchSet", "MAX_ITEMS", "items_of", "fill", "item_seed", "make_batch",
@@ -126,7 +127,7 @@ class BatchItem:
     result: Result | None = None
     error: G4FError | None = None
     source: str = ""  # the image asked about (a question over many images): its name
-    load: Callable[[Job], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
+    load: Callable[[SpacesClient], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
     thumb: bytes | None = field(default=None, repr=False)  # the image asked about, small, once it ran
 
     @property
@@ -178,7 +179,7 @@ def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dic
 
 
 def make_question_batch(job_for: Callable[[int], Job], question: str,
-                        sources: list[tuple[str, Callable[[Job], Awaitable[bytes]]]], batch_seed: int | None,
+                        sources: list[tuple[str, Callable[[SpacesClient], Awaitable[bytes]]]], batch_seed: int | None,
                         seeds: tuple[int, int]) -> Batch:
     """One question over many images (Janus as a captioner or labeller): an item per image, named by
     ``sources``' first element and read by its loader only when the item runs, so a folder of photographs is

@@ -10,24 +10,41 @@ from typing import Any
 
 from ..errors import G4FError, InvalidOption
 from ..media import MAX_IMAGE_BYTES
+from ..spaces.client import SpacesClient, Target
 from ..spaces.endpoints import SPACE_CONCURRENCY
 from ..spaces.providers import G4F
 from .batch import Batch, make_batch, make_question_batch
-from .job import Job
+from .job import Job, Policy
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 from .sweep import Sweep, make_sweep
 
-__all__ = ["build_job", "build_run", "build_batch", "build_question_batch"]
+__all__ = ["build_client", "build_job", "build_run", "build_batch", "build_question_batch"]
 
 
-def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str, **run: Any) -> Job:
+def _pick(settings: dict[str, Any], run: dict[str, Any], name: str) -> Any:
+    value = run.get(name)
+    return settings.get(name) if value is None else value
+
+
+def build_client(settings: dict[str, Any], **run: Any) -> SpacesClient:
+    """Where a run's requests go and as whom, from the settings (and this run's proxy, timeout and key):
+    made once per run, shared by every job of a sweep or a batch. A timeout of 0 means no limit."""
+    return SpacesClient(Target(
+        proxy=_pick(settings, run, "proxy") or None, timeout=_pick(settings, run, "timeout") or None,
+        endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
+        flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
+        api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
+        mirrors={k: tuple(v) for k, v in (settings.get("mirrors") or {}).items()},
+        send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
+        max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
+        space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
+    ))
+
+
+def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str,
+              client: SpacesClient | None = None, **run: Any) -> Job:
     """The one place a generation request is made: per-run choices (``run``, None for "not given")
-    over the settings. A timeout of 0 means no limit, for the magic and the panel alike."""
-    def pick(name: str) -> Any:
-        value = run.get(name)
-        return settings.get(name) if value is None else value
-
-    timeout = pick("timeout")
+    over the settings, sent through ``client`` (made from the settings when not given)."""
     model = model or settings["default_model"]
     fallback = run.get("fallback")
     if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
@@ -38,26 +55,22 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         aspect_ratio=run.get("aspect_ratio") or (settings.get("aspect_ratio") if _sized(model) else None) or "1:1",
         width=run.get("width"), height=run.get("height"), seed=run.get("seed"),
         count=1 if run.get("count") is None else run["count"],  # -n 0 is refused, not one image
-        image=run.get("image"), proxy=pick("proxy") or None, timeout=timeout or None,
-        endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
-        flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
-        api_key=run.get("api_key") or settings.get("api_key"), hf_token=settings.get("hf_token"),
-        mirrors={k: tuple(v) for k, v in (settings.get("mirrors") or {}).items()},
-        send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
-        max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
-        steps=run.get("steps"), guidance=run.get("guidance"), fallback=tuple(fallback),
-        wait=bool(pick("wait")), max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
-        replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
-        replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
-        space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
+        steps=run.get("steps"), guidance=run.get("guidance"),
+        policy=Policy(fallback=tuple(fallback), wait=bool(_pick(settings, run, "wait")),
+                      max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
+                      replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
+                      replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES)),
+        client=client or build_client(settings, **run),
     )
 
 
 def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
     """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
     its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
+    client = build_client(settings, **run)  # one for every cell
+
     def job_for(chosen: dict[str, Any]) -> Job:
-        return build_job(settings, model=chosen.get("model"), prompt=prompt,
+        return build_job(settings, model=chosen.get("model"), prompt=prompt, client=client,
                          **{k: v for k, v in chosen.items() if k != "model"}, **run)
 
     sweep = make_sweep(job_for, choices)
@@ -69,10 +82,11 @@ def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str,
     """A Batch: ``template`` over the items (``batch.items_of``), one ``build_job`` per item with the item's
     own seed (derived from ``seed``, 0 when not given, so that a rerun asks for the same images)."""
     model = model or settings["default_model"]
-    first = build_job(settings, model=model, prompt="x", **run)  # the model and options checked once
+    client = build_client(settings, **run)  # one for every item: the Spaces and the identity resolved once
+    first = build_job(settings, model=model, prompt="x", client=client, **run)  # the model and options checked once
     if first.spec.chats:
         raise InvalidOption(f"--each makes images; {model} answers questions")
-    return make_batch(lambda prompt, s: build_job(settings, model=model, prompt=prompt, seed=s, **run),
+    return make_batch(lambda prompt, s: build_job(settings, model=model, prompt=prompt, seed=s, client=client, **run),
                       template, rows, seed, first.spec.seeds)
 
 
@@ -80,11 +94,12 @@ def build_question_batch(settings: dict[str, Any], *, question: str, sources: li
                          seed: int | None = None, **run: Any) -> Batch:
     """One question over many images (``sources``: name and loader of each), one conversation per image."""
     model = model or settings["default_model"]
-    first = build_job(settings, model=model, prompt=question or "x", **run)
+    client = build_client(settings, **run)
+    first = build_job(settings, model=model, prompt=question or "x", client=client, **run)
     if not first.spec.chats:
         raise InvalidOption(f"--image is read by janus-pro-7b only; {model} makes images from text")
-    return make_question_batch(lambda s: build_job(settings, model=model, prompt=question, seed=s, **run),
-                               question, sources, seed, first.spec.seeds)
+    return make_question_batch(lambda s: build_job(settings, model=model, prompt=question, seed=s, client=client,
+                                                   **run), question, sources, seed, first.spec.seeds)
 
 
 def _sized(model: str) -> bool:

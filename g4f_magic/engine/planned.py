@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..spaces.client import SpacesClient
     from .job import Job
 
 __all__ = ["ManyJobs"]
@@ -20,6 +21,11 @@ class ManyJobs:
     @property
     def count(self) -> int:
         return len(self.jobs)
+
+    @property
+    def client(self) -> SpacesClient:
+        """Where every job goes and as whom: one client for them all."""
+        return self.jobs[0].client
 
     def check(self) -> None:
         for job in self.jobs:

@@ -12,9 +12,8 @@ from typing import Any, cast
 
 from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
-from ..http.session import Deadline, fetch_image
 from ..media import image_mime, thumbnail
-from ..spaces.providers import G4F
+from ..spaces.client import Deadline
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
 from .availability import answered
@@ -53,8 +52,7 @@ class _Previews:
         while self._next is not None:
             url, self._next = self._next, None
             try:
-                data, mime = await fetch_image(url, proxy=self._job.proxy, deadline=self._deadline.capped(PREVIEW_WAIT),
-                                               max_bytes=self._job.max_image_bytes)
+                data, mime = await self._job.client.image(url, self._deadline.capped(PREVIEW_WAIT))
             except G4FError:
                 continue  # a lost preview is not worth failing the generation for
             self._shown = url
@@ -142,16 +140,18 @@ def _replayed(entry: Entry) -> list[Result]:
             for i, (mime, data) in enumerate(entry.parts)]
 
 
-async def _generate(job: Job, model: str, index: int, seed: int | None, view: View) -> list[Result]:
-    """One request to the Space for ``model``: its events to the view, its images fetched and checked, all
-    within one deadline (``--timeout``), the previews' and the final images' downloads included."""
+async def _generate(job: Job, model: str, index: int, seed: int | None, view: View, prefer: str | None
+                    ) -> list[Result]:
+    """One request to the Space for ``model`` (``prefer``: a Space to ask first): its events to the view, its
+    images fetched and checked, all within one deadline (``--timeout``), the previews' and the final images'
+    downloads included."""
     started = time.monotonic()
-    deadline = Deadline(job.timeout)
+    deadline = job.client.deadline()
     log: list[str] = []
     handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
     previews = _Previews(job, index, view, deadline)
     try:
-        async for ev in G4F.run(job.request_for(model, seed), job.route_for(model), deadline):
+        async for ev in job.client.run(job.request_for(model, seed), deadline, prefer):
             if isinstance(ev, Reasoning):
                 _heard(ev, index, view, log, handovers)
             elif isinstance(ev, ImagePreview) and ev.urls:
@@ -163,8 +163,7 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                 rounded = rounding(job.width, job.height, (cast(int, sent.width), cast(int, sent.height))) \
                     if sent.model.sized else ""
                 for url in ev.urls:
-                    data, mime = await fetch_image(url, proxy=job.proxy, deadline=deadline,
-                                                   max_bytes=job.max_image_bytes)
+                    data, mime = await job.client.image(url, deadline)
                     # its declared size, before anything decodes it; shown as served, never re-encoded
                     checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
                     image = GeneratedImage(data, mime, url)
@@ -178,11 +177,12 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
     raise StreamError("the generation ended without an image")
 
 
-async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list[Result]:
+async def _image_one(job: Job, index: int, seed: int | None, view: View,
+                     prefer: str | None = None) -> list[Result]:
     """Replayed when this exact request was answered before; else generated (with the job's waiting and
-    fallbacks) and stored for the next time."""
+    fallbacks; ``prefer``: a Space to ask first) and stored for the next time."""
     store = job.store()
-    if store is not None and seed is not None and not job.refresh:
+    if store is not None and seed is not None and not job.policy.refresh:
         for model in job.models:
             found = await asyncio.to_thread(store.get, request_key(job.key(job.request_for(model, seed))),
                                             _replayed)
@@ -191,7 +191,7 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View) -> list
                 return found
 
     async def attempt(model: str) -> list[Result]:
-        return await _generate(job, model, index, seed, view)
+        return await _generate(job, model, index, seed, view, prefer)
 
     results, note = await answered(job, index, view, attempt)
     for r in results:  # which Space answered and why another did not, then the model's own story
@@ -219,17 +219,19 @@ async def _all_or_nothing(coros: list[Any]) -> list[Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _chat(job: Job, chat: ChatState, view: View, index: int = 0) -> Result:
+async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: bytes | None = None,
+                prefer: str | None = None) -> Result:
+    """``job``'s question (about ``image``) with ``chat``'s transcript; ``prefer``: a Space to ask first."""
     messages = [*chat.messages, {"role": "user", "content": job.prompt}]
 
     def asking(model: str) -> Request:
         """The question with the transcript so far (and the image asked about), to ``model``."""
-        return job.request_for(model, job.seed).chat(messages, media=job.image, conversation=chat.conversation)
+        return job.request_for(model, job.seed).chat(messages, media=image, conversation=chat.conversation)
 
     store = job.store() if job.seed is not None else None  # a chat is replayable only with its seed
     key = request_key(job.key(asking(job.model), messages)) if store is not None else ""
     replayed = None
-    if store is not None and not job.refresh:
+    if store is not None and not job.policy.refresh:
         replayed = await asyncio.to_thread(store.get, key, _replayed)
     if replayed is not None:
         [result] = replayed
@@ -246,7 +248,7 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0) -> Result
         parts: list[str] = []
         log: list[str] = []
         conversation = None
-        async for ev in G4F.run(asking(model), job.route_for(model)):
+        async for ev in job.client.run(asking(model), prefer=prefer):
             if isinstance(ev, JsonConversation):
                 conversation = ev
             elif isinstance(ev, Reasoning):
@@ -334,7 +336,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     pending = iter(range(len(items)))  # shared: each worker takes the next item
     started = time.monotonic()
     first = batch.jobs[0]
-    bases = [m.base for m in first.access_for(first.model).mirrors]
+    bases = first.client.spaces(first.model)
     pool = _Pool(bases) if len(bases) > 1 else None
 
     halted: list[QuotaExceeded] = []  # the GPU quota ran out past --wait and --fallback: no item would get further
@@ -346,18 +348,19 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
             job, item = batch.jobs[index], items[index]
             chosen = None
             if pool is not None:
-                chosen = job.prefer = pool.pick()
+                chosen = pool.pick()
                 pool.load[chosen] += 1
             try:
+                image = None
                 if item.load is not None:  # a question over many images: this one is read now, and let go after
-                    job.image = await item.load(job)
-                    if image_mime(job.image) is None:
+                    image = await item.load(job.client)
+                    if image_mime(image) is None:
                         raise InvalidOption(f"{item.source} is not a PNG, JPEG, GIF or WebP image")
-                    item.thumb = await asyncio.to_thread(thumbnail, job.image, BATCH_THUMB, "WEBP")
+                    item.thumb = await asyncio.to_thread(thumbnail, image, BATCH_THUMB, "WEBP")
                 if job.spec.chats:  # each image its own conversation: no question sees another's answer
-                    item.result = await _chat(job, ChatState(), view, index)
+                    item.result = await _chat(job, ChatState(), view, index, image, chosen)
                 else:
-                    item.result = (await _image_one(job, index, job.seed, view))[0]
+                    item.result = (await _image_one(job, index, job.seed, view, chosen))[0]
             except G4FError as exc:
                 item.error = exc
                 if isinstance(exc, QuotaExceeded) and not halted:  # it is the identity's, shared by every Space
@@ -366,7 +369,6 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                 view.cell(index, None, f"{type(exc).__name__}: {exc}")
                 continue
             finally:
-                job.image = None if item.load is not None else job.image
                 if pool is not None and chosen is not None:
                     pool.load[chosen] -= 1
             if pool is not None and chosen is not None and item.result.replayed is None \
@@ -380,7 +382,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
             view.cell(index, item.result, None)
 
     # enough workers to fill every Space's run slots, and never more than there are items
-    in_flight = max(BATCH_WORKERS, len(bases) * first.space_concurrency)
+    in_flight = max(BATCH_WORKERS, len(bases) * first.client.target.space_concurrency)
     workers = [asyncio.ensure_future(worker()) for _ in range(min(in_flight, len(items)))]
     try:
         await asyncio.gather(*workers)
@@ -397,16 +399,17 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     return done
 
 
-async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None) -> Result | ResultSet:
-    """Run ``job``; several images come back as a ``ResultSet``, a sweep as a ``SweepSet``, a batch as a
-    ``BatchSet``."""
+async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None,
+                  image: bytes | None = None) -> Result | ResultSet:
+    """Run ``job`` (a question about ``image``, for the model that reads one); several images come back as a
+    ``ResultSet``, a sweep as a ``SweepSet``, a batch as a ``BatchSet``."""
     if isinstance(job, Sweep):
         return await run_sweep(job, view)
     if isinstance(job, Batch):
         return await run_batch(job, view)
     if job.spec.chats:
-        return await _chat(job, chat if chat is not None else ChatState(), view)
-    if job.image is not None:
+        return await _chat(job, chat if chat is not None else ChatState(), view, image=image)
+    if image is not None:
         raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")
 
     async def one(index: int, seed: int | None) -> list[Result]:
@@ -420,11 +423,12 @@ async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None =
     return results[0] if len(results) == 1 else ResultSet(results)
 
 
-async def run_in_view(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None) -> Result | ResultSet:
+async def run_in_view(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None,
+                      image: bytes | None = None) -> Result | ResultSet:
     """``run_job`` with the view's clock running, and the result handed to the view at the end."""
     ticker = asyncio.ensure_future(view.ticker())
     try:
-        result = await run_job(job, view, chat)
+        result = await run_job(job, view, chat, image)
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)

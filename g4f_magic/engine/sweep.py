@@ -139,7 +139,7 @@ def make_sweep(job_for: Callable[[dict[str, Any]], Job], lists: dict[str, list[A
         # not one the user asked for, so nothing is replayed for it (as for any unseeded run)
         ranges = [j.spec.seeds for j in jobs]
         seed = random.randint(max(lo for lo, _ in ranges), min(hi for _, hi in ranges))
-        jobs = [replace(j, seed=seed, refresh=True) for j in jobs]
+        jobs = [replace(j, seed=seed, policy=replace(j.policy, refresh=True)) for j in jobs]
     return Sweep(axes, jobs, cells)
 
 

@@ -35,6 +35,7 @@ from .views import BatchLines, BatchView, PlainView, SweepView, WidgetView
 
 if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
     from ..engine.job import ChatState, Job
+    from ..spaces.client import SpacesClient
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "subcommand"]
 
@@ -298,9 +299,10 @@ class G4FMagics(Magics, Settings):
         from ..engine.run import run_in_view
 
         try:
+            image = None
             if args.image is not None and not isinstance(job, Batch):  # a batch reads each of its images in turn
-                setattr(job, "image", await self._image_bytes(args.image, cast("Job", job)))
-            result = await run_in_view(job, view, self.chat)
+                image = await self._image_bytes(args.image, job.client)
+            result = await run_in_view(job, view, self.chat, image)
         except (asyncio.CancelledError, KeyboardInterrupt):
             view.cancelled()
             view.settle(with_status=not in_cell)
@@ -340,11 +342,11 @@ class G4FMagics(Magics, Settings):
         task.add_done_callback(self.tasks.discard)
         return None
 
-    async def _image_bytes(self, ref: str, job: Job) -> bytes:
+    async def _image_bytes(self, ref: str, client: SpacesClient) -> bytes:
         ns = self.shell.user_ns if self.shell is not None else {}
         value = ns.get(ref, ref) if ref.isidentifier() else ref
         try:
-            return await value_bytes(value, ref, job)
+            return await value_bytes(value, ref, client)
         except InvalidOption as exc:
             raise UsageError(str(exc)) from exc
 

@@ -387,17 +387,20 @@ class Panel:
 
     def _job(self) -> Job:
         model = G4F.model(self.model.value)
-        image = None
-        if model.chats and self.upload.value:
-            image = bytes(self.upload.value[0]["content"])
         sized = model.sized
         return build_job(
             self.settings, model=self.model.value, prompt=self.prompt.value.strip(),
             aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,
-            count=1 if model.chats else self.count.value, image=image,
+            count=1 if model.chats else self.count.value,
         )
+
+    def _asked_about(self, job: Job | Sweep | Batch) -> bytes | None:
+        """The uploaded image a chat's question is about (a batch reads each of its uploads itself)."""
+        if isinstance(job, Job) and job.spec.chats and self.upload.value:
+            return bytes(self.upload.value[0]["content"])
+        return None
 
     # -- actions -------------------------------------------------------------------------------
     def generate(self) -> asyncio.Future[Any] | None:
@@ -433,7 +436,7 @@ class Panel:
             parts = (row,)
         self.runs.children = (row, *self.runs.children)
         self._live[id(view)] = parts
-        coro = self._run(job, view, parts)
+        coro = self._run(job, view, parts, self._asked_about(job))
         if kernel_loop() is self._loop:
             task: asyncio.Future[Any] = self._loop.create_task(coro)
         else:  # a comm handler on another thread
@@ -445,11 +448,11 @@ class Panel:
         self.stop_button.disabled = False
         return task
 
-    async def _run(self, job: Job | Sweep | Batch, view: WidgetView,
-                   parts: tuple[w.Box, ...]) -> Result | ResultSet | None:
+    async def _run(self, job: Job | Sweep | Batch, view: WidgetView, parts: tuple[w.Box, ...],
+                   image: bytes | None = None) -> Result | ResultSet | None:
         chat = self.chat if isinstance(job, Job) and job.spec.chats else None
         try:
-            result = await run_in_view(job, view, chat)
+            result = await run_in_view(job, view, chat, image)
         except asyncio.CancelledError:
             view.cancelled()
             self._give_back(chat, job)
@@ -471,8 +474,8 @@ class Panel:
             return result
         self._retire(view, parts)
         if chat is not None:
-            if isinstance(job, Job) and job.image is not None:  # the question just answered, with its image
-                self.asked[len(self.chat.messages) - 2] = await asyncio.to_thread(_thumbnail, job.image)
+            if image is not None:  # the question just answered, with its image
+                self.asked[len(self.chat.messages) - 2] = await asyncio.to_thread(_thumbnail, image)
             self.transcript.value = chat_html(self.chat.messages, self.asked)
         if isinstance(result, SweepSet):
             self.sweeps.append(result)

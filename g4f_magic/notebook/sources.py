@@ -19,12 +19,12 @@ from .html import EMBEDDED
 
 if TYPE_CHECKING:
     from ..engine.batch import Batch
-    from ..engine.job import Job
+    from ..spaces.client import SpacesClient
 
 __all__ = ["IMAGE_SUFFIXES", "items_named", "image_sources", "value_bytes", "batch_folder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-Source = tuple[str, Callable[["Job"], Awaitable[bytes]]]  # an image's name, and how to read it when its turn comes
+Source = tuple[str, Callable[["SpacesClient"], Awaitable[bytes]]]  # an image's name, and how to read it when its turn comes
 
 
 def items_named(ref: str, evaluate: Callable[[str], Any] | None, flag: str = "--each") -> Any:
@@ -40,7 +40,7 @@ def items_named(ref: str, evaluate: Callable[[str], Any] | None, flag: str = "--
         raise InvalidOption(f"{flag} {ref}: {type(exc).__name__}: {exc}") from None
 
 
-async def value_bytes(value: Any, name: str, job: Job) -> bytes:
+async def value_bytes(value: Any, name: str, client: SpacesClient) -> bytes:
     """An image from what --image names: a result (a set's first), bytes, an http(s) URL or a file."""
     if isinstance(value, ResultSet) and value:
         value = value[0]
@@ -51,9 +51,7 @@ async def value_bytes(value: Any, name: str, job: Job) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str) and value.startswith(("http://", "https://")):
-        from ..http.session import fetch_image
-
-        data, _ = await fetch_image(value, proxy=job.proxy, timeout=job.timeout, max_bytes=job.max_image_bytes)
+        data, _ = await client.image(value)
         return data
     if isinstance(value, (str, Path)) and Path(value).is_file():
         return await asyncio.to_thread(Path(value).read_bytes)

@@ -13,11 +13,12 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from g4f_magic.engine import availability
-from g4f_magic.engine.job import Job
+from g4f_magic.engine.job import Job, Policy
 from g4f_magic.engine.run import run_job
 from g4f_magic.errors import GPUBusy, QuotaExceeded, TokenExpired
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.notebook.views import PlainView
+from g4f_magic.spaces.client import SpacesClient, Target
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:
@@ -59,7 +60,8 @@ def test_without_wait_the_quota_error_says_how_long_and_what_to_do(ip: Any, thre
 async def test_stop_cancels_the_wait(space: LocalSpace, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     space.arm("quota_old")  # "… Please retry in 0:04:12"
     out = io.StringIO()
-    job = Job("flux", "a lighthouse", seed=5, wait=True, api_key="hf_test_token_for_waiting")
+    job = Job("flux", "a lighthouse", seed=5, policy=Policy(wait=True),
+              client=SpacesClient(Target(api_key="hf_test_token_for_waiting")))
     task = asyncio.ensure_future(run_job(job, PlainView("flux", out=out)))
     deadline = time.monotonic() + 10
     while "resuming in 4:1" not in out.getvalue():

@@ -307,3 +307,27 @@ def test_in_a_pool_the_token_goes_only_to_the_spaces_it_belongs_to(ip: Any, thre
     assert all(TOKEN not in json.dumps(h) for h in at[OWN_DUPLICATE])
     joins = [r for r in thread_space.received if r.path.endswith("/queue/join") and r.host != OWN_DUPLICATE]
     assert joins and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in joins)
+
+
+def test_a_batch_finds_its_identity_and_its_spaces_once(ip: Any, thread_space: LocalSpace,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a batch goes and as whom is resolved once for all its items (issue #33): one token lookup, not one
+    per item, and still every join carries the token."""
+    from leakscan import TOKEN
+
+    from g4f_magic.spaces import providers
+
+    looked: list[int] = []
+    find = providers.find_hf_token
+
+    def counting() -> Any:
+        looked.append(1)
+        return find()
+
+    monkeypatch.setattr(providers, "find_hf_token", counting)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    ip.user_ns["thirty"] = [f"scene {i}" for i in range(30)]
+    res, _ = cell(ip, "-m flux --each thirty -o res", "a {item}")
+    assert res.counts["done"] == 30 and len(looked) == 1
+    joins = [r for r in thread_space.received if r.path.endswith("/queue/join")]
+    assert len(joins) == 30 and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in joins)

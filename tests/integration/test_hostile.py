@@ -17,10 +17,13 @@ from g4f_magic.engine.result import Result
 from g4f_magic.engine.run import run_job
 from g4f_magic.localspace import LocalSpace
 from g4f_magic.notebook.views import PlainView
+from g4f_magic.spaces.client import SpacesClient, Target
 
 
-async def image_job(prompt: str, **kw: Any) -> Any:
-    return await run_job(Job("flux", prompt, seed=1, **kw), PlainView("flux", out=io.StringIO()))
+async def image_job(prompt: str, **where: Any) -> Any:
+    job = Job("flux", prompt, seed=1, width=where.pop("width", None), height=where.pop("height", None),
+              client=SpacesClient(Target(**where)))
+    return await run_job(job, PlainView("flux", out=io.StringIO()))
 
 
 async def test_one_deadline_covers_the_final_image_download(space: LocalSpace, endpoint: str) -> None:

@@ -322,12 +322,12 @@ def test_one_job_builder_with_one_rule_for_timeout_0(ip: Any) -> None:
 
     ip.run_line_magic("config", "G4FMagics.timeout = 0.0")
     try:
-        assert build_job(values(), prompt="a cat").timeout is None
-        assert build_job(values(), prompt="a cat", timeout=12.5).timeout == 12.5  # per run wins
-        assert build_job(values(), prompt="a cat", timeout=0).timeout is None
+        assert build_job(values(), prompt="a cat").client.target.timeout is None
+        assert build_job(values(), prompt="a cat", timeout=12.5).client.target.timeout == 12.5  # per run wins
+        assert build_job(values(), prompt="a cat", timeout=0).client.target.timeout is None
     finally:
         ip.run_line_magic("config", "G4FMagics.timeout = 300.0")
-    assert build_job(values(), prompt="a cat").timeout == 300.0
+    assert build_job(values(), prompt="a cat").client.target.timeout == 300.0
 
 
 async def test_compare_runs_one_option_over_a_list_as_a_labelled_grid(panel: Panel, monkeypatch: Any) -> None:

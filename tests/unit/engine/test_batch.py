@@ -140,7 +140,7 @@ def test_a_question_over_many_images_reads_each_only_when_it_runs() -> None:
     read: list[str] = []
 
     def loader(name: str) -> Any:
-        async def load(job: Job) -> bytes:
+        async def load(client: Any) -> bytes:
             read.append(name)
             return b""
         return load

@@ -35,7 +35,7 @@ def test_the_settings_ratio_applies_to_the_models_that_take_one() -> None:
     assert janus.request_for("janus-pro-7b-image", 1000).width is None  # its own size; no refusal
     flux = build_job(SETTINGS, prompt="a fox", seed=1000)  # the fallback stands in at its own size
     assert (flux.request_for("flux", 1000).width, flux.request_for("flux", 1000).height) == (1360, 760)
-    assert flux.fallback == ("janus-pro-7b-image",) and flux.request_for("janus-pro-7b-image", 1000).width is None
+    assert flux.policy.fallback == ("janus-pro-7b-image",) and flux.request_for("janus-pro-7b-image", 1000).width is None
 
 
 def test_a_rounded_side_is_said() -> None:

@@ -1,0 +1,100 @@
+"""Where runs go and as whom, built once per cell or panel run: the engine's one way to the Spaces.
+
+``Target`` holds the where-and-as-whom values (endpoints, mirrors, proxy, credentials, runs per Space, the
+image size bound, the time limit); ``SpacesClient`` over it answers what a model takes, which Spaces serve
+it, runs a request there and downloads what they made. Every job of a sweep or a batch shares one client,
+so endpoints, mirrors and the identity are resolved once per model, not once per item: gradio_client's
+``Client(src, hf_token, …)`` and huggingface_hub's ``InferenceClient(provider, token)`` hold theirs the
+same way, and take only the call's own arguments per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import AsyncIterator, Mapping
+
+from ..events import Event
+from ..http.session import Deadline, aclose, fetch_image
+from ..media import MAX_IMAGE_BYTES
+from .endpoints import SPACE_CONCURRENCY
+from .identity import HFToken
+from .models import Model
+from .providers import G4F
+from .request import DEFAULT_TIMEOUT, Access, Request
+
+__all__ = ["Target", "SpacesClient", "Deadline", "aclose"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run's requests go and as whom. ``hf_token`` None: found as the Hugging Face tools find it."""
+
+    proxy: str | None = field(default=None, repr=False)  # may carry user:password
+    timeout: float | None = DEFAULT_TIMEOUT
+    endpoint: str | None = None
+    # one's own Gradio server or a duplicated Space, per route (the provider's keyword names)
+    api_url: str | None = None
+    flux_dev_url: str | None = None
+    url_flux: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    hf_token: HFToken | None = field(default=None, repr=False)
+    send_hf_token_to: tuple[str, ...] = ()  # one's own servers that may have it
+    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # model → the user's extra Spaces
+    space_concurrency: int = SPACE_CONCURRENCY  # runs in flight per Space, for -n, sweeps and the panel alike
+    max_image_bytes: int = MAX_IMAGE_BYTES
+
+
+class SpacesClient:
+    """The Spaces as one run sees them: ``target`` resolved per model on first use, then kept."""
+
+    def __init__(self, target: Target | None = None, provider: type[G4F] = G4F) -> None:
+        self.target = target or Target()
+        self._provider = provider
+        self._access: dict[str, Access] = {}
+
+    def __repr__(self) -> str:
+        return f"SpacesClient({self.target!r})"
+
+    def model(self, name: str) -> Model:
+        """What ``name`` takes and makes; an unknown name is ``ModelNotFound`` with a hint."""
+        return self._provider.model(name)
+
+    def access(self, model: str) -> Access:
+        """Where ``model``'s requests go and as whom, checked on first use (a bad proxy fails the run) and kept."""
+        found = self._access.get(model)
+        if found is None:
+            t = self.target
+            found = self._access[model] = self._provider.access(
+                self.model(model), proxy=t.proxy, api_key=t.api_key, hf_token=t.hf_token,
+                send_hf_token_to=t.send_hf_token_to, endpoint=t.endpoint, api_url=t.api_url,
+                flux_dev_url=t.flux_dev_url, url_flux=t.url_flux, mirrors=t.mirrors, timeout=t.timeout,
+                space_concurrency=t.space_concurrency)
+        return found
+
+    def spaces(self, model: str) -> list[str]:
+        """The Spaces that serve ``model``, in the order a run tries them (a batch's pool)."""
+        return [m.base for m in self.access(model).mirrors]
+
+    def space(self, model: str) -> str:
+        """Where ``model``'s requests go first: what a replay key names, whichever Space answers."""
+        return self.access(model).space
+
+    def deadline(self) -> Deadline:
+        """One run's time limit: its stream, its previews and its image downloads all within it."""
+        return Deadline(self.target.timeout)
+
+    def run(self, request: Request, deadline: Deadline | None = None, prefer: str | None = None
+            ) -> AsyncIterator[Event]:
+        """``request``'s events from the Spaces that serve its model; ``prefer``: the Space to ask first (a
+        batch spreads over its pool), the others after it in their order, to hand over to."""
+        access = self.access(request.model.name)
+        first = [m for m in access.mirrors if m.base == prefer]
+        if first:
+            access = replace(access, mirrors=(*first, *(m for m in access.mirrors if m.base != prefer)))
+        return self._provider.run(request, access, deadline)
+
+    async def image(self, url: str, deadline: Deadline | None = None) -> tuple[bytes, str]:
+        """(bytes, MIME type by magic numbers) of an image a Space made, or one a user named by URL: through
+        the run's proxy, within ``deadline`` (else the run's time limit), at most ``max_image_bytes``."""
+        t = self.target
+        return await fetch_image(url, proxy=t.proxy, deadline=deadline or self.deadline(), max_bytes=t.max_image_bytes)
