@@ -25,9 +25,9 @@ from g4f_magic import Panel
 _soak = {"outcomes": {}, "reports": [], "warnings": []}
 _inner = g4f_magic.engine.run.run_in_view
 
-async def _recording(job, view, chat=None):
+async def _recording(job, view, chat=None, image=None):
     try:
-        result = await _inner(job, view, chat)
+        result = await _inner(job, view, chat, image)
     except BaseException as exc:
         _soak["outcomes"][job.prompt] = type(exc).__name__
         raise

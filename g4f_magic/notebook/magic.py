@@ -458,85 +458,104 @@ class G4FMagics(Magics, Settings):
                                    G4F.endpoints(self.endpoint or None).hub)
 
     def _subcommand(self, name: str) -> Any:
-        if name == "help":  # magic_arguments starts the usage with a reST "::"; a reader needs none
-            print(self.g4f.__doc__.replace("::\n\n", "", 1).replace("Examples::", "Examples:"))
-        elif name == "panel":
-            from .panel import Panel
+        """One handler per subcommand (``%g4f cache clear`` → ``handle_cache_clear``): each testable alone."""
+        return getattr(self, "handle_" + name.replace(" ", "_"))()
 
-            try:
-                display(Panel(self))
-            except G4FError as exc:
-                raise UsageError(str(exc)) from exc
-        elif name == "models":
-            from ..spaces.providers import model_info
+    def handle_help(self) -> None:
+        # magic_arguments starts the usage with a reST "::"; a reader needs none
+        print(self.g4f.__doc__.replace("::\n\n", "", 1).replace("Examples::", "Examples:"))
 
-            rows = model_info()
-            print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
-                                                               for r in rows]))
-            print("\nSpaces tried in order when one is gone, paused, building or asleep (G4FMagics.mirrors adds yours):")
-            for model, spaces in _mirror_lists(self):
-                print(f"  {model}: {' → '.join(spaces)}")
-        elif name == "config":
-            settings = [
-                ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
-                ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
-                ["endpoint", masked(self.endpoint or os.environ.get(ENV_VAR) or "") or "(the real Spaces)"],
-                *([k, masked(getattr(self, k)) or "(the model's own Space)"] for k in ("api_url", "flux_dev_url", "url_flux")),
-                ["mirrors", ", ".join(f"{m}: {len(u) if isinstance(u, (list, tuple)) else 1}"
-                                      for m, u in self.mirrors.items()) or "none (G4FMagics.mirrors adds your own)"],
-                ["space_concurrency", f"{self.space_concurrency} runs at once per Space"],
-                ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
-                ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
-                ["embed_format", self.embed_format],
-                ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"],
-                ["replay_dir", self.replay_dir or "(the user cache folder; %g4f cache shows it)"],
-                ["replay_max_bytes", _bytes(self.replay_max_bytes)], ["wait", str(self.wait)],
-                ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
-                ["widgets", self.widgets], ["identity", self.identity()], ["token", self.token_source()],
-                ["send_hf_token_to", self.send_hf_token_to or "none (your own servers never get it)"],
-                ["chat", f"{len(self.chat.messages)} messages"],
-            ]
-            print(_table(["setting", "value"], settings))
-        elif name == "history":
-            if not self.history:
-                print("no generations yet")
-                return
-            made = [[str(i + 1), h["model"], "-" if h["seed"] is None else str(h["seed"]), h["size"] or "-",
-                     f"{h['elapsed']}s", h["prompt"][:60]]
-                    for i, h in enumerate(self.history)]
-            print(_table(["#", "model", "seed", "size", "time", "prompt"], made))
-        elif name in ("cache", "cache clear"):
-            from ..engine.replay import ReplayStore
+    def handle_panel(self) -> None:
+        from .panel import Panel
 
-            store = ReplayStore(self.replay_dir or None, self.replay_max_bytes)
-            entries, size = store.stats()
-            if name == "cache clear":
-                gone = store.clear()
-                print(f"deleted {gone} replay entries ({_bytes(size)}) from {store.folder}")
-                return
-            state = "on" if self.replay else "off (%config G4FMagics.replay = True turns it on)"
-            print(_table(["replay store", ""], [["location", str(store.folder)], ["entries", str(entries)],
-                                                ["size", f"{_bytes(size)} of {_bytes(self.replay_max_bytes)}"],
-                                                ["replay", state]]))
-        elif name == "login":
-            value = getpass.getpass("Hugging Face token (hf_…; or a ZeroGPU token), kept in memory only: ").strip()
-            if not value:
-                raise UsageError("no token given; nothing changed")
-            if re.search(r"[\x00-\x1f\x7f\s]", value):
-                raise UsageError("a token has no spaces, line breaks or control characters; nothing changed")
-            self.login = Secret(value)
-            if is_hf_token(value):
-                print("Hugging Face token kept in memory for this session: ZeroGPU charges your account "
-                      f"({TIERS['free']} min of GPU a day, {TIERS['pro']} with PRO); %g4f whoami says whose, "
-                      "%g4f logout forgets it")
-            else:
-                print("ZeroGPU token kept in memory for this session; %g4f logout forgets it")
-        elif name in ("whoami", "quota"):
-            print(run_sync(self._account(name)))
-        elif name == "logout":
-            self.login = None
-            print("token forgotten")
+        try:
+            display(Panel(self))
+        except G4FError as exc:
+            raise UsageError(str(exc)) from exc
 
+    def handle_models(self) -> None:
+        from ..spaces.providers import model_info
+
+        rows = model_info()
+        print(_table(["model", "kind", "space", "route"], [[r[k] for k in ("model", "kind", "space", "route")]
+                                                           for r in rows]))
+        print("\nSpaces tried in order when one is gone, paused, building or asleep (G4FMagics.mirrors adds yours):")
+        for model, spaces in _mirror_lists(self):
+            print(f"  {model}: {' → '.join(spaces)}")
+
+    def handle_config(self) -> None:
+        settings = [
+            ["default_model", self.default_model], ["aspect_ratio", self.aspect_ratio],
+            ["timeout", f"{self.timeout:g} s"], ["image_dir", self.image_dir], ["autosave", str(self.autosave)],
+            ["endpoint", masked(self.endpoint or os.environ.get(ENV_VAR) or "") or "(the real Spaces)"],
+            *([k, masked(getattr(self, k)) or "(the model's own Space)"] for k in ("api_url", "flux_dev_url", "url_flux")),
+            ["mirrors", ", ".join(f"{m}: {len(u) if isinstance(u, (list, tuple)) else 1}"
+                                  for m, u in self.mirrors.items()) or "none (G4FMagics.mirrors adds your own)"],
+            ["space_concurrency", f"{self.space_concurrency} runs at once per Space"],
+            ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
+            ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
+            ["embed_format", self.embed_format],
+            ["replay", f"{'on' if self.replay else 'off'} (%g4f cache)"],
+            ["replay_dir", self.replay_dir or "(the user cache folder; %g4f cache shows it)"],
+            ["replay_max_bytes", _bytes(self.replay_max_bytes)], ["wait", str(self.wait)],
+            ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
+            ["widgets", self.widgets], ["identity", self.identity()], ["token", self.token_source()],
+            ["send_hf_token_to", self.send_hf_token_to or "none (your own servers never get it)"],
+            ["chat", f"{len(self.chat.messages)} messages"],
+        ]
+        print(_table(["setting", "value"], settings))
+
+    def handle_history(self) -> None:
+        if not self.history:
+            print("no generations yet")
+            return
+        made = [[str(i + 1), h["model"], "-" if h["seed"] is None else str(h["seed"]), h["size"] or "-",
+                 f"{h['elapsed']}s", h["prompt"][:60]]
+                for i, h in enumerate(self.history)]
+        print(_table(["#", "model", "seed", "size", "time", "prompt"], made))
+
+    def _replay_store(self) -> Any:
+        from ..engine.replay import ReplayStore
+
+        return ReplayStore(self.replay_dir or None, self.replay_max_bytes)
+
+    def handle_cache(self) -> None:
+        store = self._replay_store()
+        entries, size = store.stats()
+        state = "on" if self.replay else "off (%config G4FMagics.replay = True turns it on)"
+        print(_table(["replay store", ""], [["location", str(store.folder)], ["entries", str(entries)],
+                                            ["size", f"{_bytes(size)} of {_bytes(self.replay_max_bytes)}"],
+                                            ["replay", state]]))
+
+    def handle_cache_clear(self) -> None:
+        store = self._replay_store()
+        _, size = store.stats()
+        gone = store.clear()
+        print(f"deleted {gone} replay entries ({_bytes(size)}) from {store.folder}")
+
+    def handle_login(self) -> None:
+        value = getpass.getpass("Hugging Face token (hf_…; or a ZeroGPU token), kept in memory only: ").strip()
+        if not value:
+            raise UsageError("no token given; nothing changed")
+        if re.search(r"[\x00-\x1f\x7f\s]", value):
+            raise UsageError("a token has no spaces, line breaks or control characters; nothing changed")
+        self.login = Secret(value)
+        if is_hf_token(value):
+            print("Hugging Face token kept in memory for this session: ZeroGPU charges your account "
+                  f"({TIERS['free']} min of GPU a day, {TIERS['pro']} with PRO); %g4f whoami says whose, "
+                  "%g4f logout forgets it")
+        else:
+            print("ZeroGPU token kept in memory for this session; %g4f logout forgets it")
+
+    def handle_whoami(self) -> None:
+        print(run_sync(self._account("whoami")))
+
+    def handle_quota(self) -> None:
+        print(run_sync(self._account("quota")))
+
+    def handle_logout(self) -> None:
+        self.login = None
+        print("token forgotten")
 
 def _mirror_lists(magics: Any) -> list[tuple[str, list[str]]]:
     """Each model and the Spaces that serve it, as the next run would try them (no request is made)."""
