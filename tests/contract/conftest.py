@@ -9,7 +9,7 @@ version in its own venv. Which tests apply depends on the version: the queue API
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from servers import PYTHON, Server, gradio_version, running
@@ -57,9 +57,3 @@ def gradio() -> Iterator[dict[str, Server]]:
 def own_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No gateway: the calls name each Space's URL, as a user of their own Gradio server does."""
     monkeypatch.delenv("G4F_MAGIC_ENDPOINT", raising=False)
-
-
-def urls(server: Server, route: str) -> dict[str, Any]:
-    """The provider keywords that point ``route`` at ``server``."""
-    return {"janus": {"api_url": server.url}, "flux_dev": {"flux_dev_url": server.url},
-            "predict": {"url_flux": f"{server.url}/run/predict"}}[route]

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))  # netproxy, when run as a script
@@ -111,3 +111,7 @@ class Server:
         self._stack.close()
 
 
+def urls(server: Server, route: str) -> dict[str, Any]:
+    """The provider keywords that point ``route`` at ``server``."""
+    return {"janus": {"api_url": server.url}, "flux_dev": {"flux_dev_url": server.url},
+            "predict": {"url_flux": f"{server.url}/run/predict"}}[route]

@@ -16,9 +16,8 @@ from typing import Any, Iterator
 
 import psutil
 import pytest
-from conftest import Server
 from fronts import BASIC, FRONTS, running_fronts, seed_in
-from servers import gradio_version
+from servers import Server, gradio_version
 
 from g4f_magic import G4F, ImageResponse, Reasoning, aclose, fetch_image
 

@@ -11,10 +11,10 @@ import io
 from typing import Any
 
 import pytest
-from conftest import Server, urls
 from g4f import errors as g4f_errors
 from g4f.client import AsyncClient
 from PIL import Image
+from servers import Server, urls
 
 from g4f_magic.gpt4free import G4F
 

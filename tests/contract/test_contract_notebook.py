@@ -10,8 +10,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import Server
 from kernels import run_notebook, shown_images, widget_values
+from servers import Server
 
 from g4f_magic.notebook.panel import Panel
 

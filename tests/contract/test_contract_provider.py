@@ -11,8 +11,8 @@ import io
 from typing import Any
 
 import pytest
-from conftest import Server, urls
 from PIL import Image
+from servers import Server, urls
 
 from g4f_magic import G4F, ImagePreview, ImageResponse, Reasoning, fetch_image
 from g4f_magic.errors import GenerationError, QuotaExceeded, ResponseStatusError, SpaceUnavailable

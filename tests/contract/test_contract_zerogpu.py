@@ -12,8 +12,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import Server, urls
 from kernels import run_notebook
+from servers import Server, urls
 
 from g4f_magic import G4F, ImageResponse, Reasoning
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
