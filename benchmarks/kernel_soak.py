@@ -19,7 +19,7 @@ from .tally import Tally, verdict
 PROBE = r'''
 import asyncio, gc, json, os, warnings
 from pathlib import Path
-import g4f_magic.engine.run, g4f_magic.notebook.panel
+import g4f_magic.engine.run
 from g4f_magic import Panel
 
 _soak = {"outcomes": {}, "reports": [], "warnings": []}
@@ -34,8 +34,8 @@ async def _recording(job, view, chat=None, image=None):
     _soak["outcomes"][job.prompt] = "ok"
     return result
 
-# the magic imports it from the engine when it runs; the panel holds its own reference
-g4f_magic.engine.run.run_in_view = g4f_magic.notebook.panel.run_in_view = _recording
+# the magic and the panel both import it from the engine when a run starts (notebook/runs.py)
+g4f_magic.engine.run.run_in_view = _recording
 asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: _soak["reports"].append(str(ctx.get("message"))))
 warnings.simplefilter("always")
 warnings.showwarning = lambda message, *a, **k: _soak["warnings"].append(str(message))

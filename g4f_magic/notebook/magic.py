@@ -29,6 +29,7 @@ from ..spaces.identity import TIERS, HFToken, find_hf_token, is_hf_token, login_
 from .completion import SUBCOMMANDS
 from .html import Display, run_bundle, sweep_bundle
 from .runner import kernel_loop, run_sync
+from .runs import Ending, run_to_end
 from .settings import TOKEN_ENV, Secret, Settings, values
 from .sources import batch_folder, image_sources, value_bytes
 from .views import BatchLines, BatchView, PlainView, SweepView, WidgetView
@@ -183,7 +184,7 @@ class G4FMagics(Magics, Settings):
             display(sweep_bundle("", "done", result, display=shown) if isinstance(result, SweepSet) else
                     run_bundle("", "done", result if isinstance(result, ResultSet) else [result], display=shown),
                     raw=True)
-        await self._keep(result, args, plain, folder=getattr(job, "folder", None))
+        await self._keep(result, args, plain, folder=job.folder if isinstance(job, Batch) else None)
         return result
 
     def _prepare(self, line: str, cell: str | None) -> tuple[Job | Sweep, Any, Any, bool] | None:
@@ -296,33 +297,27 @@ class G4FMagics(Magics, Settings):
                    ) -> Result | ResultSet | None:
         """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
         one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
-        from ..engine.run import run_in_view
-
-        try:
-            image = None
-            if args.image is not None and not isinstance(job, Batch):  # a batch reads each of its images in turn
-                image = await self._image_bytes(args.image, job.client)
-            result = await run_in_view(job, view, self.chat, image)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            view.cancelled()
+        async def stopped(partial: BatchSet | None) -> None:
             view.settle(with_status=not in_cell)
-            partial = job.partial if isinstance(job, Batch) else None  # an interrupted batch keeps what had finished
-            if partial is not None:
+            if partial is not None:  # an interrupted batch keeps what had finished
                 await asyncio.shield(self._keep(partial, args, plain=False, folder=cast(Batch, job).folder))
             if in_cell:
                 kept = f" · kept in {args.out or '_g4f'}" if partial else ""  # the line says how many
                 raise RunCancelled(view.line + kept) from None
-            raise
-        except G4FError as exc:
-            view.fail(f"{type(exc).__name__}: {exc}")
+
+        def failed(exc: G4FError) -> None:
             view.settle(with_status=not in_cell)
             if in_cell:
-                raise  # IPython shows it as one line, with its own class (errors._OneLine)
-            return None
-        except BaseException:
+                raise exc  # IPython shows it as one line, with its own class (errors._OneLine)
+
+        async def image() -> bytes | None:  # a batch reads each of its images in turn
+            if args.image is None or isinstance(job, Batch):
+                return None
+            return await self._image_bytes(args.image, job.client)
+
+        result = await run_to_end(job, view, Ending(stopped, failed, view.settle), self.chat, image)
+        if result is not None:
             view.settle()
-            raise
-        view.settle()
         return result
 
     def _start_bg(self, job: Job | Sweep | Batch, view: Any, args: Any) -> None:
@@ -335,7 +330,7 @@ class G4FMagics(Magics, Settings):
             # the shown view becomes the run's plain output in the end: done, failed or cancelled
             result = await self._run(job, view, args, in_cell=False)
             if result is not None:
-                await self._keep(result, args, plain=False, folder=getattr(job, "folder", None))
+                await self._keep(result, args, plain=False, folder=job.folder if isinstance(job, Batch) else None)
 
         task = loop.create_task(background())
         self.tasks.add(task)

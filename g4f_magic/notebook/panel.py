@@ -10,7 +10,7 @@ import asyncio
 import random
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anywidget
 import ipywidgets as w
@@ -20,7 +20,6 @@ from ..engine.batch import Batch, BatchSet, items_of
 from ..engine.job import MAX_COUNT, ChatState, Job
 from ..engine.plan import build_batch, build_job, build_question_batch, build_run
 from ..engine.result import Result, ResultSet
-from ..engine.run import run_in_view
 from ..engine.sweep import Sweep, SweepSet, parse_values
 from ..errors import G4FError, InvalidOption
 from ..media import thumbnail
@@ -44,6 +43,7 @@ from .html import (
     sweep_line,
 )
 from .runner import kernel_loop
+from .runs import Ending, run_to_end
 from .settings import active, values
 from .sources import Source, batch_folder, image_sources, items_named, listed
 from .views import BatchView, SweepView, WidgetView, close_tree
@@ -451,26 +451,26 @@ class Panel:
     async def _run(self, job: Job | Sweep | Batch, view: WidgetView, parts: tuple[w.Box, ...],
                    image: bytes | None = None) -> Result | ResultSet | None:
         chat = self.chat if isinstance(job, Job) and job.spec.chats else None
-        try:
-            result = await run_in_view(job, view, chat, image)
-        except asyncio.CancelledError:
-            view.cancelled()
+
+        async def stopped(partial: BatchSet | None) -> None:
             self._give_back(chat, job)
-            if isinstance(job, Batch) and job.partial is not None:  # stopped: what had finished is kept
-                await asyncio.shield(self._keep_batch(job.partial, view, parts))  # and the view retired
+            if partial is not None:  # stopped: what had finished is kept, and the view retired
+                await asyncio.shield(self._keep_batch(partial, view, parts, cast(Batch, job).folder))
             else:
                 self._retire(view, parts)
-            raise
-        except G4FError as exc:
-            view.fail(f"{type(exc).__name__}: {exc}")  # said once: in the run's own line
+
+        def failed(_: G4FError) -> None:  # said once: in the run's own line
             self._give_back(chat, job)
             self._retire(view, parts)
+
+        async def asked() -> bytes | None:
+            return image
+
+        result = await run_to_end(job, view, Ending(stopped, failed, lambda: self._retire(view, parts)), chat, asked)
+        if result is None:
             return None
-        except BaseException:
-            self._retire(view, parts)
-            raise
         if isinstance(result, BatchSet):  # its live view stays until its output replaces it
-            await self._keep_batch(result, view, parts)
+            await self._keep_batch(result, view, parts, cast(Batch, job).folder)
             return result
         self._retire(view, parts)
         if chat is not None:
@@ -488,11 +488,11 @@ class Panel:
         self._update_copy()
         return result
 
-    async def _keep_batch(self, batch: BatchSet, view: WidgetView, parts: tuple[w.Box, ...]) -> None:
+    async def _keep_batch(self, batch: BatchSet, view: WidgetView, parts: tuple[w.Box, ...],
+                          folder: str | None) -> None:
         """A batch, done or stopped: its output (a line, at most EMBEDDED thumbnails, the folder's link) under
         both columns and in the saved copy; its images written to its folder with the manifest; the first
         ones in the gallery, the newest shown large."""
-        folder = getattr(view, "folder", None)
         try:
             if folder:
                 try:

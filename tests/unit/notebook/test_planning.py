@@ -21,9 +21,11 @@ OWN = "http://127.0.0.1:9/flux"
 
 @pytest.fixture
 def magics() -> Any:
-    m = G4FMagics(InteractiveShell.instance())
+    shell = InteractiveShell.instance()
+    m = G4FMagics(shell)  # a Configurable joins the shell's configurables: it leaves them with the test
     m.flux_dev_url, m.fallback, m.replay = OWN, "", False
-    return m
+    yield m
+    shell.configurables.remove(m)
 
 
 def planned(magics: Any, line: str, cell: str = "a lighthouse") -> Any:
