@@ -71,6 +71,8 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
                     notes.append(f"{model} over GPU quota")
                     view.status(index, Reasoning(f"{why}; trying {following}", "fallback"))
                     break
+                if job.policy.wait and exc.retry_after is None and exc.reason == "quota":
+                    exc = await _with_reset(exc, job, model)  # the hub's word on when the quota is back
                 if job.policy.wait and exc.retry_after is not None and exc.retry_after <= job.policy.max_wait:
                     await countdown(view, index, why, exc.retry_after)
                     notes.append(f"waited {clock(exc.retry_after)} for the quota")
@@ -104,6 +106,17 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
                 notes.append(f"the Space woke up in {time.monotonic() - woke_from:.0f}s")
             return value, "; ".join(notes)
     raise AssertionError("unreachable: the last model either answers or raises")
+
+
+async def _with_reset(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
+    """A refusal that says no time ("60s requested vs. 41s left"), with the time until the account's quota
+    resets as the hub gives it (``resets_at``), when it does."""
+    quota = await job.client.quota(model)
+    left = quota.resets_in() if quota is not None else None
+    if left is None:
+        return exc
+    return QuotaExceeded(f"{exc} (the hub says the quota resets in {clock(left)})", retry_after=left,
+                         reason=exc.reason, tier=exc.tier)
 
 
 def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:

@@ -14,9 +14,10 @@ from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
 from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..media import image_mime, thumbnail
 from ..spaces.client import Deadline
+from ..spaces.identity import REQUESTED_GPU_SECONDS
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
-from .availability import answered
+from .availability import answered, clock
 from .batch import Batch, BatchSet, spill
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
@@ -268,11 +269,27 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: by
     return result
 
 
+async def _say_quota(first: Job, runs: int, what: str, view: View) -> None:
+    """Before a sweep or a batch larger than the account's ZeroGPU quota covers, one line says so (nothing when
+    the quota is unknown: anonymous, a token that may not read it, one's own servers only)."""
+    if not first.client.on_zerogpu(first.model):
+        return
+    quota = await first.client.quota(first.model)
+    if quota is None or quota.images() >= runs:
+        return
+    left = quota.resets_in()
+    back = f"; it resets in {clock(left)}" if left is not None else ""
+    view.status(0, Reasoning(f"{runs} {what}, about {quota.images()} images of ZeroGPU quota left "
+                             f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, --wait waits for the reset, "
+                             "--fallback asks another model", "gpu"))
+
+
 async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
     """Every cell of the grid (as many at once per Space as its run slots allow); a failed cell keeps its
     error and the others go on. The view hears each cell's outcome as it comes."""
     cells = [SweepCell(values) for values in sweep.cells]
     started = time.monotonic()
+    await _say_quota(sweep.jobs[0], len(cells), "cells", view)
 
     async def one(index: int, job: Job) -> None:
         try:
@@ -338,6 +355,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
     first = batch.jobs[0]
     bases = first.client.spaces(first.model)
     pool = _Pool(bases) if len(bases) > 1 else None
+    await _say_quota(first, len(items), "items", view)
 
     halted: list[QuotaExceeded] = []  # the GPU quota ran out past --wait and --fallback: no item would get further
 

@@ -127,6 +127,7 @@ class LocalSpace:
         # HF tokens the hub knows → their whoami-v2 answer; any other hf_… token is a free account that may
         # read its quota. ``{"billing": False}`` stands for a fine-grained token without that permission.
         self.accounts: dict[str, dict[str, Any]] = {}
+        self.quota_resets_in = 3600.0  # seconds until an account's ZeroGPU quota is back, as the hub says
         self._jobs: dict[str, list[Job]] = {}  # session hash → joined, not yet streamed
         self.known: set[str] = set()  # session hashes that joined: Gradio keeps them after their stream ends
         self._arrivals: dict[str, asyncio.Event] = {}  # a known session's stream waiting for its next join
@@ -314,7 +315,8 @@ class LocalSpace:
                                      status=403)
         base = 2400 if account["isPro"] else 300
         return web.json_response({"base": base, "current": base - 90, "overquotaUsed": 0,
-                                  "resetsAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600))})
+                                  "resetsAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                            time.gmtime(time.time() + self.quota_resets_in))})
 
     async def jwt(self, request: web.Request) -> web.Response:
         if "token=" not in request.headers.get("cookie", "") and self.account(request) is None:

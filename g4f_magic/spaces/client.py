@@ -10,19 +10,24 @@ same way, and take only the call's own arguments per call.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Mapping
 
+from ..errors import G4FError
 from ..events import Event
 from ..http.session import Deadline, aclose, fetch_image
 from ..media import MAX_IMAGE_BYTES
 from .endpoints import SPACE_CONCURRENCY
-from .identity import HFToken
+from .hub import zero_gpu_quota
+from .identity import HFToken, Quota
 from .models import Model
 from .providers import G4F
 from .request import DEFAULT_TIMEOUT, Access, Request
 
 __all__ = ["Target", "SpacesClient", "Deadline", "aclose"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class SpacesClient:
         self.target = target or Target()
         self._provider = provider
         self._access: dict[str, Access] = {}
+        self._quota: list[Quota | None] = []  # asked once per run
 
     def __repr__(self) -> str:
         return f"SpacesClient({self.target!r})"
@@ -78,6 +84,25 @@ class SpacesClient:
     def space(self, model: str) -> str:
         """Where ``model``'s requests go first: what a replay key names, whichever Space answers."""
         return self.access(model).space
+
+    def on_zerogpu(self, model: str) -> bool:
+        """Whether ``model``'s runs can spend the ZeroGPU quota: some Space of it is not one's own server."""
+        access = self.access(model)
+        return any(not m.own and m.base not in access.endpoints.chosen for m in access.mirrors)
+
+    async def quota(self, model: str) -> Quota | None:
+        """What is left of the account's ZeroGPU quota, asked of the hub once per run; None when there is no
+        Hugging Face token, the token may not read it, or the hub does not answer (nothing to say then)."""
+        if not self._quota:
+            access = self.access(model)
+            found = None
+            if access.hf_token is not None:
+                try:
+                    found = await zero_gpu_quota(access.hf_token, access.endpoints.hub)
+                except G4FError as exc:
+                    _log.debug("no ZeroGPU quota from the hub: %s", exc)
+            self._quota.append(found)
+        return self._quota[0]
 
     def deadline(self) -> Deadline:
         """One run's time limit: its stream, its previews and its image downloads all within it."""

@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import Any, cast
 
 __all__ = ["HFToken", "find_hf_token", "is_hf_token", "Account", "parse_whoami", "Quota", "parse_quota",
-           "TIERS", "login_hint"]
+           "TIERS", "REQUESTED_GPU_SECONDS", "login_hint"]
 
 # GPU minutes a day by identity (hub-docs spaces-zerogpu.md, "Usage Tiers")
 TIERS = {"anonymous": 2, "free": 5, "pro": 40}
+# What one call reserves of the quota: the @spaces.GPU duration (60 s when a Space names none) times the
+# hardware's duration_factor (1.5 on the RTX PRO 6000 ZeroGPU runs today), as spaces 0.51.3 computes it
+# (zero/client.py get_duration_seconds, zero/configs.json)
+REQUESTED_GPU_SECONDS = 60 * 1.5
 
 
 def is_hf_token(value: str) -> bool:
@@ -124,17 +128,28 @@ class Quota:
     resets_at: datetime | None
     overquota_used: float | None
 
+    def images(self, seconds: float = REQUESTED_GPU_SECONDS) -> int:
+        """How many calls of ``seconds`` each what is left admits: ZeroGPU refuses a call it cannot cover."""
+        return max(0, int(self.remaining // seconds))
+
+    def resets_in(self, now: datetime | None = None) -> float | None:
+        """Seconds until the quota is back; None when the hub did not say."""
+        if self.resets_at is None:
+            return None
+        return max(0.0, (self.resets_at - (now or datetime.now(timezone.utc))).total_seconds())
+
     def line(self, now: datetime | None = None) -> str:
         text = f"ZeroGPU quota: {self.remaining / 60:.1f} of {self.base / 60:.1f} min left"
-        if self.resets_at is not None:
-            left = (self.resets_at - (now or datetime.now(timezone.utc))).total_seconds()
+        left = self.resets_in(now)
+        if self.resets_at is not None and left is not None:
             text += f" · resets {self.resets_at:%Y-%m-%d %H:%M} UTC"
             if left > 0:
                 h, rest = divmod(int(left), 3600)
                 text += f" (in {h}:{rest // 60:02d}:{rest % 60:02d})"
         if self.overquota_used:
             text += f" · {self.overquota_used / 60:.1f} min of credits used"
-        return text
+        n = self.images()
+        return text + f" · about {n} image{'s' * (n != 1)} at {REQUESTED_GPU_SECONDS:g} s of GPU each"
 
 
 def parse_quota(body: Any) -> Quota | None:

@@ -3,6 +3,7 @@ the local Space, which plays hub and edge and records every header), and named b
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from leakscan import MARK, TOKEN
 
 from g4f_magic.errors import QuotaExceeded
 from g4f_magic.localspace import LocalSpace
+from g4f_magic.localspace.app import OWN_DUPLICATE
 
 
 async def test_hf_token_in_the_environment_is_used(space: LocalSpace, endpoint: str,
@@ -70,6 +72,7 @@ def test_whoami_quota_and_config_name_the_identity(ip: Any, thread_space: LocalS
     lines = cap.stdout.splitlines()
     assert lines[0] == "alice (PRO: 40 min of ZeroGPU a day) · token from $HF_TOKEN · fineGrained token"
     assert lines[1].startswith("ZeroGPU quota: 38.5 of 40.0 min left · resets ") and "(in 0:59:" in lines[1]
+    assert lines[1].endswith(" · about 25 images at 90 s of GPU each")  # 2310 s left, 60 s x 1.5 a call
     assert "Hugging Face account (token from $HF_TOKEN; %g4f whoami names it)" in cap.stdout
     assert MARK not in cap.stdout
     asked = [r for r in thread_space.received if r.host == HUB]
@@ -134,3 +137,46 @@ def test_a_real_kernel_runs_as_the_account(thread_space: LocalSpace, monkeypatch
     join = thread_space.requests(FLUX_DEV, "/gradio_api/queue/join")[-1]
     assert join.headers["authorization"] == f"Bearer {TOKEN}"
     assert TOKEN not in (tmp_path / "account.ipynb").read_text()
+
+
+def test_a_batch_larger_than_the_quota_says_so_before_it_starts(ip: Any, thread_space: LocalSpace,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub says 210 s are left of a free account's 300: about two images. A five-item batch says so
+    first, in one line, and runs (past the quota the Space's own refusal speaks); anonymous, nothing is said."""
+    ip.user_ns["five"] = ["fox", "owl", "heron", "emu", "yak"]
+    with capture_output() as cap:
+        ip.run_cell_magic("g4f", "-m flux --each five --no-widgets", "a {item}")
+    assert "ZeroGPU quota left" not in cap.stdout  # anonymous: the hub's quota is not known
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    thread_space.reset()
+    with capture_output() as cap:
+        ip.run_cell_magic("g4f", "-m flux --each five --no-widgets -s 3", "a {item}")
+    said = [line for line in cap.stdout.splitlines() if "ZeroGPU quota left" in line]
+    assert len(said) == 1 and re.search(r"· 5 items, about 2 images of ZeroGPU quota left \(90 s of GPU each; it "
+                                        r"resets in (59:5\d|1:00:00)\): past it, --wait waits for the reset, "
+                                        r"--fallback asks another model$", said[0]), said
+    assert [r.path for r in thread_space.received if r.host == HUB].count("/api/spaces/zero-gpu/quota") == 1
+    thread_space.reset()
+    own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]
+    ip.run_line_magic("config", f"G4FMagics.flux_dev_url = {own!r}")
+    with capture_output() as cap:
+        ip.run_cell_magic("g4f", "-m flux --each five --no-widgets -s 4", "a {item}")
+    assert "ZeroGPU quota left" not in cap.stdout  # one's own server spends no ZeroGPU quota: not asked
+    assert not [r for r in thread_space.received if r.path == "/api/spaces/zero-gpu/quota"]
+
+
+def test_wait_takes_its_time_from_the_hubs_reset(ip: Any, thread_space: LocalSpace,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal that names no time ("60s requested vs. 56s left"): with --wait, the hub's resets_at says how
+    long; within max_wait the run waits and then goes through, past it the line says when the quota is back."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(thread_space, "quota_resets_in", 2.0)
+    thread_space.arm("quota_new")  # type: ignore[attr-defined]
+    with capture_output() as cap:
+        result = ip.run_cell_magic("g4f", "-m flux -s 8 --wait --no-widgets", "a lighthouse")
+    assert result.seed == 8 and "waited 0:0" in cap.stdout and "for the quota" in cap.stdout
+    monkeypatch.setattr(thread_space, "quota_resets_in", 3600.0)
+    thread_space.arm("quota_new")  # type: ignore[attr-defined]
+    with pytest.raises(QuotaExceeded, match=r"\(the hub says the quota resets in (59:5\d|1:00:00)\) \(that is "
+                                            r"longer than max_wait \(15:00\)"):
+        ip.run_cell_magic("g4f", "-m flux -s 9 --wait --no-widgets", "a lighthouse")
