@@ -77,7 +77,7 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
                     await countdown(view, index, why, exc.retry_after)
                     notes.append(f"waited {clock(exc.retry_after)} for the quota")
                     continue
-                raise _quota_hint(exc, job) from None
+                raise _quota_hint(exc, job, model) from None
             except GPUBusy as exc:
                 if following is not None:
                     notes.append(f"{model} had no free GPU")
@@ -119,16 +119,22 @@ async def _with_reset(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded
                          reason=exc.reason, tier=exc.tier)
 
 
-def _quota_hint(exc: QuotaExceeded, job: Any) -> QuotaExceeded:
+def _quota_hint(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
     """The Space's message, plus what the user can do about it here: wait (when it says how long), and
-    log in when ZeroGPU knew the caller only by IP address or not at all."""
+    log in when ZeroGPU knew the caller only by IP address or not at all; when a token went with the call
+    and ZeroGPU still charged the IP, that the token did not count."""
     hints = []
     if exc.retry_after is not None:
         hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.policy.wait
                      else f"that is longer than max_wait ({clock(job.policy.max_wait)})")
     text = str(exc)
     if exc.tier == "anonymous" or exc.reason == "space":
-        hints.append(login_hint())  # says what the Space's own advice says, and how, here
+        sent = job.client.access(model).hf_token
+        if exc.tier == "anonymous" and sent is not None:
+            hints.append(f"a Hugging Face token went with the call (from {sent.source}) but ZeroGPU charged this "
+                         "machine's IP address, as for anonymous calls: %g4f whoami checks the token")
+        else:
+            hints.append(login_hint())  # says what the Space's own advice says, and how, here
         text = " ".join(text.replace(ANONYMOUS_ADVICE, "").split())
     if not hints:
         return exc

@@ -180,3 +180,17 @@ def test_wait_takes_its_time_from_the_hubs_reset(ip: Any, thread_space: LocalSpa
     with pytest.raises(QuotaExceeded, match=r"\(the hub says the quota resets in (59:5\d|1:00:00)\) \(that is "
                                             r"longer than max_wait \(15:00\)"):
         ip.run_cell_magic("g4f", "-m flux -s 9 --wait --no-widgets", "a lighthouse")
+
+
+def test_a_token_that_did_not_count_is_said(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ZeroGPU charged the machine's IP although a Hugging Face token went with the call: the line says the token
+    did not count (not "set HF_TOKEN", which the user did), and where it came from."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    thread_space.arm("quota_anonymous")  # type: ignore[attr-defined]
+    with pytest.raises(QuotaExceeded) as info:
+        with capture_output():
+            ip.run_cell_magic("g4f", "-m flux -s 5", "a cat")
+    said = str(info.value)
+    assert said.endswith("; a Hugging Face token went with the call (from $HF_TOKEN) but ZeroGPU charged this "
+                         "machine's IP address, as for anonymous calls: %g4f whoami checks the token)"), said
+    assert "set HF_TOKEN" not in said and MARK not in said
