@@ -18,7 +18,7 @@ from ..spaces.identity import REQUESTED_GPU_SECONDS
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
 from .availability import answered, clock
-from .batch import Batch, BatchSet, spill
+from .batch import Batch, BatchItem, BatchSet, spill
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
@@ -342,6 +342,31 @@ def _served_by(result: Result, bases: list[str]) -> str | None:
     return None
 
 
+async def _item_result(job: Job, item: BatchItem, index: int, view: View, prefer: str | None) -> Result:
+    """One item's result: its image read first when it is a question about one (and let go after), then
+    its own conversation or its image, asking ``prefer`` (the pool's pick) first."""
+    image = None
+    if item.load is not None:
+        image = await item.load(job.client)
+        if image_mime(image) is None:
+            raise InvalidOption(f"{item.source} is not a PNG, JPEG, GIF or WebP image")
+        item.thumb = await asyncio.to_thread(thumbnail, image, BATCH_THUMB, "WEBP")
+    if job.spec.chats:  # each image its own conversation: no question sees another's answer
+        return await _chat(job, ChatState(), view, index, image, prefer)
+    return (await _image_one(job, index, job.seed, view, prefer))[0]
+
+
+async def _spilled(batch: Batch, item: BatchItem, index: int, view: View) -> None:
+    """The item's image on disk as it arrives (the kernel does not hold a thousand images); a full disk keeps
+    it in memory, and the save at the end says so."""
+    if batch.folder is None:
+        return
+    try:
+        await asyncio.to_thread(spill, item, len(batch.items), batch.folder)
+    except OSError as exc:
+        view.status(index, Reasoning(f"could not write to {batch.folder}: {exc.strerror or exc}", "log"))
+
+
 async def run_batch(batch: Batch, view: View) -> BatchSet:
     """Every item, BATCH_WORKERS at a time whatever the batch's size (a replayed item takes no Space slot);
     a failed item keeps its error and the others go on, except past the GPU quota (which is the caller's on
@@ -369,16 +394,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                 chosen = pool.pick()
                 pool.load[chosen] += 1
             try:
-                image = None
-                if item.load is not None:  # a question over many images: this one is read now, and let go after
-                    image = await item.load(job.client)
-                    if image_mime(image) is None:
-                        raise InvalidOption(f"{item.source} is not a PNG, JPEG, GIF or WebP image")
-                    item.thumb = await asyncio.to_thread(thumbnail, image, BATCH_THUMB, "WEBP")
-                if job.spec.chats:  # each image its own conversation: no question sees another's answer
-                    item.result = await _chat(job, ChatState(), view, index, image, chosen)
-                else:
-                    item.result = (await _image_one(job, index, job.seed, view, chosen))[0]
+                item.result = await _item_result(job, item, index, view, chosen)
             except G4FError as exc:
                 item.error = exc
                 if isinstance(exc, QuotaExceeded) and not halted:  # it is the identity's, shared by every Space
@@ -392,11 +408,7 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
             if pool is not None and chosen is not None and item.result.replayed is None \
                     and _served_by(item.result, bases) not in (None, chosen):
                 pool.bench(chosen)  # it handed the item on: its next items go elsewhere for a while
-            if batch.folder is not None:  # on disk as it arrives: the kernel does not hold a thousand images
-                try:
-                    await asyncio.to_thread(spill, item, len(items), batch.folder)
-                except OSError as exc:  # a full disk: the image stays in memory, and the save at the end says so
-                    view.status(index, Reasoning(f"could not write to {batch.folder}: {exc.strerror or exc}", "log"))
+            await _spilled(batch, item, index, view)
             view.cell(index, item.result, None)
 
     # enough workers to fill every Space's run slots, and never more than there are items
