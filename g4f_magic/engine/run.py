@@ -408,8 +408,8 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
             if pool is not None and chosen is not None and item.result.replayed is None \
                     and _served_by(item.result, bases) not in (None, chosen):
                 pool.bench(chosen)  # it handed the item on: its next items go elsewhere for a while
+            view.cell(index, item.result, None)  # done as soon as it is made: a stop while it is written keeps it
             await _spilled(batch, item, index, view)
-            view.cell(index, item.result, None)
 
     # enough workers to fill every Space's run slots, and never more than there are items
     in_flight = max(BATCH_WORKERS, len(bases) * first.client.target.space_concurrency)
