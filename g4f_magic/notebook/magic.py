@@ -300,7 +300,12 @@ class G4FMagics(Magics, Settings):
         async def stopped(partial: BatchSet | None) -> None:
             view.settle(with_status=not in_cell)
             if partial is not None:  # an interrupted batch keeps what had finished
-                await asyncio.shield(self._keep(partial, args, plain=False, folder=cast(Batch, job).folder))
+                try:
+                    await asyncio.shield(self._keep(partial, args, plain=False, folder=cast(Batch, job).folder))
+                except asyncio.CancelledError:
+                    # Ctrl-C that landed in one of the batch's workers also cancels this task (run_sync): the
+                    # keeping goes on, shielded, and the cell still ends in its one line
+                    pass
             if in_cell:
                 kept = f" · kept in {args.out or '_g4f'}" if partial else ""  # the line says how many
                 raise RunCancelled(view.line + kept) from None
