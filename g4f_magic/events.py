@@ -25,6 +25,7 @@ ReasoningKind = Literal[
     "gpu",  # a ZeroGPU toast: waiting for a GPU, got one, running past its duration, IP-based quota
     "mirror",  # a Space that is gone, paused, building or asleep hands the run to the next that serves the model
     "replayed", "waiting", "waking", "fallback",  # the engine's own: replay store, quota, wake-up, fallback
+    "quota",  # the engine's own: a sweep or batch larger than the ZeroGPU quota left, said before it starts
 ]
 
 

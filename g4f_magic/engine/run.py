@@ -281,7 +281,7 @@ async def _say_quota(first: Job, runs: int, what: str, view: View) -> None:
     back = f"; it resets in {clock(left)}" if left is not None else ""
     view.status(0, Reasoning(f"{runs} {what}, about {quota.images()} images of ZeroGPU quota left "
                              f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, --wait waits for the reset, "
-                             "--fallback asks another model", "gpu"))
+                             "--fallback asks another model", "quota"))
 
 
 async def run_sweep(sweep: Sweep, view: View) -> SweepSet:

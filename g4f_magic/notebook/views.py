@@ -403,7 +403,7 @@ class BatchLines(PlainView):
         self.done = self.failed = 0
 
     def status(self, index: int, event: Reasoning) -> None:
-        if self.verbose or event.kind == "gpu":  # ZeroGPU's word (a wait for a GPU, the quota) is always said
+        if self.verbose or event.kind == "quota":  # said once, before the items: always shown
             super().status(index, event)
 
     def text(self, chunk: str) -> None:
@@ -465,7 +465,7 @@ class BatchView(WidgetView):
         self._fraction = 0.0
 
     def status(self, index: int, event: Reasoning) -> None:
-        if event.kind in ("log", "gpu"):
+        if event.kind in ("log", "quota"):
             self._logs.append(f"#{index} {event.status}")
         self._dirty = True
         self._flush()
