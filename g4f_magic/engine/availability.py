@@ -129,7 +129,7 @@ def _quota_hint(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
                      else f"that is longer than max_wait ({clock(job.policy.max_wait)})")
     text = str(exc)
     if exc.tier == "anonymous" or exc.reason == "space":
-        sent = job.client.access(model).hf_token
+        sent = job.client.sends_hf_token(model)
         if exc.tier == "anonymous" and sent is not None:
             hints.append(f"a Hugging Face token went with the call (from {sent.source}) but ZeroGPU charged this "
                          "machine's IP address, as for anonymous calls: %g4f whoami checks the token")

@@ -18,7 +18,7 @@ from ..errors import G4FError
 from ..events import Event
 from ..http.session import Deadline, aclose, fetch_image
 from ..media import MAX_IMAGE_BYTES
-from .endpoints import SPACE_CONCURRENCY
+from .endpoints import SPACE_CONCURRENCY, hub_space, takes_hf_token
 from .hub import zero_gpu_quota
 from .identity import HFToken, Quota
 from .models import Model
@@ -85,10 +85,18 @@ class SpacesClient:
         """Where ``model``'s requests go first: what a replay key names, whichever Space answers."""
         return self.access(model).space
 
+    def sends_hf_token(self, model: str) -> HFToken | None:
+        """The account's token when it goes with ``model``'s calls (to a Space of the hub's, or a server the user
+        named): what a refusal that charged the IP address says did not count."""
+        a = self.access(model)
+        if a.hf_token is None or not any(takes_hf_token(m.base, a.endpoints, a.own, a.hf_token_to) for m in a.mirrors):
+            return None
+        return a.hf_token
+
     def on_zerogpu(self, model: str) -> bool:
         """Whether ``model``'s runs can spend the ZeroGPU quota: some Space of it is not one's own server."""
-        access = self.access(model)
-        return any(not m.own and m.base not in access.endpoints.chosen for m in access.mirrors)
+        a = self.access(model)
+        return any(hub_space(m.base, a.endpoints, a.own) for m in a.mirrors)
 
     async def quota(self, model: str) -> Quota | None:
         """What is left of the account's ZeroGPU quota, asked of the hub once per run; None when there is no

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ..errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
-           "PREDICT_PATH", "SPACE_CONCURRENCY", "masked", "without_login"]
+           "PREDICT_PATH", "SPACE_CONCURRENCY", "masked", "without_login", "hub_space", "takes_hf_token"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
@@ -109,3 +109,14 @@ class Endpoints:
             b(self.hub), b(self.janus), b(self.flux_dev), b(self.flux_predict), b(self.referer),
             frozenset(map(b, self.tokenless)), {b(k): b(v) for k, v in self.public.items()},
             frozenset(map(b, self.chosen)), b(self.gateway) if self.gateway else None)
+
+
+def hub_space(base: str, endpoints: Endpoints, own: frozenset[str]) -> bool:
+    """Is ``base`` a Space the hub serves (through a gateway or not), not a URL set by hand or one's own server?"""
+    return base not in endpoints.tokenless and space_root(base) not in own
+
+
+def takes_hf_token(base: str, endpoints: Endpoints, own: frozenset[str], hf_token_to: frozenset[str]) -> bool:
+    """Do requests to ``base`` carry the account's Hugging Face token: the hub's Spaces, and the servers the user
+    named (``send_hf_token_to``)."""
+    return hub_space(base, endpoints, own) or space_root(base) in hf_token_to

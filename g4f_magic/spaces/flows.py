@@ -19,7 +19,7 @@ from ..gradio.calls import GradioCall
 from ..gradio.functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn
 from ..gradio.messages import Completed, Generating
 from ..untrusted_json import is_int
-from .endpoints import Endpoints, space_root
+from .endpoints import Endpoints, hub_space, space_root, takes_hf_token
 from .identity import HFToken
 from .mirrors import Mirror
 from .refusals import heard, refined
@@ -69,11 +69,11 @@ class Call(GradioCall):
 
     def _ours(self, base: str) -> bool:
         """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
-        return self._hubs(base) or space_root(base) in self.hf_token_to
+        return takes_hf_token(base, self.endpoints, self.own, self.hf_token_to)
 
     def _hubs(self, base: str) -> bool:
         """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
-        return base not in self.endpoints.tokenless and space_root(base) not in self.own
+        return hub_space(base, self.endpoints, self.own)
 
     def stream_headers(self, base: str) -> dict[str, str]:
         return {"accept": "text/event-stream", "referer": self.referer(base)}

@@ -285,7 +285,7 @@ class DeepseekAI_JanusPro7b:
             session=session, endpoints=access.endpoints, public=access.endpoints.public,
             deadline=deadline or Deadline(access.timeout), proxy=access.proxy, cookies=access.cookies, api_key=access.api_key,
             zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
-            own=frozenset(space_root(m.base) for m in mirrors if m.own), concurrency=access.concurrency,
+            own=access.own, concurrency=access.concurrency,
         )
         for i, mirror in enumerate(mirrors):
             gen = FLOWS[mirror.flow](call, mirror, request)

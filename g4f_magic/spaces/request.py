@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from ..errors import InvalidOption
 from ..events import JsonConversation
 from ..media import MediaItem, load_media
-from .endpoints import SPACE_CONCURRENCY, Endpoints
+from .endpoints import SPACE_CONCURRENCY, Endpoints, space_root
 from .identity import HFToken
 from .mirrors import Mirror
 from .models import GUIDANCE, STEPS, VISION_MODEL, Model
@@ -144,6 +144,11 @@ class Access:
     concurrency: int = SPACE_CONCURRENCY
     # (bare URL, (user, password)) written in a URL set by hand: sent to that origin only, never shown
     logins: tuple[tuple[str, tuple[str, str]], ...] = field(default=(), repr=False)
+
+    @property
+    def own(self) -> frozenset[str]:
+        """The user's own servers among the mirrors (by root): the hub issues them no token."""
+        return frozenset(space_root(m.base) for m in self.mirrors if m.own)
 
     @property
     def space(self) -> str:

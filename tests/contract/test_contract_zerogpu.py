@@ -178,3 +178,32 @@ async def test_the_panel_waits_and_falls_back(gradio: dict[str, Server], own_ser
     assert len(panel.results) == 1 and "waited 0:06 for the quota" in shown, shown
     shown = await _panel_run(panel, "a panel's cat zerogpu:runs")  # no time to wait for: one line says so
     assert len(panel.results) == 1 and "You have exceeded your ZeroGPU runs limit." in shown, shown
+
+
+async def test_a_token_that_did_not_count_is_said(gradio: dict[str, Server], own_server_env: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``spaces`` charged the IP address ("your ZeroGPU quota", no tier): when the account's token went with the
+    call (one's own server named in send_hf_token_to), the line says it did not count; when it did not go, the
+    line says how to send one."""
+    import io
+
+    from leakscan import TOKEN
+
+    from g4f_magic.engine.job import Job
+    from g4f_magic.engine.run import run_job
+    from g4f_magic.notebook.views import PlainView
+    from g4f_magic.spaces.client import SpacesClient, Target
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    server, model, route = _route()
+    where = {"flux_dev_url": gradio[server].url} if route == "flux_dev" else {"url_flux": gradio[server].url + "/run/predict"}
+    steps = 2 if route == "flux_dev" else None
+    for named, said in ((True, "a Hugging Face token went with the call (from $HF_TOKEN) but ZeroGPU charged this "
+                               "machine's IP address"),
+                        (False, "set HF_TOKEN or run %g4f login to use your account's quota")):
+        client = SpacesClient(Target(**where, send_hf_token_to=(gradio[server].url,) if named else ()))
+        job = Job(model, "a cat zerogpu:quota-anonymous", seed=99999, width=256, height=256, steps=steps,
+                  client=client)
+        with pytest.raises(QuotaExceeded) as info:
+            await run_job(job, PlainView(model, out=io.StringIO()))
+        assert said in str(info.value), str(info.value)
