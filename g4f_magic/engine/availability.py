@@ -15,6 +15,7 @@ from ..events import Reasoning
 from ..spaces.identity import login_hint
 from ..spaces.refusals import ANONYMOUS_ADVICE
 from .job import Job, View
+from .words import said
 
 __all__ = ["answered", "countdown", "clock", "WAKE_POLL", "WAKE_LIMIT", "TICK"]
 
@@ -125,7 +126,8 @@ def _quota_hint(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
     and ZeroGPU still charged the IP, that the token did not count."""
     hints = []
     if exc.retry_after is not None:
-        hints.append(f"--wait resumes by itself in {clock(exc.retry_after)}" if not job.policy.wait
+        hints.append(f"{said(job.policy.words, 'wait')} resumes by itself in {clock(exc.retry_after)}"
+                     if not job.policy.wait
                      else f"that is longer than max_wait ({clock(job.policy.max_wait)})")
     text = str(exc)
     if exc.tier == "anonymous" or exc.reason == "space":
@@ -144,7 +146,8 @@ def _quota_hint(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
 
 def _busy_hint(exc: GPUBusy, job: Any, waited: float) -> GPUBusy:
     if not job.policy.wait:
-        hint = "--wait tries again, --fallback asks another model"
+        words = job.policy.words
+        hint = f"{said(words, 'wait')} tries again, {said(words, 'fallback')} asks another model"
     else:
         hint = f"still none after {clock(waited)} of trying again (max_wait {clock(job.policy.max_wait)})"
     return GPUBusy(f"{exc} ({hint})", retry_after=exc.retry_after)

@@ -20,6 +20,7 @@ from ..errors import G4FError, InvalidOption
 from ..media import EXTENSIONS
 from .planned import ManyJobs
 from .result import Result, ResultSet, SavedImage, _slug
+from .words import PLAIN, Words, said
 
 if TYPE_CHECKING:
     from ..spaces.client import SpacesClient
@@ -47,10 +48,11 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) and type(value).__module__.startswith("numpy") else value
 
 
-def items_of(data: Any) -> list[dict[str, Any]]:
+def items_of(data: Any, words: Words = PLAIN) -> list[dict[str, Any]]:
     """The items' fields: ``{"item": value}`` for a plain value, a row's or a dict's own names otherwise."""
+    each = said(words, "each")
     if isinstance(data, (str, Path)):
-        rows = _file_items(Path(data).expanduser())
+        rows = _file_items(Path(data).expanduser(), each)
     elif _is_frame(data):
         rows = [{str(k): _plain(v) for k, v in row.items()} for _, row in data.iterrows()]
     elif _is_series(data):
@@ -59,23 +61,23 @@ def items_of(data: Any) -> list[dict[str, Any]]:
     elif isinstance(data, (list, tuple)):
         rows = [({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value}) for value in data]
     else:
-        raise InvalidOption(f"--each takes a list, a tuple, a pandas Series or DataFrame, or a {', '.join(TEXT_FILES)} "
+        raise InvalidOption(f"{each} takes a list, a tuple, a pandas Series or DataFrame, or a {', '.join(TEXT_FILES)} "
                             f"file; not {type(data).__name__}")
     if not rows:
-        raise InvalidOption("--each: there are no items")
+        raise InvalidOption(f"{each}: there are no items")
     if len(rows) > MAX_ITEMS:
-        raise InvalidOption(f"--each: {len(rows):,} items; at most {MAX_ITEMS:,} in one batch (split it)")
+        raise InvalidOption(f"{each}: {len(rows):,} items; at most {MAX_ITEMS:,} in one batch (split it)")
     return rows
 
 
-def _file_items(path: Path) -> list[dict[str, Any]]:
+def _file_items(path: Path, each: str) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix not in TEXT_FILES:
-        raise InvalidOption(f"--each {path}: a file of prompts is {', '.join(TEXT_FILES)}")
+        raise InvalidOption(f"{each} {path}: a file of prompts is {', '.join(TEXT_FILES)}")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidOption(f"--each {path}: {exc.strerror or exc}") from None
+        raise InvalidOption(f"{each} {path}: {exc.strerror or exc}") from None
     if suffix == ".txt":
         return [{ITEM: line.strip()} for line in text.splitlines() if line.strip()]
     if suffix == ".csv":
@@ -87,7 +89,7 @@ def _file_items(path: Path) -> list[dict[str, Any]]:
         try:
             value = json.loads(line)
         except ValueError as exc:
-            raise InvalidOption(f"--each {path}: line {n} is not JSON ({exc})") from None
+            raise InvalidOption(f"{each} {path}: line {n} is not JSON ({exc})") from None
         rows.append({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value})
     return rows
 
@@ -152,7 +154,7 @@ class Batch(ManyJobs):
 
 
 def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dict[str, Any]],
-               batch_seed: int | None, seeds: tuple[int, int]) -> Batch:
+               batch_seed: int | None, seeds: tuple[int, int], words: Words = PLAIN) -> Batch:
     """Every item's prompt, seed and checked job (``rows`` from :func:`items_of`), before any request is sent.
     A template that uses none of the items' fields would ask the same thing each time: refused. An empty
     template is the item."""
@@ -167,20 +169,21 @@ def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dic
     for i, row in enumerate(rows):
         prompt = fill(template, row).strip()
         if not prompt:
-            raise InvalidOption(f"--each: item {i + 1} makes an empty prompt")
+            raise InvalidOption(f"{said(words, 'each')}: item {i + 1} makes an empty prompt")
         occurrence = seen.get(prompt, 0)
         seen[prompt] = occurrence + 1
         seed = item_seed(base, prompt, occurrence, seeds)
         items.append(BatchItem(i, row, prompt, seed))
         jobs.append(job_for(prompt, seed))
     if jobs[0].count != 1:
-        raise InvalidOption("-n and --each do not mix: a batch makes one image per item (list an item twice for two)")
+        raise InvalidOption(f"{said(words, 'count')} and {said(words, 'each')} do not mix: a batch makes one image per "
+                            "item (list an item twice for two)")
     return Batch(jobs, items, template, base)
 
 
 def make_question_batch(job_for: Callable[[int], Job], question: str,
                         sources: list[tuple[str, Callable[[SpacesClient], Awaitable[bytes]]]], batch_seed: int | None,
-                        seeds: tuple[int, int]) -> Batch:
+                        seeds: tuple[int, int], words: Words = PLAIN) -> Batch:
     """One question over many images (Janus as a captioner or labeller): an item per image, named by
     ``sources``' first element and read by its loader only when the item runs, so a folder of photographs is
     never all in memory. Each item's seed comes from the batch's seed, the question and the image's own name
@@ -188,7 +191,7 @@ def make_question_batch(job_for: Callable[[int], Job], question: str,
     if not question.strip():
         raise InvalidOption("the question is empty: write it in the cell body")
     if len(sources) > MAX_ITEMS:
-        raise InvalidOption(f"--image: {len(sources):,} images; at most {MAX_ITEMS:,} in one batch (split it)")
+        raise InvalidOption(f"{said(words, 'image')}: {len(sources):,} images; at most {MAX_ITEMS:,} in one batch (split it)")
     base = 0 if batch_seed is None else batch_seed
     seen: dict[str, int] = {}
     items, jobs = [], []

@@ -19,10 +19,10 @@ from ..spaces.prompts import drop_controls
 from ..spaces.request import Request
 from .replay import MAX_BYTES, ReplayStore
 from .result import Result
+from .words import PLAIN, Words, said
 
-__all__ = ["Job", "Policy", "ChatState", "View", "MAX_COUNT", "OPTION_NAMES"]
+__all__ = ["Job", "Policy", "ChatState", "View", "MAX_COUNT"]
 
-OPTION_NAMES = {"seed": "seed", "steps": "--steps", "guidance": "--guidance"}  # the front ends' words in messages
 MAX_COUNT = 16
 
 
@@ -69,6 +69,7 @@ class Policy:
     refresh: bool = False  # generate anew, and replace what the store holds
     replay_dir: str | None = None  # None: the user's cache folder (replay.default_dir)
     replay_max_bytes: int = MAX_BYTES
+    words: Words = field(default_factory=lambda: PLAIN, compare=False, repr=False)  # the front end's words for options
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,11 @@ class Job:
         """Everything that can be wrong with the job is found here, once, before any widget or request:
         the policy (count, fallbacks, seeds for -n) here, each model's request by ``Request.make``."""
         spec = self.client.model(self.model)
+        words = self.policy.words
         if not 1 <= self.count <= MAX_COUNT:
-            raise InvalidOption(f"count must be from 1 to {MAX_COUNT}; got {self.count}")
+            raise InvalidOption(f"{said(words, 'count')} must be from 1 to {MAX_COUNT}; got {self.count}")
         if spec.chats and self.count != 1:
-            raise InvalidOption(f"{self.model} answers once per question; drop -n")
+            raise InvalidOption(f"{self.model} answers once per question; drop {said(words, 'count')}")
         if not spec.sized and (self.width is not None or self.height is not None
                                or self.aspect_ratio not in (None, "1:1")):
             # (the g4f interface lets a caller pass a ratio to any model, as upstream does: the front ends
@@ -110,25 +112,26 @@ class Job:
             raise InvalidOption(f"{self.model} takes no size or aspect ratio (it chooses its own); those are for "
                                 "the flux models")
         if not spec.sampler:
-            for name, value in (("--steps", self.steps), ("--guidance", self.guidance)):
+            for name, value in (("steps", self.steps), ("guidance", self.guidance)):
                 if value is not None:
-                    raise InvalidOption(f"{name} is read by flux and flux-dev only; {self.model} has no such setting")
+                    raise InvalidOption(f"{said(words, name)} is read by flux and flux-dev only; {self.model} has no such setting")
         specs = {self.model: spec}
         for other in self.policy.fallback:
             if other == self.model:
-                raise InvalidOption(f"--fallback {other}: that is the model itself")
+                raise InvalidOption(f"{said(words, 'fallback')} {other}: that is the model itself")
             specs[other] = self.client.model(other)
             if specs[other].chats != spec.chats:
-                raise InvalidOption(f"--fallback {other}: {self.model} {spec.makes} and {other} {specs[other].makes}")
+                raise InvalidOption(f"{said(words, 'fallback')} {other}: {self.model} {spec.makes} and {other} {specs[other].makes}")
         for model in self.models if self.seed is not None else ():
             hi, first = specs[model].seeds[1], cast(int, self.seed)
             last = first + self.count - 1
             if first < 0 or last > hi:
-                many = f" and -n {self.count} needs seeds up to {last}" if self.count > 1 else ""
-                raise InvalidOption(f"seed {self.seed}{many}: {model} takes seeds from 0 to {hi}")
+                many = f" and {said(words, 'count')} {self.count} needs seeds up to {last}" if self.count > 1 else ""
+                raise InvalidOption(f"{said(words, 'seed')} {self.seed}{many}: {model} takes seeds from 0 to {hi}")
         self._requests.update({  # a fallback that takes no size stands in at its own size
             model: Request.make(specs[model], self.prompt, aspect_ratio=self.aspect_ratio, width=self.width,
-                                height=self.height, steps=self.steps, guidance=self.guidance, names=OPTION_NAMES)
+                                height=self.height, steps=self.steps, guidance=self.guidance,
+                                names={n: said(words, n) for n in ("seed", "steps", "guidance")})
             for model in self.models})
 
     @property

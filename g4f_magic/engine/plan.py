@@ -17,6 +17,7 @@ from .batch import Batch, make_batch, make_question_batch
 from .job import Job, Policy
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 from .sweep import Sweep, make_sweep
+from .words import PLAIN, said
 
 __all__ = ["build_client", "build_job", "build_run", "build_batch", "build_question_batch"]
 
@@ -44,7 +45,8 @@ def build_client(settings: dict[str, Any], **run: Any) -> SpacesClient:
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str,
               client: SpacesClient | None = None, **run: Any) -> Job:
     """The one place a generation request is made: per-run choices (``run``, None for "not given")
-    over the settings, sent through ``client`` (made from the settings when not given)."""
+    over the settings, sent through ``client`` (made from the settings when not given); ``run["words"]``: the
+    front end's words for the options its messages name."""
     model = model or settings["default_model"]
     fallback = run.get("fallback")
     if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
@@ -59,7 +61,8 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
         policy=Policy(fallback=tuple(fallback), wait=bool(_pick(settings, run, "wait")),
                       max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
                       replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
-                      replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES)),
+                      replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
+                      words=run.get("words") or PLAIN),
         client=client or build_client(settings, **run),
     )
 
@@ -85,9 +88,9 @@ def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str,
     client = build_client(settings, **run)  # one for every item: the Spaces and the identity resolved once
     first = build_job(settings, model=model, prompt="x", client=client, **run)  # the model and options checked once
     if first.spec.chats:
-        raise InvalidOption(f"--each makes images; {model} answers questions")
+        raise InvalidOption(f"{said(first.policy.words, 'each')} makes images; {model} answers questions")
     return make_batch(lambda prompt, s: build_job(settings, model=model, prompt=prompt, seed=s, client=client, **run),
-                      template, rows, seed, first.spec.seeds)
+                      template, rows, seed, first.spec.seeds, first.policy.words)
 
 
 def build_question_batch(settings: dict[str, Any], *, question: str, sources: list[Any], model: str | None = None,
@@ -97,9 +100,11 @@ def build_question_batch(settings: dict[str, Any], *, question: str, sources: li
     client = build_client(settings, **run)
     first = build_job(settings, model=model, prompt=question or "x", client=client, **run)
     if not first.spec.chats:
-        raise InvalidOption(f"--image is read by janus-pro-7b only; {model} makes images from text")
+        raise InvalidOption(f"{said(first.policy.words, 'image')} is read by janus-pro-7b only; {model} makes images "
+                            "from text")
     return make_question_batch(lambda s: build_job(settings, model=model, prompt=question, seed=s, client=client,
-                                                   **run), question, sources, seed, first.spec.seeds)
+                                                   **run), question, sources, seed, first.spec.seeds,
+                               first.policy.words)
 
 
 def _sized(model: str) -> bool:

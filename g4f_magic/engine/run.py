@@ -23,6 +23,7 @@ from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
 from .sweep import Sweep, SweepCell, SweepSet
+from .words import said
 
 __all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "PREVIEW_WAIT", "BATCH_WORKERS"]
 
@@ -53,7 +54,7 @@ class _Previews:
         while self._next is not None:
             url, self._next = self._next, None
             try:
-                data, mime = await self._job.client.image(url, self._deadline.capped(PREVIEW_WAIT))
+                data, mime = await self._job.client.download(url, self._deadline.capped(PREVIEW_WAIT))
             except G4FError:
                 continue  # a lost preview is not worth failing the generation for
             self._shown = url
@@ -164,7 +165,7 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                 rounded = rounding(job.width, job.height, (cast(int, sent.width), cast(int, sent.height))) \
                     if sent.model.sized else ""
                 for url in ev.urls:
-                    data, mime = await job.client.image(url, deadline)
+                    data, mime = await job.client.download(url, deadline)
                     # its declared size, before anything decodes it; shown as served, never re-encoded
                     checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
                     image = GeneratedImage(data, mime, url)
@@ -280,8 +281,8 @@ async def _say_quota(first: Job, runs: int, what: str, view: View) -> None:
     left = quota.resets_in()
     back = f"; it resets in {clock(left)}" if left is not None else ""
     view.status(0, Reasoning(f"{runs} {what}, about {quota.images()} images of ZeroGPU quota left "
-                             f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, --wait waits for the reset, "
-                             "--fallback asks another model", "quota"))
+                             f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, {said(first.policy.words, 'wait')} "
+                             f"waits for the reset, {said(first.policy.words, 'fallback')} asks another model", "quota"))
 
 
 async def run_sweep(sweep: Sweep, view: View) -> SweepSet:
@@ -440,7 +441,8 @@ async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None =
     if job.spec.chats:
         return await _chat(job, chat if chat is not None else ChatState(), view, image=image)
     if image is not None:
-        raise InvalidOption(f"--image is read by janus-pro-7b only; {job.model} makes images from text")
+        raise InvalidOption(f"{said(job.policy.words, 'image')} is read by janus-pro-7b only; {job.model} makes images "
+                            "from text")
 
     async def one(index: int, seed: int | None) -> list[Result]:
         results = await _image_one(job, index, seed, view)

@@ -19,28 +19,28 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..errors import G4FError, InvalidOption
 from .planned import ManyJobs
 from .result import Result, ResultSet, _slug
+from .words import PLAIN, Words, said
 
 if TYPE_CHECKING:  # the job brings the provider (and aiohttp): the notebook loads sweeps without it
     from .job import Job
 
-__all__ = ["AXES", "FLAGS", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
+__all__ = ["AXES", "MAX_CELLS", "Sweep", "SweepCell", "SweepSet", "parse_values",
            "make_sweep", "label"]
 
 AXES = ("model", "aspect_ratio", "steps", "guidance", "seed")  # rows take the first swept one
-FLAGS = {"model": "-m", "aspect_ratio": "-a", "steps": "--steps", "guidance": "--guidance", "seed": "-s"}
 _TYPES: dict[str, Callable[[str], Any]] = {"model": str, "aspect_ratio": str, "steps": int, "guidance": float,
                                            "seed": int}
 _KINDS: dict[Any, str] = {int: "a whole number", float: "a number", str: "a value"}
 MAX_CELLS = 64  # a grid this large is already a minute of GPU time per row
 
 
-def parse_values(name: str, text: str | None, called: str | None = None) -> list[Any]:
-    """``"1,2,3"`` → ``[1, 2, 3]`` for the option ``name``; None (not given) → ``[None]``. ``called``: the
-    front end's words for the option in a message (the magic's flag by default; the panel's "compare seed")."""
+def parse_values(name: str, text: str | None, words: Words = PLAIN) -> list[Any]:
+    """``"1,2,3"`` → ``[1, 2, 3]`` for the option ``name``; None (not given) → ``[None]``. ``words``: the
+    front end's words for the option in a message (the magic's flag; the panel's "compare seed")."""
     if text is None:
         return [None]
     kind = _TYPES[name]
-    called = FLAGS[name] if called is None else called
+    called = said(words, name)
     values: list[Any] = []
     for word in str(text).split(","):
         word = word.strip()
@@ -131,7 +131,9 @@ def make_sweep(job_for: Callable[[dict[str, Any]], Job], lists: dict[str, list[A
     fixed = {name: lists.get(name, [None])[0] for name in AXES if name not in axes}
     jobs = [job_for({**fixed, **cell}) for cell in cells]
     if jobs[0].count != 1:
-        raise InvalidOption("-n and a sweep do not mix: sweep the seed instead (-s 1,2,3)")
+        words = jobs[0].policy.words
+        raise InvalidOption(f"{said(words, 'count')} and a sweep do not mix: sweep the seed instead "
+                            f"({said(words, 'seed')} 1,2,3)")
     if any(j.spec.chats for j in jobs):
         raise InvalidOption("a sweep compares images; janus-pro-7b answers questions")
     if "seed" not in axes and fixed["seed"] is None:

@@ -8,18 +8,17 @@ what Hugging Face adds (tokens, referers, gateways) is the Spaces layer's subcla
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 
 from ..errors import G4FError, G4FTimeout, GenerationError, StreamError
-from ..events import Event, Reasoning
+from ..events import Reasoning
 from ..http.deadline import Deadline
 from ..http.session import DRAIN_GRACE, HttpSession
 from ..media import MediaItem
@@ -114,59 +113,50 @@ class GradioCall:
         if event_id is None:
             stream.joined()
             raise StreamError("the Space accepted the job without an event_id")
-        return event_id  # still expected on the stream: shared_queue listens for it next
+        return event_id  # still expected on the stream: queued listens for it next
 
-    async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str]
+    async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str],
+                     stream_headers: Mapping[str, str] | None = None
                      ) -> AsyncIterator[Reasoning | Generating | Completed]:
         """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
-        (concurrent runs join under its session hash), then that event's messages."""
+        (concurrent runs join under its session hash), then that event's messages within this call's
+        deadline. ``stream_headers`` go with the stream's request when this call opens it."""
         async with self.slot(base):
-            stream = self.stream(base)  # the same one, unless a stop retired it meanwhile
+            stream = self.stream(base, stream_headers)  # the same one, unless a stop retired it meanwhile
             body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
             event_id = await self.join_shared(stream, body, headers, fn)
-            async with contextlib.aclosing(self.shared_queue(stream, event_id, fn)) as messages:
-                async for item in messages:
-                    yield item
-
-    def stream(self, base: str) -> SharedStream:
-        """The server's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
-        return servers_of(self.session).stream(self.session, base, self.stream_headers(base), self.proxy)
-
-    def stream_headers(self, base: str) -> dict[str, str]:
-        return {"accept": "text/event-stream"}
-
-    async def shared_queue(
-        self, stream: SharedStream, event_id: str, fn: Fn
-    ) -> AsyncGenerator[Reasoning | Generating | Completed, None]:
-        """One event's messages from the shared stream it joined under, within this call's deadline."""
-        base = stream.base
-        messages = stream.listen(event_id, fn.index, joined=True)
-        decoder = QueueDecoder(event_id)
-        finished = False
-        try:
-            while True:
-                if messages.empty():  # a wait: bounded by the call's deadline
-                    async with self.deadline.guard(base):
-                        msg = await messages.get()
-                else:  # already here (messages come in bursts): no timer to set and cancel
-                    msg = messages.get_nowait()
-                if isinstance(msg, BaseException):
-                    raise msg
-                for item in decoder.handle(msg):
-                    if isinstance(item, Completed):
-                        finished = True
-                        stream.leave(event_id, True)
-                        await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back
+            messages = stream.listen(event_id, fn.index, joined=True)
+            decoder = QueueDecoder(event_id)
+            finished = False
+            try:
+                while True:
+                    if messages.empty():  # a wait: bounded by the call's deadline
+                        async with self.deadline.guard(base):
+                            msg = await messages.get()
+                    else:  # already here (messages come in bursts): no timer to set and cancel
+                        msg = messages.get_nowait()
+                    if isinstance(msg, BaseException):
+                        raise msg
+                    for item in decoder.handle(msg):
+                        if isinstance(item, Completed):
+                            finished = True
+                            stream.leave(event_id, True)
+                            await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back
+                            yield item
+                            return
                         yield item
-                        return
-                    yield item
-        except G4FTimeout:
-            raise  # the Space may still run it: cancelled on leaving
-        except G4FError:
-            finished = True  # the event failed or the stream broke: nothing left to cancel
-            raise
-        finally:
-            stream.leave(event_id, finished or decoder.done)
+            except G4FTimeout:
+                raise  # the Space may still run it: cancelled on leaving
+            except G4FError:
+                finished = True  # the event failed or the stream broke: nothing left to cancel
+                raise
+            finally:
+                stream.leave(event_id, finished or decoder.done)
+
+    def stream(self, base: str, headers: Mapping[str, str] | None = None) -> SharedStream:
+        """The server's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""
+        sent = {"accept": "text/event-stream", **(headers or {})}
+        return servers_of(self.session).stream(self.session, base, sent, self.proxy)
 
     async def upload(self, base: str, session_hash: str, item: MediaItem) -> dict[str, Any]:
         form = aiohttp.FormData()
@@ -186,50 +176,41 @@ class GradioCall:
             "meta": {"_type": "gradio.FileData"},
         }
 
-    def meant(self, events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
-        """``events`` as the server means them: here as they come; a layer above may read the server's
-        words further (ZeroGPU's refusals), before a failure is taken for a moved function."""
-        return events
-
-    async def relocated(
-        self, base: str, fn: Fn, attempt: Callable[[Fn], AsyncGenerator[Event, None]]
-    ) -> AsyncGenerator[Event, None]:
-        """Run ``attempt`` with the function's known index; if the Space seems to have moved it, find
-        it by name in the Space's config, remember where it is for the session, and retry once."""
+    async def located(self, base: str, fn: Fn) -> Fn:
+        """Where ``fn`` is on the server: where this session last found it, else its pinned index, else
+        found by name in the server's config (a function with no pinned index)."""
         known = servers_of(self.session).functions.get((base, fn.name), fn)
-        if known.index < 0:  # not pinned for this Space: found by name before the first call
-            found = from_config(await self.session.json("GET", f"{base}/config", deadline=self.deadline,
-                                                        proxy=self.proxy), fn)
-            if found is None:
-                raise GenerationError(f"the Space has no function named {fn.name} (its /config)")
-            moved, labels = found
-            if moved.arity != fn.arity:
-                raise GenerationError(f"the Space's {fn.name} takes {moved.arity} inputs ({', '.join(labels)}); "
-                                      f"this client sends {fn.arity}")
-            servers_of(self.session).functions[(base, fn.name)] = known = moved
-        try:
-            async for event in self.meant(attempt(known)):
-                yield event
-            return
-        except G4FError as exc:
-            if not may_have_moved(exc):
-                raise
-            found = await self._find(base, fn)
-            if found is None:
-                raise
-            moved, labels = found
-            if moved.arity != fn.arity:
-                raise GenerationError(
-                    f"the Space's {fn.name} now takes {moved.arity} inputs ({', '.join(labels)}); "
-                    f"this client sends {fn.arity}") from exc
-            if moved == known:
-                raise
-            servers_of(self.session).functions[(base, fn.name)] = moved
-            log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
-        yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
-                        elapsed=self.elapsed())
-        async for event in self.meant(attempt(moved)):
-            yield event
+        if known.index >= 0:
+            return known
+        found = from_config(await self.session.json("GET", f"{base}/config", deadline=self.deadline,
+                                                    proxy=self.proxy), fn)
+        if found is None:
+            raise GenerationError(f"the Space has no function named {fn.name} (its /config)")
+        moved, labels = found
+        if moved.arity != fn.arity:
+            raise GenerationError(f"the Space's {fn.name} takes {moved.arity} inputs ({', '.join(labels)}); "
+                                  f"this client sends {fn.arity}")
+        servers_of(self.session).functions[(base, fn.name)] = moved
+        return moved
+
+    async def moved(self, base: str, fn: Fn, known: Fn, failure: G4FError) -> Fn | None:
+        """After ``failure`` of ``fn`` at ``known``: where the server has it now (remembered for the session),
+        or None when it has not moved and the failure stands."""
+        if not may_have_moved(failure):
+            return None
+        found = await self._find(base, fn)
+        if found is None:
+            return None
+        moved, labels = found
+        if moved.arity != fn.arity:
+            raise GenerationError(
+                f"the Space's {fn.name} now takes {moved.arity} inputs ({', '.join(labels)}); "
+                f"this client sends {fn.arity}") from failure
+        if moved == known:
+            return None
+        servers_of(self.session).functions[(base, fn.name)] = moved
+        log.debug("%s: %s moved from fn_index %d to %d", base, fn.name, known.index, moved.index)
+        return moved
 
     async def _find(self, base: str, fn: Fn) -> tuple[Fn, list[str]] | None:
         try:

@@ -63,6 +63,9 @@ def subcommand(line: str) -> str | None:
     return name if name in SUBCOMMANDS else None
 
 
+# the magic's flags for the options the engine's messages name
+WORDS = {"each": "--each", "count": "-n", "wait": "--wait", "fallback": "--fallback", "image": "--image",
+         "steps": "--steps", "guidance": "--guidance", "seed": "-s", "model": "-m", "aspect_ratio": "-a"}
 _TOKENISH = re.compile(r"\bhf_[A-Za-z0-9]{8,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 
 
@@ -241,7 +244,7 @@ class G4FMagics(Magics, Settings):
         if args.image:
             raise UsageError("--each makes images from text; --image is for janus-pro-7b's questions")
         try:
-            rows = items_of(self._items(args.each))
+            rows = items_of(self._items(args.each), WORDS)
             if not args.no_interpolate:  # the namespace fills the other {names}; the items fill theirs
                 template = self._interpolate(template, keep=set(rows[0]))
             seed = int(args.seed) if args.seed is not None else None
@@ -420,8 +423,7 @@ class G4FMagics(Magics, Settings):
         settings = values(self)
 
         try:  # every option (model, count, seeds, ratio) of every cell is checked before any widget or request
-            choices = {name: parse_values(name, getattr(args, name))
-                       for name in AXES}
+            choices = {name: parse_values(name, getattr(args, name), WORDS) for name in AXES}
             if len(choices["aspect_ratio"]) > 1 and (args.width or args.height):
                 raise UsageError("sweep -a without -W/-H: a width or height fixes the size")
             if len(choices["model"]) > 1 and args.image:
@@ -435,7 +437,7 @@ class G4FMagics(Magics, Settings):
         """What every kind of run takes from the line alike: fallbacks, waiting, replay, network, the token."""
         fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
         return {"fallback": fallback, "wait": args.wait or None, "refresh": args.refresh, "proxy": args.proxy,
-                "timeout": args.timeout, "api_key": self._api_key(args)}
+                "timeout": args.timeout, "api_key": self._api_key(args), "words": WORDS}
 
     def _api_key(self, args: Any) -> str | None:
         """--api-key, or the environment variable it names with ``$NAME``."""

@@ -50,6 +50,9 @@ from .views import BatchView, SweepView, WidgetView, close_tree
 
 __all__ = ["Panel", "PromptBox"]
 
+# the panel's words for the options the engine's messages name: its controls' labels and its settings
+WORDS = {"each": "each", "count": "count", "image": "image", "seed": "seed", "model": "model", "aspect_ratio": "ratio",
+         "wait": "the wait setting", "fallback": "the fallback setting"}
 THUMB = 96  # px, square
 HISTORY = 4  # finished runs listed under the controls
 GALLERY_PER_BATCH = EMBEDDED  # a batch's images in the gallery: those its output embeds; the rest are in its folder
@@ -330,7 +333,8 @@ class Panel:
         if not self.compare.value:
             return self._job()
         name = self.compare_axis.value
-        values = parse_values(name, self.compare_values.value.strip() or None, f"compare {self.compare_axis.label}")
+        values = parse_values(name, self.compare_values.value.strip() or None,
+                              {name: f"compare {self.compare_axis.label}"})
         if len(values) < 2:
             raise InvalidOption(f"compare needs two or more {self.compare_axis.label} values, separated by commas")
         fixed = self._job()  # the other controls' values, checked as for a single run
@@ -354,17 +358,19 @@ class Panel:
         if model.chats:
             sources = self._sources(ref)
             return build_question_batch(self.settings, question=self.prompt.value.strip(), sources=sources,
-                                        model=model.name, seed=seed)
+                                        model=model.name, seed=seed, words=WORDS)
         if self.count.value != 1:
             raise InvalidOption("a batch makes one image per item: set count to 1 (list an item twice for two)")
         if ref:
-            rows, template = items_of(items_named(ref, self._evaluate, "each")), self.prompt.value
+            rows, template = items_of(items_named(ref, self._evaluate, "each"), WORDS), self.prompt.value
         else:  # a prompt per line
-            rows, template = items_of([line.strip() for line in self.prompt.value.splitlines() if line.strip()]), ""
+            lines = [line.strip() for line in self.prompt.value.splitlines() if line.strip()]
+            rows, template = items_of(lines, {**WORDS, "each": "the prompt's lines"}), ""
         sized = model.sized
         return build_batch(self.settings, template=template, rows=rows, model=model.name, seed=seed,
                            aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
-                           width=self.width.value if sized else None, height=self.height.value if sized else None)
+                           width=self.width.value if sized else None, height=self.height.value if sized else None,
+                           words=WORDS)
 
     def _sources(self, ref: str) -> list[Source]:
         """The images a question batch is about: those uploaded, or those ``ref`` names."""
@@ -393,7 +399,7 @@ class Panel:
             aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,
-            count=1 if model.chats else self.count.value,
+            count=1 if model.chats else self.count.value, words=WORDS,
         )
 
     def _asked_about(self, job: Job | Sweep | Batch) -> bytes | None:
@@ -415,7 +421,7 @@ class Panel:
                 job.folder = batch_folder(job, self.settings.get("image_dir") or ".",
                                           autosave=bool(self.settings.get("autosave")))
         except G4FError as exc:
-            self.error.value = error_html(str(exc).replace("--each", "each"))
+            self.error.value = error_html(str(exc))
             return None
         view: WidgetView
         if isinstance(job, Sweep):

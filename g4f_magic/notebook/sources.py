@@ -51,7 +51,7 @@ async def value_bytes(value: Any, name: str, client: SpacesClient) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str) and value.startswith(("http://", "https://")):
-        data, _ = await client.image(value)
+        data, _ = await client.download(value, client.deadline())
         return data
     if isinstance(value, (str, Path)) and Path(value).is_file():
         return await asyncio.to_thread(Path(value).read_bytes)

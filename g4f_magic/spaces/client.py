@@ -126,8 +126,7 @@ class SpacesClient:
             access = replace(access, mirrors=(*first, *(m for m in access.mirrors if m.base != prefer)))
         return self._provider.run(request, access, deadline)
 
-    async def image(self, url: str, deadline: Deadline | None = None) -> tuple[bytes, str]:
+    async def download(self, url: str, deadline: Deadline) -> tuple[bytes, str]:
         """(bytes, MIME type by magic numbers) of an image a Space made, or one a user named by URL: through
-        the run's proxy, within ``deadline`` (else the run's time limit), at most ``max_image_bytes``."""
-        t = self.target
-        return await fetch_image(url, proxy=t.proxy, deadline=deadline or self.deadline(), max_bytes=t.max_image_bytes)
+        the run's proxy, within the run's ``deadline``, at most ``max_image_bytes``."""
+        return await fetch_image(url, proxy=self.target.proxy, deadline=deadline, max_bytes=self.target.max_image_bytes)

@@ -6,7 +6,6 @@ Each takes a :class:`Call` (resolved endpoints, session, deadline, credentials) 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
@@ -76,7 +75,8 @@ class Call(GradioCall):
         return hub_space(base, self.endpoints, self.own)
 
     def stream_headers(self, base: str) -> dict[str, str]:
-        return {"accept": "text/event-stream", "referer": self.referer(base)}
+        """What the shared stream's request carries besides ``accept``: the page a browser sends from."""
+        return {"referer": self.referer(base)}
 
     def referer(self, base: str) -> str:
         """The page a browser would send from: the seed's Janus referer, else the Space's own page."""
@@ -101,47 +101,51 @@ class Call(GradioCall):
             note = Reasoning(text, "token", elapsed=self.elapsed())
         return item.token, item.uuid, note
 
-    async def renewing(self, space: str, base: str, headers: dict[str, str],
-                       run: Callable[[], AsyncGenerator[Event, None]]) -> AsyncGenerator[Event, None]:
-        """``run()``; when ZeroGPU says the token it was given expired (read by :meth:`meant`), a fresh one is
-        fetched from the hub (``headers`` updated in place) and the run sent once more. A token the user gave
-        is not ours to renew."""
-        first = run()
-        try:
-            async for event in first:
-                yield event
-            return
-        except TokenExpired:
-            if self.api_key is not None or not self._hubs(base):
-                raise
-        finally:
-            await first.aclose()
+    async def renewed(self, space: str, base: str, headers: dict[str, str]) -> bool:
+        """After ZeroGPU said the token it was given expired: a fresh one from the hub in ``headers`` (updated in
+        place), or False when the token is not ours to renew (the user gave it, or the hub does not issue one)."""
+        if self.api_key is not None or not self._hubs(base):
+            return False
         token, uuid, _ = await self.token(space, base, fresh=True)
         for name in ZEROGPU_HEADERS:
             headers.pop(name, None)
         headers.update(zerogpu_headers(token, uuid))
-        yield Reasoning("ZeroGPU's token had expired; retrying with a fresh one", "token", elapsed=self.elapsed())
-        async with contextlib.aclosing(run()) as again:
-            async for event in again:
-                yield event
-
-    def meant(self, events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
-        """ZeroGPU speaks through the Space: its toasts become status lines, its refusals typed errors."""
-        return _as_zerogpu_means(events)
+        return True
 
 
-async def _as_zerogpu_means(run: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
-    """``run``'s events as ZeroGPU means them: its toasts as status lines, its refusals as typed errors."""
-    try:
-        async for event in run:
-            yield heard(event)
-    except G4FError as exc:
-        refusal = refined(exc)
-        if refusal is exc:
-            raise
-        raise refusal from exc
-    finally:
-        await run.aclose()
+async def tries(call: Call, space: str, url: str, fn: Fn, headers: dict[str, str],
+                attempt: Callable[[Fn], AsyncGenerator[Event, None]]) -> AsyncGenerator[Event, None]:
+    """A flow's one loop over its attempts at ``url`` (a Space's base or its /run/predict). ZeroGPU speaks
+    through the Space: its toasts become status lines and its refusals typed errors as they come. Once each:
+    an expired ZeroGPU token is renewed and the run sent again, and a function the Space moved is found by
+    name and the run sent there."""
+    base = space_root(url)
+    known = await call.located(base, fn)
+    renewed = relocated = False
+    while True:
+        run = attempt(known)
+        try:
+            async for event in run:
+                yield heard(event)
+            return
+        except G4FError as exc:
+            refusal = refined(exc)
+            if isinstance(refusal, TokenExpired) and not renewed:
+                renewed = True
+                if await call.renewed(space, url, headers):
+                    yield Reasoning("ZeroGPU's token had expired; retrying with a fresh one", "token",
+                                    elapsed=call.elapsed())
+                    continue
+            if refusal is not exc:
+                raise refusal from exc
+            moved = None if relocated else await call.moved(base, fn, known, exc)
+            if moved is None:
+                raise
+            relocated, known = True, moved
+            yield Reasoning(f"The Space moved {fn.name} to function {moved.index}; retrying", "log", level="info",
+                            elapsed=call.elapsed())
+        finally:
+            await run.aclose()
 
 
 async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGenerator[Event, None]:
@@ -150,7 +154,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGener
     conversation keeps its session hash for as long as that stream lives (``request.conversation`` is
     taken for the API's sake: the transcript carries the chat)."""
     base, space, prompt, media = mirror.base, mirror.space or "", request.prompt, request.media
-    session_hash = call.stream(base).session_hash
+    session_hash = call.stream(base, call.stream_headers(base)).session_hash
     token, uuid, note = await call.token(space, base)
     if note:
         yield note
@@ -161,7 +165,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGener
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         sent = ""
-        async for item in call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers):
+        async for item in call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers, call.stream_headers(base)):
             if isinstance(item, Reasoning):
                 yield item
                 continue
@@ -174,7 +178,7 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGener
                 yield printable(text[len(sent):])  # what the Space wrote, without terminal control
                 sent = text
 
-    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, JANUS_CHAT, attempt)):
+    async for event in tries(call, space, base, JANUS_CHAT, headers, attempt):
         yield event
     yield call.finished()
 
@@ -188,7 +192,7 @@ async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncGene
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
-        async for item in call.queued(base, fn, [prompt, seed, 5, 1], headers):
+        async for item in call.queued(base, fn, [prompt, seed, 5, 1], headers, call.stream_headers(base)):
             if isinstance(item, Reasoning):
                 yield item
             elif isinstance(item, Completed):
@@ -198,7 +202,7 @@ async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncGene
                 yield call.finished()
                 yield ImageResponse(urls, prompt, model, seed)
 
-    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, JANUS_IMAGE, attempt)):
+    async for event in tries(call, space, base, JANUS_IMAGE, headers, attempt):
         yield event
 
 
@@ -228,7 +232,7 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
     headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
-        async for item in call.queued(base, fn, data, headers):
+        async for item in call.queued(base, fn, data, headers, call.stream_headers(base)):
             if isinstance(item, Reasoning):
                 yield item
             elif len(item.data) != 2:  # (image, seed)
@@ -243,7 +247,7 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
                 yield ImageResponse(urls, prompt, request.model.name, used if is_int(used) else seed, request.width,
                                     request.height)
 
-    async for event in call.renewing(space, base, headers, lambda: call.relocated(base, fn, attempt)):
+    async for event in tries(call, space, base, fn, headers, attempt):
         yield event
 
 
@@ -303,7 +307,7 @@ async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncGene
         yield call.finished()  # one order on every route: Finished, then the image
         yield ImageResponse(urls, prompt, model, used, width, height)
 
-    async for event in call.renewing(space, url, headers, lambda: call.relocated(base, PREDICT_INFER, attempt)):
+    async for event in tries(call, space, url, PREDICT_INFER, headers, attempt):
         yield event
 
 

@@ -107,7 +107,7 @@ def test_fallback_to_another_kind_is_refused_before_any_request(ip: Any, thread_
 
     with pytest.raises(UsageError, match="flux makes images and janus-pro-7b answers questions"):
         cell(ip, "-m flux --fallback janus-pro-7b")
-    with pytest.raises(UsageError, match="seed 5000000: janus-pro-7b-image takes seeds from 0 to 999999"):
+    with pytest.raises(UsageError, match="-s 5000000: janus-pro-7b-image takes seeds from 0 to 999999"):
         cell(ip, "-m flux -s 5000000 --fallback janus-pro-7b-image")
     assert not thread_space.received
 

@@ -120,7 +120,7 @@ def test_line_magic_prompt(ip: Any) -> None:
         ("--aspect 16:9", "unknown option --aspect; did you mean --aspect-ratio?"),
         ("-s abc", "-s abc: 'abc' is not a whole number"),
         ("-a 16-9", "aspect ratio must be W:H"),
-        ("-n 99", "count must be from 1 to 16"),
+        ("-n 99", "-n must be from 1 to 16"),
         ("--image nothing_here -m janus-pro-7b", "--image nothing_here: not a variable"),
         ("--bg", "--bg needs a Jupyter kernel"),
         ("-m janus-pro-7b -n 2", "answers once per question"),

@@ -51,7 +51,7 @@ def test_the_line_is_expanded_once_by_the_magic(ip: Any, thread_space: LocalSpac
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ("-n 20000", "count must be from 1 to 16; got 20000"),
+    ("-n 20000", "-n must be from 1 to 16; got 20000"),
     ("--save /etc/passwd/x.png", "--save /etc/passwd/x.png: cannot save to /etc/passwd/x.png: /etc/passwd is a file, "
                                  "not a folder"),
     ("--save out.txt", "--save out.txt: cannot save as .txt; use .png (or the format the Space serves)"),
@@ -59,10 +59,10 @@ def test_the_line_is_expanded_once_by_the_magic(ip: Any, thread_space: LocalSpac
     ("-o class", "-o class: not a Python variable name"),
     ("-o print", "-o print would hide the built-in print(); choose another name"),
     ("-m flux-schnell -n 3 -s 4294967294",
-     "seed 4294967294 and -n 3 needs seeds up to 4294967296: flux-schnell takes seeds from 0 to 4294967295"),
-    ("-s -5", "seed -5: flux takes seeds from 0 to 2147483647"),
+     "-s 4294967294 and -n 3 needs seeds up to 4294967296: flux-schnell takes seeds from 0 to 4294967295"),
+    ("-s -5", "-s -5: flux takes seeds from 0 to 2147483647"),
     ("-a 0:1", "aspect ratio must be W:H"),
-    ("-n 0", "count must be from 1 to 16; got 0"),  # not one image
+    ("-n 0", "-n must be from 1 to 16; got 0"),  # not one image
     ("-m janus-pro-7b-image -a 16:9",
      "janus-pro-7b-image takes no size or aspect ratio (it chooses its own); those are for the flux models"),
     ("-m janus-pro-7b -W 512", "janus-pro-7b takes no size or aspect ratio"),

@@ -24,3 +24,28 @@ def test_a_space_that_never_wakes_fails_in_the_end(monkeypatch: pytest.MonkeyPat
     job = Job("flux", "x", seed=1)
     with pytest.raises(SpaceUnavailable, match="sleeping"):
         asyncio.run(availability.answered(job, 0, PlainView("flux", out=io.StringIO()), asleep))
+
+
+@pytest.mark.parametrize("words, hint", [
+    (None, "(wait tries again, fallback asks another model)"),
+    ("magic", "(--wait tries again, --fallback asks another model)"),
+    ("panel", "(the wait setting tries again, the fallback setting asks another model)"),
+])
+def test_a_busy_gpu_is_worded_by_the_front_end_that_asked(words: str | None, hint: str) -> None:
+    """The engine names its options in the words of the front end that made the job: the panel's user is not told
+    of flags they cannot type, and no front end rewrites another's words."""
+    from g4f_magic.engine.job import Policy
+    from g4f_magic.errors import GPUBusy
+    from g4f_magic.notebook import magic, panel
+
+    vocabulary = {None: None, "magic": magic.WORDS, "panel": panel.WORDS}[words]
+    job = Job("flux", "x", policy=Policy(words=vocabulary) if vocabulary else Policy())
+
+    async def busy(model: str) -> Any:
+        raise GPUBusy("No GPU was available", retry_after=None)
+
+    with pytest.raises(GPUBusy) as info:
+        asyncio.run(availability.answered(job, 0, PlainView("flux", out=io.StringIO()), busy))
+    assert str(info.value).endswith(hint)
+    if words != "magic":
+        assert "--" not in str(info.value)

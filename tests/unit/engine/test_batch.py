@@ -45,9 +45,13 @@ def test_items_come_from_lists_pandas_and_files(tmp_path: Path) -> None:
     ("missing.txt", "--each missing.txt: No such file or directory"),
 ])
 def test_bad_items_are_one_line(data: Any, message: str) -> None:
+    """In the front end's words (the magic's flag here); in plain words for a caller that gives none."""
+    with pytest.raises(InvalidOption) as info:
+        items_of(data, {"each": "--each"})
+    assert str(info.value) == message
     with pytest.raises(InvalidOption) as info:
         items_of(data)
-    assert str(info.value) == message
+    assert str(info.value) == message.replace("--each", "each")
 
 
 def jobs(prompt: str, seed: int) -> Job:
@@ -84,6 +88,9 @@ def test_a_template_that_cannot_vary_is_refused(template: str, message: str) -> 
 
 def test_minus_n_does_not_mix_with_a_batch() -> None:
     with pytest.raises(InvalidOption, match="-n and --each do not mix"):
+        make_batch(lambda p, s: Job("flux", p, seed=s, count=2), "{item}", items_of(["fox"]), None, SEEDS,
+                   {"count": "-n", "each": "--each"})
+    with pytest.raises(InvalidOption, match="^count and each do not mix"):
         make_batch(lambda p, s: Job("flux", p, seed=s, count=2), "{item}", items_of(["fox"]), None, SEEDS)
     assert fill("{a}-{b}", {"a": 1, "b": "x"}) == "1-x"
 
