@@ -77,7 +77,7 @@ def status_error(status: int, reason: str | None, ctype: str, raw: bytes) -> G4F
         return ResponseStatusError(IN_WORDS_FOR_A_PAGE[status], status).saying(said)
     if message is None:
         message = _describe_html(text) if is_html else _last_line_of_traceback(text)
-    message = one_line(message) or (reason or "no details")
+    message = one_line(message) or one_line(reason or "") or "no details"  # a reason phrase is the network's text too
     if status in (502, 503, 504):
         return SpaceUnavailable(f"Space unavailable ({status}): {message}", status).saying(said)
     return ResponseStatusError(f"Response {status}: {message}", status).saying(said)

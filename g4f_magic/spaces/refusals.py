@@ -44,7 +44,8 @@ PENDING_RETRY = 30.0  # "try again once some of those tasks have completed": no 
 BUSY_RETRY = 10.0  # "No GPU was available": the node had none; the next try queues again
 
 # str(timedelta): "0:12:34", "1 day, 2:03:04", "3 days, 0:00:00", "0:00:05.500000"
-_TIMEDELTA = re.compile(r"(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+# (digits bounded as timedelta prints them, so that a long run of digits is read in linear time)
+_TIMEDELTA = re.compile(r"(?<!\d)(?:(\d{1,9}) days?, )?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d{1,6})?)(?!\d)")
 _RETRY_AT = re.compile(r"(?:retry|try again) in (?=\d)", re.I)
 _RETRY_SECONDS = re.compile(r"(?:retry|try again) in (\d+(?:\.\d+)?)\s*s\b", re.I)
 _QUOTA = re.compile(r"exceeded your (?:(free|pro) )?(?:zero)?gpu quota|gpu quota exceeded", re.I)

@@ -58,3 +58,10 @@ async def test_a_capped_deadline_keeps_the_sooner_end_and_the_runs_own_timeout()
     long_run = Deadline(300.0).capped(0.01)
     assert long_run.timeout == 0.01
     assert Deadline(None).capped(2.0).timeout == 2.0  # no run limit: the cap alone
+
+
+def test_a_reason_phrase_is_network_text_too() -> None:
+    """Found by the fuzz tier: a status line whose reason phrase is a newline made a two-line error."""
+    exc = status_error(100, "\n", "application/json", b"")
+    assert str(exc) == "Response 100: no details"
+    assert str(status_error(418, "I'm a\x1b[31m teapot\n", "text/plain", b"")) == "Response 418: I'm a teapot"

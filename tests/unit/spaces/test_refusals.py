@@ -4,7 +4,7 @@ through the ``spaces`` package's own code on real Gradio)."""
 from __future__ import annotations
 
 import pytest
-from helpers import SPACES_LINK
+from support.helpers import SPACES_LINK
 
 from g4f_magic.errors import GenerationError, GPUBusy, QuotaExceeded, TokenExpired
 from g4f_magic.gradio.messages import QueueDecoder
@@ -112,3 +112,11 @@ def test_a_completion_with_a_refusal_raises_its_meaning() -> None:
     refused = refined(raw.value)  # what the Spaces layer raises
     assert isinstance(refused, QuotaExceeded)
     assert refused.reason == "runs" and str(refused) == "You have exceeded your ZeroGPU runs limit."
+
+
+def test_a_long_run_of_digits_is_read_in_linear_time() -> None:
+    """Found by the fuzz tier: 107 kB of digits took over a minute (the digits before ':' backtracked at every
+    start; the test's timeout says so). Bounded as timedelta prints them, a timedelta beside digits is still read."""
+    assert parse_timedelta("9" * 107_000) is None
+    assert parse_timedelta(("9" * 30 + " days, ") * 3_000) is None
+    assert parse_timedelta("Try again in 2 days, 0:00:01 (9999)") == 2 * 86400 + 1
