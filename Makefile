@@ -122,7 +122,7 @@ soak: $(STAMP)
 
 # Remove each hostile-input guard in turn; its tests must fail (about a minute).
 guards: $(STAMP)
-	$(PY) tests/guards.py
+	$(PY) tests/support/guards.py
 
 space: $(STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}

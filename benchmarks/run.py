@@ -23,8 +23,8 @@ from typing import Any
 
 from g4f_magic.localspace import Pace, in_thread
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
-from faultyspace import FaultySpace  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests (support/)
+from support.faultyspace import FaultySpace  # noqa: E402
 
 from .clients import ROUTES, Floor, aclose, gradio_client_call, ours, upstream, upstream_provider
 from .netem import latency_proxy

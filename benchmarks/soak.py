@@ -30,8 +30,8 @@ from g4f_magic import (
 )
 from g4f_magic.localspace import Pace, in_thread
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests
-from faultyspace import FaultySpace  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the faulty Space lives with the tests (support/)
+from support.faultyspace import FaultySpace  # noqa: E402
 
 from .kernel_soak import kernel_soak
 from .tally import HEADER, Tally, verdict

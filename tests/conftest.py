@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultyspace import FaultySpace
 from leakscan import SCANNER, TOKEN
 from netproxy import ChunkingTLSProxy, upstream_of
+from support.faultyspace import FaultySpace
 
 import g4f_magic
 from g4f_magic.localspace import LocalSpace, Pace, serve

@@ -4,7 +4,7 @@ Layout (the gateway form of :mod:`g4f_magic.spaces.endpoints`): ``/{original hos
 ``G4F_MAGIC_ENDPOINT=http://127.0.0.1:PORT`` points the provider here. It plays the happy paths as
 real Gradio does (``tests/contract/recorded`` pins them); everything received is recorded in
 :attr:`LocalSpace.received` (``GET /_localspace/received``). The faults of SPEC §8 live with the tests
-(``tests/faultyspace.py``), which subclass this and override its hooks (the ``_hook`` methods).
+(``tests/support/faultyspace.py``), which subclass this and override its hooks (the ``_hook`` methods).
 """
 
 from __future__ import annotations

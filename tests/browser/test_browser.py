@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import nbformat
 import pytest
-from helpers import ROOT, free_port
 from leakscan import SCANNER, TOKEN
+from support.helpers import ROOT, free_port
 
 from g4f_magic.localspace import LocalSpace, Pace
 

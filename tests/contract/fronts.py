@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from helpers import free_port
 from netproxy import _CERT
+from support.helpers import free_port
 
 NGINX, HAPROXY = "/usr/sbin/nginx", "/usr/sbin/haproxy"
 FRONTS = ("nginx-http", "nginx-https", "haproxy-keepalive", "haproxy-close")

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))  # netproxy, when run as a script
-from helpers import free_port  # noqa: E402
 from netproxy import proxy_in_thread  # noqa: E402
+from support.helpers import free_port  # noqa: E402
 
 PYTHON = os.environ.get("G4F_GRADIO_PYTHON") or sys.executable
 _TEMP = tempfile.mkdtemp(prefix="g4f-gradio-")

@@ -10,9 +10,9 @@ from typing import Any, Iterator
 
 import pytest
 from gateway import Gateway, gateway_in_thread
-from helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT
 from kernels import run_notebook, shown_images
 from servers import Server, gradio_version, running
+from support.helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT
 
 from g4f_magic import G4F, ImageResponse, fetch_image
 from g4f_magic.notebook.panel import Panel

@@ -14,8 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers import FLUX_DEV, JANUS
 from scenarios import SCENARIOS, capture, keys_of, normalised, shape
+from support.helpers import FLUX_DEV, JANUS
 
 from g4f_magic.localspace import LocalSpace
 

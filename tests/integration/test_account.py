@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, HUB, collect
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, TOKEN
+from support.helpers import FLUX_DEV, HUB, collect
 
 from g4f_magic.errors import QuotaExceeded
 from g4f_magic.localspace import LocalSpace

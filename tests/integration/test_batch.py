@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import FLUX_DEV, OFFICIAL_SCHNELL, PREDICT
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
+from support.helpers import FLUX_DEV, OFFICIAL_SCHNELL, PREDICT
 
 from g4f_magic.engine.batch import BatchSet
 from g4f_magic.errors import QuotaExceeded, RunCancelled
@@ -98,7 +98,7 @@ def test_a_rerun_asks_only_for_what_had_not_finished(ip: Any, thread_space: Loca
 def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (SIGINT) a third of the way through: the cell ends in one line that says what was kept, and the
     finished items are in -o's variable and _g4f, the rest marked not run."""
-    from helpers import ctrl_c_when
+    from support.helpers import ctrl_c_when
 
     from g4f_magic.localspace import Pace
 
@@ -159,7 +159,7 @@ def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space:
 def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_space: LocalSpace, tmp_path: Path) -> None:
     """Janus as a labeller: --image naming a folder, a glob or a list asks the same question about each image,
     one conversation per image; the answers come back as a table of thumbnail and answer."""
-    from helpers import JANUS, OFFICIAL_JANUS
+    from support.helpers import JANUS, OFFICIAL_JANUS
 
     from g4f_magic.localspace.images import placeholder
 
@@ -219,7 +219,7 @@ def test_a_batch_spreads_over_every_space_that_serves_the_model(ip: Any, thread_
     manifest names which made each image; a paused one is benched and its items go to the others."""
     from collections import Counter
 
-    from helpers import OFFICIAL_DEV
+    from support.helpers import OFFICIAL_DEV
 
     from g4f_magic.localspace.app import OWN_DUPLICATE
 
@@ -289,8 +289,8 @@ def test_in_a_pool_the_token_goes_only_to_the_spaces_it_belongs_to(ip: Any, thre
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A pool sends items to one's own duplicate first as often as to the official Spaces: the Hugging Face token
     still goes only to the Spaces it is for, never to one's own server unless named (send_hf_token_to)."""
-    from helpers import OFFICIAL_DEV
     from leakscan import TOKEN
+    from support.helpers import OFFICIAL_DEV
 
     from g4f_magic.localspace.app import OWN_DUPLICATE
 

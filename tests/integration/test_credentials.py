@@ -17,8 +17,8 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import HUB, LoopbackProxy, collect
 from leakscan import COOKIE, TOKEN, secret
+from support.helpers import HUB, LoopbackProxy, collect
 
 from g4f_magic import ImageResponse, fetch_image
 from g4f_magic.localspace import LocalSpace

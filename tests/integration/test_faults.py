@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import OFFICIAL_SCHNELL, collect
 from leakscan import COOKIE, TOKEN
+from support.helpers import OFFICIAL_SCHNELL, collect
 
 from g4f_magic import (
     ConnectionFailed,
@@ -194,7 +194,7 @@ async def test_unreachable_space_is_connection_failed(monkeypatch: pytest.Monkey
 
 async def test_the_installed_local_space_carries_no_faults() -> None:
     """The package's local Space plays it straight: a fault marker is just text in the prompt, and the
-    catalogue, the hostile payloads and arm() live in tests/faultyspace.py."""
+    catalogue, the hostile payloads and arm() live in tests/support/faultyspace.py."""
     from pathlib import Path
 
     import g4f_magic

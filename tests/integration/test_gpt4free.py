@@ -21,9 +21,9 @@ from g4f.client import AsyncClient
 from g4f.providers import response as g4f_response
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.retry_provider import IterListProvider
-from helpers import FLUX_DEV, HUB, JANUS, PREDICT
 from leakscan import TOKEN
 from PIL import Image
+from support.helpers import FLUX_DEV, HUB, JANUS, PREDICT
 
 from g4f_magic import errors, gpt4free
 from g4f_magic.gpt4free import G4F, DeepseekAI_JanusPro7b, FluxDev

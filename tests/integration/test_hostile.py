@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import collect
 from kernels import html_outputs, run_notebook
+from support.helpers import collect
 
 from g4f_magic import G4FTimeout, StreamError, fetch_image
 from g4f_magic.engine.job import Job

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import fresh_python
+from support.helpers import fresh_python
 
 
 def test_core_imports_no_ipython_and_package_import_is_lazy() -> None:

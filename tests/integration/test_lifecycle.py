@@ -10,8 +10,8 @@ import textwrap
 from typing import Any
 
 import pytest
-from helpers import DEEPSEEK, FLUX_DEV, HUB, PREDICT, LoopbackProxy, collect
 from leakscan import COOKIE
+from support.helpers import DEEPSEEK, FLUX_DEV, HUB, PREDICT, LoopbackProxy, collect
 
 import g4f_magic
 from g4f_magic import G4F, FluxDev, ImageResponse, Reasoning
@@ -156,8 +156,8 @@ def test_a_stop_while_the_first_join_is_in_flight_over_tls_leaves_no_socket_open
     import time
     import warnings
 
-    from faultyspace import FaultySpace
     from netproxy import proxy_in_thread, upstream_of
+    from support.faultyspace import FaultySpace
 
     from g4f_magic.localspace import in_thread
 

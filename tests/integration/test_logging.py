@@ -8,8 +8,8 @@ import re
 
 import aiohttp
 import pytest
-from helpers import collect
 from leakscan import TOKEN
+from support.helpers import collect
 
 from g4f_magic.errors import ConnectionFailed, StreamError
 from g4f_magic.http.session import Deadline, get_session

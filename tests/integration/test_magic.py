@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import shown
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import MARK, secret
+from support.helpers import shown
 
 from g4f_magic.engine.result import Result, ResultSet
 from g4f_magic.errors import ConnectionFailed, G4FTimeout, QuotaExceeded, RunCancelled
@@ -271,7 +271,7 @@ def test_unload_leaves_nothing(ip: Any) -> None:
 
 
 def test_load_ext_defers_heavy_imports_to_a_background_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers import fresh_python
+    from support.helpers import fresh_python
 
     code = (
         "import os, sys, threading\n"
@@ -382,7 +382,7 @@ def test_a_question_mark_asks_in_a_shell_and_the_answer_shows_once(ip: Any, thre
 
 @pytest.mark.slow  # a terminal IPython in a subprocess
 def test_ctrl_c_in_terminal_ipython_cancels_and_closes(ip: Any, thread_space: LocalSpace) -> None:
-    from helpers import ctrl_c_when
+    from support.helpers import ctrl_c_when
 
     thread_space.arm("slow")
     with ctrl_c_when(lambda: True, settle=0.8), pytest.raises(KeyboardInterrupt) as info:

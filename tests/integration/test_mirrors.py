@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT, collect
 from IPython.utils.capture import capture_output
 from leakscan import TOKEN
+from support.helpers import FLUX_DEV, HUB, JANUS, OFFICIAL_DEV, OFFICIAL_JANUS, OFFICIAL_SCHNELL, PREDICT, collect
 
 from g4f_magic import ImageResponse, Reasoning
 from g4f_magic.errors import GenerationError, SpaceUnavailable

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, JANUS, collect
 from leakscan import TOKEN
+from support.helpers import FLUX_DEV, JANUS, collect
 
 from g4f_magic import ImageResponse, JsonConversation
 from g4f_magic.localspace import LocalSpace

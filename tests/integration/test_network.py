@@ -11,9 +11,9 @@ import os
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, HUB, collect
 from leakscan import TOKEN, secret
 from PIL import Image
+from support.helpers import FLUX_DEV, HUB, collect
 
 from g4f_magic import ImageResponse, fetch_image
 from g4f_magic.errors import InvalidOption, ResponseStatusError

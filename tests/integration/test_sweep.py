@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import shown
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from kernels import html_images
+from support.helpers import shown
 
 from g4f_magic.engine.sweep import SweepSet
 from g4f_magic.errors import GenerationError
@@ -125,7 +125,7 @@ def test_a_bad_sweep_is_one_line_before_any_request(ip: Any, thread_space: Local
 def test_requests_go_out_at_bounded_concurrency_per_space(ip: Any, thread_space: LocalSpace,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep's cells go through each Space's run slots: counted at the Space, never more in flight."""
-    from helpers import FLUX_DEV, PREDICT
+    from support.helpers import FLUX_DEV, PREDICT
 
     monkeypatch.setattr(thread_space, "slow_delay", 0.0005)
     monkeypatch.setattr(thread_space.pace, "step", 0.05)  # /run/predict takes this long: its calls overlap

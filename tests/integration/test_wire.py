@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
 from leakscan import COOKIE, TOKEN
+from support.helpers import FLUX_DEV, HUB, JANUS, PREDICT, collect
 
 from g4f_magic import ImageResponse, JsonConversation, Reasoning
 from g4f_magic.localspace import LocalSpace, Pace

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, collect
+from support.helpers import ROOT, collect
 
 sys.path.insert(0, str(ROOT))
 

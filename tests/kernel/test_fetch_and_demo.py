@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, collect
+from support.helpers import ROOT, collect
 
 from g4f_magic import ImageResponse, StreamError, fetch_image
 from g4f_magic.localspace import LocalSpace

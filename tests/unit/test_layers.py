@@ -9,7 +9,7 @@ import os
 
 import grimp
 import pytest
-from helpers import ROOT
+from support.helpers import ROOT
 
 LAYERS = ["g4f_magic.notebook", "g4f_magic.engine", "g4f_magic.spaces", "g4f_magic.gradio", "g4f_magic.http"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import FLUX_DEV
+from support.helpers import FLUX_DEV
 
 from g4f_magic.engine.batch import BatchItem, BatchSet, fill, item_seed, items_of, make_batch
 from g4f_magic.engine.job import Job

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from helpers import FLUX_DEV
+from support.helpers import FLUX_DEV
 
 from g4f_magic.errors import G4FError, GenerationError, QuotaExceeded, StreamError
 from g4f_magic.events import Reasoning

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import ROOT
+from support.helpers import ROOT
 
 
 def test_the_options_table_is_generated_from_the_parser() -> None:

@@ -4,7 +4,7 @@ off-host URLs (each test fails without its guard)."""
 from __future__ import annotations
 
 import pytest
-from faultyspace import png_declaring
+from support.faultyspace import png_declaring
 
 from g4f_magic import StreamError
 from g4f_magic.engine.result import to_png

@@ -1,0 +1,1 @@
+"""What the tests share: helpers, the faulty Space, the guard check (``python -m support.guards``)."""
