@@ -1,10 +1,13 @@
 """The shared stream's bookkeeping, driven by scripted messages: streams reopened, early messages
-kept, a stopped run cancelled once it runs alone."""
+kept, a stopped run cancelled once it runs alone. The tests that prove an absence (no /cancel yet) run on
+an injected clock: their waits take no time, and whatever was due within them has run."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+from support.clock import on_virtual_clock
 
 
 class ScriptedSession:
@@ -107,6 +110,7 @@ async def test_a_finished_run_does_not_wait_for_a_stream_that_goes_on_for_others
         await stream.aclose()
 
 
+@on_virtual_clock
 async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancelled_once_alone() -> None:
     """A server that runs several events at once (concurrency_limit > 1): Gradio's /cancel stops every
     running task of the function in the session, so the stopped run's /cancel waits for its siblings."""
@@ -132,6 +136,7 @@ async def test_a_stopped_run_beside_a_running_sibling_of_its_function_is_cancell
     await stream.aclose()
 
 
+@on_virtual_clock
 async def test_on_a_space_seen_running_several_a_queued_sibling_keeps_the_cancel_waiting() -> None:
     """The race the proxy matrix found: a, b, c run at once, d is queued; a is stopped. When b and c end,
     the Space starts d at once, before its process_starts is read here: a /cancel then would stop d too.
@@ -158,6 +163,7 @@ async def test_on_a_space_seen_running_several_a_queued_sibling_keeps_the_cancel
     await stream.aclose()
 
 
+@on_virtual_clock
 async def test_a_stopped_queued_run_that_starts_first_waits_for_siblings_heard_within_the_quiet_time() -> None:
     """The other order, also seen through nginx: the stopped run's process_starts is read before its
     siblings', so nothing here has seen two at once yet. Its /cancel waits CANCEL_QUIET; the siblings'
@@ -180,6 +186,7 @@ async def test_a_stopped_queued_run_that_starts_first_waits_for_siblings_heard_w
     await stream.aclose()
 
 
+@on_virtual_clock
 async def test_on_a_space_that_runs_one_at_a_time_the_running_run_is_cancelled_at_once() -> None:
     """A ZeroGPU Space runs one event at a time: the queued sibling starts only after the stopped one ended."""
     from g4f_magic.gradio.stream import SharedStream
@@ -199,6 +206,7 @@ async def test_on_a_space_that_runs_one_at_a_time_the_running_run_is_cancelled_a
     await stream.aclose()
 
 
+@on_virtual_clock
 async def test_a_deferred_run_that_completes_first_is_dropped_unread() -> None:
     from g4f_magic.gradio.stream import SharedStream
 
