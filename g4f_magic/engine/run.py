@@ -23,7 +23,7 @@ from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
 from .result import GeneratedImage, Result, ResultSet, checked
 from .sweep import Sweep, SweepCell, SweepSet
-from .words import said
+from .words import Words, said
 
 __all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "PREVIEW_WAIT", "BATCH_WORKERS"]
 
@@ -433,16 +433,20 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
 async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None,
                   image: bytes | None = None) -> Result | ResultSet:
     """Run ``job`` (a question about ``image``, for the model that reads one); several images come back as a
-    ``ResultSet``, a sweep as a ``SweepSet``, a batch as a ``BatchSet``."""
+    ``ResultSet``, a sweep as a ``SweepSet``, a batch as a ``BatchSet`` (a question batch reads its own
+    images: ``image`` is for one question)."""
+    if image is not None and not (isinstance(job, Job) and job.spec.chats):
+        option = said(_words(job), "image")
+        if isinstance(job, Batch):
+            raise InvalidOption(f"{option}: a batch reads each item's own image")
+        what = "a sweep" if isinstance(job, Sweep) else job.model
+        raise InvalidOption(f"{option} is read by janus-pro-7b only; {what} makes images from text")
     if isinstance(job, Sweep):
         return await run_sweep(job, view)
     if isinstance(job, Batch):
         return await run_batch(job, view)
     if job.spec.chats:
         return await _chat(job, chat if chat is not None else ChatState(), view, image=image)
-    if image is not None:
-        raise InvalidOption(f"{said(job.policy.words, 'image')} is read by janus-pro-7b only; {job.model} makes images "
-                            "from text")
 
     async def one(index: int, seed: int | None) -> list[Result]:
         results = await _image_one(job, index, seed, view)
@@ -453,6 +457,11 @@ async def run_job(job: Job | Sweep | Batch, view: View, chat: ChatState | None =
     batches = await _all_or_nothing([one(i, s) for i, s in enumerate(_seeds(job))])
     results = [r for batch in batches for r in batch]
     return results[0] if len(results) == 1 else ResultSet(results)
+
+
+def _words(job: Job | Sweep | Batch) -> Words:
+    first = job if isinstance(job, Job) else job.jobs[0]
+    return first.policy.words
 
 
 async def run_in_view(job: Job | Sweep | Batch, view: View, chat: ChatState | None = None,

@@ -43,3 +43,25 @@ def test_a_rounded_side_is_said() -> None:
     assert rounding(1001, None, (1000, 560)) == "width 1001 rounded to 1000 (sides are multiples of 8)"
     assert rounding(None, 999, (1776, 992)) == "height 999 rounded to 992 (sides are multiples of 8)"
     assert rounding(1024, 1024, (1024, 1024)) == "" and rounding(None, None, (1360, 760)) == ""
+
+
+@pytest.mark.parametrize("kind", ["job", "sweep", "batch"])
+def test_an_image_for_a_run_that_reads_none_is_refused_not_ignored(kind: str) -> None:
+    """A question's image given to a run of image models (one job, a sweep, a batch) is refused before any request,
+    in the words of the front end that made the run; it was silently dropped by a sweep and a batch."""
+    import asyncio
+
+    from g4f_magic.engine.plan import build_batch, build_run
+    from g4f_magic.engine.run import run_job
+
+    words = {"image": "--image"}
+    if kind == "batch":
+        run: Any = build_batch(SETTINGS, template="{item}", rows=[{"item": "fox"}, {"item": "owl"}], words=words)
+        expected = "--image: a batch reads each item's own image"
+    else:
+        seeds = [1, 2] if kind == "sweep" else [1]
+        run = build_run(SETTINGS, prompt="a fox", words=words, choices={"model": ["flux"], "seed": seeds})
+        expected = f"--image is read by janus-pro-7b only; {'a sweep' if kind == 'sweep' else 'flux'} makes images from text"
+    with pytest.raises(InvalidOption) as refused:
+        asyncio.run(run_job(run, view=None, image=b"\x89PNG"))  # type: ignore[arg-type]  # refused before any view
+    assert str(refused.value) == expected
