@@ -31,7 +31,7 @@ _EXPORTS = {
     "ResultShapeError": "errors",
     "G4FTimeout": "errors",
     "Panel": "notebook.panel",
-    "aclose": "http.session",
+    "aclose": "inference.client",
     "fetch_image": "http.session",
     "ENV_VAR": "spaces.endpoints",
 }

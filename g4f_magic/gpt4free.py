@@ -25,8 +25,12 @@ except ImportError:  # pragma: no cover - the message is the test
     raise ImportError("g4f_magic.gpt4free needs gpt4free: pip install 'g4f_magic[g4f]'") from None
 
 from . import errors, events
+from .inference import SPACES, ProvidersClient
 from .spaces import providers as core
+from .spaces.client import Target
+from .spaces.identity import HFToken, is_hf_token
 from .spaces.models import unknown_model
+from .spaces.request import DEFAULT_TIMEOUT, Request
 
 __all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "G4F_KEYWORDS", "translate_error"]
 
@@ -156,6 +160,26 @@ def _translated(event: events.Event) -> Any:
     return event
 
 
+async def _on_providers(provider: str, model: str, messages: Any, *, prompt: str | None, aspect_ratio: str,
+                        width: int | None, height: int | None, seed: int | None, api_key: str | None,
+                        **kwargs: Any) -> AsyncGenerator[events.Event, None]:
+    """One image on Hugging Face Inference Providers (``inference_provider="fal-ai"``, ``"auto"``): the same client
+    the magic uses, paid by the ``hf_…`` token given as ``api_key`` (else the one the Hugging Face tools find).
+    The image goes to gpt4free as a data URI: it was made by the provider, and fetched once already."""
+    token = HFToken(api_key, "api_key") if api_key and is_hf_token(api_key) else None
+    client = ProvidersClient(Target(hf_token=token, timeout=kwargs.get("timeout") or DEFAULT_TIMEOUT), provider)
+    request = Request.make(client.model(model), messages, prompt=prompt, seed=seed, aspect_ratio=aspect_ratio,
+                           width=width, height=height, steps=kwargs.get("num_inference_steps"),
+                           guidance=kwargs.get("guidance_scale"))
+    deadline = client.deadline()
+    async for event in client.run(request, deadline):
+        if isinstance(event, events.ImageResponse):
+            data, mime = await client.download(event.urls[0], deadline)
+            event = events.ImageResponse((f"data:{mime};base64,{base64.b64encode(data).decode()}",), event.alt,
+                                         event.model, event.seed, event.width, event.height)
+        yield event
+
+
 class _Face(AsyncGeneratorProvider, ProviderModelMixin):
     """g4f's provider interface over one of :mod:`g4f_magic.spaces.providers`' classes (``_core``), for the
     models this class lists (the core routes each name as written: ``flux-schnell`` is not ``flux``)."""
@@ -206,6 +230,16 @@ class _Face(AsyncGeneratorProvider, ProviderModelMixin):
                 width, height = size
             media = _media(kwargs.pop("media", None), messages)
             conversation = _conversation(kwargs.pop("conversation", None))
+            place = kwargs.pop("inference_provider", None) or SPACES  # gpt4free's own keyword is "provider"
+            if place != SPACES:
+                gen = _on_providers(place, name, messages, prompt=prompt, aspect_ratio=aspect_ratio, width=width,
+                                    height=height, seed=seed, api_key=api_key, **kwargs)
+                async with aclosing(gen):
+                    async for event in gen:
+                        chunk = _translated(event)
+                        if chunk is not None:
+                            yield chunk
+                return
             ours: dict[str, Any] = {k: v for k, v in kwargs.items() if k not in G4F_KEYWORDS}
             if media:
                 ours["media"] = media

@@ -23,7 +23,7 @@ from .result import Result, ResultSet, SavedImage, _slug
 from .words import PLAIN, Words, said
 
 if TYPE_CHECKING:
-    from ..spaces.client import SpacesClient
+    from .backend import Backend
     from .job import Job
 
 __all__ = ["Batch", "BatchItem", "BatchSet", "MAX_ITEMS", "items_of", "fill", "item_seed", "make_batch",
@@ -129,7 +129,7 @@ class BatchItem:
     result: Result | None = None
     error: G4FError | None = None
     source: str = ""  # the image asked about (a question over many images): its name
-    load: Callable[[SpacesClient], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
+    load: Callable[[Backend], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
     thumb: bytes | None = field(default=None, repr=False)  # the image asked about, small, once it ran
 
     @property
@@ -182,7 +182,7 @@ def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dic
 
 
 def make_question_batch(job_for: Callable[[int], Job], question: str,
-                        sources: list[tuple[str, Callable[[SpacesClient], Awaitable[bytes]]]], batch_seed: int | None,
+                        sources: list[tuple[str, Callable[[Backend], Awaitable[bytes]]]], batch_seed: int | None,
                         seeds: tuple[int, int], words: Words = PLAIN) -> Batch:
     """One question over many images (Janus as a captioner or labeller): an item per image, named by
     ``sources``' first element and read by its loader only when the item runs, so a folder of photographs is

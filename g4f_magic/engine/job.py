@@ -17,6 +17,7 @@ from ..spaces.client import SpacesClient
 from ..spaces.models import Model
 from ..spaces.prompts import drop_controls
 from ..spaces.request import Request
+from .backend import Backend
 from .replay import MAX_BYTES, ReplayStore
 from .result import Result
 from .words import PLAIN, Words, said
@@ -88,7 +89,7 @@ class Job:
     steps: int | None = None  # FLUX.1-dev's num_inference_steps (the Space's default: 28)
     guidance: float | None = None  # FLUX.1-dev's guidance_scale (the Space's default: 3.5)
     policy: Policy = field(default_factory=Policy)
-    client: SpacesClient = field(default_factory=SpacesClient, repr=False)
+    client: Backend = field(default_factory=SpacesClient, repr=False)
     _requests: dict[str, Request] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import G4FError, InvalidOption
+from ..inference import SPACES, ProvidersClient
 from ..media import MAX_IMAGE_BYTES
 from ..spaces.client import SpacesClient, Target
 from ..spaces.endpoints import SPACE_CONCURRENCY
 from ..spaces.providers import G4F
+from .backend import Backend
 from .batch import Batch, make_batch, make_question_batch
 from .job import Job, Policy
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
@@ -27,10 +29,11 @@ def _pick(settings: dict[str, Any], run: dict[str, Any], name: str) -> Any:
     return settings.get(name) if value is None else value
 
 
-def build_client(settings: dict[str, Any], **run: Any) -> SpacesClient:
-    """Where a run's requests go and as whom, from the settings (and this run's proxy, timeout and key):
-    made once per run, shared by every job of a sweep or a batch. A timeout of 0 means no limit."""
-    return SpacesClient(Target(
+def build_client(settings: dict[str, Any], **run: Any) -> Backend:
+    """Where a run's requests go and as whom, from the settings (and this run's proxy, timeout, key and
+    provider): made once per run, shared by every job of a sweep or a batch. A timeout of 0 means no limit.
+    The Spaces unless the user chose Inference Providers (they spend the account's credits)."""
+    target = Target(
         proxy=_pick(settings, run, "proxy") or None, timeout=_pick(settings, run, "timeout") or None,
         endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
         flux_dev_url=settings.get("flux_dev_url") or None, url_flux=settings.get("url_flux") or None,
@@ -39,11 +42,15 @@ def build_client(settings: dict[str, Any], **run: Any) -> SpacesClient:
         send_hf_token_to=tuple(u.strip() for u in (settings.get("send_hf_token_to") or "").split(",") if u.strip()),
         max_image_bytes=settings.get("max_image_bytes") or MAX_IMAGE_BYTES,
         space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
-    ))
+    )
+    provider = (_pick(settings, run, "provider") or SPACES).strip()
+    if provider == SPACES:
+        return SpacesClient(target)
+    return ProvidersClient(target, provider)
 
 
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str,
-              client: SpacesClient | None = None, **run: Any) -> Job:
+              client: Backend | None = None, **run: Any) -> Job:
     """The one place a generation request is made: per-run choices (``run``, None for "not given")
     over the settings, sent through ``client`` (made from the settings when not given); ``run["words"]``: the
     front end's words for the options its messages name."""

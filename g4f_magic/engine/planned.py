@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..spaces.client import SpacesClient
+    from .backend import Backend
     from .job import Job
 
 __all__ = ["ManyJobs"]
@@ -23,7 +23,7 @@ class ManyJobs:
         return len(self.jobs)
 
     @property
-    def client(self) -> SpacesClient:
+    def client(self) -> Backend:
         """Where every job goes and as whom: one client for them all."""
         return self.jobs[0].client
 

@@ -26,6 +26,7 @@ from typing import Any, AsyncGenerator, Iterator, cast
 from aiohttp import BodyPartReader, web
 
 from .images import placeholder
+from .providers import ProviderStandIn
 
 __all__ = ["LocalSpace", "Pace", "SPACE_HOSTS", "HUB_HOST", "Received", "Job", "Writer", "serve", "in_thread",
            "run_in_thread"]
@@ -138,6 +139,7 @@ class LocalSpace:
         self._uploads: dict[str, bytes] = {}
         self._load: dict[str, set[Any]] = {}  # host → the events (and /run/predict calls) joined, not yet ended
         self.peak: dict[str, int] = {}  # host → the most of them at once, since the last reset
+        self.providers = ProviderStandIn(lambda request, host: self._base(request, host))  # the Hub's router and Inference Providers (localspace/providers.py)
 
     def _began(self, host: str, key: Any) -> None:
         load = self._load.setdefault(host, set())
@@ -150,6 +152,7 @@ class LocalSpace:
     # -- control -------------------------------------------------------------------------------
     def reset(self) -> None:
         self.received.clear()
+        self.providers.reset()
         self.disconnects.clear()
         self.cancels.clear()
         self.peak.clear()
@@ -209,6 +212,7 @@ class LocalSpace:
         app.router.add_get(f"/{HUB_HOST}/api/spaces/zero-gpu/quota", self.zero_gpu_quota)
         app.router.add_get(f"/{HUB_HOST}/api/spaces/{{owner}}/{{name}}/jwt", self.jwt)
         app.router.add_get(f"/{HUB_HOST}/api/whoami-v2", self.whoami)
+        self.providers.routes(app)
         app.router.add_get("/{host}/", self.space_index)
         app.router.add_post("/{host}/gradio_api/queue/join", self.join)
         app.router.add_get("/{host}/gradio_api/queue/data", self.data)

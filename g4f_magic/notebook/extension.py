@@ -52,7 +52,7 @@ def unload(ipython: Any) -> None:
     magics = extensions.pop(id(ipython), None)
     if not isinstance(magics, G4FMagics):
         return
-    from ..spaces.client import aclose
+    from ..inference.client import aclose
 
     async def shutdown() -> None:
         for task in list(magics.tasks):

@@ -35,8 +35,8 @@ from .sources import batch_folder, image_sources, value_bytes
 from .views import BatchLines, BatchView, PlainView, SweepView, WidgetView
 
 if TYPE_CHECKING:  # the engine's runs pull in aiohttp: loaded on the first run, not by %load_ext
+    from ..engine.backend import Backend
     from ..engine.job import ChatState, Job
-    from ..spaces.client import SpacesClient
 
 __all__ = ["G4FMagics", "TOKEN_ENV", "subcommand"]
 
@@ -110,6 +110,8 @@ class G4FMagics(Magics, Settings):
     @argument("--proxy", help="HTTP(S) proxy URL")
     @argument("--timeout", type=float, help="seconds the whole generation may take (0: no limit)")
     @argument("--refresh", action="store_true", help="generate anew even if this request was answered before")
+    @argument("--provider", help="space (the free Spaces, the default), auto, or an Inference Provider (fal-ai, "
+                                 "replicate, nscale, …): your Hugging Face token's credits pay")
     @argument("--wait", action="store_true", help="when over the GPU quota, count down and resume by itself")
     @argument("--fallback", help="models to try in order when this one is over quota, paused or full (comma list)")
     @argument("--new", action="store_true", help="start a new Janus chat")
@@ -345,7 +347,7 @@ class G4FMagics(Magics, Settings):
         task.add_done_callback(self.tasks.discard)
         return None
 
-    async def _image_bytes(self, ref: str, client: SpacesClient) -> bytes:
+    async def _image_bytes(self, ref: str, client: Backend) -> bytes:
         ns = self.shell.user_ns if self.shell is not None else {}
         value = ns.get(ref, ref) if ref.isidentifier() else ref
         try:
@@ -437,7 +439,7 @@ class G4FMagics(Magics, Settings):
         """What every kind of run takes from the line alike: fallbacks, waiting, replay, network, the token."""
         fallback = tuple(m.strip() for m in args.fallback.split(",") if m.strip()) if args.fallback else None
         return {"fallback": fallback, "wait": args.wait or None, "refresh": args.refresh, "proxy": args.proxy,
-                "timeout": args.timeout, "api_key": self._api_key(args), "words": WORDS}
+                "timeout": args.timeout, "api_key": self._api_key(args), "words": WORDS, "provider": args.provider}
 
     def _api_key(self, args: Any) -> str | None:
         """--api-key, or the environment variable it names with ``$NAME``."""

@@ -22,6 +22,7 @@ from ..engine.plan import build_batch, build_job, build_question_batch, build_ru
 from ..engine.result import Result, ResultSet
 from ..engine.sweep import Sweep, SweepSet, parse_values
 from ..errors import G4FError, InvalidOption
+from ..inference import AUTO, SPACES
 from ..media import thumbnail
 from ..spaces.providers import G4F, model_info
 from ..spaces.sizes import COMMON_RATIOS, MAX_SIDE, MIN_SIDE, image_size
@@ -53,6 +54,7 @@ __all__ = ["Panel", "PromptBox"]
 # the panel's words for the options the engine's messages name: its controls' labels and its settings
 WORDS = {"each": "each", "count": "count", "image": "image", "seed": "seed", "model": "model", "aspect_ratio": "ratio",
          "wait": "the wait setting", "fallback": "the fallback setting"}
+PANEL_PROVIDERS = ("fal-ai", "replicate", "nscale", "wavespeed")  # those that serve FLUX (hub-docs), by name
 THUMB = 96  # px, square
 HISTORY = 4  # finished runs listed under the controls
 GALLERY_PER_BATCH = EMBEDDED  # a batch's images in the gallery: those its output embeds; the rest are in its folder
@@ -129,6 +131,14 @@ class Panel:
         self.model = w.Dropdown(options=[(f"{m} ({kinds[m]})", m) for m in G4F.models],
                                 value=s["default_model"] if s["default_model"] in kinds else G4F.default_model,
                                 description="model", style=narrow, layout=w.Layout(width="auto"))  # the column, less its margin
+        # where FLUX runs: the free Spaces unless the user picks Inference Providers (their credits pay)
+        places = [("the free Spaces", SPACES), ("Inference Providers (auto)", AUTO),
+                  *((p, p) for p in PANEL_PROVIDERS)]
+        chosen = s.get("provider") or SPACES
+        if chosen not in dict(places).values():
+            places.append((chosen, chosen))
+        self.backend = w.Dropdown(options=places, value=chosen, description="on", style=narrow,
+                                  layout=w.Layout(width="auto"))
         ratio = s["aspect_ratio"] if s["aspect_ratio"] in COMMON_RATIOS else "custom"
         self.ratio = w.Dropdown(options=[*COMMON_RATIOS, "custom"], value=ratio, description="ratio",
                                 style=narrow, layout=w.Layout(width="140px"))
@@ -207,7 +217,7 @@ class Panel:
         self.buttons_row = w.HBox([self.generate_button, self.stop_button, self.clear_button, self.new_chat_button],
                                   layout=rows())
         controls = w.VBox([
-            self.prompt, self.model, self.size_row, self.seed_row, self.compare_row, self.batch_row, self.upload,
+            self.prompt, self.model, self.backend, self.size_row, self.seed_row, self.compare_row, self.batch_row, self.upload,
             self.buttons_row,
             self.error, self.runs, self.history,
         ], layout=w.Layout(min_width="0"))
@@ -341,7 +351,7 @@ class Panel:
         sized = fixed.spec.sized and name != "aspect_ratio"  # a ratio list sizes itself
         choices: dict[str, list[Any]] = {"model": [fixed.model], "aspect_ratio": [fixed.aspect_ratio],
                                          "seed": [fixed.seed], "steps": [None], "guidance": [None], name: values}
-        return build_run(self.settings, prompt=fixed.prompt, choices=choices,
+        return build_run(self.settings, prompt=fixed.prompt, choices=choices, provider=self.backend.value,
                          width=fixed.width if sized else None, height=fixed.height if sized else None)
 
     def _batch(self) -> Batch:
@@ -358,6 +368,7 @@ class Panel:
         if model.chats:
             sources = self._sources(ref)
             return build_question_batch(self.settings, question=self.prompt.value.strip(), sources=sources,
+                                        provider=self.backend.value,
                                         model=model.name, seed=seed, words=WORDS)
         if self.count.value != 1:
             raise InvalidOption("a batch makes one image per item: set count to 1 (list an item twice for two)")
@@ -368,6 +379,7 @@ class Panel:
             rows, template = items_of(lines, {**WORDS, "each": "the prompt's lines"}), ""
         sized = model.sized
         return build_batch(self.settings, template=template, rows=rows, model=model.name, seed=seed,
+                           provider=self.backend.value,
                            aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
                            width=self.width.value if sized else None, height=self.height.value if sized else None,
                            words=WORDS)
@@ -395,7 +407,7 @@ class Panel:
         model = G4F.model(self.model.value)
         sized = model.sized
         return build_job(
-            self.settings, model=self.model.value, prompt=self.prompt.value.strip(),
+            self.settings, model=self.model.value, prompt=self.prompt.value.strip(), provider=self.backend.value,
             aspect_ratio=self.ratio.value if sized and self.ratio.value != "custom" else None,
             width=self.width.value if sized else None, height=self.height.value if sized else None,
             seed=None if self.random_seed.value else self.seed.value,

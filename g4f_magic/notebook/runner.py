@@ -20,7 +20,7 @@ _own: asyncio.AbstractEventLoop | None = None
 def _close_own() -> None:
     global _own
     if _own is not None and not _own.is_closed():
-        from ..spaces.client import aclose
+        from ..inference.client import aclose
 
         _own.run_until_complete(aclose())
         _own.run_until_complete(_own.shutdown_asyncgens())

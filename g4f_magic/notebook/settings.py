@@ -59,6 +59,9 @@ class Settings(Configurable):
                          ).tag(config=True)
     replay_max_bytes = Int(REPLAY_MAX_BYTES, min=0, help="The replay store's size limit; the least recently used "
                            "entries go first.").tag(config=True)
+    provider = Unicode("space", help="Where FLUX runs: space (the free ZeroGPU Spaces), auto (Hugging Face Inference "
+                       "Providers in the account's order: your token's credits pay), or a provider (fal-ai, "
+                       "replicate, nscale, …).").tag(config=True)
     wait = Bool(False, help="Wait out a GPU quota error that says when the quota returns (as --wait).").tag(config=True)
     max_wait = Float(900.0, min=0, help="Longest quota wait in seconds; a longer one fails at once.").tag(config=True)
     fallback = Unicode("", help="Models that answer, in order, when the chosen one is over quota, paused or full "

@@ -18,13 +18,13 @@ from ..errors import InvalidOption
 from .html import EMBEDDED
 
 if TYPE_CHECKING:
+    from ..engine.backend import Backend
     from ..engine.batch import Batch
-    from ..spaces.client import SpacesClient
 
 __all__ = ["IMAGE_SUFFIXES", "items_named", "image_sources", "value_bytes", "batch_folder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-Source = tuple[str, Callable[["SpacesClient"], Awaitable[bytes]]]  # an image's name, and how to read it when its turn comes
+Source = tuple[str, Callable[["Backend"], Awaitable[bytes]]]  # an image's name, and how to read it when its turn comes
 
 
 def items_named(ref: str, evaluate: Callable[[str], Any] | None, flag: str = "--each") -> Any:
@@ -40,7 +40,7 @@ def items_named(ref: str, evaluate: Callable[[str], Any] | None, flag: str = "--
         raise InvalidOption(f"{flag} {ref}: {type(exc).__name__}: {exc}") from None
 
 
-async def value_bytes(value: Any, name: str, client: SpacesClient) -> bytes:
+async def value_bytes(value: Any, name: str, client: Backend) -> bytes:
     """An image from what --image names: a result (a set's first), bytes, an http(s) URL or a file."""
     if isinstance(value, ResultSet) and value:
         value = value[0]

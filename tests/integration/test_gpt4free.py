@@ -256,3 +256,25 @@ def test_without_g4f_the_import_says_which_extra(tmp_path: Any) -> None:
 def test_each_error_becomes_g4fs_class_with_our_words(ours: errors.G4FError, theirs: str) -> None:
     translated = gpt4free.translate_error(ours)
     assert type(translated) is getattr(g4f_errors, theirs) and str(translated) == str(ours)
+
+
+@pytest.mark.parametrize("provider", ["fal-ai", "auto"])
+async def test_gpt4free_sends_flux_to_inference_providers_when_asked(space: LocalSpace, endpoint: str,
+                                                                     provider: str) -> None:
+    """``inference_provider=`` (gpt4free's own keyword is ``provider``): the same client the magic uses, paid by
+    the ``hf_…`` token given as ``api_key``; the image comes back as a data URI (the provider's own URL is not
+    given out by huggingface_hub), with the asked seed. (gpt4free's b64_json re-downloads a URL over HTTP, which
+    a data URI is not: ``url`` is the format for it.)"""
+    result = await AsyncClient(api_key=TOKEN).images.generate(
+        prompt="a red bicycle", model="flux", provider=G4F, response_format="url", seed=7, size="832x480",
+        inference_provider=provider)
+    head, _, data = result.data[0].url.partition(",")
+    assert head == "data:image/png;base64"
+    with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+        assert im.size == (832, 480)
+    assert space.providers.served == {"fal-ai": 1} and not [r for r in space.received if r.host.endswith(".hf.space")]
+    [call] = [r for r in space.received if r.host == "router.huggingface.co"]
+    assert call.body["seed"] == 7 and call.headers["authorization"] == f"Bearer {TOKEN}"
+    with pytest.raises(Exception, match="^janus-pro-7b-image is served by no Inference Provider"):  # g4f's class
+        await AsyncClient(api_key=TOKEN).images.generate(prompt="x", model="janus-pro-7b-image", provider=G4F,
+                                                         inference_provider=provider)
