@@ -49,31 +49,35 @@ _QUOTA_WHY = {
 }
 
 
-async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Awaitable[T]]) -> tuple[T, str]:
-    """``attempt(model)`` for the job's model, then each fallback, until one answers.
+async def answered(job: Job, index: int, view: View, attempt: Callable[[Job, str], Awaitable[T]]) -> tuple[T, str]:
+    """``attempt(job, model)`` for the job's model, then each fallback, until one answers.
 
     A quota error with a stated time is waited out when the job says ``wait`` (on the last model: a
     fallback answers sooner than a wait), and so is ZeroGPU finding no free GPU (tried again every
     ``retry_after`` seconds until ``max_wait`` is spent); a sleeping or starting Space is waited for (up to
-    ``WAKE_LIMIT``); a Space over quota, paused, full or unavailable hands over to the next model.
+    ``WAKE_LIMIT``); a Space over quota, paused, full or unavailable hands over to the next model. Past the
+    last model's quota, a run the user let go elsewhere (``policy.handover``) goes there instead of waiting.
     Returns the answer and a note on what happened on the way, for the run's status line."""
     models = job.models
     notes: list[str] = []
+    if (handed := await _handed_over(job, job.model, index, view, attempt, None)) is not None:
+        return handed  # an earlier item of the run was: this one goes straight there
     for i, model in enumerate(models):
         following = models[i + 1] if i + 1 < len(models) else None
         woke_from: float | None = None
         busy_waited = 0.0  # a busy GPU is tried again (--wait) until max_wait is spent
         while True:
             try:
-                value = await attempt(model)
+                value = await attempt(job, model)
             except QuotaExceeded as exc:
                 why = _QUOTA_WHY.get(exc.reason, _QUOTA_WHY["quota"]).format(model=model)
                 if following is not None:
                     notes.append(f"{model} over GPU quota")
                     view.status(index, Reasoning(f"{why}; trying {following}", "fallback"))
                     break
-                if job.policy.wait and exc.retry_after is None and exc.reason == "quota":
-                    exc = await _with_reset(exc, job, model)  # the hub's word on when the quota is back
+                if (handed := await _handed_over(job, model, index, view, attempt, why)) is not None:
+                    return handed
+                exc = await _with_reset(exc, job, model)  # the hub's word on when the quota is back
                 if job.policy.wait and exc.retry_after is not None and exc.retry_after <= job.policy.max_wait:
                     await countdown(view, index, why, exc.retry_after)
                     notes.append(f"waited {clock(exc.retry_after)} for the quota")
@@ -109,9 +113,25 @@ async def answered(job: Job, index: int, view: View, attempt: Callable[[str], Aw
     raise AssertionError("unreachable: the last model either answers or raises")
 
 
+async def _handed_over(job: Job, model: str, index: int, view: View, attempt: Callable[[Job, str], Awaitable[T]],
+                       why: str | None) -> tuple[T, str] | None:
+    """``model``'s run on the policy's handover, when the user set one that serves it: after ZeroGPU's quota
+    refusal (``why``), or at once when an earlier job of the run was handed over (``why`` None). None otherwise."""
+    handover, elsewhere = job.policy.handover, job.handed_over(model)
+    if handover is None or elsewhere is None or (why is None and not handover.taken):
+        return None
+    if why is not None:
+        handover.taken = True
+        view.status(index, Reasoning(f"{why}; handing it to {handover.name}, as the quota_handover setting says",
+                                     "fallback"))
+    return await attempt(elsewhere, model), f"on {handover.name} (the ZeroGPU quota is used up)"
+
+
 async def _with_reset(exc: QuotaExceeded, job: Job, model: str) -> QuotaExceeded:
     """A refusal that says no time ("60s requested vs. 41s left"), with the time until the account's quota
-    resets as the hub gives it (``resets_at``), when it does."""
+    resets as the hub gives it (``resets_at``), when it does and the job would wait for it."""
+    if not job.policy.wait or exc.retry_after is not None or exc.reason != "quota":
+        return exc
     quota = await job.client.quota(model)
     left = quota.resets_in() if quota is not None else None
     if left is None:

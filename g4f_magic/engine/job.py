@@ -8,7 +8,7 @@ Pure: no network, no IPython.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from ..errors import InvalidOption
@@ -22,7 +22,7 @@ from .replay import MAX_BYTES, ReplayStore
 from .result import Result
 from .words import PLAIN, Words, said
 
-__all__ = ["Job", "Policy", "ChatState", "View", "MAX_COUNT"]
+__all__ = ["Job", "Policy", "Handover", "ChatState", "View", "MAX_COUNT"]
 
 MAX_COUNT = 16
 
@@ -59,6 +59,17 @@ class ChatState:
         self.conversation = None
 
 
+@dataclass(eq=False)
+class Handover:
+    """Where an image run goes when ZeroGPU refuses it for quota, instead of waiting or failing: the user's
+    opt-in (it spends their credits). Shared by a run's jobs: once one item of a batch was handed over, the
+    rest go straight there rather than each being refused first."""
+
+    client: Backend
+    name: str  # how the status line names it: "Inference Providers (fal-ai)"
+    taken: bool = False
+
+
 @dataclass(frozen=True)
 class Policy:
     """What the engine does around a request: who stands in, whether to wait, what to replay."""
@@ -71,6 +82,7 @@ class Policy:
     replay_dir: str | None = None  # None: the user's cache folder (replay.default_dir)
     replay_max_bytes: int = MAX_BYTES
     words: Words = field(default_factory=lambda: PLAIN, compare=False, repr=False)  # the front end's words for options
+    handover: Handover | None = field(default=None, compare=False, repr=False)  # past the ZeroGPU quota
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,19 @@ class Job:
     def key(self, request: Request, messages: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """``request`` as sent, field by field, to its first Space: what the replay store is keyed by."""
         return request.key(self.client.space(request.model.name), messages)
+
+    def handed_over(self, model: str) -> Job | None:
+        """This job for ``model`` on the policy's handover (its client, no further fallback), or None when there is
+        none or it does not serve ``model``."""
+        handover = self.policy.handover
+        if handover is None:
+            return None
+        try:
+            handover.client.model(model)
+        except InvalidOption:
+            return None
+        return replace(self, model=model, client=handover.client,
+                       policy=replace(self.policy, fallback=(), handover=None))
 
     def store(self) -> ReplayStore | None:
         return ReplayStore.shared(self.policy.replay_dir, self.policy.replay_max_bytes) if self.policy.replay else None

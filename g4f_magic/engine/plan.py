@@ -16,7 +16,7 @@ from ..spaces.endpoints import SPACE_CONCURRENCY
 from ..spaces.providers import G4F
 from .backend import Backend
 from .batch import Batch, make_batch, make_question_batch
-from .job import Job, Policy
+from .job import Handover, Job, Policy
 from .replay import MAX_BYTES as REPLAY_MAX_BYTES
 from .sweep import Sweep, make_sweep
 from .words import PLAIN, said
@@ -49,12 +49,23 @@ def build_client(settings: dict[str, Any], **run: Any) -> Backend:
     return ProvidersClient(target, provider)
 
 
+def build_handover(settings: dict[str, Any], client: Backend) -> Handover | None:
+    """The user's opt-in for a run past the ZeroGPU quota (the ``quota_handover`` setting): one per run, so that
+    a batch's items follow the first one handed over. None on Inference Providers already, or when not set."""
+    name = (settings.get("quota_handover") or "").strip()
+    if not name or name == SPACES or not isinstance(client, SpacesClient):
+        return None
+    return Handover(ProvidersClient(client.target, name), f"Inference Providers ({name})")
+
+
 def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str,
               client: Backend | None = None, **run: Any) -> Job:
     """The one place a generation request is made: per-run choices (``run``, None for "not given")
     over the settings, sent through ``client`` (made from the settings when not given); ``run["words"]``: the
     front end's words for the options its messages name."""
     model = model or settings["default_model"]
+    client = client or build_client(settings, **run)
+    handover = run["handover"] if "handover" in run else build_handover(settings, client)
     fallback = run.get("fallback")
     if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
         fallback = _standing_in(model, settings.get("fallback") or "", run.get("seed"), run.get("count") or 1)
@@ -69,8 +80,8 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
                       max_wait=settings.get("max_wait", 900.0), refresh=bool(run.get("refresh")),
                       replay=settings.get("replay", True), replay_dir=settings.get("replay_dir") or None,
                       replay_max_bytes=settings.get("replay_max_bytes", REPLAY_MAX_BYTES),
-                      words=run.get("words") or PLAIN),
-        client=client or build_client(settings, **run),
+                      words=run.get("words") or PLAIN, handover=handover),
+        client=client,
     )
 
 
@@ -78,6 +89,7 @@ def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[
     """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
     its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
     client = build_client(settings, **run)  # one for every cell
+    run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
 
     def job_for(chosen: dict[str, Any]) -> Job:
         return build_job(settings, model=chosen.get("model"), prompt=prompt, client=client,
@@ -93,6 +105,7 @@ def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str,
     own seed (derived from ``seed``, 0 when not given, so that a rerun asks for the same images)."""
     model = model or settings["default_model"]
     client = build_client(settings, **run)  # one for every item: the Spaces and the identity resolved once
+    run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
     first = build_job(settings, model=model, prompt="x", client=client, **run)  # the model and options checked once
     if first.spec.chats:
         raise InvalidOption(f"{said(first.policy.words, 'each')} makes images; {model} answers questions")
@@ -105,6 +118,7 @@ def build_question_batch(settings: dict[str, Any], *, question: str, sources: li
     """One question over many images (``sources``: name and loader of each), one conversation per image."""
     model = model or settings["default_model"]
     client = build_client(settings, **run)
+    run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
     first = build_job(settings, model=model, prompt=question or "x", client=client, **run)
     if not first.spec.chats:
         raise InvalidOption(f"{said(first.policy.words, 'image')} is read by janus-pro-7b only; {model} makes images "

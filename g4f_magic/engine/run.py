@@ -192,8 +192,11 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View,
                 view.status(index, Reasoning(replay_note(cast(float, found[0].replayed)), "replayed", elapsed=0.0))
                 return found
 
-    async def attempt(model: str) -> list[Result]:
-        return await _generate(job, model, index, seed, view, prefer)
+    answering = [job]  # the job that answered: the handover's when ZeroGPU's quota sent it there
+
+    async def attempt(on: Job, model: str) -> list[Result]:
+        answering[0] = on
+        return await _generate(on, model, index, seed, view, prefer)
 
     results, note = await answered(job, index, view, attempt)
     for r in results:  # which Space answered and why another did not, then the model's own story
@@ -201,7 +204,7 @@ async def _image_one(job: Job, index: int, seed: int | None, view: View,
     if store is not None and results:
         first = results[0]
         parts = [(r.image.mime, r.image.data) for r in results if r.image is not None]
-        await asyncio.to_thread(store.put, request_key(job.key(job.request_for(first.model, first.seed))),
+        await asyncio.to_thread(store.put, request_key(answering[0].key(job.request_for(first.model, first.seed))),
                                 _stored(first, [r.url for r in results]), parts)
     return results
 
@@ -245,12 +248,12 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: by
 
     handovers: list[str] = []  # the Spaces that handed the chat on, and why
 
-    async def attempt(model: str) -> tuple[str, list[str], JsonConversation | None, float]:
+    async def attempt(on: Job, model: str) -> tuple[str, list[str], JsonConversation | None, float]:
         started = time.monotonic()
         parts: list[str] = []
         log: list[str] = []
         conversation = None
-        async for ev in job.client.run(asking(model), prefer=prefer):
+        async for ev in on.client.run(asking(model), prefer=prefer):
             if isinstance(ev, JsonConversation):
                 conversation = ev
             elif isinstance(ev, Reasoning):
@@ -280,9 +283,12 @@ async def _say_quota(first: Job, runs: int, what: str, view: View) -> None:
         return
     left = quota.resets_in()
     back = f"; it resets in {clock(left)}" if left is not None else ""
+    words, handover = first.policy.words, first.policy.handover
+    past = (f"the rest go to {handover.name}, as the quota_handover setting says" if handover is not None else
+            f"{said(words, 'wait')} waits for the reset, {said(words, 'fallback')} asks another model, the "
+            "quota_handover setting would send the rest to Inference Providers (your credits)")
     view.status(0, Reasoning(f"{runs} {what}, about {quota.images()} images of ZeroGPU quota left "
-                             f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, {said(first.policy.words, 'wait')} "
-                             f"waits for the reset, {said(first.policy.words, 'fallback')} asks another model", "quota"))
+                             f"({REQUESTED_GPU_SECONDS:g} s of GPU each{back}): past it, {past}", "quota"))
 
 
 async def run_sweep(sweep: Sweep, view: View) -> SweepSet:

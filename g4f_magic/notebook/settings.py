@@ -62,6 +62,9 @@ class Settings(Configurable):
     provider = Unicode("space", help="Where FLUX runs: space (the free ZeroGPU Spaces), auto (Hugging Face Inference "
                        "Providers in the account's order: your token's credits pay), or a provider (fal-ai, "
                        "replicate, nscale, …).").tag(config=True)
+    quota_handover = Unicode("", help="When ZeroGPU refuses a FLUX run for quota: auto or an Inference Provider "
+                             "(fal-ai, …) that takes it (and the rest of a batch) instead of a wait or a failure; "
+                             "it spends your credits. Empty: never.").tag(config=True)
     wait = Bool(False, help="Wait out a GPU quota error that says when the quota returns (as --wait).").tag(config=True)
     max_wait = Float(900.0, min=0, help="Longest quota wait in seconds; a longer one fails at once.").tag(config=True)
     fallback = Unicode("", help="Models that answer, in order, when the chosen one is over quota, paused or full "

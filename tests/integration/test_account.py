@@ -154,7 +154,8 @@ def test_a_batch_larger_than_the_quota_says_so_before_it_starts(ip: Any, thread_
     said = [line for line in cap.stdout.splitlines() if "ZeroGPU quota left" in line]
     assert len(said) == 1 and re.search(r"· 5 items, about 2 images of ZeroGPU quota left \(90 s of GPU each; it "
                                         r"resets in (59:5\d|1:00:00)\): past it, --wait waits for the reset, "
-                                        r"--fallback asks another model$", said[0]), said
+                                        r"--fallback asks another model, the quota_handover setting would send the "
+                                        r"rest to Inference Providers \(your credits\)$", said[0]), said
     assert [r.path for r in thread_space.received if r.host == HUB].count("/api/spaces/zero-gpu/quota") == 1
     thread_space.reset()
     own = f"{thread_space.url}/{OWN_DUPLICATE}"  # type: ignore[attr-defined]

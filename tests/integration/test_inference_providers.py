@@ -149,3 +149,24 @@ async def test_the_panel_runs_on_the_provider_the_user_picks(space: LocalSpace, 
         assert panel.results[0].seed == 7 and not panel.error.value
         assert space.providers.served == ({} if place == "space" else {"fal-ai": 1})
     assert "flux · done · seed 7" in panel.history.value
+
+
+def test_past_the_quota_a_batch_goes_to_the_provider_the_user_allowed(account: Any, thread_space: LocalSpace) -> None:
+    """The quota_handover setting: ZeroGPU's quota refusal hands the run, and the rest of the batch, to Inference
+    Providers instead of failing; every item says where it went. Without the setting nothing is sent there."""
+    account.user_ns["things"] = [f"thing {i}" for i in range(30)]
+    with pytest.raises(Exception, match="over its GPU quota|GPU quota"):
+        cell(account, "-m flux -s 1", "[fault:quota_new] a lighthouse")
+    assert not thread_space.requests(ROUTER)  # not allowed: not one request to a provider
+    thread_space.reset()
+    account.run_line_magic("config", "G4FMagics.quota_handover = 'fal-ai'")
+    res, cap = cell(account, "-m flux -s 1 --each things --save out", "[fault:quota_new] a {item}")
+    assert len(res) == 30 and not res.failed and thread_space.providers.served == {"fal-ai": 30}
+    assert "30 items, about 2 images of ZeroGPU quota left (90 s of GPU each; it resets in " in cap.stdout
+    assert "): past it, the rest go to Inference Providers (fal-ai), as the quota_handover setting says" in cap.stdout
+    rows = [json.loads(line) for line in next(Path("out").rglob("manifest.jsonl")).read_text().splitlines()]
+    assert {r["space"] for r in rows} == {"fal-ai"} and all(r["file"] for r in rows)
+    joins = [r for r in thread_space.received if r.path.endswith("/queue/join")]
+    assert 1 <= len(joins) <= 16  # the items already in flight when the first refusal came; the rest went straight
+    one, cap = cell(account, "-m flux -s 2", "[fault:quota_new] a lighthouse")
+    assert one.seed == 2 and "handing it to Inference Providers (fal-ai), as the quota_handover setting says" in cap.stdout

@@ -18,7 +18,7 @@ def test_a_space_that_never_wakes_fails_in_the_end(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(availability, "WAKE_POLL", 0.01)
     monkeypatch.setattr(availability, "WAKE_LIMIT", 0.05)
 
-    async def asleep(model: str) -> Any:
+    async def asleep(job: Job, model: str) -> Any:
         raise SpaceUnavailable("Space unavailable (503): the Space is sleeping (HTML page)", 503)
 
     job = Job("flux", "x", seed=1)
@@ -41,7 +41,7 @@ def test_a_busy_gpu_is_worded_by_the_front_end_that_asked(words: str | None, hin
     vocabulary = {None: None, "magic": magic.WORDS, "panel": panel.WORDS}[words]
     job = Job("flux", "x", policy=Policy(words=vocabulary) if vocabulary else Policy())
 
-    async def busy(model: str) -> Any:
+    async def busy(job: Job, model: str) -> Any:
         raise GPUBusy("No GPU was available", retry_after=None)
 
     with pytest.raises(GPUBusy) as info:
