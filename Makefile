@@ -110,6 +110,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.store
 	$(PY) -m benchmarks.batch
 	$(PY) -m benchmarks.pool
+	$(PY) -m benchmarks.providers
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

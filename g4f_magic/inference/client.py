@@ -29,6 +29,7 @@ from ..errors import (
     one_line,
 )
 from ..events import Event, ImageResponse, Reasoning
+from ..media import image_mime
 from ..spaces.client import Deadline, SpacesClient, Target
 from ..spaces.client import aclose as http_aclose
 from ..spaces.endpoints import gateway_from_env, through_gateway
@@ -224,14 +225,14 @@ class ProvidersClient:
                     t = loop.time() - started
                     yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
             try:
-                png = job.result()
+                served = job.result()
             except (_Unserved, SpaceUnavailable) as exc:
                 if self.provider != AUTO:
                     raise
                 last = exc
                 continue
             url = f"inference-providers://{provider}/{repo}/{next(self._numbers)}"
-            self._kept[url] = png
+            self._kept[url] = served
             t = loop.time() - started
             yield Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
             yield ImageResponse((url,), request.prompt, request.model.name, seed, request.width, request.height)
@@ -242,7 +243,9 @@ class ProvidersClient:
 
     def _generate(self, provider: str, repo: str, request: Request, seed: int, token: HFToken,
                   deadline: Deadline) -> bytes:
-        """In a worker: one ``text_to_image`` through huggingface_hub, as PNG (the image it decoded, kept lossless)."""
+        """In a worker: one ``text_to_image`` through huggingface_hub. huggingface_hub hands back a PIL image opened
+        (lazily) on the bytes the provider served: those bytes are kept as served, as the Spaces' are; only an
+        image that carries none is written as PNG."""
         from huggingface_hub import InferenceClient
 
         timeout = deadline.timeout  # the thread's own bound: a Stop leaves it to finish this one request
@@ -254,15 +257,18 @@ class ProvidersClient:
                 guidance_scale=request.guidance if request.model.sampler else None)
         except Exception as exc:  # noqa: BLE001 - every failure of the client becomes one of ours
             raise _refusal(exc, provider, token) from None
+        served = getattr(image, "fp", None)
+        if isinstance(served, io.BytesIO) and image_mime(served.getvalue()) is not None:
+            return served.getvalue()
         out = io.BytesIO()
         image.save(out, "PNG")
         return out.getvalue()
 
     async def download(self, url: str, deadline: Deadline) -> tuple[bytes, str]:
         """A result this client kept (taken once), or an image a user named by URL (as the Spaces client does)."""
-        png = self._kept.pop(url, None)
-        if png is not None:
-            return png, "image/png"
+        kept = self._kept.pop(url, None)
+        if kept is not None:
+            return kept, image_mime(kept) or "image/png"
         return await self._spaces.download(url, deadline)
 
 

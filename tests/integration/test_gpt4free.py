@@ -269,7 +269,7 @@ async def test_gpt4free_sends_flux_to_inference_providers_when_asked(space: Loca
         prompt="a red bicycle", model="flux", provider=G4F, response_format="url", seed=7, size="832x480",
         inference_provider=provider)
     head, _, data = result.data[0].url.partition(",")
-    assert head == "data:image/png;base64"
+    assert head == "data:image/jpeg;base64"  # the bytes the provider served
     with Image.open(io.BytesIO(base64.b64decode(data))) as im:
         assert im.size == (832, 480)
     assert space.providers.served == {"fal-ai": 1} and not [r for r in space.received if r.host.endswith(".hf.space")]

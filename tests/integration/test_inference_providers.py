@@ -37,7 +37,7 @@ def account(ip: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_seeded_cell_on_fal_ai_gives_that_seed_and_replays(account: Any, thread_space: LocalSpace) -> None:
     result, cap = cell(account, "-m flux --provider fal-ai -s 7 -a 16:9")
     assert isinstance(result, Result) and (result.model, result.seed, result.width, result.height) == ("flux", 7, 1360, 760)
-    assert result.image is not None and result.image.mime == "image/png"
+    assert result.image is not None and result.image.mime == "image/jpeg"  # as the provider served it
     assert "Sent to fal-ai (Hugging Face Inference Providers" in cap.stdout and "flux · done · seed 7" in cap.stdout
     assert thread_space.providers.served == {"fal-ai": 1}
     [call] = thread_space.requests(ROUTER)
