@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import G4FError, InvalidOption
-from ..inference import SPACES, ProvidersClient
+from ..inference import REPOS, SPACES, ProvidersClient
 from ..media import MAX_IMAGE_BYTES
 from ..spaces.client import SpacesClient, Target
 from ..spaces.endpoints import SPACE_CONCURRENCY
@@ -29,10 +29,12 @@ def _pick(settings: dict[str, Any], run: dict[str, Any], name: str) -> Any:
     return settings.get(name) if value is None else value
 
 
-def build_client(settings: dict[str, Any], **run: Any) -> Backend:
+def build_client(settings: dict[str, Any], models: tuple[str, ...] = (), **run: Any) -> Backend:
     """Where a run's requests go and as whom, from the settings (and this run's proxy, timeout, key and
     provider): made once per run, shared by every job of a sweep or a batch. A timeout of 0 means no limit.
-    The Spaces unless the user chose Inference Providers (they spend the account's credits)."""
+    The Spaces unless the user chose Inference Providers (they spend the account's credits): for this run
+    (``provider``, whatever the ``models``), or in the ``provider`` setting, which a run of a model that no
+    provider serves leaves aside."""
     target = Target(
         proxy=_pick(settings, run, "proxy") or None, timeout=_pick(settings, run, "timeout") or None,
         endpoint=settings.get("endpoint") or None, api_url=settings.get("api_url") or None,
@@ -44,6 +46,8 @@ def build_client(settings: dict[str, Any], **run: Any) -> Backend:
         space_concurrency=settings.get("space_concurrency") or SPACE_CONCURRENCY,
     )
     provider = (_pick(settings, run, "provider") or SPACES).strip()
+    if run.get("provider") is None and any(m not in REPOS for m in models):
+        provider = SPACES  # the setting is for FLUX: Janus stays on the Spaces without a word
     if provider == SPACES:
         return SpacesClient(target)
     return ProvidersClient(target, provider)
@@ -64,7 +68,7 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
     over the settings, sent through ``client`` (made from the settings when not given); ``run["words"]``: the
     front end's words for the options its messages name."""
     model = model or settings["default_model"]
-    client = client or build_client(settings, **run)
+    client = client or build_client(settings, (model,), **run)
     handover = run["handover"] if "handover" in run else build_handover(settings, client)
     fallback = run.get("fallback")
     if fallback is None:  # the setting: only the models that can stand in for this one, for this seed
@@ -88,7 +92,8 @@ def build_job(settings: dict[str, Any], *, model: str | None = None, prompt: str
 def build_run(settings: dict[str, Any], *, prompt: str, choices: dict[str, list[Any]], **run: Any) -> Job | Sweep:
     """One Job, or a Sweep when an option of ``choices`` (model, aspect_ratio, seed, steps, guidance →
     its values) holds several: every cell is a ``build_job`` with the same ``run`` options."""
-    client = build_client(settings, **run)  # one for every cell
+    client = build_client(settings, tuple(m or settings["default_model"] for m in choices.get("model", [None])),
+                          **run)  # one for every cell
     run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
 
     def job_for(chosen: dict[str, Any]) -> Job:
@@ -104,7 +109,7 @@ def build_batch(settings: dict[str, Any], *, template: str, rows: list[dict[str,
     """A Batch: ``template`` over the items (``batch.items_of``), one ``build_job`` per item with the item's
     own seed (derived from ``seed``, 0 when not given, so that a rerun asks for the same images)."""
     model = model or settings["default_model"]
-    client = build_client(settings, **run)  # one for every item: the Spaces and the identity resolved once
+    client = build_client(settings, (model,), **run)  # one for every item: the Spaces and the identity resolved once
     run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
     first = build_job(settings, model=model, prompt="x", client=client, **run)  # the model and options checked once
     if first.spec.chats:
@@ -117,7 +122,7 @@ def build_question_batch(settings: dict[str, Any], *, question: str, sources: li
                          seed: int | None = None, **run: Any) -> Batch:
     """One question over many images (``sources``: name and loader of each), one conversation per image."""
     model = model or settings["default_model"]
-    client = build_client(settings, **run)
+    client = build_client(settings, (model,), **run)
     run = {**run, "handover": build_handover(settings, client)}  # one per run: its jobs follow each other
     first = build_job(settings, model=model, prompt=question or "x", client=client, **run)
     if not first.spec.chats:

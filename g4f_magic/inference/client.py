@@ -13,6 +13,7 @@ import asyncio
 import io
 import itertools
 import random
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator
@@ -75,10 +76,9 @@ async def aclose() -> None:
     """Close what runs keep open: the loop's aiohttp session (the Spaces), and huggingface_hub's connections
     once Inference Providers were called (its client is the process's own; it opens anew on the next call)."""
     await http_aclose()
-    if _Hub.used:
-        from huggingface_hub import close_session
-
-        close_session()
+    hub = sys.modules.get("huggingface_hub")  # never imported here: nothing of it to close then
+    if _Hub.used and hub is not None:
+        hub.close_session()
 
 
 def _loaded() -> None:

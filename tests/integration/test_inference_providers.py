@@ -170,3 +170,12 @@ def test_past_the_quota_a_batch_goes_to_the_provider_the_user_allowed(account: A
     assert 1 <= len(joins) <= 16  # the items already in flight when the first refusal came; the rest went straight
     one, cap = cell(account, "-m flux -s 2", "[fault:quota_new] a lighthouse")
     assert one.seed == 2 and "handing it to Inference Providers (fal-ai), as the quota_handover setting says" in cap.stdout
+
+
+def test_the_provider_setting_leaves_janus_on_the_spaces(account: Any, thread_space: LocalSpace) -> None:
+    """The setting is for FLUX: a Janus run under it stays on the Spaces without a word; asked by name it is refused."""
+    account.run_line_magic("config", "G4FMagics.provider = 'auto'")
+    gallery, _ = cell(account, "-m janus-pro-7b-image -s 4")
+    assert gallery[0].seed == 4 and not thread_space.requests(ROUTER)
+    with pytest.raises(UsageError, match="^janus-pro-7b-image is served by no Inference Provider"):
+        cell(account, "-m janus-pro-7b-image --provider auto -s 4")
