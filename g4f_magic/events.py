@@ -74,9 +74,10 @@ class ImageResponse:
     urls: tuple[str, ...]
     alt: str
     model: str
-    seed: int | None = None
+    seed: int | None = None  # as sent: the request's, never the Space's word for it
     width: int | None = None
     height: int | None = None
+    reported_seed: int | None = None  # the seed the Space said it used, when that is not the one sent
 
     def __str__(self) -> str:
         return "\n".join(markdown_image(u, self.alt) for u in self.urls)

@@ -253,6 +253,7 @@ class BatchSet(ResultSet):
                    "size": r.size if r else None, "file": (files or {}).get(e.index),
                    "elapsed": round(r.elapsed, 3) if r else None, "replayed": r.replayed is not None if r else None,
                    "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None,
+                   **({"reported_seed": r.reported_seed} if r and r.reported_seed is not None else {}),
                    **({"image": e.source, "answer": r.text if r else None} if e.source else {})}
 
     @staticmethod

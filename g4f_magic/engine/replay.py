@@ -295,6 +295,8 @@ def _unsafe(folder: Path, create: bool, me: int | None = _uid()) -> str | None:
         return "it is not a folder"
     if me is not None and st.st_uid != me:
         return "it belongs to another user"
+    if me is not None and st.st_mode & 0o022:  # a shared /tmp cache: the group or anyone may plant entries
+        return f"others can write to it (mode {st.st_mode & 0o777:o}; chmod go-w makes it yours alone)"
     return None
 
 

@@ -116,6 +116,7 @@ class Result:
     guidance: float | None = None
     note: str = ""  # what happened on the way: a fallback, a wait, a wake-up
     replayed: float | None = None  # when the replayed result was generated (epoch seconds); None: new
+    reported_seed: int | None = None  # the seed the Space said it used, when not the one sent (``seed``)
 
     @property
     def url(self) -> str | None:

@@ -169,10 +169,11 @@ async def _generate(job: Job, model: str, index: int, seed: int | None, view: Vi
                     # its declared size, before anything decodes it; shown as served, never re-encoded
                     checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
                     image = GeneratedImage(data, mime, url)
+                    misreported = f"the Space reported seed {ev.reported_seed}" if ev.reported_seed is not None else ""
                     results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
                                           elapsed=time.monotonic() - started, log=log,
-                                          note="; ".join(x for x in (rounded, *handovers) if x),
-                                          **job.knobs(model)))
+                                          note="; ".join(x for x in (rounded, misreported, *handovers) if x),
+                                          reported_seed=ev.reported_seed, **job.knobs(model)))
                 return results
     finally:
         await previews.close()

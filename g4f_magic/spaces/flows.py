@@ -242,13 +242,25 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
                     yield ImagePreview(call.image_urls(item.data[0], base), prompt)
             else:
                 urls = call.image_urls(item.data[0], base)
-                used = item.data[1]
+                reported = _reported(item.data[1], seed)
+                if reported is not None:
+                    yield _misreported(call, reported, seed)
                 yield call.finished()
-                yield ImageResponse(urls, prompt, request.model.name, used if is_int(used) else seed, request.width,
-                                    request.height)
+                yield ImageResponse(urls, prompt, request.model.name, seed, request.width, request.height, reported)
 
     async for event in tries(call, space, base, fn, headers, attempt):
         yield event
+
+
+def _reported(said: Any, sent: int) -> int | None:
+    """The seed a Space's reply names, when it is a seed and not the one it was sent. A result is labelled and
+    kept by the request as sent: a Space's word for its seed is checked, never taken (issue #35)."""
+    return said if is_int(said) and said != sent else None
+
+
+def _misreported(call: Call, reported: int, sent: int) -> Reasoning:
+    return Reasoning(f"The Space reports seed {reported} for the seed {sent} it was sent; the image is kept as seed "
+                     f"{sent}, what was asked", "log", level="warning", elapsed=call.elapsed())
 
 
 async def _settled(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], seconds: float) -> None:
@@ -303,9 +315,11 @@ async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncGene
         if not isinstance(data, list) or not data:  # upstream reads data[0] only; a seed may follow it
             raise ResultShapeError("the Space replied without an image")
         urls = call.image_urls(data[0], base, file_route="file=")
-        used = data[1] if len(data) > 1 and is_int(data[1]) else seed
+        reported = _reported(data[1], seed) if len(data) > 1 else None
+        if reported is not None:
+            yield _misreported(call, reported, seed)
         yield call.finished()  # one order on every route: Finished, then the image
-        yield ImageResponse(urls, prompt, model, used, width, height)
+        yield ImageResponse(urls, prompt, model, seed, width, height, reported)
 
     async for event in tries(call, space, url, PREDICT_INFER, headers, attempt):
         yield event

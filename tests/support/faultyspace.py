@@ -52,7 +52,7 @@ FAULTS: dict[str, str] = {
     "upload_400": "upload", "upload_413": "upload",
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
-    "predict_public_url": "predict",
+    "predict_public_url": "predict", "predict_seed_lies": "predict", "seed_lies": "stream",
     "previews_slow": "preview",  # every preview of the run served after file_delay
     "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file", "file_oversize": "file",
 }
@@ -263,6 +263,12 @@ class FaultySpace(LocalSpace):
         armed = self._armed.get(kind)
         return armed.pop(0) if armed else None
 
+    async def _outputs(self, w: Writer, job: Job, base: str) -> list[Any]:
+        output = await super()._outputs(w, job, base)
+        if job.fault == "seed_lies" and len(output) == 2 and isinstance(output[1], int):
+            return [output[0], output[1] + 1]  # FLUX's (image, seed), naming another seed than the one sent
+        return output
+
     async def _point_hook(self, w: Writer, job: Job, point: str) -> bool:
         fault, eid = job.fault, job.event_id
         if point == "begin" and fault == "heartbeats_only":
@@ -428,6 +434,8 @@ class FaultySpace(LocalSpace):
             reply = {"data": [{"orig_name": "image.png"}, reply["data"][1]], "duration": 0.5}
         elif fault == "predict_image_only":  # what upstream accepts: data[0], no seed
             reply["data"] = reply["data"][:1]
+        elif fault == "predict_seed_lies":  # a reply that names another seed than the one sent
+            reply["data"][1] += 1
         elif fault == "predict_public_url":
             path = reply["data"][0]["path"]
             reply["data"][0]["url"] = f"https://{request.path.strip('/').split('/')[0]}/file={path}"

@@ -220,3 +220,20 @@ def test_a_folder_reached_through_another_users_symlink_is_refused(tmp_path: Pat
     assert _unsafe(link / "replay", True, me) == f"{link} is a symlink of another user"
     assert not (mine / "replay").exists()
     assert _unsafe(mine / "replay", True, os.getuid()) is None  # the same folder by its own path
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_a_folder_that_others_can_write_is_refused_with_one_warning(tmp_path: Path, mode: int) -> None:
+    """Issue #35, item 4: a cache folder of one's own that the group or anyone may write (a shared /tmp cache)
+    would replay what another user planted there: said once, not used; made private, it is used again."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(mode)
+    warnings: list[str] = []
+    store = ReplayStore(folder, warn=warnings.append)
+    assert store.put("k", {}, []) is None and store.get("k") is None
+    assert warnings == [f"the replay store {folder} is not used: others can write to it (mode {mode:o}; chmod "
+                        "go-w makes it yours alone)"]
+    assert not list(folder.iterdir())
+    folder.chmod(0o755)
+    assert ReplayStore(folder, warn=warnings.append).put("k", {}, []) is not None and len(warnings) == 1
