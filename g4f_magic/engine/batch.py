@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Sequence
 
-from ..errors import G4FError, InvalidOption
+from ..errors import G4FError, InvalidOption, StreamError, printable
 from ..media import EXTENSIONS
+from ..untrusted_json import read_json
 from .planned import ManyJobs
 from .result import Result, ResultSet, SavedImage, _slug
 from .words import PLAIN, Words, said
@@ -49,49 +50,66 @@ def _plain(value: Any) -> Any:
 
 
 def items_of(data: Any, words: Words = PLAIN) -> list[dict[str, Any]]:
-    """The items' fields: ``{"item": value}`` for a plain value, a row's or a dict's own names otherwise."""
+    """The items' fields: ``{"item": value}`` for a plain value, a row's or a dict's own names otherwise. Items
+    are read as untrusted as the network's words: counted as they are read (a refused file is never all in
+    memory), their text made printable (no terminal control, valid Unicode), a file's bad bytes replaced."""
     each = said(words, "each")
     if isinstance(data, (str, Path)):
-        rows = _file_items(Path(data).expanduser(), each)
+        rows = _bounded(_file_items(Path(data).expanduser(), each), each)
     elif _is_frame(data):
-        rows = [{str(k): _plain(v) for k, v in row.items()} for _, row in data.iterrows()]
+        rows = _bounded(({str(k): _plain(v) for k, v in row.items()} for _, row in data.iterrows()), each, len(data))
     elif _is_series(data):
         named = isinstance(data.name, str) and data.name.isidentifier() and data.name != ITEM
-        rows = [{ITEM: _plain(v), **({data.name: _plain(v)} if named else {})} for v in data.to_list()]
+        rows = _bounded(({ITEM: _plain(v), **({data.name: _plain(v)} if named else {})} for v in data.to_list()),
+                        each, len(data))
     elif isinstance(data, (list, tuple)):
-        rows = [({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value}) for value in data]
+        rows = _bounded((({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value})
+                         for value in data), each, len(data))
     else:
         raise InvalidOption(f"{each} takes a list, a tuple, a pandas Series or DataFrame, or a {', '.join(TEXT_FILES)} "
                             f"file; not {type(data).__name__}")
     if not rows:
         raise InvalidOption(f"{each}: there are no items")
-    if len(rows) > MAX_ITEMS:
-        raise InvalidOption(f"{each}: {len(rows):,} items; at most {MAX_ITEMS:,} in one batch (split it)")
     return rows
 
 
-def _file_items(path: Path, each: str) -> list[dict[str, Any]]:
+def _bounded(rows: Iterator[dict[str, Any]], each: str, known: int | None = None) -> list[dict[str, Any]]:
+    """At most ``MAX_ITEMS`` rows, cleaned, counted as they come."""
+    if known is not None and known > MAX_ITEMS:
+        raise InvalidOption(f"{each}: {known:,} items; at most {MAX_ITEMS:,} in one batch (split it)")
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if len(out) == MAX_ITEMS:
+            raise InvalidOption(f"{each}: more than {MAX_ITEMS:,} items; at most {MAX_ITEMS:,} in one batch (split it)")
+        out.append({printable(k): printable(v) if isinstance(v, str) else v for k, v in row.items()})
+    return out
+
+
+def _file_items(path: Path, each: str) -> Iterator[dict[str, Any]]:
+    """A file's items, line by line: bytes that are not UTF-8 replaced (U+FFFD), a JSON line read by the
+    package's bounded reader; a line that is not JSON names the file and the line."""
     suffix = path.suffix.lower()
     if suffix not in TEXT_FILES:
         raise InvalidOption(f"{each} {path}: a file of prompts is {', '.join(TEXT_FILES)}")
     try:
-        text = path.read_text(encoding="utf-8")
+        f = path.open(encoding="utf-8", errors="replace", newline="")
     except OSError as exc:
         raise InvalidOption(f"{each} {path}: {exc.strerror or exc}") from None
-    if suffix == ".txt":
-        return [{ITEM: line.strip()} for line in text.splitlines() if line.strip()]
-    if suffix == ".csv":
-        return [dict(row) for row in csv.DictReader(text.splitlines())]
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise InvalidOption(f"{each} {path}: line {n} is not JSON ({exc})") from None
-        rows.append({str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value})
-    return rows
+    with f:
+        if suffix == ".csv":
+            yield from (dict(row) for row in csv.DictReader(f))
+            return
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if suffix == ".txt":
+                yield {ITEM: line.strip()}
+                continue
+            try:
+                value = read_json(line, f"line {n}")
+            except StreamError as exc:  # "line 3 is malformed JSON", "… is nested more than 100 deep; refused"
+                raise InvalidOption(f"{each} {path}: {exc}") from None
+            yield {str(k): v for k, v in value.items()} if isinstance(value, dict) else {ITEM: value}
 
 
 def fields_in(template: str) -> list[str]:
@@ -174,7 +192,10 @@ def make_batch(job_for: Callable[[str, int], Job], template: str, rows: list[dic
         seen[prompt] = occurrence + 1
         seed = item_seed(base, prompt, occurrence, seeds)
         items.append(BatchItem(i, row, prompt, seed))
-        jobs.append(job_for(prompt, seed))
+        try:
+            jobs.append(job_for(prompt, seed))
+        except InvalidOption as exc:  # what is wrong with this item, by its number: nothing is sent
+            raise InvalidOption(f"{said(words, 'each')}: item {i + 1}: {exc}") from None
     if jobs[0].count != 1:
         raise InvalidOption(f"{said(words, 'count')} and {said(words, 'each')} do not mix: a batch makes one image per "
                             "item (list an item twice for two)")

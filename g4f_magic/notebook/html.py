@@ -108,6 +108,13 @@ class Display:
         return cls(settings.get("display_width", DISPLAY_WIDTH), settings.get("embed_format", "served"))
 
 
+TITLE_CHARS = 300  # of a prompt, in an image's alt and title: the caption and the file carry it whole
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1] + "…"
+
+
 def image_tag(result: Result, width: int, embed: str = "served") -> str:
     """An ``<img>`` of the result at ``width`` px at most (0: its own size), never wider than the cell."""
     assert result.image is not None
@@ -115,7 +122,7 @@ def image_tag(result: Result, width: int, embed: str = "served") -> str:
     src = f"data:{escape(mime)};base64,{base64.b64encode(data).decode('ascii')}"  # escaped though from a fixed list
     shown = min(width, result.width or width)  # 0: no width, the image's own size
     size = f' width="{shown}"' if shown else ""
-    prompt = escape(result.prompt)
+    prompt = escape(_short(result.prompt))
     return f'<img class="g4f-image" src="{src}"{size} alt="{prompt}" title="{prompt}" style="max-width:100%">'
 
 
@@ -234,7 +241,7 @@ def batch_bundle(line: str, state: str, batch: BatchSet, folder: str | None = No
     for e in shown:
         assert e.result is not None and e.result.image is not None
         data = base64.b64encode(thumbnail(e.result.image.data, THUMB_SIDE, "WEBP")).decode("ascii")
-        title = escape(f"#{e.index} · {e.prompt} · {e.result.recipe()}")
+        title = escape(f"#{e.index} · {_short(e.prompt)} · {e.result.recipe()}")
         cells.append(f'<td style="{_TD}"><img class="g4f-thumb" src="data:image/webp;base64,{data}" '
                      f'width="{THUMB_SIDE}" height="{THUMB_SIDE}" alt="{title}" title="{title}">'
                      f'<div style="{_CAPTION}">#{e.index}</div></td>')

@@ -245,19 +245,20 @@ class G4FMagics(Magics, Settings):
                 raise UsageError(f"--each and a comma list ({flag}) do not mix: run one batch per value")
         if args.image:
             raise UsageError("--each makes images from text; --image is for janus-pro-7b's questions")
+        try:  # the options' numbers first: a ValueError past here is not theirs to be blamed for
+            seed = int(args.seed) if args.seed is not None else None
+            steps, guidance = int(args.steps) if args.steps else None, float(args.guidance) if args.guidance else None
+        except ValueError as exc:
+            raise UsageError(f"-s, --steps, --guidance: {exc}") from exc
         try:
             rows = items_of(self._items(args.each), WORDS)
             if not args.no_interpolate:  # the namespace fills the other {names}; the items fill theirs
                 template = self._interpolate(template, keep=set(rows[0]))
-            seed = int(args.seed) if args.seed is not None else None
             batch = build_batch(values(self), template=template, rows=rows, model=args.model, seed=seed,
                                 aspect_ratio=args.aspect_ratio, width=args.width, height=args.height,
-                                count=args.count, steps=int(args.steps) if args.steps else None,
-                                guidance=float(args.guidance) if args.guidance else None, **self._run_options(args))
+                                count=args.count, steps=steps, guidance=guidance, **self._run_options(args))
         except G4FError as exc:
             raise UsageError(str(exc)) from exc
-        except ValueError as exc:
-            raise UsageError(f"-s, --steps, --guidance: {exc}") from exc
         return self._batch_view(args, batch)
 
     def _prepare_questions(self, args: Any, question: str, sources: list[tuple[str, Any]]) -> tuple[Any, Any, Any, bool] | None:
@@ -503,6 +504,9 @@ class G4FMagics(Magics, Settings):
             ["replay_dir", self.replay_dir or "(the user cache folder; %g4f cache shows it)"],
             ["replay_max_bytes", _bytes(self.replay_max_bytes)], ["wait", str(self.wait)],
             ["max_wait", f"{self.max_wait:g} s"], ["fallback", self.fallback or "none"],
+            ["provider", "space (the free Spaces)" if self.provider in ("", "space") else
+             f"{self.provider} (Hugging Face Inference Providers: your token's credits)"],
+            ["quota_handover", self.quota_handover or "none (past the ZeroGPU quota, nothing goes to Inference Providers)"],
             ["widgets", self.widgets], ["identity", self.identity()], ["token", self.token_source()],
             ["send_hf_token_to", self.send_hf_token_to or "none (your own servers never get it)"],
             ["chat", f"{len(self.chat.messages)} messages"],

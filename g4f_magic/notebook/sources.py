@@ -90,7 +90,25 @@ def image_sources(ref: str, ns: dict[str, Any], flag: str = "--image") -> list[S
             raise InvalidOption(f"{flag} {ref}: no {', '.join(IMAGE_SUFFIXES)} file in that folder")
     else:
         return None
+    _inside(files, ref, flag)
     return [(str(f), functools.partial(value_bytes, f, str(f))) for f in files]
+
+
+def _inside(files: list[Path], ref: str, flag: str) -> None:
+    """A folder (or a glob's folder) from a dataset or a shared drive may hold links to images elsewhere: a
+    private photograph would be uploaded in its place. A link that leaves the folder it sits in is refused."""
+    out = []
+    for f in files:
+        if f.is_symlink():
+            home = f.parent.expanduser().resolve()
+            target = f.resolve()
+            if home not in target.parents:
+                out.append((f, target))
+    if out:
+        f, target = out[0]
+        more = f" and {len(out) - 1} more" if len(out) > 1 else ""
+        raise InvalidOption(f"{flag} {ref}: {f.name} links out of its folder (to {target}){more}; not sent: name the "
+                            "files themselves, or copy them in")
 
 
 def batch_folder(batch: Batch, image_dir: str, *, save: str | None = None, autosave: bool = False,

@@ -24,6 +24,9 @@ from .sizes import image_size
 __all__ = ["Request", "Access", "PROVIDER_NAMES", "DEFAULT_TIMEOUT", "check_seed", "check_number"]
 
 DEFAULT_TIMEOUT = 300.0  # seconds a generation may take in all, unless told
+# FLUX's text encoder reads 512 tokens (about 2,000 characters) and Janus a few thousand: a longer prompt is a
+# mistake (a whole file in one item), not a wish, and every output would carry it
+MAX_PROMPT = 4_000
 
 # the provider's keyword for each field, for messages (the magic passes its option names instead)
 PROVIDER_NAMES = {"seed": "seed", "steps": "num_inference_steps", "guidance": "guidance_scale"}
@@ -44,6 +47,13 @@ def check_number(name: str, value: Any, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise InvalidOption(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}")
     return value
+
+
+def _bounded(prompt: str) -> str:
+    if len(prompt) > MAX_PROMPT:
+        raise InvalidOption(f"the prompt is {len(prompt):,} characters; at most {MAX_PROMPT:,} are sent (FLUX reads "
+                            "about the first 2,000)")
+    return prompt
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class Request:
         if not model.chats:
             if media is not None and load_media(media):
                 raise InvalidOption(f"images are only read by {VISION_MODEL}; {model.name} ignores them")
-            return replace(base, prompt=image_prompt(messages, prompt))
+            return replace(base, prompt=_bounded(image_prompt(messages, prompt)))
         return base.chat(messages, prompt=prompt, media=media, conversation=conversation)
 
     def chat(self, messages: Messages, *, prompt: str | None = None, media: Any = None,
@@ -105,7 +115,7 @@ class Request:
             raise InvalidOption(f"{VISION_MODEL} takes one image per question; got {len(items)}")
         if conversation is not None and not isinstance(conversation, JsonConversation):
             raise InvalidOption("conversation must be the JsonConversation a previous chat yielded")
-        text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
+        text = chat_prompt(messages) if prompt is None else _bounded(image_prompt(messages, prompt))
         return replace(self, prompt=text, media=tuple(items), conversation=conversation)
 
     def seeded(self, seed: int | None) -> Request:
