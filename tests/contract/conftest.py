@@ -9,10 +9,14 @@ version in its own venv. Which tests apply depends on the version: the queue API
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Iterator
 
 import pytest
-from servers import PYTHON, Server, gradio_version, running
+from servers import PYTHON, Servers, clean_temp, gradio_version
+
+_ASKS = re.compile(r"""gradio\[["'](\w+)["']\]""")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,13 +32,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if off:
         config.hook.pytest_deselected(items=off)
         items[:] = [i for i in items if i not in off]
+    for item in items:
+        if "gradio" in getattr(item, "fixturenames", ()):
+            # the servers a test asks for start in its setup, which the test's own time limit leaves out
+            item.add_marker(pytest.mark.timeout(float(item.config.getini("timeout") or 60), func_only=True))
+            function = getattr(item, "function", None)
+            item.stash[ASKED] = sorted(set(_ASKS.findall(inspect.getsource(function)))) if function else []
+
+
+ASKED = pytest.StashKey[list]()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"contract tests: gradio {'.'.join(map(str, gradio_version()))} ({PYTHON})"
 
 
-# name → the app and its launch options; started together on first use (Gradio takes seconds to import)
+# name → the app and its launch options; each started when a test first asks for it
 QUEUE_SERVERS = {
     "janus": ("janus",), "janus_tls": ("janus", "tls"), "flux_dev": ("flux_dev", "--show-error", "--queue-max", "2"),
     "flux_dev_tls": ("flux_dev", "tls"), "moved": ("moved",), "auth": ("janus", "--auth", "user:pass"),
@@ -45,12 +58,20 @@ PREDICT_SERVERS = {"predict": ("predict", "--show-error"), "predict_tls": ("pred
 
 
 @pytest.fixture(scope="session")
-def gradio() -> Iterator[dict[str, Server]]:
-    table = QUEUE_SERVERS if gradio_version() >= (5,) else PREDICT_SERVERS
-    servers = {name: Server(app, *[o for o in opts if o != "tls"], tls="tls" in opts)
-               for name, (app, *opts) in table.items()}
-    with running(servers):
+def gradio_servers() -> Iterator[Servers]:
+    servers = Servers(QUEUE_SERVERS if gradio_version() >= (5,) else PREDICT_SERVERS)
+    try:
         yield servers
+    finally:
+        servers.close()
+        clean_temp()
+
+
+@pytest.fixture
+def gradio(gradio_servers: Servers, request: pytest.FixtureRequest) -> Servers:
+    """The session's servers, those this test names (``gradio["janus"]``) started before its own time runs."""
+    gradio_servers.up(request.node.stash.get(ASKED, []))
+    return gradio_servers
 
 
 @pytest.fixture
