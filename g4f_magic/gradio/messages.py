@@ -316,6 +316,8 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=", public
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise StreamError("the Space returned an image URL that is not http(s)")
+    parts = _as_reached(parts, urlsplit(base))
+    url = urlunsplit(parts)
     if _under(url, base) is not None:
         return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # credentials go by login
     rest = _under(url, public) if public else None
@@ -323,8 +325,34 @@ def file_url(value: Any, base: str, file_route: str = "gradio_api/file=", public
         return base.rstrip("/") + rest
     if _origin(parts) == _origin(urlsplit(base)):
         raise StreamError("the Space pointed an image outside its own address; refused")
-    raise StreamError(f"the Space pointed an image at another host ({one_line(parts.hostname or '?', 80)}); "
-                      "refused")
+    raise StreamError(f"the Space pointed an image at {_elsewhere(parts, urlsplit(base))}; refused")
+
+
+def _as_reached(url: SplitResult, base: SplitResult) -> SplitResult:
+    """``url`` over https when the Space is reached over https and ``url`` names the same host and port over
+    http: a TLS front that does not tell Gradio it is on https (no ``X-Forwarded-Proto``: stunnel, a default
+    ``proxy_pass``) makes Gradio write its own file URLs that way. Never the other way round."""
+    try:
+        same_port = url.port == base.port
+    except ValueError:  # a port that is not a number
+        return url
+    if (url.scheme.lower(), base.scheme.lower()) == ("http", "https") and same_port \
+            and (url.hostname or "").lower() == (base.hostname or "").lower():
+        return url._replace(scheme="https")
+    return url
+
+
+def _elsewhere(url: SplitResult, base: SplitResult) -> str:
+    """Where an image URL points that is not the Space: what differs from the Space's own address."""
+    host = one_line(url.hostname or "?", 80)
+    if host.lower() != (base.hostname or "").lower():
+        return f"another host ({host})"
+    if _origin(url) is None or _origin(base) is None:
+        return f"another port of {host}"
+    got, want = cast(tuple[str, str, int], _origin(url)), cast(tuple[str, str, int], _origin(base))
+    if got[2] != want[2]:
+        return f"another port of {host} ({got[2]}, not {want[2]})"
+    return f"{got[0]}, not {want[0]}, on {host}"
 
 
 def upload_paths(reply: Any) -> list[str]:

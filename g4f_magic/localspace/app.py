@@ -533,7 +533,8 @@ class LocalSpace:
     def _answer(self, image: Any, prompt: str) -> str:
         turns = prompt.count("\nUser:") + prompt.startswith("User:")
         question = prompt.rsplit("User:", 1)[-1].split("\nAssistant:", 1)[0].strip()
-        text = f"Local stand-in reply (not a model). You asked: {question}"
+        quoted = question if len(question) <= 300 else question[:299] + "…"  # a quoted document is not echoed whole
+        text = f"Local stand-in reply (not a model). You asked: {quoted}"
         if turns > 1:
             text += f" (this conversation has {turns} user turns)"
         if isinstance(image, dict):

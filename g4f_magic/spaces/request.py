@@ -24,8 +24,8 @@ from .sizes import image_size
 __all__ = ["Request", "Access", "PROVIDER_NAMES", "DEFAULT_TIMEOUT", "check_seed", "check_number"]
 
 DEFAULT_TIMEOUT = 300.0  # seconds a generation may take in all, unless told
-# FLUX's text encoder reads 512 tokens (about 2,000 characters) and Janus a few thousand: a longer prompt is a
-# mistake (a whole file in one item), not a wish, and every output would carry it
+# FLUX's text encoder reads 512 tokens (about 2,000 characters): a longer image prompt is a mistake (a whole file
+# in one item), not a wish, and every output would carry it. A question to Janus may quote a document: not bounded
 MAX_PROMPT = 4_000
 
 # the provider's keyword for each field, for messages (the magic passes its option names instead)
@@ -115,7 +115,7 @@ class Request:
             raise InvalidOption(f"{VISION_MODEL} takes one image per question; got {len(items)}")
         if conversation is not None and not isinstance(conversation, JsonConversation):
             raise InvalidOption("conversation must be the JsonConversation a previous chat yielded")
-        text = chat_prompt(messages) if prompt is None else _bounded(image_prompt(messages, prompt))
+        text = chat_prompt(messages) if prompt is None else image_prompt(messages, prompt)
         return replace(self, prompt=text, media=tuple(items), conversation=conversation)
 
     def seeded(self, seed: int | None) -> Request:

@@ -37,7 +37,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # the servers a test asks for start in its setup, which the test's own time limit leaves out
             item.add_marker(pytest.mark.timeout(float(item.config.getini("timeout") or 60), func_only=True))
             function = getattr(item, "function", None)
-            item.stash[ASKED] = sorted(set(_ASKS.findall(inspect.getsource(function)))) if function else []
+            named = set(_ASKS.findall(inspect.getsource(function))) if function else set()
+            callspec = getattr(item, "callspec", None)  # gradio[name] with name a parameter
+            named |= {v for v in (callspec.params.values() if callspec else ()) if isinstance(v, str)}
+            item.stash[ASKED] = sorted(named)
 
 
 ASKED = pytest.StashKey[list]()
@@ -52,6 +55,7 @@ QUEUE_SERVERS = {
     "janus": ("janus",), "janus_tls": ("janus", "tls"), "flux_dev": ("flux_dev", "--show-error", "--queue-max", "2"),
     "flux_dev_tls": ("flux_dev", "tls"), "moved": ("moved",), "auth": ("janus", "--auth", "user:pass"),
     "changed": ("changed",), "flux_dev_many": ("flux_dev", "--concurrency", "3"),
+    "flux_dev_bare_tls": ("flux_dev", "bare_tls"),  # a TLS front that does not tell Gradio it is on https
 }
 PREDICT_SERVERS = {"predict": ("predict", "--show-error"), "predict_tls": ("predict", "tls"),
                    "predict_moved": ("predict_moved",)}

@@ -86,7 +86,8 @@ class Servers(dict):  # type: ignore[type-arg]
 
     def _made(self, name: str) -> Server:
         app, *opts = self.table[name]
-        return Server(app, *[o for o in opts if o != "tls"], tls="tls" in opts)
+        return Server(app, *[o for o in opts if o not in ("tls", "bare_tls")], tls=bool({"tls", "bare_tls"} & set(opts)),
+                      says_https="bare_tls" not in opts)
 
     def __getitem__(self, name: str) -> Server:
         server: Server = super().__getitem__(name)
@@ -118,8 +119,10 @@ class _SlowStart(AssertionError):
 class Server:
     """One ``apps.py`` app; ``url`` is what a client uses (the TLS front's when there is one)."""
 
-    def __init__(self, app: str, *args: str, tls: bool = False) -> None:
-        self.app, self.args, self.tls = app, list(args), tls
+    def __init__(self, app: str, *args: str, tls: bool = False, says_https: bool = True) -> None:
+        """``tls``: behind the chunking TLS proxy; ``says_https``: Gradio told it is served on https (its root path
+        the front's URL), as a front that sends X-Forwarded-Proto does; without it, Gradio writes http:// URLs."""
+        self.app, self.args, self.tls, self.says_https = app, list(args), tls, says_https
         self.port = free_port()
         self.direct = f"http://127.0.0.1:{self.port}"
         self.url = self.direct
@@ -129,7 +132,8 @@ class Server:
     def start(self) -> "Server":
         if self.tls:  # Gradio builds file URLs from root_path: the public https host of the proxy
             self.url, self.proxy = self._stack.enter_context(proxy_in_thread(("127.0.0.1", self.port)))
-            self.args += ["--root-path", self.url]
+            if self.says_https:
+                self.args += ["--root-path", self.url]
         fh = self._stack.enter_context(open(self.log, "w"))
         self.proc = subprocess.Popen([PYTHON, str(HERE / "apps.py"), self.app, str(self.port), *self.args],
                                      stdout=fh, stderr=subprocess.STDOUT, env=gradio_env())

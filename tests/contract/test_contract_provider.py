@@ -69,6 +69,19 @@ async def test_a_10_mb_image_arrives_whole(gradio: dict[str, Server], name: str,
 
 
 @queue
+async def test_ones_own_server_behind_a_tls_front_that_does_not_say_https(gradio: dict[str, Server]) -> None:
+    """Issue #36, item 2: real Gradio behind a TLS front with no X-Forwarded-Proto writes its file URLs as http://
+    on the front's host and port; the image is fetched the way the server is reached (it was refused as "another
+    host")."""
+    server = gradio["flux_dev_bare_tls"]
+    result = final(await run("flux", "a lighthouse", server, "flux_dev", seed=3, width=256, height=256))
+    assert result.urls[0].startswith(f"{server.url}/gradio_api/file=")  # https://127.0.0.1:PORT, as reached
+    data, _ = await fetch_image(result.urls[0])
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (256, 256)
+
+
+@queue
 @pytest.mark.parametrize("name", ["janus", "janus_tls"])
 async def test_janus_chat_streams_text_and_reads_an_image(gradio: dict[str, Server], name: str) -> None:
     events = await run("janus-pro-7b", "what is a lighthouse?", gradio[name], "janus", seed=7)

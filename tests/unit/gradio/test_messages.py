@@ -170,9 +170,9 @@ def test_an_image_url_is_compared_by_origin_and_never_carries_a_login() -> None:
     base = "https://own.example"  # one's own server behind basic auth: the login goes by the session, not here
     assert file_url({"url": "https://OWN.example:443/f.png"}, base) == "https://OWN.example:443/f.png"
     assert file_url({"url": "https://eve:pw@own.example/f.png"}, base) == "https://own.example/f.png"
-    with pytest.raises(StreamError, match="another host"):
-        file_url({"url": "https://own.example:8443/f.png"}, base)
-    with pytest.raises(StreamError, match="another host"):
+    with pytest.raises(StreamError, match=r"another port of own\.example \(8443, not 443\); refused$"):
+        file_url({"url": "https://own.example:8443/f.png"}, base)  # what differs is said (issue #36, item 2)
+    with pytest.raises(StreamError, match=r"another port of own\.example; refused$"):
         file_url({"url": "https://own.example:x/f.png"}, base)
 
 
@@ -225,3 +225,23 @@ def with_limit(call: Any, limit: int) -> Any:
     finally:
         sys.setrecursionlimit(old)
 
+
+
+def test_a_server_behind_a_tls_front_that_writes_http_urls_is_fetched_over_https() -> None:
+    """Issue #36, item 2: behind a TLS front that does not tell Gradio it is on https, Gradio writes its file URLs
+    as http:// on the same host and port; they are fetched the way the Space is reached. A different port or host
+    stays refused, and the message says which differed; an https URL is never made http."""
+    from g4f_magic.gradio.messages import file_url
+
+    base = "https://127.0.0.1:8443"
+    fd = {"path": "/tmp/gradio/x.webp", "url": "http://127.0.0.1:8443/gradio_api/file=/tmp/gradio/x.webp"}
+    assert file_url(fd, base) == "https://127.0.0.1:8443/gradio_api/file=/tmp/gradio/x.webp"
+    assert file_url({"url": "http://my.host/gradio_api/file=a.png"}, "https://my.host") == \
+        "https://my.host/gradio_api/file=a.png"  # both on their scheme's port: the front's 443, Gradio's 80 in its words
+    with pytest.raises(StreamError, match=r"^the Space pointed an image at another port of 127\.0\.0\.1 \(7860, not "
+                                          r"8443\); refused$"):
+        file_url({"url": "http://127.0.0.1:7860/gradio_api/file=x.webp"}, base)
+    with pytest.raises(StreamError, match=r"^the Space pointed an image at another host \(10\.0\.0\.2\); refused$"):
+        file_url({"url": "http://10.0.0.2:8443/gradio_api/file=x.webp"}, base)
+    with pytest.raises(StreamError, match=r"^the Space pointed an image at https, not http, on 127\.0\.0\.1; refused$"):
+        file_url({"url": "https://127.0.0.1:8443/gradio_api/file=x.webp"}, "http://127.0.0.1:8443")
