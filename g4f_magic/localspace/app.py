@@ -109,6 +109,14 @@ def _jwt(sub: str, ttl: float) -> str:
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{body}.{sig}"
 
 
+_MAKERS = {"janus": "Janus-Pro-7B", "flux_dev": "FLUX.1-dev", "predict": "FLUX.1-schnell", "schnell": "FLUX.1-schnell"}
+
+
+def _maker(host: str) -> str:
+    """Who draws a Space's pictures, as they say: its model for the Spaces this stands in for, else its host."""
+    return _MAKERS.get(SPACE_HOSTS.get(host, ""), host)
+
+
 def _peer_port(request: web.Request) -> int | None:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     return peer[1] if isinstance(peer, tuple) and len(peer) > 1 else None
@@ -436,7 +444,7 @@ class LocalSpace:
         return web.json_response({"success": True})
 
     def _image_file(self, host: str, prompt: str, seed: int, w: int, h: int, fmt: str, label: str = "") -> dict[str, Any]:
-        data = placeholder(prompt, seed, w, h, fmt, label)
+        data = placeholder(prompt, seed, w, h, fmt, label, by=_maker(host))
         ext = fmt.lower()
         path = f"/tmp/gradio/{hashlib.sha256(data).hexdigest()[:32]}/image.{ext}"
         served, ext, path, unsized = self._file_hook(data, ext, path, prompt, label)

@@ -16,9 +16,11 @@ BANNER = "LOCAL STAND-IN - not a model"
 
 
 @functools.lru_cache(maxsize=64)
-def placeholder(prompt: str, seed: int, width: int, height: int, fmt: str = "PNG", label: str = "") -> bytes:
-    """Same prompt, seed and size → same bytes. ``fmt`` is PNG, WEBP or JPEG."""
-    digest = hashlib.sha256(f"{prompt}\0{seed}".encode()).digest()
+def placeholder(prompt: str, seed: int, width: int, height: int, fmt: str = "PNG", label: str = "",
+                by: str = "") -> bytes:
+    """Same prompt, seed, size and maker → same bytes. ``fmt`` is PNG, WEBP or JPEG; ``by``: the Space (or
+    provider) that draws it, so that two models' pictures of one prompt differ, as they would."""
+    digest = hashlib.sha256(f"{by}\0{prompt}\0{seed}".encode()).digest()
     rng = random.Random(digest)
     top = tuple(digest[:3])
     bottom = tuple(digest[3:6])
@@ -32,7 +34,7 @@ def placeholder(prompt: str, seed: int, width: int, height: int, fmt: str = "PNG
     size = max(10, min(width, height) // 24)
     font = ImageFont.load_default(size=size)
     lines = [BANNER, *textwrap.wrap(prompt, width=max(10, width // (size // 2 + 1)))[:6],
-             f"seed {seed} · {width}x{height}", label]
+             f"seed {seed} · {width}x{height}", by, label]
     y = size
     for line in filter(None, lines):
         draw.text((size + 2, y + 2), line, fill=(0, 0, 0), font=font)

@@ -94,7 +94,8 @@ class ProviderStandIn:
     def _image(self, request: web.Request, provider: str, prompt: Any, seed: Any, width: Any, height: Any,
                cdn: str) -> tuple[str, bytes]:
         w, h = (width, height) if isinstance(width, int) and isinstance(height, int) else (1024, 1024)
-        data = placeholder(str(prompt), int(seed) if isinstance(seed, int) else 0, w, h, "JPEG", label=provider)
+        data = placeholder(str(prompt), int(seed) if isinstance(seed, int) else 0, w, h, "JPEG", label=provider,
+                           by=f"{provider} (Inference Providers)")
         self.served[provider] = self.served.get(provider, 0) + 1
         name = f"{next(self._numbers)}.jpeg"
         self._files[name] = data

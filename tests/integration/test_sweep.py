@@ -176,3 +176,20 @@ def test_images_of_distinct_seeds_save_without_a_number_and_a_gallerys_are_numbe
     gallery, _ = cell(ip, f"-m janus-pro-7b-image -s 5000 --save {tmp_path / 'j'}", "a fox")
     names = sorted(p.name for p in (tmp_path / "j").iterdir())
     assert names == [f"janus-pro-7b-image-5000-{i}-a-fox.png" for i in range(1, len(gallery) + 1)], names
+
+
+def test_a_sweep_over_models_shows_each_models_own_picture(ip: Any) -> None:
+    """Issue #36, item 6: the stand-in drew the same picture for every model, so the README's own sweep
+    ``-m flux,flux-schnell`` showed two identical rows and looked broken."""
+    import io
+
+    from PIL import Image
+
+    with capture_output():
+        grid = ip.run_cell_magic("g4f", "-m flux,flux-schnell -s 5 --no-widgets", "a lighthouse in a storm")
+    corners = []
+    for result in grid:
+        with Image.open(io.BytesIO(result.image.data)) as im:
+            corners.append(im.convert("RGB").getpixel((2, 2)))
+    (a, b) = corners
+    assert sum(abs(x - y) for x, y in zip(a, b)) > 30, corners  # another gradient, not the same one re-encoded
