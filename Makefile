@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # `make demo G4F_MAGIC_ENDPOINT=http://…` uses that gateway.
 DEMO_ENDPOINT := $(if $(filter undefined,$(origin G4F_MAGIC_ENDPOINT)),local,$(G4F_MAGIC_ENDPOINT))
 
-.PHONY: test lint unit conformance g4f05 demo bench fuzz soak guards space chromium proxies clean
+.PHONY: test lint unit conformance g4f05 demo bench fuzz soak guards space lab chromium proxies clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -125,8 +125,19 @@ soak: $(STAMP)
 guards: $(STAMP)
 	$(PY) tests/support/guards.py
 
-space: $(STAMP)
+# the local Space alone (the package is all it needs)
+space: $(DEMO_STAMP)
 	$(PY) -m g4f_magic.localspace --port $${PORT:-7860}
+
+# JupyterLab against the local Space, offline: installs JupyterLab into the venv, serves the Space on 7860
+LAB_STAMP := $(VENV)/.lab
+$(LAB_STAMP): $(DEMO_STAMP)
+	$(PY) -m pip install -q -e '.[lab]'
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	$(PY) -m g4f_magic.localspace --port 7860 & trap 'kill $$!' EXIT; \
+	G4F_MAGIC_ENDPOINT=http://127.0.0.1:7860 $(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) $(GRADIO5) $(GRADIO4) $(G4F05) build .pytest_cache
