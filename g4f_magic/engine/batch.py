@@ -271,7 +271,8 @@ class BatchSet(ResultSet):
             r = e.result
             yield {"item": e.index, "prompt": e.prompt, "model": r.model if r else None,
                    "space": _space_of(r) if r else None, "seed": r.seed if r else e.seed,
-                   "size": r.size if r else None, "file": (files or {}).get(e.index),
+                   "size": r.size if r else None,
+                   "file": (files or self.__dict__.get("_saved") or {}).get(e.index) or _file_of(r),
                    "elapsed": round(r.elapsed, 3) if r else None, "replayed": r.replayed is not None if r else None,
                    "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None,
                    **({"reported_seed": r.reported_seed} if r and r.reported_seed is not None else {}),
@@ -302,6 +303,7 @@ class BatchSet(ResultSet):
                 kept = isinstance(r.image, SavedImage) and r.image.path == target / name
                 paths.append(target / name if kept else r.save(target / name))  # the Space's own bytes
                 files[e.index] = name
+        self._saved = files  # to_pandas() and the manifest name the same files from now on
         manifest = target / "manifest.jsonl"
         with manifest.open("w", encoding="utf-8") as f:
             for row in self.manifest(files):
@@ -314,9 +316,18 @@ class BatchSet(ResultSet):
             import pandas as pd
         except ImportError:
             raise InvalidOption("to_pandas() needs pandas: pip install pandas") from None
-        rows = [{**{f"field_{k}" if k in MANIFEST_FIELDS else k: v for k, v in e.fields.items()}, **row}
-                for e, row in zip(self.items, self.manifest())]
-        return pd.DataFrame(rows).set_index("item")
+        frame = pd.DataFrame(list(self.manifest())).set_index("item")  # the item's number
+        names = list(dict.fromkeys(k for e in self.items for k in e.fields))
+        for at, name in enumerate(names):  # a plain list's value is the column "item", as --each names it
+            column = f"field_{name}" if name in frame.columns else name
+            frame.insert(at, column, [e.fields.get(name) for e in self.items])
+        return frame
+
+
+def _file_of(result: Result | None) -> str | None:
+    """The file a result was written to while its batch ran (an auto-saved batch), by name in its folder."""
+    image = result.image if result is not None else None
+    return image.path.name if isinstance(image, SavedImage) else None
 
 
 def _space_of(result: Result) -> str | None:

@@ -331,3 +331,18 @@ def test_a_batch_finds_its_identity_and_its_spaces_once(ip: Any, thread_space: L
     assert res.counts["done"] == 30 and len(looked) == 1
     joins = [r for r in thread_space.received if r.path.endswith("/queue/join")]
     assert len(joins) == 30 and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in joins)
+
+
+def test_an_auto_saved_batch_has_one_record_per_item_in_the_manifest_and_to_pandas(ip: Any,
+                                                                                   thread_space: LocalSpace) -> None:
+    """Issue #36, item 4: to_pandas() had file None for every row of an auto-saved batch whose manifest named them,
+    and a plain list's value sat in a column field_item where --each calls it item."""
+    ip.user_ns["thirty"] = [f"thing {i}" for i in range(30)]
+    with capture_output() as cap:
+        res = ip.run_cell_magic("g4f", "-m flux -s 3 --each thirty --no-widgets", "a {item}")
+    [manifest] = list(Path("imgs").rglob("manifest.jsonl"))
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    frame = res.to_pandas()
+    assert list(frame["file"]) == [r["file"] for r in rows] and all(rows[i]["file"] for i in range(30))
+    assert list(frame["item"]) == [f"thing {i}" for i in range(30)] and "field_item" not in frame.columns
+    assert cap.stdout.count(str(manifest.parent)) == 1, cap.stdout  # the folder said once

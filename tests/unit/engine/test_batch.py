@@ -138,7 +138,9 @@ def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: 
         batch.save(tmp_path / "x.png")
     frame = batch.to_pandas()
     assert list(frame.index) == [0, 1, 2, 3] and frame.loc[2, "animal"] == "cat" and frame.loc[0, "seed"] == 11
-    assert frame.loc[0, "field_item"] == "x"  # an item's own field named like a manifest column keeps a prefix
+    assert frame.loc[0, "item"] == "x"  # a plain value is the column item, as --each names it (the index: its number)
+    assert list(frame.columns[:2]) == ["animal", "item"]
+    assert frame.loc[0, "file"] == rows[0]["file"] and pd.isna(frame.loc[1, "file"])  # the manifest's files
 
 
 def test_a_question_over_many_images_reads_each_only_when_it_runs() -> None:
