@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidOption, StreamError
-from ..media import EXTENSIONS
+from ..media import EXTENSIONS, image_mime
 
 __all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "check_target", "MAX_PIXELS"]
 
@@ -146,7 +146,39 @@ class Result:
             meta["steps"] = str(self.steps)
         if self.guidance is not None:
             meta["guidance"] = f"{self.guidance:g}"
+        meta["parameters"] = self.parameters()
         return meta
+
+    def parameters(self) -> str:
+        """The recipe as AUTOMATIC1111 writes it in a PNG's ``parameters`` chunk (the prompt, then ``Steps:,
+        Sampler:, CFG scale:, Seed:, Size:, Model:``): what ComfyUI, Civitai and PNG-info tools read."""
+        fields = []
+        if self.steps is not None:
+            fields += [f"Steps: {self.steps}", "Sampler: Euler"]  # FLUX's flow-matching Euler scheduler
+        if self.guidance is not None:
+            fields.append(f"CFG scale: {self.guidance:g}")
+        if self.seed is not None:
+            fields.append(f"Seed: {self.seed}")
+        if self.size:
+            fields.append(f"Size: {self.size}")
+        fields.append(f"Model: {self.model}")
+        return f"{self.prompt}\n{', '.join(fields)}"
+
+    @classmethod
+    def from_png(cls, source: str | Path | bytes) -> Result:
+        """The recipe a saved PNG carries (ours, else AUTOMATIC1111's ``parameters``), with the image itself: what
+        ``%%g4f --from image.png`` runs again."""
+        data = source if isinstance(source, bytes) else Path(source).expanduser().read_bytes()
+        im = _open(data)
+        text = {str(k): str(v) for k, v in getattr(im, "text", {}).items()}
+        im.close()
+        recipe = text if "prompt" in text else _a1111(text.get("parameters", ""))
+        if not recipe.get("prompt"):
+            raise InvalidOption("the image carries no recipe (no prompt in its PNG text)")
+        width, _, height = recipe.get("size", "").partition("x")
+        return cls(recipe["prompt"], recipe.get("model") or "flux", _number(recipe.get("seed"), int),
+                   _number(width, int), _number(height, int), GeneratedImage(data, image_mime(data) or "image/png", ""),
+                   steps=_number(recipe.get("steps"), int), guidance=_number(recipe.get("guidance"), float))
 
     def __repr__(self) -> str:
         what = f"image {self.image.mime}" if self.image else f"text {len(self.text)} chars"
@@ -194,6 +226,34 @@ def check_target(path: str | Path) -> None:
         raise InvalidOption(f"cannot save to {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InvalidOption(f"cannot save to {path}: {existing} is not writable")
+
+
+_A1111_FIELD = re.compile(r'\s*([A-Za-z][A-Za-z0-9 ]*):\s*("(?:\\.|[^"\\])*"|[^,]*)(?:,|$)')
+_A1111_NAMES = {"Steps": "steps", "CFG scale": "guidance", "Seed": "seed", "Size": "size", "Model": "model"}
+
+
+def _a1111(parameters: str) -> dict[str, str]:
+    """AUTOMATIC1111's ``parameters`` text: the prompt, maybe ``Negative prompt: …``, then one line of fields."""
+    lines = parameters.strip().splitlines()
+    if not lines or not lines[-1].lstrip().startswith("Steps:") and "Seed:" not in lines[-1]:
+        return {"prompt": parameters.strip()} if parameters.strip() else {}
+    prompt_lines = []
+    for line in lines[:-1]:
+        if line.startswith("Negative prompt:"):
+            break
+        prompt_lines.append(line)
+    recipe = {"prompt": "\n".join(prompt_lines).strip()}
+    for name, value in _A1111_FIELD.findall(lines[-1]):
+        if name.strip() in _A1111_NAMES:
+            recipe[_A1111_NAMES[name.strip()]] = value.strip().strip('"')
+    return recipe
+
+
+def _number(text: str | None, kind: type) -> Any:
+    try:
+        return kind(text) if text not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _slug(text: str) -> str:

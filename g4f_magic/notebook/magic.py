@@ -105,6 +105,8 @@ class G4FMagics(Magics, Settings):
     @argument("--each", metavar="ITEMS", help="run the prompt as a template over each item of ITEMS: a list, tuple, "
               "pandas Series or DataFrame (its columns as {names}), or a .txt/.csv/.jsonl file; {item} is a plain "
               "item. Each item gets its own seed from -s (0 when omitted): a rerun replays what finished")
+    @argument("--from", dest="from_png", metavar="PNG", help="run a saved image's recipe again (prompt, model, seed, "
+              "size, steps, guidance; from g4f_magic or AUTOMATIC1111's parameters); the line and the cell win")
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("--save", help="save the image(s) here: a .png path or a folder")
     @argument("--proxy", help="HTTP(S) proxy URL")
@@ -208,6 +210,8 @@ class G4FMagics(Magics, Settings):
             except G4FError as exc:
                 raise UsageError(f"--save {args.save}: {exc}") from exc
         prompt = cell if cell is not None else " ".join(args.prompt)
+        if args.from_png:
+            prompt = self._from_png(args, prompt)
         if args.each is not None:
             return self._prepare_batch(args, prompt)
         sources = self._image_sources(args.image) if args.image else None
@@ -233,6 +237,25 @@ class G4FMagics(Magics, Settings):
             return None
         view.show()
         return job, view, args, plain
+
+    @staticmethod
+    def _from_png(args: Any, prompt: str) -> str:
+        """``--from image.png``: the saved image's recipe (ours, or AUTOMATIC1111's ``parameters``) as the run's
+        options; what the line or the cell gives wins. The prompt, unless the cell has one."""
+        try:
+            recipe = Result.from_png(args.from_png)
+        except (OSError, G4FError) as exc:
+            raise UsageError(f"--from {args.from_png}: {getattr(exc, 'strerror', None) or exc}") from exc
+        args.model = args.model or recipe.model
+        if args.seed is None and recipe.seed is not None:
+            args.seed = str(recipe.seed)
+        if not (args.width or args.height or args.aspect_ratio) and recipe.width and recipe.height:
+            args.width, args.height = recipe.width, recipe.height
+        if args.steps is None and recipe.steps is not None:
+            args.steps = str(recipe.steps)
+        if args.guidance is None and recipe.guidance is not None:
+            args.guidance = f"{recipe.guidance:g}"
+        return prompt if prompt.strip() else recipe.prompt
 
     def _prepare_batch(self, args: Any, template: str) -> tuple[Any, Any, Any, bool] | None:
         """``--each``: the items, every item's prompt, seed and job checked, and the batch's bounded view."""

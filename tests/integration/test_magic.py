@@ -415,3 +415,34 @@ def test_an_unknown_model_is_one_sentence_with_the_known_ones() -> None:
     with pytest.raises(ModelNotFound) as info:
         G4F.model("dalle-3")
     assert str(info.value) == "unknown model 'dalle-3'; known models: " + ", ".join(G4F.models)
+
+
+def test_a_saved_png_carries_automatic1111s_parameters_and_runs_again_from_it(ip: Any, thread_space: LocalSpace,
+                                                                                tmp_path: Path) -> None:
+    """Issue #36, item 7: the de facto recipe chunk beside ours, read back by Result.from_png and --from; an
+    AUTOMATIC1111 image's own parameters are read the same way."""
+    from PIL import Image, PngImagePlugin
+
+    result, _ = cell(ip, "-m flux -a 16:9 -s 42 --steps 20 --guidance 4 --save saved.png", "a lighthouse, storm")
+    with Image.open("saved.png") as im:
+        assert im.text["parameters"] == ("a lighthouse, storm\nSteps: 20, Sampler: Euler, CFG scale: 4, Seed: 42, "
+                                         "Size: 1360x760, Model: flux")
+    back = Result.from_png("saved.png")
+    assert (back.prompt, back.model, back.seed, back.width, back.height, back.steps, back.guidance) == \
+        ("a lighthouse, storm", "flux", 42, 1360, 760, 20, 4.0)
+    with capture_output():
+        again = ip.run_line_magic("g4f", "--from saved.png")  # the line magic: nothing but the recipe
+    assert (again.prompt, again.seed, again.width, again.height, again.steps) == ("a lighthouse, storm", 42, 1360,
+                                                                                   760, 20)
+    other, _ = cell(ip, "--from saved.png -s 7", "a lighthouse at dawn")  # the line and the cell win
+    assert (other.prompt, other.seed, other.width) == ("a lighthouse at dawn", 7, 1360)
+    info = PngImagePlugin.PngInfo()  # an AUTOMATIC1111 image: its prompt, a negative one, its fields
+    info.add_text("parameters", 'a red fox in snow\nNegative prompt: blurry\nSteps: 30, Sampler: DPM++ 2M, '
+                                'Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 832x480, Model hash: ab12, '
+                                'Model: sdxl_base, Version: v1.9.4')
+    Image.new("RGB", (832, 480)).save(tmp_path / "a1111.png", pnginfo=info)
+    theirs = Result.from_png(tmp_path / "a1111.png")
+    assert (theirs.prompt, theirs.seed, theirs.width, theirs.height, theirs.steps, theirs.guidance, theirs.model) == \
+        ("a red fox in snow", 1234, 832, 480, 30, 7.0, "sdxl_base")
+    with pytest.raises(UsageError, match=r"^unknown model 'sdxl_base'; known models: "):  # not one here: -m picks one
+        ip.run_line_magic("g4f", f"--from {tmp_path / 'a1111.png'}")
