@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 
-from ..errors import G4FError, G4FTimeout, GenerationError, StreamError
+from ..errors import G4FError, G4FTimeout, GenerationError, SpaceUnavailable, StreamError
 from ..events import Reasoning
 from ..http.deadline import Deadline
 from ..http.session import DRAIN_GRACE, HttpSession
@@ -81,6 +81,9 @@ class GradioCall:
     proxy: str | None = field(default=None, repr=False)  # a proxy URL may carry user:password
     concurrency: int  # runs in flight per server
     public: Mapping[str, str] = field(default_factory=dict)  # base through a gateway → the server's own address
+    # seconds a server may take to answer a join (and to say the first word of its event) while another server
+    # could take the run: past it, the server is taken for unavailable and the run goes on elsewhere
+    answer_within: float | None = None
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -103,10 +106,13 @@ class GradioCall:
         stream.joining()
         join = asyncio.ensure_future(self.join(stream.base, body, headers))
         try:
-            event_id = await asyncio.shield(join)
+            event_id = await asyncio.wait_for(asyncio.shield(join), self.answer_within)
         except asyncio.CancelledError:
             stream.stopped_joining(join, fn.index)
             raise
+        except asyncio.TimeoutError:  # the join goes on in the background; what it names is cancelled
+            stream.stopped_joining(join, fn.index)
+            raise self.unanswered("its join") from None
         except BaseException:
             stream.joined()
             raise
@@ -128,11 +134,13 @@ class GradioCall:
             messages = stream.listen(event_id, fn.index, joined=True)
             decoder = QueueDecoder(event_id)
             finished = False
+            heard = False
             try:
                 while True:
                     if messages.empty():  # a wait: bounded by the call's deadline
                         async with self.deadline.guard(base):
-                            msg = await messages.get()
+                            msg = await (messages.get() if heard else self._first(messages))
+                        heard = True
                     else:  # already here (messages come in bursts): no timer to set and cancel
                         msg = messages.get_nowait()
                     if isinstance(msg, BaseException):
@@ -147,11 +155,22 @@ class GradioCall:
                         yield item
             except G4FTimeout:
                 raise  # the Space may still run it: cancelled on leaving
-            except G4FError:
-                finished = True  # the event failed or the stream broke: nothing left to cancel
+            except G4FError as exc:
+                # the event failed or the stream broke: nothing left to cancel; one never heard of may still run
+                finished = heard or not isinstance(exc, SpaceUnavailable)
                 raise
             finally:
                 stream.leave(event_id, finished or decoder.done)
+
+    async def _first(self, messages: asyncio.Queue[Any]) -> Any:
+        """An event's first message, within ``answer_within`` when another server could take the run."""
+        try:
+            return await asyncio.wait_for(messages.get(), self.answer_within)
+        except asyncio.TimeoutError:
+            raise self.unanswered("the event it accepted") from None
+
+    def unanswered(self, what: str) -> SpaceUnavailable:
+        return SpaceUnavailable(f"Space unavailable: no word on {what} in {self.answer_within:g} s", 504)
 
     def stream(self, base: str, headers: Mapping[str, str] | None = None) -> SharedStream:
         """The server's shared ``queue/data`` stream; join under its ``session_hash`` to be on it."""

@@ -33,7 +33,11 @@ from .models import Model, describe, unknown_model
 from .prompts import Messages
 from .request import DEFAULT_TIMEOUT, Access, Request, check_number
 
-__all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "model_info"]
+__all__ = ["DeepseekAI_JanusPro7b", "FluxDev", "G4F", "DEFAULT_TIMEOUT", "ANSWER_WITHIN", "model_info"]
+
+# seconds a Space may leave a join (or its event) without a word while another Space could take the run: a hung
+# mirror in a pool costs its items this, not the whole timeout, and is benched like a paused one
+ANSWER_WITHIN = 30.0
 
 _ACCESS = {"timeout", "endpoint", "hub_url", "flux_dev_url", "hf_token", "send_hf_token_to", "mirrors",
            "space_concurrency"}  # create_async_generator's keywords that say where and as whom
@@ -288,6 +292,7 @@ class DeepseekAI_JanusPro7b:
             own=access.own, concurrency=access.concurrency,
         )
         for i, mirror in enumerate(mirrors):
+            call.answer_within = ANSWER_WITHIN if i + 1 < len(mirrors) else None  # the last one has the run's time
             gen = FLOWS[mirror.flow](call, mirror, request)
             answered = False
             try:

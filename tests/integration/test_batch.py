@@ -346,3 +346,26 @@ def test_an_auto_saved_batch_has_one_record_per_item_in_the_manifest_and_to_pand
     assert list(frame["file"]) == [r["file"] for r in rows] and all(rows[i]["file"] for i in range(30))
     assert list(frame["item"]) == [f"thing {i}" for i in range(30)] and "field_item" not in frame.columns
     assert cap.stdout.count(str(manifest.parent)) == 1, cap.stdout  # the folder said once
+
+
+def test_a_hung_space_in_a_pool_is_benched_and_its_items_move_on(ip: Any, thread_space: LocalSpace,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #35, item 5: a mirror that never answers a join cost each of its items the whole --timeout, was not
+    benched, and 6 of 12 items failed while the other Space sat idle. Now a Space that leaves a join unanswered
+    past ANSWER_WITHIN, while another could take the run, hands it on and is benched; nothing is lost."""
+    from collections import Counter
+
+    from support.helpers import OFFICIAL_DEV
+
+    from g4f_magic.spaces import providers
+
+    monkeypatch.setattr(providers, "ANSWER_WITHIN", 0.5)
+    thread_space.down[OFFICIAL_DEV] = "hung"  # type: ignore[attr-defined]
+    ip.user_ns["twelve"] = [f"scene {i}" for i in range(12)]
+    res, cap = cell(ip, "-m flux --each twelve -s 5 --timeout 5 -o res --no-widgets", "a {item}")
+    made = Counter(row["space"] for row in res.manifest())
+    assert res.counts["done"] == 12 and made == {FLUX_DEV: 12}, (res.counts, made)
+    hung_joins = len(thread_space.requests(OFFICIAL_DEV, "/gradio_api/queue/join"))
+    assert 1 <= hung_joins <= 6, hung_joins  # the items already given to it when it fell silent, then benched
+    assert "no word on its join in 0.5 s" in cap.stdout or "unavailable" in cap.stdout
+    thread_space.release_hung()  # type: ignore[attr-defined]

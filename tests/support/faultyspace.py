@@ -192,7 +192,8 @@ class FaultySpace(LocalSpace):
         self.redirect_target = "http://169.254.169.254/latest/meta-data/"
         self._armed: dict[str, list[str]] = {}
         self._redirects: dict[str, str] = {}  # file path → the redirect fault it answers with
-        self.down: dict[str, str] = {}  # Space host → gone, paused, building or sleeping (every request)
+        self.down: dict[str, str] = {}  # Space host → gone, paused, building, sleeping (every request), hung (joins)
+        self._release: asyncio.Event | None = None  # what a hung Space's joins wait for
         self.basic: str | None = None  # "user:password" a reverse proxy's basic auth asks of every request
 
     # -- control -------------------------------------------------------------------------------
@@ -202,7 +203,20 @@ class FaultySpace(LocalSpace):
             raise ValueError(f"unknown fault {fault!r}")
         self._armed.setdefault(FAULTS[fault], []).extend([fault] * times)
 
+    def _unhung(self) -> asyncio.Event:
+        if self._release is None:
+            self._release, self._release_loop = asyncio.Event(), asyncio.get_running_loop()
+        return self._release
+
+    def release_hung(self) -> None:
+        """Let the joins a hung Space holds end (from any thread): a test's teardown need not wait for them."""
+        release = self._release
+        if release is not None:
+            self._release_loop.call_soon_threadsafe(release.set)
+
     def reset(self) -> None:
+        self.release_hung()
+        self._release = None
         super().reset()
         self._armed.clear()
         self.down.clear()
@@ -233,6 +247,11 @@ class FaultySpace(LocalSpace):
         state = self.down.get(request.path.split("/", 2)[1] if request.path.count("/") > 1 else "")
         if state is None:
             return await handler(request)
+        if state == "hung":  # up (its page, its config), but a join is never answered
+            if not request.path.endswith("/queue/join"):
+                return await handler(request)
+            await self._unhung().wait()
+            state = "paused"  # released (the test is over): as a paused Space would answer
         if state == "gone":
             return web.json_response({"detail": "Not Found"}, status=404)
         return web.Response(text=_DOWN_PAGES[state], status=503, content_type="text/html")
