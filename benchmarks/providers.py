@@ -8,39 +8,22 @@ a thread pool of them (what a user who knows to parallelise would write).
 
 from __future__ import annotations
 
-import asyncio
-import io
 import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from benchmarks.pool import batch_seconds
 from benchmarks.sections import cli
-from g4f_magic import aclose
-from g4f_magic.engine.plan import build_batch
-from g4f_magic.engine.run import run_batch
 from g4f_magic.inference.client import REPOS, WORKERS, _point_at
 from g4f_magic.localspace import LocalSpace, Pace, in_thread
-from g4f_magic.notebook.views import BatchLines
 
 SECTION = "## 18. A batch on Inference Providers, against huggingface_hub's client used directly"
 TOKEN = "hf_benchmarkbenchmarkbenchmark"
 
 
 def ours(url: str, items: int) -> float:
-    settings = {"default_model": "flux", "endpoint": url, "provider": "fal-ai", "replay": False}
-    batch = build_batch(settings, template="a harbour, {item}", rows=[{"item": i} for i in range(items)], seed=1)
-
-    async def go() -> float:
-        started = time.perf_counter()
-        try:
-            done = await run_batch(batch, BatchLines(batch, out=io.StringIO()))
-        finally:
-            await aclose()
-        assert done.counts["done"] == items, done.counts
-        return time.perf_counter() - started
-
-    return asyncio.run(go())
+    return batch_seconds({"default_model": "flux", "endpoint": url, "provider": "fal-ai", "replay": False}, items)
 
 
 def one(seed: int) -> None:
