@@ -150,7 +150,7 @@ class ProvidersClient:
         self.target = target or Target()
         self.provider = _checked(provider)
         self._spaces = SpacesClient(self.target)  # the models' specs, and a user's image URL
-        self._kept: dict[str, bytes] = {}  # a result's PNG until the engine takes it
+        self._kept: dict[str, bytes] = {}  # a result's bytes, as served, until the engine takes them
         self._numbers = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -273,7 +273,11 @@ class ProvidersClient:
 
 
 def _checked(provider: str) -> str:
-    from huggingface_hub.inference._providers import PROVIDERS
+    try:
+        from huggingface_hub.inference._providers import PROVIDERS
+    except ImportError:
+        raise InvalidOption("Inference Providers are called through huggingface_hub: pip install "
+                            "'g4f_magic[providers]'") from None
 
     if provider == AUTO or provider in PROVIDERS:
         return provider
