@@ -32,10 +32,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if off:
         config.hook.pytest_deselected(items=off)
         items[:] = [i for i in items if i not in off]
-    for item in items:
+    for item in contract:
+        # the servers a test asks for (and a module's fixtures) start in its setup, which its time limit leaves out
+        item.add_marker(pytest.mark.timeout(float(item.config.getini("timeout") or 60), func_only=True))
         if "gradio" in getattr(item, "fixturenames", ()):
-            # the servers a test asks for start in its setup, which the test's own time limit leaves out
-            item.add_marker(pytest.mark.timeout(float(item.config.getini("timeout") or 60), func_only=True))
             function = getattr(item, "function", None)
             named = set(_ASKS.findall(inspect.getsource(function))) if function else set()
             callspec = getattr(item, "callspec", None)  # gradio[name] with name a parameter

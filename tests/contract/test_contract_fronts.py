@@ -25,10 +25,11 @@ BOUND = 40.0  # seconds a batch may take through a front before it counts as hun
 
 
 @pytest.fixture(scope="module")
-def fronted(gradio: dict[str, Server]) -> Iterator[tuple[dict[str, str], str]]:
-    """The fronts' URLs, and the route they serve on this Gradio."""
+def fronted(gradio_servers: dict[str, Server]) -> Iterator[tuple[dict[str, str], str]]:
+    """The fronts' URLs, and the route they serve on this Gradio (the session's servers: this fixture outlives a
+    test, as they do)."""
     route = "flux_dev" if gradio_version() >= (5,) else "predict"
-    server = gradio["flux_dev_many" if route == "flux_dev" else "predict"]
+    server = gradio_servers["flux_dev_many" if route == "flux_dev" else "predict"]
     with running_fronts(server.port) as fronts:
         yield fronts, route
 
