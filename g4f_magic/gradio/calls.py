@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncGenerator, Mapping
 
 import aiohttp
 
@@ -123,7 +123,7 @@ class GradioCall:
 
     async def queued(self, base: str, fn: Fn, data: list[Any], headers: Mapping[str, str],
                      stream_headers: Mapping[str, str] | None = None
-                     ) -> AsyncIterator[Reasoning | Generating | Completed]:
+                     ) -> AsyncGenerator[Reasoning | Generating | Completed, None]:
         """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
         (concurrent runs join under its session hash), then that event's messages within this call's
         deadline. ``stream_headers`` go with the stream's request when this call opens it."""

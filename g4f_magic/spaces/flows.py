@@ -6,6 +6,7 @@ Each takes a :class:`Call` (resolved endpoints, session, deadline, credentials) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -165,18 +166,19 @@ async def janus_chat(call: Call, mirror: Mirror, request: Request) -> AsyncGener
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
         sent = ""
-        async for item in call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers, call.stream_headers(base)):
-            if isinstance(item, Reasoning):
-                yield item
-                continue
-            text = item.data[0] if len(item.data) == 1 else None
-            if not isinstance(text, str):
-                if isinstance(item, Completed):
-                    raise ResultShapeError("the chat result is not text")
-                continue
-            if text.startswith(sent) and len(text) > len(sent):
-                yield printable(text[len(sent):])  # what the Space wrote, without terminal control
-                sent = text
+        async with contextlib.aclosing(call.queued(base, fn, [image, prompt, seed, 0.95, 0.1], headers, call.stream_headers(base))) as items:
+            async for item in items:
+                if isinstance(item, Reasoning):
+                    yield item
+                    continue
+                text = item.data[0] if len(item.data) == 1 else None
+                if not isinstance(text, str):
+                    if isinstance(item, Completed):
+                        raise ResultShapeError("the chat result is not text")
+                    continue
+                if text.startswith(sent) and len(text) > len(sent):
+                    yield printable(text[len(sent):])  # what the Space wrote, without terminal control
+                    sent = text
 
     async for event in tries(call, space, base, JANUS_CHAT, headers, attempt):
         yield event
@@ -192,15 +194,16 @@ async def janus_image(call: Call, mirror: Mirror, request: Request) -> AsyncGene
     headers = {**zerogpu_headers(token, uuid), "referer": call.referer(base)}
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
-        async for item in call.queued(base, fn, [prompt, seed, 5, 1], headers, call.stream_headers(base)):
-            if isinstance(item, Reasoning):
-                yield item
-            elif isinstance(item, Completed):
-                if len(item.data) != 1 or not isinstance(item.data[0], list):
-                    raise ResultShapeError("the result is not a gallery of images")
-                urls = call.image_urls(item.data[0], base)
-                yield call.finished()
-                yield ImageResponse(urls, prompt, model, seed)
+        async with contextlib.aclosing(call.queued(base, fn, [prompt, seed, 5, 1], headers, call.stream_headers(base))) as items:
+            async for item in items:
+                if isinstance(item, Reasoning):
+                    yield item
+                elif isinstance(item, Completed):
+                    if len(item.data) != 1 or not isinstance(item.data[0], list):
+                        raise ResultShapeError("the result is not a gallery of images")
+                    urls = call.image_urls(item.data[0], base)
+                    yield call.finished()
+                    yield ImageResponse(urls, prompt, model, seed)
 
     async for event in tries(call, space, base, JANUS_IMAGE, headers, attempt):
         yield event
@@ -232,21 +235,22 @@ async def _image_and_seed(call: Call, mirror: Mirror, fn: Fn, data: list[Any], r
     headers = zerogpu_headers(token, uuid)
 
     async def attempt(fn: Fn) -> AsyncGenerator[Event, None]:
-        async for item in call.queued(base, fn, data, headers, call.stream_headers(base)):
-            if isinstance(item, Reasoning):
-                yield item
-            elif len(item.data) != 2:  # (image, seed)
-                raise ResultShapeError(f"the result has {len(item.data)} outputs where infer gives 2")
-            elif isinstance(item, Generating):
-                if item.data[0]:
-                    yield ImagePreview(call.image_urls(item.data[0], base), prompt)
-            else:
-                urls = call.image_urls(item.data[0], base)
-                reported = _reported(item.data[1], seed)
-                if reported is not None:
-                    yield _misreported(call, reported, seed)
-                yield call.finished()
-                yield ImageResponse(urls, prompt, request.model.name, seed, request.width, request.height, reported)
+        async with contextlib.aclosing(call.queued(base, fn, data, headers, call.stream_headers(base))) as items:
+            async for item in items:
+                if isinstance(item, Reasoning):
+                    yield item
+                elif len(item.data) != 2:  # (image, seed)
+                    raise ResultShapeError(f"the result has {len(item.data)} outputs where infer gives 2")
+                elif isinstance(item, Generating):
+                    if item.data[0]:
+                        yield ImagePreview(call.image_urls(item.data[0], base), prompt)
+                else:
+                    urls = call.image_urls(item.data[0], base)
+                    reported = _reported(item.data[1], seed)
+                    if reported is not None:
+                        yield _misreported(call, reported, seed)
+                    yield call.finished()
+                    yield ImageResponse(urls, prompt, request.model.name, seed, request.width, request.height, reported)
 
     async for event in tries(call, space, base, fn, headers, attempt):
         yield event
