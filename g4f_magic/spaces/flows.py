@@ -319,11 +319,10 @@ async def run_predict(call: Call, mirror: Mirror, request: Request) -> AsyncGene
         if not isinstance(data, list) or not data:  # upstream reads data[0] only; a seed may follow it
             raise ResultShapeError("the Space replied without an image")
         urls = call.image_urls(data[0], base, file_route="file=")
-        reported = _reported(data[1], seed) if len(data) > 1 else None
-        if reported is not None:
-            yield _misreported(call, reported, seed)
+        # this route is sent randomize_seed (as upstream does): the seed its reply names is the one it used
+        used = data[1] if len(data) > 1 and is_int(data[1]) else seed
         yield call.finished()  # one order on every route: Finished, then the image
-        yield ImageResponse(urls, prompt, model, seed, width, height, reported)
+        yield ImageResponse(urls, prompt, model, used, width, height)
 
     async for event in tries(call, space, url, PREDICT_INFER, headers, attempt):
         yield event

@@ -18,7 +18,7 @@ def cell(ip: Any, line: str, body: str) -> tuple[Any, Any]:
     return value, cap
 
 
-@pytest.mark.parametrize("model, fault", [("flux", "seed_lies"), ("flux-schnell", "predict_seed_lies")])
+@pytest.mark.parametrize("model, fault", [("flux", "seed_lies")])  # /run/predict randomises: its reply's seed is used
 def test_a_space_that_reports_another_seed_is_said_and_the_request_keeps_its_own(
         ip: Any, thread_space: LocalSpace, model: str, fault: str) -> None:
     ip.run_line_magic("config", "G4FMagics.replay_dir = 'replay'")
