@@ -79,9 +79,9 @@ conformance: $(STAMP) proxies $(GRADIO5)/.installed $(GRADIO4)/.installed
 # gpt4free's clients drive g4f_magic.gpt4free (tests/integration/test_gpt4free.py): the newest g4f is in the
 # test venv; the seed's 0.5.4.5 gets a venv of its own, with the package and the test runner only.
 G4F05 := .venv-g4f05
-G4F05_PINS := 'g4f==0.5.4.5' 'pytest>=8' 'pytest-asyncio>=0.23' 'pytest-timeout>=2.2' 'trustme>=1.1'
+G4F05_PINS := 'g4f==0.5.4.5' 'huggingface_hub>=1.0' 'pytest>=8' 'pytest-asyncio>=0.23' 'pytest-timeout>=2.2' 'trustme>=1.1'
 
-$(G4F05)/.installed: pyproject.toml
+$(G4F05)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(G4F05)
 	$(G4F05)/bin/python -m pip install -q -e . $(G4F05_PINS)
 	touch $@
