@@ -23,7 +23,7 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.retry_provider import IterListProvider
 from leakscan import TOKEN
 from PIL import Image
-from support.helpers import FLUX_DEV, HUB, JANUS, PREDICT
+from support.helpers import FLUX_DEV, HUB, JANUS, PREDICT, ROUTER
 
 from g4f_magic import errors, gpt4free
 from g4f_magic.gpt4free import G4F, DeepseekAI_JanusPro7b, FluxDev
@@ -273,7 +273,7 @@ async def test_gpt4free_sends_flux_to_inference_providers_when_asked(space: Loca
     with Image.open(io.BytesIO(base64.b64decode(data))) as im:
         assert im.size == (832, 480)
     assert space.providers.served == {"fal-ai": 1} and not [r for r in space.received if r.host.endswith(".hf.space")]
-    [call] = [r for r in space.received if r.host == "router.huggingface.co"]
+    [call] = [r for r in space.received if r.host == ROUTER]
     assert call.body["seed"] == 7 and call.headers["authorization"] == f"Bearer {TOKEN}"
     with pytest.raises(Exception, match="^janus-pro-7b-image is served by no Inference Provider"):  # g4f's class
         await AsyncClient(api_key=TOKEN).images.generate(prompt="x", model="janus-pro-7b-image", provider=G4F,

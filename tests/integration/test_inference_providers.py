@@ -11,13 +11,12 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from leakscan import TOKEN
+from support.helpers import CDNS, ROUTER
 
 from g4f_magic.engine.result import Result
 from g4f_magic.errors import G4FTimeout, InvalidOption, ResponseStatusError, SpaceUnavailable
+from g4f_magic.inference.client import BILLING, TOKENS
 from g4f_magic.localspace import LocalSpace
-
-ROUTER, HUB = "router.huggingface.co", "huggingface.co"
-CDNS = {"v3.fal.media", "replicate.delivery"}
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse in a storm") -> tuple[Any, Any]:
@@ -79,9 +78,9 @@ def test_auto_hands_over_when_a_provider_is_down_and_says_so(account: Any, threa
 
 @pytest.mark.parametrize("refusal, words", [
     ("broke", "fal-ai (Inference Providers): the account's credits are used up (402); add credits or subscribe to "
-              "PRO at https://huggingface.co/settings/billing, or run on the Spaces"),
+              f"PRO at {BILLING}, or run on the Spaces"),
     ("no_permission", "fal-ai (Inference Providers) refused the token from $HF_TOKEN (403): give it the permission "
-                      "\"Make calls to Inference Providers\" at https://huggingface.co/settings/tokens"),
+                      f"\"Make calls to Inference Providers\" at {TOKENS}"),
 ])
 def test_credits_and_permissions_are_said_in_one_line(account: Any, thread_space: LocalSpace, refusal: str,
                                                        words: str) -> None:

@@ -57,6 +57,17 @@ HOSTS = _hosts()
 HUB, JANUS, DEEPSEEK, FLUX_DEV, PREDICT = (HOSTS[k] for k in ("HUB", "JANUS", "DEEPSEEK", "FLUX_DEV", "PREDICT"))
 
 
+def _provider_hosts() -> tuple[str, set[str]]:
+    """Hugging Face's router and the providers' image hosts, as the client and the local Space spell them."""
+    from g4f_magic.inference.client import ROUTER as ROUTER_URL
+    from g4f_magic.localspace.providers import FAL_CDN, REPLICATE_CDN
+
+    return _host(ROUTER_URL), {FAL_CDN, REPLICATE_CDN}
+
+
+ROUTER, CDNS = _provider_hosts()
+
+
 def _official() -> dict[str, str]:
     """The official Spaces each route falls back to (``g4f_magic.spaces.mirrors``), host by route."""
     from g4f_magic.spaces.mirrors import OFFICIAL
