@@ -15,6 +15,7 @@ __all__ = [
     "ImagePreview",
     "ImageResponse",
     "JsonConversation",
+    "Fetched",
     "Event",
     "ReasoningKind",
     "markdown_image",
@@ -103,6 +104,18 @@ class JsonConversation:
 
     def __str__(self) -> str:
         return ""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A run's final images in hand, for the engine (a backend's run with its images fetched): (bytes, MIME type,
+    URL) each, as served and checked, with the response that named them."""
+
+    response: ImageResponse
+    images: tuple[tuple[bytes, str, str], ...]
+
+    def __repr__(self) -> str:
+        return f"Fetched({self.response!r}, {len(self.images)} images)"
 
 
 Event = Union[Reasoning, ImagePreview, ImageResponse, JsonConversation, str]

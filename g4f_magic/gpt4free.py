@@ -171,13 +171,13 @@ async def _on_providers(provider: str, model: str, messages: Any, *, prompt: str
     request = Request.make(client.model(model), messages, prompt=prompt, seed=seed, aspect_ratio=aspect_ratio,
                            width=width, height=height, steps=kwargs.get("num_inference_steps"),
                            guidance=kwargs.get("guidance_scale"))
-    deadline = client.deadline()
-    async for event in client.run(request, deadline):
-        if isinstance(event, events.ImageResponse):
-            data, mime = await client.download(event.urls[0], deadline)
-            event = events.ImageResponse((f"data:{mime};base64,{base64.b64encode(data).decode()}",), event.alt,
-                                         event.model, event.seed, event.width, event.height)
-        yield event
+    async for event in client.images(request, client.deadline()):
+        if isinstance(event, events.Fetched):
+            made, [(data, mime, _)] = event.response, event.images
+            yield events.ImageResponse((f"data:{mime};base64,{base64.b64encode(data).decode()}",), made.alt,
+                                       made.model, made.seed, made.width, made.height)
+        else:
+            yield event
 
 
 class _Face(AsyncGeneratorProvider, ProviderModelMixin):

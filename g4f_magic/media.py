@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidOption
+from .errors import InvalidOption, StreamError
 
-__all__ = ["image_mime", "thumbnail", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES", "MAX_MEDIA_BYTES"]
+__all__ = ["image_mime", "thumbnail", "decoded", "checked", "MediaItem", "load_media", "EXTENSIONS", "MAX_IMAGE_BYTES",
+           "MAX_MEDIA_BYTES", "MAX_PIXELS"]
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # the largest image accepted from a Space
 MAX_MEDIA_BYTES = 20 * 1024 * 1024  # the largest image sent to a Space (checked before it is read)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+MAX_PIXELS = 64 * 1024 * 1024  # a declared size past this is refused before decoding (decompression bombs)
+
+
+def decoded(data: bytes) -> Any:
+    """A Pillow image opened lazily on ``data``: only its header is read, and a declared size past ``MAX_PIXELS``
+    is refused before any pixel is."""
+    from PIL import Image
+
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, hit while opening: the same bomb
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        raise StreamError(f"the image declares {int(size.group(1)):,} pixels, more than this package decodes" if size
+                          else "the image declares more pixels than this package decodes") from exc
+    except Exception as exc:  # Pillow raises many types for bad bytes
+        raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from exc
+    if im.width * im.height > MAX_PIXELS:
+        raise StreamError(f"the image declares {im.width}x{im.height} pixels, more than this package decodes")
+    return im
+
+
+ASKED_FACTOR = 4  # a Space may serve up to twice the size asked on each side (an upscaler); not more
+
+
+def checked(data: bytes, asked: tuple[int, int] | None = None) -> bytes:
+    """``data`` unchanged once its header declares no more than ``MAX_PIXELS`` pixels, nor more than
+    ``ASKED_FACTOR`` times the pixels of the size the Space was ``asked`` for: what is later decoded (a
+    PNG for ``--save``) is bounded by the request, not by what a Space chooses to send."""
+    im = decoded(data)
+    w, h = im.width, im.height
+    im.close()
+    if asked is not None and w * h > ASKED_FACTOR * asked[0] * asked[1]:
+        raise StreamError(f"the image declares {w}x{h} pixels for a {asked[0]}x{asked[1]} request; refused")
+    return data
 
 
 def image_mime(data: bytes) -> str | None:
@@ -31,8 +68,6 @@ def image_mime(data: bytes) -> str | None:
 def thumbnail(data: bytes, side: int, fmt: str = "PNG") -> bytes:
     """A small square-cropped copy: tiles line up whatever the aspect ratio (the panel's gallery in PNG, a
     batch's embedded thumbnails in WebP at a few KB each)."""
-    import io
-
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as im:

@@ -3,10 +3,10 @@ Providers (``inference.ProvidersClient``). The engine never learns which one ans
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator, Protocol
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Protocol
 
 if TYPE_CHECKING:
-    from ..events import Event
+    from ..events import Event, Fetched
     from ..spaces.client import Deadline, Target
     from ..spaces.identity import HFToken, Quota
     from ..spaces.models import Model
@@ -44,6 +44,11 @@ class Backend(Protocol):
     def run(self, request: Request, deadline: Deadline | None = None, prefer: str | None = None
             ) -> AsyncIterator[Event]:
         """``request``'s events: status lines, previews, then its images (as URLs for :meth:`download`)."""
+
+    def images(self, request: Request, deadline: Deadline, prefer: str | None = None,
+               preview: Callable[[bytes, str], None] | None = None) -> AsyncIterator[Event | Fetched]:
+        """:meth:`run` with its images in hand (``spaces.fetched``): previews to ``preview`` as bytes, the result
+        as ``Fetched``, all within ``deadline``."""
 
     async def download(self, url: str, deadline: Deadline) -> tuple[bytes, str]:
         """(bytes, MIME type) of an image the run made, or one the user named by URL."""

@@ -9,50 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidOption, StreamError
-from ..media import EXTENSIONS, image_mime
+from ..errors import InvalidOption
+from ..media import EXTENSIONS, decoded, image_mime
 
-__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "checked", "check_target", "MAX_PIXELS"]
-
-MAX_PIXELS = 64 * 1024 * 1024  # a declared size past this is refused before decoding (decompression bombs)
-
-
-def _open(data: bytes) -> Any:
-    from PIL import Image
-
-    try:
-        im = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, hit while opening: the same bomb
-        size = re.search(r"\((\d+) pixels\)", str(exc))
-        raise StreamError(f"the image declares {int(size.group(1)):,} pixels, more than this package decodes" if size
-                          else "the image declares more pixels than this package decodes") from exc
-    except Exception as exc:  # Pillow raises many types for bad bytes
-        raise StreamError(f"the image cannot be decoded ({type(exc).__name__})") from exc
-    if im.width * im.height > MAX_PIXELS:
-        raise StreamError(f"the image declares {im.width}x{im.height} pixels, more than this package decodes")
-    return im
-
-
-ASKED_FACTOR = 4  # a Space may serve up to twice the size asked on each side (an upscaler); not more
-
-
-def checked(data: bytes, asked: tuple[int, int] | None = None) -> bytes:
-    """``data`` unchanged once its header declares no more than ``MAX_PIXELS`` pixels, nor more than
-    ``ASKED_FACTOR`` times the pixels of the size the Space was ``asked`` for: what is later decoded (a
-    PNG for ``--save``) is bounded by the request, not by what a Space chooses to send."""
-    im = _open(data)
-    w, h = im.width, im.height
-    im.close()
-    if asked is not None and w * h > ASKED_FACTOR * asked[0] * asked[1]:
-        raise StreamError(f"the image declares {w}x{h} pixels for a {asked[0]}x{asked[1]} request; refused")
-    return data
-
+__all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "check_target"]
 
 def to_png(data: bytes, text: dict[str, str] | None = None) -> bytes:
     """PNG bytes (with ``text`` chunks) from PNG, JPEG, GIF or WebP bytes."""
     from PIL import PngImagePlugin
 
-    im = _open(data)
+    im = decoded(data)
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items():
         info.add_itxt(k, v)
@@ -169,7 +135,7 @@ class Result:
         """The recipe a saved PNG carries (ours, else AUTOMATIC1111's ``parameters``), with the image itself: what
         ``%%g4f --from image.png`` runs again."""
         data = source if isinstance(source, bytes) else Path(source).expanduser().read_bytes()
-        im = _open(data)
+        im = decoded(data)
         text = {str(k): str(v) for k, v in getattr(im, "text", {}).items()}
         im.close()
         recipe = text if "prompt" in text else _a1111(text.get("parameters", ""))

@@ -11,9 +11,8 @@ import time
 from typing import Any, cast
 
 from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
-from ..events import ImagePreview, ImageResponse, JsonConversation, Reasoning
-from ..media import image_mime, thumbnail
-from ..spaces.client import Deadline
+from ..events import Fetched, JsonConversation, Reasoning
+from ..media import checked, image_mime, thumbnail
 from ..spaces.identity import REQUESTED_GPU_SECONDS
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
@@ -21,55 +20,14 @@ from .availability import answered, clock
 from .batch import Batch, BatchItem, BatchSet, spill
 from .job import ChatState, Job, View
 from .replay import Entry, replay_note, request_key
-from .result import GeneratedImage, Result, ResultSet, checked
+from .result import GeneratedImage, Result, ResultSet
 from .sweep import Sweep, SweepCell, SweepSet
 from .words import Words, said
 
-__all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "PREVIEW_WAIT", "BATCH_WORKERS"]
+__all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "BATCH_WORKERS"]
 
-PREVIEW_WAIT = 30.0  # seconds a preview's download may take, within the run's deadline: it is not worth more
 BATCH_WORKERS = 16  # a batch's items in flight; each Space's run slots bound its own share of them
 BATCH_THUMB = 96  # px: the image a batch's question was about, as its answer's table shows it
-
-
-class _Previews:
-    """A run's previews, downloaded beside its stream. FLUX.1-dev sends one per sampling step; a download slower
-    than a step would otherwise hold the stream, and so the result, behind it. Only the newest preview waiting
-    is fetched (the ones it overtook are skipped), and none is fetched or shown once the run has its result."""
-
-    def __init__(self, job: Job, index: int, view: View, deadline: Deadline) -> None:
-        self._job, self._index, self._view, self._deadline = job, index, view, deadline
-        self._shown: str | None = None
-        self._next: str | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def offer(self, url: str) -> None:
-        if url in (self._shown, self._next):
-            return
-        self._next = url
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._fetch())
-
-    async def _fetch(self) -> None:
-        while self._next is not None:
-            url, self._next = self._next, None
-            try:
-                data, mime = await self._job.client.download(url, self._deadline.capped(PREVIEW_WAIT))
-            except G4FError:
-                continue  # a lost preview is not worth failing the generation for
-            self._shown = url
-            self._view.preview(self._index, data, mime)
-
-    async def close(self) -> None:
-        """Stop the download under way; ``asyncio.wait`` so that a cancellation of the run itself still
-        propagates. A bug inside the download is raised here, not lost in its task."""
-        task, self._task, self._next = self._task, None, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.wait({task})
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
 
 
 def _heard(ev: Reasoning, index: int, view: View, log: list[str], handovers: list[str]) -> None:
@@ -145,38 +103,29 @@ def _replayed(entry: Entry) -> list[Result]:
 async def _generate(job: Job, model: str, index: int, seed: int | None, view: View, prefer: str | None
                     ) -> list[Result]:
     """One request to the Space for ``model`` (``prefer``: a Space to ask first): its events to the view, its
-    images fetched and checked, all within one deadline (``--timeout``), the previews' and the final images'
-    downloads included."""
+    images fetched and checked below (previews too), all within one deadline (``--timeout``)."""
     started = time.monotonic()
     deadline = job.client.deadline()
     log: list[str] = []
     handovers: list[str] = []  # "roxky/FLUX.1-dev is paused; trying black-forest-labs/FLUX.1-dev"
-    previews = _Previews(job, index, view, deadline)
-    try:
-        async for ev in job.client.run(job.request_for(model, seed), deadline, prefer):
-            if isinstance(ev, Reasoning):
-                _heard(ev, index, view, log, handovers)
-            elif isinstance(ev, ImagePreview) and ev.urls:
-                previews.offer(ev.urls[0])
-            elif isinstance(ev, ImageResponse):
-                await previews.close()  # the result replaces the preview: a late one must not cover it
-                results = []
-                sent = job.request_for(model, seed)
-                rounded = rounding(job.width, job.height, (cast(int, sent.width), cast(int, sent.height))) \
-                    if sent.model.sized else ""
-                for url in ev.urls:
-                    data, mime = await job.client.download(url, deadline)
-                    # its declared size, before anything decodes it; shown as served, never re-encoded
-                    checked(data, (ev.width, ev.height) if ev.width and ev.height else None)
-                    image = GeneratedImage(data, mime, url)
-                    misreported = f"the Space reported seed {ev.reported_seed}" if ev.reported_seed is not None else ""
-                    results.append(Result(job.prompt, ev.model, ev.seed, ev.width, ev.height, image,
-                                          elapsed=time.monotonic() - started, log=log,
-                                          note="; ".join(x for x in (rounded, misreported, *handovers) if x),
-                                          reported_seed=ev.reported_seed, **job.knobs(model)))
-                return results
-    finally:
-        await previews.close()
+    sent = job.request_for(model, seed)
+    rounded = rounding(job.width, job.height, (cast(int, sent.width), cast(int, sent.height))) \
+        if sent.model.sized else ""
+
+    def preview(data: bytes, mime: str) -> None:
+        view.preview(index, data, mime)
+
+    async for ev in job.client.images(sent, deadline, prefer, preview):
+        if isinstance(ev, Reasoning):
+            _heard(ev, index, view, log, handovers)
+        elif isinstance(ev, Fetched):
+            made = ev.response
+            misreported = f"the Space reported seed {made.reported_seed}" if made.reported_seed is not None else ""
+            note = "; ".join(x for x in (rounded, misreported, *handovers) if x)
+            return [Result(job.prompt, made.model, made.seed, made.width, made.height, GeneratedImage(data, mime, url),
+                           elapsed=time.monotonic() - started, log=log, note=note,
+                           reported_seed=made.reported_seed, **job.knobs(model))
+                    for data, mime, url in ev.images]
     raise StreamError("the generation ended without an image")
 
 

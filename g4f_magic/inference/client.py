@@ -29,11 +29,12 @@ from ..errors import (
     StreamError,
     one_line,
 )
-from ..events import Event, ImageResponse, Reasoning
+from ..events import Event, Fetched, ImageResponse, Reasoning
 from ..media import image_mime
 from ..spaces.client import Deadline, SpacesClient, Target
 from ..spaces.client import aclose as http_aclose
 from ..spaces.endpoints import gateway_from_env, through_gateway
+from ..spaces.fetched import OnPreview, fetched
 from ..spaces.identity import HFToken, Quota, find_hf_token
 from ..spaces.models import Model
 from ..spaces.request import Request
@@ -197,6 +198,11 @@ class ProvidersClient:
             ) -> AsyncIterator[Event]:
         self.model(request.model.name)
         return self._run(request, deadline or self.deadline())
+
+    def images(self, request: Request, deadline: Deadline, prefer: str | None = None,
+               preview: OnPreview | None = None) -> AsyncIterator[Event | Fetched]:
+        """:meth:`run` with its image in hand and checked, as the Spaces' (``spaces.fetched``)."""
+        return fetched(self.run(request, deadline, prefer), self.download, deadline, preview)
 
     async def _run(self, request: Request, deadline: Deadline) -> AsyncIterator[Event]:
         token = self.token()

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Mapping
 
 from ..errors import G4FError
-from ..events import Event
+from ..events import Event, Fetched
 from ..http.session import Deadline, aclose, fetch_image
 from ..media import MAX_IMAGE_BYTES
 from .endpoints import SPACE_CONCURRENCY, hub_space, takes_hf_token
+from .fetched import OnPreview, fetched
 from .hub import zero_gpu_quota
 from .identity import HFToken, Quota
 from .models import Model
@@ -125,6 +126,11 @@ class SpacesClient:
         if first:
             access = replace(access, mirrors=(*first, *(m for m in access.mirrors if m.base != prefer)))
         return self._provider.run(request, access, deadline)
+
+    def images(self, request: Request, deadline: Deadline, prefer: str | None = None,
+               preview: OnPreview | None = None) -> AsyncIterator[Event | Fetched]:
+        """:meth:`run` with its previews and images downloaded and checked (``spaces.fetched``)."""
+        return fetched(self.run(request, deadline, prefer), self.download, deadline, preview)
 
     async def download(self, url: str, deadline: Deadline) -> tuple[bytes, str]:
         """(bytes, MIME type by magic numbers) of an image a Space made, or one a user named by URL: through

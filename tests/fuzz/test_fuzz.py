@@ -290,8 +290,7 @@ IMAGES = [_image(f) for f in ("PNG", "JPEG", "WEBP", "GIF")]
 def test_image_bytes_mangled_any_way(image: bytes, flips: list[tuple[int, int]], cut: int, tail: bytes) -> None:
     """Served bytes are sniffed by magic number and their header read before anything decodes them:
     damaged, cut or padded, each gives its format and size, or one ``StreamError``."""
-    from g4f_magic.engine.result import checked
-    from g4f_magic.media import image_mime
+    from g4f_magic.media import checked, image_mime
 
     data = bytearray(image)
     for at, value in flips:
