@@ -187,11 +187,17 @@ class WidgetView:
         self.previews = [w.Image(layout=w.Layout(display="none", max_width="200px")) for _ in range(count)]
         shrinks = {"flex": "1 1 auto", "min_width": "0"}  # in a narrow row (the panel's) it wraps, never overflows
         self.widget = w.VBox([w.HBox([self.status_w, self.progress], layout=w.Layout(flex_flow="row wrap", **shrinks)),
-                              self.log_w,
-                              w.HBox(self.previews, layout=w.Layout(flex_flow="row wrap")), self.text_w],
+                              self.log_w, self._body(), self.text_w],
                              layout=w.Layout(**shrinks))
         self.widget.add_class("g4f-run")
         self._handle: Any = None
+
+    def _body(self) -> Any:
+        """What shows the run's images while it runs, under its line and log: a row of previews (a sweep's
+        grid, a batch's strip)."""
+        import ipywidgets as w
+
+        return w.HBox(self.previews, layout=w.Layout(flex_flow="row wrap"))
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -328,14 +334,19 @@ class SweepView(WidgetView):
 
     def __init__(self, sweep: Sweep, verbose: bool = False, min_interval: float = UPDATE_INTERVAL,
                  display: Display = Display()) -> None:
-        import ipywidgets as w
 
+        self.sweep = sweep
         super().__init__(sweep.model, sweep.count, verbose, min_interval, display)
         self.timeline.labels = sweep.labels()
-        self.sweep = sweep
         self.outcomes: list[tuple[Result | None, str | None]] = [(None, None)] * sweep.count
         self.grid: SweepSet | None = None
         self._summary = f"{sweep.count} cells"
+
+    def _body(self) -> Any:
+        """The grid: the labels around it, each cell its status line over its preview."""
+        import ipywidgets as w
+
+        sweep = self.sweep
         cols = len(sweep.column_labels())
         labelled = sweep.row_axis is not None
         self.cell_status = [w.HTML(line_html("waiting")) for _ in range(sweep.count)]
@@ -349,10 +360,7 @@ class SweepView(WidgetView):
                 items.append(w.VBox([self.cell_status[i], self.previews[i]], layout=w.Layout(width="200px")))
         columns = (["max-content"] if labelled else []) + ["200px"] * cols
         self.table = w.GridBox(items, layout=w.Layout(grid_template_columns=" ".join(columns), grid_gap="4px 8px"))
-        row = self.widget.children[2]  # WidgetView's row of previews: the grid holds them now
-        self.widget.children = (self.widget.children[0], self.log_w, self.table, self.text_w)
-        row.layout.close()
-        row.close()
+        return self.table
 
     def _refresh(self) -> None:
         for i, html in enumerate(self.cell_status):
@@ -443,26 +451,28 @@ class BatchView(WidgetView):
 
     def __init__(self, batch: Batch, verbose: bool = False, min_interval: float = UPDATE_INTERVAL,
                  display: Display = Display(), folder: str | None = None) -> None:
-        import ipywidgets as w
 
-        super().__init__(batch.model, 1, verbose, min_interval, display)  # one preview slot, never shown
+        super().__init__(batch.model, 0, verbose, min_interval, display)  # no preview: the strip shows results
         self.batch = batch
         self.total = batch.count
         self.folder = folder
         self.done = self.failed = 0
         self.grid: BatchSet | None = None
         self.timeline.labels = None
+        self._turn = 0
+        self._fraction = 0.0
+
+    def _body(self) -> Any:
+        """The strip of the latest THUMBS results, in a fixed set of widgets."""
+        import ipywidgets as w
+
         square = f"{THUMB_SIDE}px"
         self.thumbs = [w.Image(layout=w.Layout(display="none", width=square, height=square, object_fit="cover",
                                                margin="2px"))
                        for _ in range(THUMBS)]
-        self._turn = 0
         strip = w.HBox(self.thumbs, layout=w.Layout(flex_flow="row wrap"))
         strip.add_class("g4f-strip")
-        row = self.widget.children[2]  # WidgetView's row of previews: the strip takes its place
-        self.widget.children = (self.widget.children[0], self.log_w, strip, self.text_w)
-        close_tree(row)
-        self._fraction = 0.0
+        return strip
 
     def status(self, index: int, event: Reasoning) -> None:
         if event.kind in ("log", "quota"):
