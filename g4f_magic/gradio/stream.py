@@ -27,7 +27,7 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator
 
-from ..errors import G4FError, StreamError
+from ..errors import G4FError, StreamError, one_line
 from ..http.deadline import Deadline
 from ..http.session import DRAIN_GRACE, HttpSession
 from .messages import queue_message
@@ -72,6 +72,7 @@ class SharedStream:
         self.fns: dict[str, int] = {}
         self.started: set[str] = set()
         self.heard: set[str] = set()  # events the Space has spoken of on the stream
+        self.claimed: set[str] = set()  # every event id a join of this session was answered with
         self.abandoned: dict[str, int] = {}  # stopped before they started: event id → fn index
         self.stopping: dict[str, tuple[int, bool]] = {}  # stopped in this turn of the loop: (fn, started)
         self.early: dict[str, list[dict[str, Any]]] = {}
@@ -116,6 +117,9 @@ class SharedStream:
         ``joined``: its join was announced by :meth:`joining`."""
         if joined:
             self.expecting -= 1
+        if event_id in self.claimed:  # not this request's own: which of the two it is, nothing tells
+            self._refuse(event_id)
+        self.claimed.add(event_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.listeners[event_id] = queue
         self.fns[event_id] = fn_index
@@ -126,6 +130,19 @@ class SharedStream:
         if not complete and (self._pump is None or self._pump.done()):
             self._pump = asyncio.get_running_loop().create_task(self._run())
         return queue
+
+    def _refuse(self, event_id: str) -> None:
+        """A join answered with an event id another join of this session already had (a reply read from the
+        wrong request, or a Space that lies): neither run may take that event's result as its own. The one
+        listening is failed too, what it had not read yet dropped."""
+        exc = StreamError(f"the Space answered two requests with one event id ({one_line(event_id, 40)}); "
+                          "neither result can be told apart, so both are refused")
+        queue = self.listeners.get(event_id)
+        if queue is not None:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(exc)
+        raise exc
 
     def leave(self, event_id: str, finished: bool) -> None:
         """The listener is done: its result came (``finished``), or its run was stopped."""

@@ -94,6 +94,23 @@ def _discard(resp: aiohttp.ClientResponse) -> None:
     resp.close()
 
 
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, except that a kept-alive connection with bytes already waiting on it is never reused.
+    HTTP/1.1 has no request ids: a reply is the next message on the connection. A server that sends a reply
+    nobody asked for after a connection went back to the pool (a broken proxy, a hostile Space) would have the
+    next request on it read that reply as its own: another run's image, under this run's label. aiohttp
+    (3.9 to 3.14) reuses such a connection; here it is closed, and the request takes another."""
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        while True:
+            conn = await super().connect(req, traces, timeout)
+            protocol = conn.protocol
+            if protocol is None or not protocol.should_close:
+                return conn
+            log.debug("a kept-alive connection to %s had a reply nobody asked for: closed", req.url.host)
+            conn.close()
+
+
 class HttpSession:
     """The HTTP session of one event loop, and what the layers above keep for as long as it lives."""
 
@@ -103,7 +120,7 @@ class HttpSession:
             # shutdown that the loop's end cuts short, leaving its socket open; with this aiohttp aborts such
             # transports when the session closes. CPython fixed the leak itself in 3.12.8 and 3.13.1
             # (python/cpython#118960), where aiohttp refuses the flag with a warning.
-            connector=aiohttp.TCPConnector(enable_cleanup_closed=_SSL_LEAKS),
+            connector=_Connector(enable_cleanup_closed=_SSL_LEAKS),
             cookie_jar=aiohttp.DummyCookieJar(),  # cookies go only where we put them by hand
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         )

@@ -18,7 +18,7 @@ import struct
 import sys
 import uuid
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from PIL import Image
@@ -53,9 +53,13 @@ FAULTS: dict[str, str] = {
     "predict_404": "predict", "predict_500": "predict", "predict_slow": "predict",
     "predict_no_url": "predict", "predict_relative": "predict", "predict_image_only": "predict",
     "predict_public_url": "predict", "predict_seed_lies": "predict", "seed_lies": "stream",
+    # the reply sent again, EXTRA_AFTER s later, on the kept-alive connection: an answer nobody asked for
+    "predict_extra_reply": "predict", "join_extra_reply": "join",
+    "join_same_event_id": "join",  # answered with the event id of the join before it (its own event queued all the same)
     "previews_slow": "preview",  # every preview of the run served after file_delay
     "file_lies": "file", "file_bomb": "file", "file_unsized": "file", "file_slow": "file", "file_oversize": "file",
 }
+EXTRA_AFTER = 0.2  # s after its reply, a reply nobody asked for: the client has put the connection back by then
 _MARKER = re.compile(r"\[fault:([a-z0-9_]+)\]")
 
 # Hostile text a compromised Space could send: each must reach the notebook as text, never as markup.
@@ -195,6 +199,22 @@ class FaultySpace(LocalSpace):
         self.down: dict[str, str] = {}  # Space host → gone, paused, building, sleeping (every request), hung (joins)
         self._release: asyncio.Event | None = None  # what a hung Space's joins wait for
         self.basic: str | None = None  # "user:password" a reverse proxy's basic auth asks of every request
+        self.extra_replies = 0  # replies nobody asked for, written so far (the *_extra_reply faults)
+        self._last_event_id: str | None = None
+
+    def _again_later(self, request: web.Request, resp: web.Response) -> None:
+        """``resp`` written once more on the same connection, EXTRA_AFTER s after it was sent: a complete
+        HTTP/1.1 reply that answers no request."""
+        transport, body = request.transport, cast(bytes, resp.body)
+        head = (f"HTTP/1.1 {resp.status} OK\r\nContent-Type: {resp.content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+
+        def write() -> None:
+            if transport is not None and not transport.is_closing():
+                transport.write(head + body)
+                self.extra_replies += 1
+
+        asyncio.get_running_loop().call_later(EXTRA_AFTER, write)
 
     # -- control -------------------------------------------------------------------------------
     def arm(self, fault: str, times: int = 1) -> None:
@@ -411,6 +431,12 @@ class FaultySpace(LocalSpace):
             await asyncio.sleep(0.5)
         if fault == "join_no_event_id" and resp.status == 200:
             return web.json_response({"queued": True})
+        if fault == "join_extra_reply":
+            self._again_later(request, resp)
+        if resp.status == 200:
+            previous, self._last_event_id = self._last_event_id, json.loads(cast(bytes, resp.body))["event_id"]
+            if fault == "join_same_event_id" and previous is not None:
+                return web.json_response({"event_id": previous})
         return resp
 
     async def data(self, request: web.Request) -> web.StreamResponse:
@@ -462,7 +488,10 @@ class FaultySpace(LocalSpace):
             reply["data"][0]["url"] = f"/file={reply['data'][0]['path']}"
         elif fault == "predict_big_json":  # 3 MB of valid JSON, as a Space with a large render config sends
             reply["render_config"] = {"padding": "x" * (3 * 1024 * 1024)}
-        return web.json_response(reply)
+        answer = web.json_response(reply)
+        if fault == "predict_extra_reply":
+            self._again_later(request, answer)
+        return answer
 
 
 def main(argv: list[str] | None = None) -> int:

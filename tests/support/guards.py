@@ -55,6 +55,11 @@ GUARDS = [
      "        return f\"HFToken(value={self.value!r}, source={self.source!r})\"\n", "tests/integration/test_faults.py"),
     ("the Hugging Face token never on a redirect", "g4f_magic/http/session.py",
      "            if hop and \"headers\" in kwargs:\n", "            if False:\n", "tests/unit/spaces/test_account.py tests/integration/test_account.py"),
+    ("a kept-alive connection with a reply nobody asked for is not reused", "g4f_magic/http/session.py",
+     "            if protocol is None or not protocol.should_close:\n", "            if True:\n",
+     "tests/integration/test_stale_replies.py"),
+    ("one event id, one request", "g4f_magic/gradio/stream.py",
+     "        if event_id in self.claimed:", "        if False:", "tests/integration/test_stale_replies.py"),
 ]
 
 
