@@ -89,6 +89,7 @@ class G4FError(_OneLine, Exception):
 
     said: str | None = None
     title: str | None = None
+    spaces: tuple[str, ...] = ()  # the Spaces that tried the run it ended, in order (the last one raised it)
 
     def saying(self, said: str | None, title: str | None = None) -> G4FError:
         self.said, self.title = said, title

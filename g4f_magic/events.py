@@ -44,6 +44,7 @@ class Reasoning:
     progress_unit: str | None = None
     level: str | None = None  # log level, for kind == "log"
     elapsed: float | None = None
+    space: str | None = None  # the Space the line came from (``spaces.endpoints.space_name``), when it is one's
 
     def __str__(self) -> str:
         return self.status

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Sequence
 
 from ..errors import G4FError, InvalidOption, StreamError, printable
 from ..media import EXTENSIONS
+from ..spaces.endpoints import space_name
 from ..untrusted_json import read_json
 from .planned import ManyJobs
 from .result import Result, ResultSet, SavedImage, _slug
@@ -149,6 +150,11 @@ class BatchItem:
     source: str = ""  # the image asked about (a question over many images): its name
     load: Callable[[Backend], Awaitable[bytes]] | None = field(default=None, repr=False)  # read when the item runs
     thumb: bytes | None = field(default=None, repr=False)  # the image asked about, small, once it ran
+    tried: list[str] = field(default_factory=list)  # the Spaces its status lines came from, in order
+
+    def heard(self, *spaces: str | None) -> None:
+        """Spaces that tried the item (a status line's, a failure's), kept once each in the order they came."""
+        self.tried.extend(s for s in dict.fromkeys(spaces) if s is not None and s not in self.tried)
 
     @property
     def state(self) -> str:
@@ -270,12 +276,13 @@ class BatchSet(ResultSet):
         for e in self.items:
             r = e.result
             yield {"item": e.index, "prompt": e.prompt, "model": r.model if r else None,
-                   "space": _space_of(r) if r else None, "seed": r.seed if r else e.seed,
+                   "space": _space_of(e), "seed": r.seed if r else e.seed,
                    "size": r.size if r else None,
                    "file": (files or self.__dict__.get("_saved") or {}).get(e.index) or _file_of(r),
                    "elapsed": round(r.elapsed, 3) if r else None, "replayed": r.replayed is not None if r else None,
                    "error": f"{type(e.error).__name__}: {e.error}" if e.error is not None else None,
                    **({"reported_seed": r.reported_seed} if r and r.reported_seed is not None else {}),
+                   **({"tried": e.tried} if len(e.tried) > 1 else {}),  # a Space that handed it on, then the one after
                    **({"image": e.source, "answer": r.text if r else None} if e.source else {})}
 
     @staticmethod
@@ -330,15 +337,13 @@ def _file_of(result: Result | None) -> str | None:
     return image.path.name if isinstance(image, SavedImage) else None
 
 
-def _space_of(result: Result) -> str | None:
-    """The Space that made the image: the host of its file URL."""
-    from urllib.parse import urlsplit
-
-    if result.image is None or not result.image.url:
-        return None
-    parts = urlsplit(result.image.url)
-    first = parts.path.lstrip("/").split("/", 1)[0]
-    return first if first.endswith(".hf.space") else parts.netloc  # the gateway layout names the Space first
+def _space_of(item: BatchItem) -> str | None:
+    """The Space that made the item's image (the host of its file URL), else the last that tried it (a question's
+    answer, a failure)."""
+    r = item.result
+    if r is not None and r.image is not None and r.image.url:
+        return space_name(r.image.url)
+    return item.tried[-1] if item.tried else None
 
 
 def spill(item: BatchItem, count: int, folder: str | Path) -> None:

@@ -299,6 +299,21 @@ def _served_by(result: Result, bases: list[str]) -> str | None:
     return None
 
 
+class _ItemView:
+    """A batch item's view: the batch's, except that each status line also tells the item which Space it came
+    from (the manifest names every Space that tried it)."""
+
+    def __init__(self, view: View, item: BatchItem) -> None:
+        self._view, self._item = view, item
+
+    def status(self, index: int, event: Reasoning) -> None:
+        self._item.heard(event.space)
+        self._view.status(index, event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)
+
+
 async def _item_result(job: Job, item: BatchItem, index: int, view: View, prefer: str | None) -> Result:
     """One item's result: its image read first when it is a question about one (and let go after), then
     its own conversation or its image, asking ``prefer`` (the pool's pick) first."""
@@ -351,9 +366,10 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
                 chosen = pool.pick()
                 pool.load[chosen] += 1
             try:
-                item.result = await _item_result(job, item, index, view, chosen)
+                item.result = await _item_result(job, item, index, cast(View, _ItemView(view, item)), chosen)
             except G4FError as exc:
                 item.error = exc
+                item.heard(*exc.spaces)
                 if isinstance(exc, QuotaExceeded) and not halted:  # it is the identity's, shared by every Space
                     halted.append(exc)
                     view.status(index, Reasoning("the GPU quota ran out: no more items are sent", "log"))

@@ -218,32 +218,36 @@ class ProvidersClient:
             async with deadline.guard(HUB):
                 order = await asked
         last: G4FError | None = None
+        tried: list[str] = []
         for provider in order:
             if last is not None:
-                yield Reasoning(f"{last}; trying {provider}", "mirror", elapsed=loop.time() - started)
+                yield Reasoning(f"{last}; trying {provider}", "mirror", elapsed=loop.time() - started, space=tried[-1])
+            tried.append(provider)
             yield Reasoning(f"Sent to {provider} (Hugging Face Inference Providers, billed to the account of the "
-                            f"token from {token.source})", "start", elapsed=loop.time() - started)
+                            f"token from {token.source})", "start", elapsed=loop.time() - started, space=provider)
             job = loop.run_in_executor(_workers(), self._generate, provider, repo, request, seed, token, deadline)
             while not job.done():
                 async with deadline.guard(ROUTER):
                     await asyncio.wait({job}, timeout=STATUS_EVERY)
                 if not job.done():
                     t = loop.time() - started
-                    yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t)
+                    yield Reasoning(f"Generating {t:.2f}s", "generating", elapsed=t, space=provider)
             try:
                 served = job.result()
-            except (_Unserved, SpaceUnavailable) as exc:
-                if self.provider != AUTO:
+            except G4FError as exc:
+                exc.spaces = tuple(tried)
+                if self.provider != AUTO or not isinstance(exc, (_Unserved, SpaceUnavailable)):
                     raise
                 last = exc
                 continue
             url = f"inference-providers://{provider}/{repo}/{next(self._numbers)}"
             self._kept[url] = served
             t = loop.time() - started
-            yield Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t)
+            yield Reasoning(f"Finished {t:.2f}s", "finished", elapsed=t, space=provider)
             yield ImageResponse((url,), request.prompt, request.model.name, seed, request.width, request.height)
             return
         if last is not None:
+            last.spaces = tuple(tried)
             raise last
         raise _Unserved(f"no Inference Provider serves {repo} for this account")
 

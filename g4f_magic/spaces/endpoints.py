@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ..errors import InvalidOption
 
 __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url", "gateway_from_env", "space_root",
+           "space_name",
            "PREDICT_PATH", "SPACE_CONCURRENCY", "masked", "without_login", "hub_space", "takes_hf_token"]
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
@@ -70,6 +71,14 @@ def through_gateway(url: str, gateway: str | None) -> str:
 
 
 PREDICT_PATH = "/run/predict"  # the legacy route's path, after the Space's root
+
+
+def space_name(url: str) -> str:
+    """The Space (or server) a URL of it is on, as a batch's manifest names it: its ``….hf.space`` host, also
+    through a gateway (whose layout puts it first in the path); one's own server by host and port."""
+    parts = urlsplit(url)
+    first = parts.path.lstrip("/").split("/", 1)[0]
+    return first if first.endswith(".hf.space") else parts.netloc
 
 
 def space_root(url: str) -> str:

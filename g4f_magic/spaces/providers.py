@@ -22,6 +22,7 @@ from .endpoints import (
     Endpoints,
     check_base_url,
     gateway_from_env,
+    space_name,
     space_root,
     through_gateway,
     without_login,
@@ -291,22 +292,27 @@ class DeepseekAI_JanusPro7b:
             zerogpu_uuid=access.zerogpu_uuid, hf_token=access.hf_token, hf_token_to=access.hf_token_to,
             own=access.own, concurrency=access.concurrency,
         )
+        tried: list[str] = []
         for i, mirror in enumerate(mirrors):
             call.answer_within = ANSWER_WITHIN if i + 1 < len(mirrors) else None  # the last one has the run's time
             gen = FLOWS[mirror.flow](call, mirror, request)
             answered = False
+            where = space_name(mirror.base)  # each status line says which Space it came from
+            tried.append(where)
             try:
                 async for event in gen:
                     answered = answered or isinstance(event, (str, ImagePreview, ImageResponse))
-                    yield event
+                    yield replace(event, space=where) if isinstance(event, Reasoning) and event.space is None \
+                        else event
                 return
             except G4FError as exc:
                 why = hands_over(exc)
                 if why is None or answered or i + 1 == len(mirrors):
+                    exc.spaces = tuple(tried)
                     raise
                 following = mirrors[i + 1]
                 yield Reasoning(f"{mirror.label} is {why}; trying {following.label}", "mirror",
-                                elapsed=call.elapsed())
+                                elapsed=call.elapsed(), space=where)
             finally:
                 await gen.aclose()
 

@@ -77,6 +77,8 @@ def test_a_failed_item_leaves_the_rest_and_runs_again_alone(ip: Any, thread_spac
     assert "[#1] flux · GenerationError: CUDA out of memory" in cap.stdout
     rows = [json.loads(x) for x in next(Path("imgs").glob("batch-*/manifest.jsonl")).read_text().splitlines()]
     assert [r["error"] for r in rows] == [None, "GenerationError: CUDA out of memory", None]
+    failed_at = {r.host for r in thread_space.requests(path="/gradio_api/queue/join") if "broken" in str(r.body)}
+    assert {rows[1]["space"]} == failed_at  # the failed row names the Space that failed it
     thread_space.reset()
     again, _ = cell(ip, "-m flux --each res.failed", "{item}")
     assert prompts_sent(thread_space) == ["a broken one [fault:error_string]"]  # only the failed item, same seed
@@ -182,6 +184,7 @@ def test_one_question_over_a_folder_a_glob_and_a_list_of_images(ip: Any, thread_
     rows = [json.loads(x) for x in next(Path("imgs").glob("batch-*/manifest.jsonl")).read_text().splitlines()]
     assert [r["image"] for r in rows] == [f"photos/p{i}.png" for i in range(3)]
     assert rows[1]["answer"] == answers[1] and rows[1]["file"] is None
+    assert sorted(r["space"] for r in rows) == sorted(r.host for r in joins)  # each answer's row names its Space
 
     thread_space.reset()
     again, _ = cell(ip, f"-m janus-pro-7b --image {photos}/p[01].png", "What is in this picture?")
@@ -363,9 +366,12 @@ def test_a_hung_space_in_a_pool_is_benched_and_its_items_move_on(ip: Any, thread
     thread_space.down[OFFICIAL_DEV] = "hung"  # type: ignore[attr-defined]
     ip.user_ns["twelve"] = [f"scene {i}" for i in range(12)]
     res, cap = cell(ip, "-m flux --each twelve -s 5 --timeout 5 -o res --no-widgets", "a {item}")
-    made = Counter(row["space"] for row in res.manifest())
+    rows = list(res.manifest())
+    made = Counter(row["space"] for row in rows)
     assert res.counts["done"] == 12 and made == {FLUX_DEV: 12}, (res.counts, made)
     hung_joins = len(thread_space.requests(OFFICIAL_DEV, "/gradio_api/queue/join"))
     assert 1 <= hung_joins <= 6, hung_joins  # the items already given to it when it fell silent, then benched
+    handed = [row for row in rows if "tried" in row]  # the manifest names every Space that tried an item
+    assert len(handed) == hung_joins and all(row["tried"] == [OFFICIAL_DEV, FLUX_DEV] for row in handed), handed
     assert "no word on its join in 0.5 s" in cap.stdout or "unavailable" in cap.stdout
     thread_space.release_hung()  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from support.helpers import FLUX_DEV
+from support.helpers import FLUX_DEV, OFFICIAL_DEV
 
 from g4f_magic.engine.batch import BatchItem, BatchSet, fill, item_seed, items_of, make_batch
 from g4f_magic.engine.job import Job
@@ -102,7 +102,8 @@ def finished(tmp_path: Path) -> BatchSet:
 
     items = [BatchItem(0, {"animal": "fox", "item": "x"}, "a fox", 11,
                        result=result("a fox", 11, f"http://127.0.0.1:1/{FLUX_DEV}/gradio_api/file=/a.webp")),
-             BatchItem(1, {"animal": "owl", "item": "y"}, "an owl", 12, error=GenerationError("CUDA out of memory")),
+             BatchItem(1, {"animal": "owl", "item": "y"}, "an owl", 12, error=GenerationError("CUDA out of memory"),
+                       tried=[OFFICIAL_DEV, FLUX_DEV]),  # the first handed it on, the second failed it
              BatchItem(2, {"animal": "cat", "item": "z"}, "a cat", 13,
                        result=result("a cat", 13, "http://127.0.0.1:7860/gradio_api/file=/b.webp")),  # own server
              BatchItem(3, {"animal": "emu", "item": "w"}, "an emu", 14)]  # interrupted before it ran
@@ -133,6 +134,8 @@ def test_save_writes_the_images_and_a_manifest_and_to_pandas_reads_it(tmp_path: 
                        "replayed": False, "error": None}
     assert rows[2]["space"] == "127.0.0.1:7860"  # one's own server, by host and port
     assert rows[1]["error"] == "GenerationError: CUDA out of memory" and rows[1]["seed"] == 12 and rows[1]["file"] is None
+    assert rows[1]["space"] == FLUX_DEV and rows[1]["tried"] == [OFFICIAL_DEV, FLUX_DEV]  # a failure names who tried
+    assert "tried" not in rows[0] and rows[3]["space"] is None
     assert rows[3]["error"] is None and rows[3]["model"] is None
     with pytest.raises(InvalidOption, match="saved to a folder"):
         batch.save(tmp_path / "x.png")
