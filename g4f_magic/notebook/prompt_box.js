@@ -1,4 +1,5 @@
-// The panel's prompt: a textarea that sends "submit" on Ctrl+Enter (Cmd+Enter on a Mac).
+// The panel's prompt: a textarea that sends "submit" on Ctrl+Enter (Cmd+Enter on a Mac); Enter and
+// Shift+Enter are newlines in it, never JupyterLab's.
 function render({ model, el }) {
   const ta = document.createElement("textarea");
   ta.className = "g4f-prompt";
@@ -9,7 +10,11 @@ function render({ model, el }) {
   ta.value = model.get("value");
   const push = () => { model.set("value", ta.value); model.save_changes(); };
   const onKey = (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+    if (e.key !== "Enter") return;
+    // JupyterLab's own Enter and Shift+Enter (edit the cell, run it) must not see a key meant for the box:
+    // the cell's re-run would replace the panel with an empty one
+    e.stopPropagation();
+    if (e.ctrlKey || e.metaKey) {
       e.preventDefault();
       push();
       // the text rides along: while the kernel is busy, ipywidgets holds back state updates

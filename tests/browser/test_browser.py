@@ -622,3 +622,40 @@ def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, t
                               ("panel-batch-reopened-dark.png", "panel-batch-reopened-light.png"))
 
     with_browser(run, thread_space, Pace(step=0.04, queue=0.6))  # a queue and 28 steps, quicker than a real Space
+
+
+@pytest.mark.timeout(240)
+def test_enter_and_shift_enter_in_the_panels_prompt(lab: tuple[str, Path], thread_space: LocalSpace) -> None:
+    """Issue #36, item 3: in the panel's prompt box, Enter is a newline (a batch is one prompt per line), Ctrl+Enter
+    generates, and Shift+Enter, JupyterLab's "run this cell", never costs the user the panel and its images."""
+    lab_url, saved = lab
+    path = panel_notebook(saved.parent / "keys.ipynb")
+    prompt_of_cell = ("() => [...document.querySelectorAll('.jp-CodeCell')].find(c => c.querySelector('.g4f-panel'))"
+                      "?.querySelector('.jp-InputPrompt')?.textContent")
+
+    def run(b: Browser) -> None:
+        page = b.page
+        run_panel(b, lab_url, path.name)
+        box = page.locator(".g4f-panel .g4f-prompt")
+        box.fill("a red bicycle, studio photo")
+        box.press("Control+Enter")
+        tiles = ".g4f-panel button[title^='seed ']"  # the gallery's: "seed 42 · a red bicycle…"
+        b.wait("the gallery entry", f"() => document.querySelectorAll({tiles!r}).length === 1", 60)
+        ran = page.evaluate(prompt_of_cell)
+
+        box.fill("")
+        box.click()
+        page.keyboard.type("line one")
+        page.keyboard.press("Enter")
+        page.keyboard.type("line two")
+        assert box.input_value() == "line one\nline two"
+
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_timeout(3000)  # a re-run of the cell would have replaced the panel by now
+        assert page.evaluate(prompt_of_cell) == ran, "Shift+Enter in the prompt box ran the panel's cell again"
+        assert page.locator(tiles).count() == 1  # its image is still in the gallery
+        b.shot("panel-keys.png")
+        assert box.input_value().startswith("line one\nline two")
+        assert page.locator(".g4f-panel").count() == 1
+
+    with_browser(run, thread_space)
