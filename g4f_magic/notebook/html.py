@@ -266,10 +266,11 @@ def batch_bundle(line: str, state: str, batch: BatchSet, folder: str | None = No
                          + (" and manifest.jsonl" if folder else "") + '</div>')
     images = sum(e.result is not None and e.result.image is not None for e in batch.items)
     if folder:
+        # the link is the manifest's: JupyterLab opens a file from an output's link, and a folder as an error
         more = f"{images - len(shown)} more and " if images > len(shown) else ""
-        what = f"{more}all {images} with manifest.jsonl" if images else "every answer in manifest.jsonl"
-        link = escape(quote(f"{folder}/manifest.jsonl"))
-        parts.append(f'<div style="{_CAPTION}">{what} in <a href="{link}" target="_blank">{escape(folder)}</a></div>')
+        link = f'<a href="{escape(quote(f"{folder}/manifest.jsonl"))}" target="_blank">manifest.jsonl</a>'
+        what = f"{more}all {images} with {link}" if images else f"every answer in {link}"
+        parts.append(f'<div style="{_CAPTION}">{what} in <code>{escape(folder)}</code></div>')
     elif images > len(shown):
         parts.append(f'<div style="{_CAPTION}">{images - len(shown)} more in the result set</div>')
     if asked:  # the answers' table names every failure in its row

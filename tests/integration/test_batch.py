@@ -5,6 +5,7 @@ that keeps the partial set, and a view that stays the same size for 60 items as 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,6 @@ def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, m
 def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space: LocalSpace) -> None:
     """The widget view for a big batch: a fixed number of widgets, a bounded number of embedded thumbnails,
     the rest in the folder its output links to."""
-    import re
 
     from g4f_magic.notebook.html import EMBEDDED
     from g4f_magic.notebook.views import THUMBS, BatchView
@@ -153,7 +153,7 @@ def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space:
         assert html.count('class="g4f-thumb"') == EMBEDDED and len(html) < 200_000
         [folder] = re.findall(r'href="(imgs/batch-[^"]+)/manifest.jsonl"', html)
         saved = [p for p in Path(folder).iterdir() if p.suffix in (".png", ".webp")]  # as each Space served it
-        assert len(saved) == 60 and "36 more and all 60 with manifest.jsonl" in html
+        assert len(saved) == 60 and re.search(r'36 more and all 60 with <a href=\"[^\"]+/manifest.jsonl\" target=\"_blank\">manifest.jsonl</a> in <code>', html)
     finally:
         ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
 

@@ -199,7 +199,7 @@ async def test_a_big_batch_writes_its_folder_and_keeps_the_panel_bounded(panel: 
     rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == n and all((folder / r["file"]).is_file() for r in rows)
     [shown] = panel.compare_area.children
-    assert len(html_images(shown.value)) == EMBEDDED and re.search(r"6 more and all \d+ with manifest.jsonl", shown.value)
+    assert len(html_images(shown.value)) == EMBEDDED and re.search(r'6 more and all \d+ with <a href=\"[^\"]+/manifest.jsonl\" target=\"_blank\">manifest.jsonl</a> in <code>', shown.value)
     assert len(panel.gallery.children) == GALLERY_PER_BATCH
     assert len(html_images(updates[-1]["text/html"])) == EMBEDDED
 
