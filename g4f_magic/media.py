@@ -65,13 +65,18 @@ def image_mime(data: bytes) -> str | None:
     return None
 
 
-def thumbnail(data: bytes, side: int, fmt: str = "PNG") -> bytes:
-    """A small square-cropped copy: tiles line up whatever the aspect ratio (the panel's gallery in PNG, a
-    batch's embedded thumbnails in WebP at a few KB each)."""
+def thumbnail(data: bytes, side: int, fmt: str = "PNG", crop: bool = True) -> bytes:
+    """A small copy: square-cropped so that tiles line up whatever the aspect ratio (the panel's gallery in PNG, a
+    batch's embedded thumbnails in WebP at a few KB each), or whole within ``side`` (``crop=False``: an image
+    shown for what it is, the one a question was about)."""
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as im:
-        small = ImageOps.fit(im.convert("RGB"), (side, side))
+        if crop:
+            small = ImageOps.fit(im.convert("RGB"), (side, side))
+        else:
+            small = im.convert("RGB")
+            small.thumbnail((side, side))
         out = io.BytesIO()
         small.save(out, fmt, **({"quality": 70} if fmt == "WEBP" else {}))
     return out.getvalue()

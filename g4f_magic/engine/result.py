@@ -83,6 +83,7 @@ class Result:
     note: str = ""  # what happened on the way: a fallback, a wait, a wake-up
     replayed: float | None = None  # when the replayed result was generated (epoch seconds); None: new
     reported_seed: int | None = None  # the seed the Space said it used, when not the one sent (``seed``)
+    asked_about: bytes | None = field(default=None, repr=False)  # a question's image, small (WebP): shown with it
 
     @property
     def url(self) -> str | None:

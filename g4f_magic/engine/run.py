@@ -28,6 +28,7 @@ __all__ = ["run_job", "run_sweep", "run_batch", "run_in_view", "BATCH_WORKERS"]
 
 BATCH_WORKERS = 16  # a batch's items in flight; each Space's run slots bound its own share of them
 BATCH_THUMB = 96  # px: the image a batch's question was about, as its answer's table shows it
+ASKED_THUMB = 160  # px: the image one question was about, shown beside its answer
 
 
 def _heard(ev: Reasoning, index: int, view: View, log: list[str], handovers: list[str]) -> None:
@@ -174,6 +175,15 @@ async def _all_or_nothing(coros: list[Any]) -> list[Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _small(image: bytes) -> bytes | None:
+    """The image a question is about, small and whole, to show beside its answer (None if it cannot be read here:
+    the Space may still read it)."""
+    try:
+        return thumbnail(image, ASKED_THUMB, "WEBP", crop=False)
+    except Exception:  # noqa: BLE001 - Pillow raises many types for bytes it cannot read
+        return None
+
+
 async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: bytes | None = None,
                 prefer: str | None = None) -> Result:
     """``job``'s question (about ``image``) with ``chat``'s transcript; ``prefer``: a Space to ask first."""
@@ -188,8 +198,10 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: by
     replayed = None
     if store is not None and not job.policy.refresh:
         replayed = await asyncio.to_thread(store.get, key, _replayed)
+    asked_about = await asyncio.to_thread(_small, image) if image is not None else None
     if replayed is not None:
         [result] = replayed
+        result.asked_about = asked_about
         view.status(index, Reasoning(replay_note(cast(float, result.replayed)), "replayed", elapsed=0.0))
         view.text(result.text)
         chat.messages[:] = [*messages, {"role": "assistant", "content": result.text}]
@@ -217,7 +229,8 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: by
     note = "; ".join(x for x in (*handovers, note) if x)
     chat.messages[:] = [*messages, {"role": "assistant", "content": text}]
     chat.conversation = conversation
-    result = Result(job.prompt, job.model, job.seed, text=text, elapsed=elapsed, log=log, note=note)
+    result = Result(job.prompt, job.model, job.seed, text=text, elapsed=elapsed, log=log, note=note,
+                    asked_about=asked_about)
     if store is not None:
         await asyncio.to_thread(store.put, key, _stored(result, []), [])
     return result

@@ -321,7 +321,13 @@ def run_bundle(line: str, state: str, results: Iterable[Result] = (), display: D
         parts.append(f"<div>{image_tag(images[0], width, embed)}</div>")
     elif images:
         parts.append(_grid(images, width, embed))
-    parts += [f'<div class="g4f-answer">{markdown_html(r.text)}</div>' for r in results if r.image is None and r.text]
+    for r in results:
+        if r.image is None and r.text:
+            if r.asked_about:  # the image the question was about, above its answer
+                data = base64.b64encode(r.asked_about).decode("ascii")
+                parts.append(f'<div><img class="g4f-asked" src="data:image/webp;base64,{data}" '
+                             f'alt="the image asked about" title="the image asked about"></div>')
+            parts.append(f'<div class="g4f-answer">{markdown_html(r.text)}</div>')
     parts.append(details)
     return {"text/html": "".join(parts), "text/plain": line}
 

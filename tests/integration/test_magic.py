@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import time
 from pathlib import Path
@@ -105,6 +106,19 @@ def test_vision_question_about_a_generated_image(ip: Any) -> None:
     cell(ip, "-m flux -s 3 -W 256 -H 128 -o pic", "a cat")
     answer, _ = cell(ip, "-m janus-pro-7b --new --image pic", "what is this?")
     assert "I see a 256x128 WEBP image" in answer.text
+    # the answer shows the image it is about (#36 item 6): small, whole, above the answer
+    from PIL import Image
+
+    with Image.open(io.BytesIO(answer.asked_about)) as small:
+        assert small.size == (160, 80) and small.format == "WEBP"
+    ip.run_line_magic("config", "G4FMagics.widgets = 'on'")
+    try:
+        _, cap = cell(ip, "-m janus-pro-7b --new --image pic", "and now?")
+    finally:
+        ip.run_line_magic("config", "G4FMagics.widgets = 'auto'")
+    [settled] = [o for o in cap.outputs if o.update]
+    html = settled.data["text/html"]
+    assert html.index('class="g4f-asked"') < html.index('class="g4f-answer"')
 
 
 def test_line_magic_prompt(ip: Any) -> None:
