@@ -111,6 +111,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.batch
 	$(PY) -m benchmarks.pool
 	$(PY) -m benchmarks.providers
+	$(PY) -m benchmarks.capacity
 
 # The fuzz tests with 2,000 examples each (the normal test run uses a bounded 150): about 20 minutes.
 fuzz: $(STAMP)

@@ -1,11 +1,13 @@
 """Real Gradio apps with the Spaces' function indexes, so the clients can be measured on Gradio's own
 server: the Janus Space (fn 2: chat, fn 3: text-to-image gallery), and with ``flux`` the FLUX.1-dev
-Space (fn 2: ``infer``, a generator that yields a preview, then the image and its seed).
-``python -m benchmarks.gradio_app PORT [flux]``."""
+Space (fn 2: ``infer``, a generator that yields a preview, then the image and its seed); with ``capacity N WORK``
+the Janus app whose chat takes WORK seconds and runs N at once (``concurrency_limit``).
+``python -m benchmarks.gradio_app PORT [flux | capacity N WORK]``."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 import gradio as gr
 from PIL import Image
@@ -19,14 +21,19 @@ def janus_image(prompt: str, seed: float, guidance: float, temperature: float) -
     return [Image.new("RGB", (64, 64), (int(seed) % 256, 40 * i, 150)) for i in range(5)]
 
 
-def build() -> gr.Blocks:
+def build(capacity: int = 1, work: float = 0.0) -> gr.Blocks:
+    def working(image: object, question: str, seed: float, top_p: float, temperature: float) -> str:
+        time.sleep(work)  # in Gradio's worker thread, as a model's forward pass would be
+        return chat(image, question, seed, top_p, temperature)
+
     with gr.Blocks() as demo:
         image, question = gr.Image(type="filepath"), gr.Textbox()
         seed, top_p, temperature = gr.Number(), gr.Number(), gr.Number()
         answer = gr.Textbox()
         for i in range(2):  # fn 0 and fn 1, so that the real Space's indexes line up
             gr.Button(f"noop {i}").click(lambda: None, None, None)
-        gr.Button("chat").click(chat, [image, question, seed, top_p, temperature], answer)  # fn 2
+        gr.Button("chat").click(working if work else chat, [image, question, seed, top_p, temperature], answer,
+                                concurrency_limit=capacity)  # fn 2
         prompt, seed2, guidance, temperature2 = gr.Textbox(), gr.Number(), gr.Number(), gr.Number()
         gallery = gr.Gallery()
         gr.Button("image").click(janus_image, [prompt, seed2, guidance, temperature2], gallery)  # fn 3
@@ -57,5 +64,8 @@ def build_flux() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    app = build_flux() if sys.argv[2:] == ["flux"] else build()
+    if sys.argv[2:3] == ["capacity"]:
+        app = build(int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        app = build_flux() if sys.argv[2:] == ["flux"] else build()
     app.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))

@@ -13,6 +13,7 @@ from typing import Any, cast
 from ..errors import G4FError, InvalidOption, QuotaExceeded, StreamError
 from ..events import Fetched, JsonConversation, Reasoning
 from ..media import checked, image_mime, thumbnail
+from ..spaces.client import FIRST_SLOTS
 from ..spaces.identity import REQUESTED_GPU_SECONDS
 from ..spaces.request import Request
 from ..spaces.sizes import rounding
@@ -397,8 +398,9 @@ async def run_batch(batch: Batch, view: View) -> BatchSet:
             view.cell(index, item.result, None)  # done as soon as it is made: a stop while it is written keeps it
             await _spilled(batch, item, index, view)
 
-    # enough workers to fill every Space's run slots, and never more than there are items
-    in_flight = max(BATCH_WORKERS, len(bases) * first.client.target.space_concurrency)
+    # enough workers to fill every Space's first run slots (more as they learn, within BATCH_WORKERS), and never
+    # more than there are items: a Space that hands its items on must not have taken a ceiling's worth first
+    in_flight = max(BATCH_WORKERS, len(bases) * min(FIRST_SLOTS, first.client.target.space_concurrency))
     workers = [asyncio.ensure_future(worker()) for _ in range(min(in_flight, len(items)))]
     try:
         await asyncio.gather(*workers)

@@ -8,8 +8,10 @@ what Hugging Face adds (tokens, referers, gateways) is the Spaces layer's subcla
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from .functions import Fn, from_config, may_have_moved
 from .messages import Completed, Generating, QueueDecoder, image_urls, upload_paths
 from .stream import SharedStream
 
-__all__ = ["GradioCall", "Servers", "servers_of", "queue_body"]
+__all__ = ["GradioCall", "Servers", "RunSlots", "servers_of", "queue_body", "FIRST_SLOTS"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,88 @@ def queue_body(data: list[Any], fn_index: int, trigger_id: int | None, session_h
             "session_hash": session_hash}
 
 
+FIRST_SLOTS = 2  # runs in flight on a server not yet seen running several at once: one running, one queued
+
+
+class RunSlots:
+    """A server's run slots, each run holding one from its join to its result. A server that runs one event at a
+    time (a ZeroGPU Space; Gradio's default ``concurrency_limit`` is 1) gets two in flight: one running and the
+    next queued behind it, so it never idles, while the rest wait here, where a Stop or a quota refusal costs
+    no request. Each time it is seen running more of this loop's events at once than before (their
+    ``process_starts``), it gets more: what it runs at once, plus what keeps it fed while a freed slot's next
+    join is on its way (one, or more when runs end faster than a join's round trip), up to ``ceiling`` (the
+    ``space_concurrency`` setting). The user's own server that runs four at once is learned, not configured."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = min(FIRST_SLOTS, ceiling)
+        self.held = 0
+        self.most_running = 0  # the most of this loop's events seen running on it at once
+        self.join_time = 0.0  # a join's round trip, seconds (a running average)
+        self.run_time = 0.0  # a run's time from its start to its result
+        self.pinned = False  # held to FIRST_SLOTS (pin)
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def __aenter__(self) -> None:
+        if self.held < self.limit and not self._waiting:
+            self.held += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn  # _wake counts the slot as held before it resolves the turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given a slot just as it was stopped: handed on
+                self.held -= 1
+                self._wake()
+            elif turn in self._waiting:
+                self._waiting.remove(turn)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.held -= 1
+        self._wake()
+
+    def pin(self) -> None:
+        """Two in flight from now on, whatever was learned: the layer above found the server runs on a shared GPU
+        (ZeroGPU), where runs seen "running" at once may be waiting for the GPU inside it, each a refusal to be."""
+        self.pinned = True
+        self.limit = min(FIRST_SLOTS, self.ceiling)
+
+    def saw_running(self, now: int) -> None:
+        """``now`` of this loop's events run on the server at once."""
+        if now > self.most_running:
+            self.most_running = now
+            self._fit()
+
+    def saw_join(self, seconds: float) -> None:
+        self.join_time = _averaged(self.join_time, seconds)
+
+    def saw_run(self, seconds: float) -> None:
+        self.run_time = _averaged(self.run_time, seconds)
+        self._fit()
+
+    def _fit(self) -> None:
+        running = self.most_running
+        if running < 2 or self.pinned:  # one at a time (a ZeroGPU Space): one queued, whatever the times
+            return
+        # runs end every run_time / running s; a freed slot's next run arrives a join's round trip later
+        behind = max(1, math.ceil(running * self.join_time / self.run_time)) if self.run_time > 0 else 1
+        self.limit = max(self.limit, min(self.ceiling, running + behind))
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting and self.held < self.limit:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self.held += 1
+                turn.set_result(None)
+
+
+def _averaged(average: float, seconds: float) -> float:
+    return seconds if average == 0 else 0.7 * average + 0.3 * seconds
+
+
 class Servers:
     """What one event loop knows of the Gradio servers it talks to (kept on its HTTP session)."""
 
@@ -44,7 +128,7 @@ class Servers:
         self.streams: dict[tuple[str, str | None], SharedStream] = {}  # (base, proxy) → its queue stream
         self._retired: list[SharedStream] = []  # closed streams whose pump or /cancel may still be running
         self.functions: dict[tuple[str, str], Fn] = {}  # (base, function name) → where it moved
-        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}  # (base, limit) → its run slots
+        self._slots: dict[tuple[str, int], RunSlots] = {}  # (base, ceiling) → its run slots
 
     def stream(self, session: HttpSession, base: str, headers: dict[str, str], proxy: str | None) -> SharedStream:
         """The one ``queue/data`` stream of a server (per proxy) that concurrent events share."""
@@ -55,12 +139,12 @@ class Servers:
             stream = self.streams[(base, proxy)] = SharedStream(session, base, uuid.uuid4().hex[:12], headers, proxy)
         return stream
 
-    def slots(self, base: str, limit: int) -> asyncio.Semaphore:
+    def slots(self, base: str, ceiling: int) -> RunSlots:
         """The run slots of the server at ``base``: every run on this loop holds one from its join to its
-        result, so no more than ``limit`` are in flight on one server."""
-        slots = self._slots.get((base, limit))
+        result; what the server runs at once plus one are in flight, never more than ``ceiling``."""
+        slots = self._slots.get((base, ceiling))
         if slots is None:
-            slots = self._slots[(base, limit)] = asyncio.Semaphore(limit)
+            slots = self._slots[(base, ceiling)] = RunSlots(ceiling)
         return slots
 
     async def aclose(self) -> None:
@@ -79,7 +163,7 @@ class GradioCall:
     session: HttpSession
     deadline: Deadline
     proxy: str | None = field(default=None, repr=False)  # a proxy URL may carry user:password
-    concurrency: int  # runs in flight per server
+    concurrency: int  # the most runs in flight per server (its run slots learn how many it takes, up to this)
     public: Mapping[str, str] = field(default_factory=dict)  # base through a gateway → the server's own address
     # seconds a server may take to answer a join (and to say the first word of its event) while another server
     # could take the run: past it, the server is taken for unavailable and the run goes on elsewhere
@@ -89,7 +173,7 @@ class GradioCall:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def slot(self, base: str) -> asyncio.Semaphore:
+    def slot(self, base: str) -> RunSlots:
         """One of the server's run slots, held from the join to the result."""
         return servers_of(self.session).slots(base, self.concurrency)
 
@@ -127,10 +211,14 @@ class GradioCall:
         """One event of ``fn`` with ``data``, in one of the Space's run slots: joined on its shared stream
         (concurrent runs join under its session hash), then that event's messages within this call's
         deadline. ``stream_headers`` go with the stream's request when this call opens it."""
-        async with self.slot(base):
+        slots = self.slot(base)
+        async with slots:
             stream = self.stream(base, stream_headers)  # the same one, unless a stop retired it meanwhile
             body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
+            sent = time.monotonic()
             event_id = await self.join_shared(stream, body, headers, fn)
+            slots.saw_join(time.monotonic() - sent)
+            began = 0.0
             messages = stream.listen(event_id, fn.index, joined=True)
             decoder = QueueDecoder(event_id)
             finished = False
@@ -146,7 +234,12 @@ class GradioCall:
                     if isinstance(msg, BaseException):
                         raise msg
                     for item in decoder.handle(msg):
+                        if isinstance(item, Reasoning) and item.kind == "start":  # what the server runs at once
+                            began = time.monotonic()
+                            slots.saw_running(len(stream.started))
                         if isinstance(item, Completed):
+                            if began:
+                                slots.saw_run(time.monotonic() - began)
                             finished = True
                             stream.leave(event_id, True)
                             await stream.drained(DRAIN_GRACE)  # the last one out lets the connection go back

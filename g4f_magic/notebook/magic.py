@@ -519,7 +519,7 @@ class G4FMagics(Magics, Settings):
             *([k, masked(getattr(self, k)) or "(the model's own Space)"] for k in ("api_url", "flux_dev_url", "url_flux")),
             ["mirrors", ", ".join(f"{m}: {len(u) if isinstance(u, (list, tuple)) else 1}"
                                   for m, u in self.mirrors.items()) or "none (G4FMagics.mirrors adds your own)"],
-            ["space_concurrency", f"{self.space_concurrency} runs at once per Space"],
+            ["space_concurrency", f"at most {self.space_concurrency} runs in flight per Space (learned below it)"],
             ["proxy", "set" if self.proxy else "none"], ["max_image_bytes", _bytes(self.max_image_bytes)],
             ["display_width", f"{self.display_width} px" if self.display_width else "full size"],
             ["embed_format", self.embed_format],

@@ -77,9 +77,10 @@ class Settings(Configurable):
                    help="More Spaces for a model, tried in order after its own and the official ones when those "
                    "are gone, paused, building or asleep: {'flux': ['https://you-flux-1-dev.hf.space']} "
                    "(your duplicates, your Gradio servers).").tag(config=True)
-    space_concurrency = Int(SPACE_CONCURRENCY, min=1, max=64, help="Runs in flight on one Space at once (-n, sweeps, the panel): "
-                            "2 keeps a Space that runs one at a time busy; your own server that runs N at once "
-                            "wants N + 1.").tag(config=True)
+    space_concurrency = Int(SPACE_CONCURRENCY, min=1, max=64, help="The most runs in flight on one Space at once "
+                            "(-n, sweeps, batches, the panel). Below it, what each Space takes is learned: one that "
+                            "runs one at a time gets 2 (one running, one queued), a server seen running N at once "
+                            "N + 1.").tag(config=True)
     send_hf_token_to = Unicode("", help="Your own Gradio servers (comma list of base URLs) that may have your "
                                "Hugging Face token; the hub's Spaces always get it, other hosts never."
                                ).tag(config=True)

@@ -16,6 +16,7 @@ from typing import AsyncIterator, Mapping
 
 from ..errors import G4FError
 from ..events import Event, Fetched
+from ..gradio.calls import FIRST_SLOTS
 from ..http.session import Deadline, aclose, fetch_image
 from ..media import MAX_IMAGE_BYTES
 from .endpoints import SPACE_CONCURRENCY, hub_space, takes_hf_token
@@ -26,7 +27,7 @@ from .models import Model
 from .providers import G4F
 from .request import DEFAULT_TIMEOUT, Access, Request
 
-__all__ = ["Target", "SpacesClient", "Deadline", "aclose"]
+__all__ = ["Target", "SpacesClient", "Deadline", "aclose", "FIRST_SLOTS"]
 
 _log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ __all__ = ["ENV_VAR", "HUB_URL", "Endpoints", "through_gateway", "check_base_url
 
 ENV_VAR = "G4F_MAGIC_ENDPOINT"
 HUB_URL = "https://huggingface.co"
-# Runs in flight on one Space at once. A ZeroGPU Space runs one event of a function at a time (Gradio's
-# default concurrency_limit is 1, and ZeroGPU lends one GPU per call): with two in flight the next run is
-# already queued when one ends, so the Space never idles, while the rest wait here, where a Stop costs no
-# request and takes no place in the Space's queue from other users. One's own server that runs N events
-# at once wants N + 1 (the space_concurrency setting).
-SPACE_CONCURRENCY = 2
+# The most runs in flight on one Space at once (the space_concurrency setting). Below it, the run slots
+# learn what a Space takes (gradio.calls.RunSlots): a ZeroGPU Space runs one event of a function at a time
+# (Gradio's default concurrency_limit is 1, and ZeroGPU lends one GPU per call), and gets two in flight, the
+# next already queued when one ends; one's own server seen running N at once gets N + 1. The rest wait here,
+# where a Stop costs no request and takes no place in the Space's queue from other users.
+SPACE_CONCURRENCY = 16
 
 
 def masked(url: str) -> str:

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, Callable, Mapping
 
-from ..errors import G4FError, ResultShapeError, TokenExpired, printable
+from ..errors import G4FError, GPUBusy, QuotaExceeded, ResultShapeError, TokenExpired, printable
 from ..events import Event, ImagePreview, ImageResponse, JsonConversation, Reasoning
 from ..gradio.calls import GradioCall
 from ..gradio.functions import FLUX_INFER, JANUS_CHAT, JANUS_IMAGE, PREDICT_INFER, SCHNELL_INFER, Fn
@@ -71,7 +71,7 @@ class Call(GradioCall):
         """Is ``base`` a Space the hub serves (through a gateway or not), or a server the user named?"""
         return takes_hf_token(base, self.endpoints, self.own, self.hf_token_to)
 
-    def _hubs(self, base: str) -> bool:
+    def hubs(self, base: str) -> bool:
         """Is ``base`` a Space of the hub's (the hub issues its ZeroGPU token), not one set by hand?"""
         return hub_space(base, self.endpoints, self.own)
 
@@ -90,7 +90,7 @@ class Call(GradioCall):
         self.session.authorize(space_root(base), hf.value if hf else None)
         if self.api_key is not None:
             return self.api_key, self.zerogpu_uuid, None
-        if not self._hubs(base):  # not a Space the hub would issue a token for
+        if not self.hubs(base):  # not a Space the hub would issue a token for
             return None, None, None
         item, fetched, problem = await tokens_of(self.session).get(
             self.session, hub=self.endpoints.hub, space=space, cookies=self.cookies,
@@ -105,7 +105,7 @@ class Call(GradioCall):
     async def renewed(self, space: str, base: str, headers: dict[str, str]) -> bool:
         """After ZeroGPU said the token it was given expired: a fresh one from the hub in ``headers`` (updated in
         place), or False when the token is not ours to renew (the user gave it, or the hub does not issue one)."""
-        if self.api_key is not None or not self._hubs(base):
+        if self.api_key is not None or not self.hubs(base):
             return False
         token, uuid, _ = await self.token(space, base, fresh=True)
         for name in ZEROGPU_HEADERS:
@@ -121,16 +121,23 @@ async def tries(call: Call, space: str, url: str, fn: Fn, headers: dict[str, str
     an expired ZeroGPU token is renewed and the run sent again, and a function the Space moved is found by
     name and the run sent there."""
     base = space_root(url)
+    if call.hubs(base):  # the hub's Spaces run on ZeroGPU: two in flight, never learned past (RunSlots.pin)
+        call.slot(base).pin()
     known = await call.located(base, fn)
     renewed = relocated = False
     while True:
         run = attempt(known)
         try:
             async for event in run:
-                yield heard(event)
+                event = heard(event)
+                if isinstance(event, Reasoning) and event.kind == "gpu":  # ZeroGPU speaks: a shared GPU
+                    call.slot(base).pin()
+                yield event
             return
         except G4FError as exc:
             refusal = refined(exc)
+            if isinstance(refusal, (QuotaExceeded, GPUBusy)):
+                call.slot(base).pin()
             if isinstance(refusal, TokenExpired) and not renewed:
                 renewed = True
                 if await call.renewed(space, url, headers):

@@ -138,9 +138,11 @@ async def test_warning_and_info_arrive_as_log_lines(gradio: dict[str, Server]) -
 
 @queue
 async def test_queue_full_is_space_unavailable(gradio: dict[str, Server]) -> None:
-    """``max_size=2``, one job at a time: the fourth of four slow jobs finds the queue full."""
+    """``max_size=2``, one job at a time: the fourth of four slow jobs finds the queue full. Each job has run slots
+    of its own (a ceiling of its own), as four clients would: one client keeps two in flight on a server that runs
+    one at a time, and would never fill its queue."""
     server = gradio["flux_dev"]
-    jobs = [run("flux", "slow", server, "flux_dev", seed=i, num_inference_steps=1, space_concurrency=4)
+    jobs = [run("flux", "slow", server, "flux_dev", seed=i, num_inference_steps=1, space_concurrency=10 + i)
             for i in range(4)]
     outcomes = await asyncio.gather(*jobs, return_exceptions=True)
     full = [o for o in outcomes if isinstance(o, SpaceUnavailable)]
@@ -399,3 +401,20 @@ async def test_sequential_runs_reuse_the_streams_connection(gradio: dict[str, Se
     for i in range(6):
         assert final(await run("janus-pro-7b-image", f"fox {i}", server, "janus", seed=200 + i)).seed == 200 + i
     assert server.proxy.connections - before == 2  # the joins' and the streams'
+
+
+@queue
+async def test_what_a_server_runs_at_once_is_learned_with_no_setting(gradio: dict[str, Server]) -> None:
+    """Issue #36, item 1: on a server that runs three at once, six runs with no setting end with all three running
+    at once and at least one queued beyond them; on one that runs one at a time, one running and one queued."""
+    from g4f_magic.http.session import get_session
+
+    session = await get_session()
+    for name, running, limits in (("flux_dev_many", 3, range(4, 7)), ("flux_dev", 1, [2])):
+        server = gradio[name]
+        jobs = [run("flux", f"learn {i}", server, "flux_dev", seed=40 + i, num_inference_steps=2) for i in range(6)]
+        outcomes = await asyncio.gather(*jobs)
+        assert [final(o).seed for o in outcomes] == list(range(40, 46))
+        base = urls(server, "flux_dev")["flux_dev_url"]
+        [slots] = [s for (b, _), s in servers_of(session)._slots.items() if b == base]
+        assert slots.most_running == running and slots.limit in limits, (name, slots.most_running, slots.limit)

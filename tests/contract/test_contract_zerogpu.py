@@ -141,6 +141,7 @@ def test_a_batch_waits_out_the_quota_and_stops_past_it(gradio: dict[str, Server]
         "print(waited.counts, sum('waited 0:06 for the quota' in r.note for r in waited))",
         f"%%g4f -m {model} -W 256 -H 256 --each thirty -o stopped\n{{item}} zerogpu:quota-free",
         "print(stopped.counts, type(stopped.halted).__name__)",
+        "print(sorted(set(stopped.errors.values())))",
     ]
     nb = run_notebook(sources, tmp_path / "batch-quota.ipynb", allow_errors=True, timeout=150)
 
@@ -152,8 +153,8 @@ def test_a_batch_waits_out_the_quota_and_stops_past_it(gradio: dict[str, Server]
     import ast
 
     counts = ast.literal_eval(text(6).split("}")[0] + "}")
-    assert counts["done"] == 0 and counts["not run"] >= 30 - BATCH_WORKERS, counts
-    assert text(6).rstrip().endswith("QuotaExceeded"), text(6)
+    assert counts["done"] == 0 and counts["not run"] >= 30 - BATCH_WORKERS, (counts, text(7))
+    assert text(6).rstrip().endswith("QuotaExceeded"), text(6) + text(7)
 
 
 async def _panel_run(panel: Panel, prompt: str) -> str:

@@ -15,8 +15,8 @@ from support.helpers import shown
 
 from g4f_magic.engine.sweep import SweepSet
 from g4f_magic.errors import GenerationError
+from g4f_magic.gradio.calls import FIRST_SLOTS
 from g4f_magic.localspace import LocalSpace
-from g4f_magic.spaces.endpoints import SPACE_CONCURRENCY
 
 
 def cell(ip: Any, line: str, body: str = "a lighthouse") -> tuple[Any, Any]:
@@ -131,7 +131,7 @@ def test_requests_go_out_at_bounded_concurrency_per_space(ip: Any, thread_space:
     monkeypatch.setattr(thread_space.pace, "step", 0.05)  # /run/predict takes this long: its calls overlap
     grid, _ = cell(ip, "-m flux,flux-schnell -s 10001,10002,10003,10004", "a lighthouse [fault:slow]")
     assert len(grid) == 8
-    assert thread_space.peak[FLUX_DEV] == thread_space.peak[PREDICT] == SPACE_CONCURRENCY
+    assert thread_space.peak[FLUX_DEV] == thread_space.peak[PREDICT] == FIRST_SLOTS  # one running, one queued
 
 
 def test_the_live_grid_settles_into_the_labelled_table(ip: Any) -> None:
