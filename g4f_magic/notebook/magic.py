@@ -327,7 +327,8 @@ class G4FMagics(Magics, Settings):
         """Run, then leave the view's final form. In a cell a failure or an interrupt is the cell's own
         one-line error (so the view drops its status line); a --bg run has no cell, so its view says it."""
         async def stopped(partial: BatchSet | None) -> None:
-            view.settle(with_status=not in_cell)
+            # what an interrupted batch kept shows under its own line (how far it got), as a finished one does
+            view.settle(with_status=not in_cell or partial is not None)
             if partial is not None:  # an interrupted batch keeps what had finished
                 try:
                     await asyncio.shield(self._keep(partial, args, plain=False, folder=cast(Batch, job).folder))

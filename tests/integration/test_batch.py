@@ -109,8 +109,8 @@ def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, m
     ip.user_ns["many"] = [f"item {i}" for i in range(12)]
     # once the first round has ended (two Spaces, two slots each) and the next is in
     with ctrl_c_when(lambda: len(thread_space.requests(path="/gradio_api/queue/join")) >= 6, settle=0.3), \
-            pytest.raises(KeyboardInterrupt) as info:
-        cell(ip, "-m flux --each many -o part", "a {item}")
+            pytest.raises(KeyboardInterrupt) as info, capture_output() as cap:
+        ip.run_cell_magic("g4f", "-m flux --each many -o part", "a {item}")
     assert isinstance(info.value, RunCancelled)
     part = ip.user_ns["part"]
     assert isinstance(part, BatchSet) and ip.user_ns["_g4f"] is part
@@ -118,6 +118,7 @@ def test_an_interrupt_keeps_the_partial_set(ip: Any, thread_space: LocalSpace, m
     assert counts["done"] >= 1 and counts["not run"] >= 1 and counts["done"] + counts["not run"] == 12, counts
     line = info.value._render_traceback_()[0]
     assert line.startswith(f"RunCancelled: flux · cancelled · {counts['done']} of 12 done · ") and line.endswith("s · kept in part")
+    assert f"flux · cancelled · {counts['done']} of 12 done · " in cap.stdout  # the headline over what was kept
 
 
 def test_sixty_items_keep_the_view_and_the_output_bounded(ip: Any, thread_space: LocalSpace) -> None:
