@@ -21,7 +21,7 @@ from benchmarks.real_routes import start
 from benchmarks.sections import cli
 from g4f_magic import G4F, aclose
 
-SECTION = "## 16. One's own server's capacity, learned"
+SECTION = "## 19. One's own server's capacity, learned"
 WORK = 0.3  # s of work per chat, in Gradio's worker thread
 
 
