@@ -25,7 +25,7 @@ from ..engine.result import Result, ResultSet
 from ..engine.sweep import SweepSet
 from ..media import EXTENSIONS, thumbnail
 
-__all__ = ["Display", "run_bundle", "batch_bundle", "batch_line", "batch_progress", "EMBEDDED", "THUMB_SIDE", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line",
+__all__ = ["Display", "run_bundle", "batch_bundle", "batch_line", "batch_meter", "batch_progress", "EMBEDDED", "THUMB_SIDE", "done_line", "image_tag", "sweep_bundle", "sweep_html", "sweep_line",
            "result_bundle", "result_line", "DISPLAY_WIDTH", "TILE_WIDTH", "GRID_COLUMNS", "EMBED_FORMATS", "escape",
            "markdown_html", "status_html", "line_html", "log_html", "error_html", "status_line", "COLOURS",
            "chat_html", "caption_html", "download_html", "saved_html", "label_html", "copy_html",
@@ -207,6 +207,16 @@ def batch_progress(done: int, failed: int, total: int, elapsed: float) -> str:
     meter = " ".join(meter.split())  # tqdm pads the rate to a fixed width
     left = total - done - failed
     return " · ".join([f"{done} done", *([f"{failed} failed"] if failed else []), f"{left} left", meter])
+
+
+def batch_meter(done: int, failed: int, total: int, elapsed: float) -> str:
+    """``19/50 done · 1 failed · ETA 01:06``: a widget's live line, which fits a narrow column (the panel beside
+    the file browser) on one line; its bar shows the fraction and the line's end the time spent."""
+    from tqdm import tqdm
+
+    ended = done + failed
+    eta = tqdm.format_interval(elapsed / ended * (total - ended)) if ended and elapsed > 0 else "?"
+    return " · ".join([f"{done}/{total} done", *([f"{failed} failed"] if failed else []), f"ETA {eta}"])
 
 
 def batch_line(batch: BatchSet, elapsed: float | None = None) -> str:

@@ -442,6 +442,7 @@ class Panel:
             view = BatchView(job, folder=job.folder)
         else:
             view = WidgetView(job.model, job.count)
+        view.brief = True  # the panel's column: its live lines in their short form
         stop_one = w.Button(icon="stop", tooltip="stop this run", layout=w.Layout(width="36px", flex="none"))
         if isinstance(job, (Sweep, Batch)):  # its live line under the buttons, where the eye is; the rest below
             head, *body = view.widget.children

@@ -20,6 +20,7 @@ from .html import (
     Display,
     batch_bundle,
     batch_line,
+    batch_meter,
     batch_progress,
     done_line,
     label_html,
@@ -152,11 +153,20 @@ def close_tree(widget: Any) -> None:
     widget.close()
 
 
+def _brief(event: Reasoning) -> str:
+    """A status as a narrow live row says it: a queue position as ``In queue 4/4, ETA 2.8s``."""
+    if event.kind == "queue" and event.rank is not None:
+        where = f"{event.rank}/{event.queue_size}" if event.queue_size else str(event.rank)
+        return f"In queue {where}" + (f", ETA {event.eta:.1f}s" if event.eta is not None else "")
+    return event.status
+
+
 class WidgetView:
     """One status line updated in place, a collapsible log, previews replaced in place, streamed
     Markdown, and an Output widget for results of background runs. Updates are coalesced."""
 
     can_run_in_background = True  # its Output widget keeps updating after the cell returns
+    brief = False  # in a narrow column (the panel's): status lines in their short form, on one line there
 
     def __init__(self, model: str, count: int = 1, verbose: bool = False,
                  min_interval: float = UPDATE_INTERVAL, display: Display = Display()) -> None:
@@ -240,7 +250,7 @@ class WidgetView:
         if event.kind == "log":
             self._logs.append(event.status)
         elif event.kind != "heartbeat" or index not in self._status:
-            self._status[index] = event.status
+            self._status[index] = _brief(event) if self.brief else event.status
         if event.kind == "progress" and event.progress_index is not None and event.progress_length:
             self._fraction = max(0.0, min(1.0, event.progress_index / event.progress_length))
         self._dirty = True
@@ -487,7 +497,7 @@ class BatchView(WidgetView):
         return None  # many answers at once would interleave in one box: the settled table shows each
 
     def _line_text(self) -> str:
-        return batch_progress(self.done, self.failed, self.total, self._elapsed())
+        return batch_meter(self.done, self.failed, self.total, self._elapsed())
 
     def cell(self, index: int, result: Result | None, error: str | None) -> None:
         if result is None:

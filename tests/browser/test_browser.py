@@ -366,7 +366,7 @@ def test_quickstart_in_jupyterlab(lab: tuple[str, Path], thread_space: LocalSpac
         assert page.evaluate(replayed), "the repeated first cell was not replayed"
         b.shot_cell("magic-sweep.png", SWEEP)
         # a 12-item batch (issue #25): its progress line streamed, then twelve thumbnails and the folder's link
-        assert any(re.search(r"flux-schnell · \d+ done · \d+ left · \d+/12 \[", t) for t in seen_now()), seen_now()
+        assert any(re.search(r"flux-schnell · \d+/12 done · ETA ", t) for t in seen_now()), seen_now()
         b.wait("the batch's thumbnails", f"() => ({THUMBS})('--each dozen') === 12", 60)
         b.shot_cell("magic-batch.png", "--each dozen")
         b.wait("the background run's image", f"() => ({SHOWN})('--bg') === 1", 60)
@@ -470,6 +470,11 @@ WRAPPED_TIMES = """() => [...document.querySelectorAll('.g4f-panel .g4f-status')
     const t = e.querySelector('.g4f-time');
     return t && t.getBoundingClientRect().top - e.getBoundingClientRect().top > 4;
 }).map(e => e.textContent)"""
+# live lines of the panel that take more than one line of text (issue #36, item 8): their text
+WRAPPED_LINES = """() => [...document.querySelectorAll('.g4f-panel .g4f-status')].filter(e => {
+    const lines = e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight || '16');
+    return e.offsetParent !== null && lines > 1.5;
+}).map(e => e.textContent)"""
 # where the running comparison's line is, against the Generate button and the gallery
 LIVE_LINE = """() => {
     const line = [...document.querySelectorAll('.g4f-panel .g4f-status')].find(e => e.textContent.includes('cells'));
@@ -495,12 +500,13 @@ def test_the_panel_fits_beside_the_file_browser(lab: tuple[str, Path], thread_sp
             overflows = page.evaluate(OVERFLOWS)
             assert overflows == [], f"{where}: " + "; ".join(overflows)
             assert page.evaluate(WRAPPED_TIMES) == [], where
+            assert page.evaluate(WRAPPED_LINES) == [], where
 
         def live(prompt: str, name: str, compare: bool = False) -> None:
             page.locator(".g4f-panel .g4f-prompt").fill(prompt)
             page.get_by_role("button", name="Generate").click()
             b.wait("a queue position in the panel", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
-                   ".some(e => e.textContent.includes('In queue: position'))")
+                   ".some(e => /In queue \\d+\\/\\d+/.test(e.textContent))")
             check(f"{name}, queued")
             b.wait("sampling in the panel", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
                    ".some(e => /Sampling ([1-9]|1[0-9])\\/28/.test(e.textContent))", 30)
@@ -549,7 +555,7 @@ PANEL_THUMBS = "() => [...document.querySelectorAll('.g4f-panel table.g4f-batch 
                ".filter(i => i.naturalWidth > 0).length"
 PANEL_ANSWERS = "() => [...document.querySelectorAll('.g4f-panel table.g4f-answers tr')].map(r => r.textContent)"
 # where the running batch's line is, against the Generate button: [gap under it, past its column's right edge]
-BATCH_LINE = LIVE_LINE.replace("e.textContent.includes('cells')", "/\\d+ left · \\d+\\/12 \\[/.test(e.textContent)")
+BATCH_LINE = LIVE_LINE.replace("e.textContent.includes('cells')", "/\\d+\\/12 done · ETA /.test(e.textContent)")
 
 
 @pytest.mark.timeout(300)
@@ -579,11 +585,12 @@ def test_a_batch_in_the_panel(lab: tuple[str, Path], thread_space: LocalSpace, t
         page.locator(".g4f-panel .g4f-prompt").fill("\n".join(f"harbour scene {i}, ink drawing" for i in range(12)))
         page.get_by_role("button", name="Generate").click()
         b.wait("the batch's progress line", "() => [...document.querySelectorAll('.g4f-panel .g4f-status')]"
-               ".some(e => /[1-9]\\d* done · \\d+ left · \\d+\\/12 \\[/.test(e.textContent))", 60)
+               ".some(e => /[1-9]\\d*\\/12 done · ETA /.test(e.textContent))", 60)
         b.wait("thumbnails filling in", "() => [...document.querySelectorAll('.g4f-panel .g4f-strip img')]"
                ".filter(i => i.naturalWidth > 0).length >= 1", 30)
         where = page.evaluate(BATCH_LINE)
         assert where is not None and 0 <= where[0] < 150 and where[1] <= 1, where  # under the buttons, in the column
+        assert page.evaluate(WRAPPED_LINES) == []  # the running batch's line on one line
         check("a running batch")
         b.shot("panel-batch-live.png")
         b.wait("the batch's twelve thumbnails", f"() => ({PANEL_THUMBS})() === 12", 90)

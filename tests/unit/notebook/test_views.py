@@ -200,6 +200,15 @@ def test_a_batchs_progress_reads_as_tqdm_says_it() -> None:
     assert batch_progress(0, 0, 50, 0.0) == "0 done · 50 left · 0/50 [00:00<?, ? img/s]"
 
 
+def test_a_batchs_live_widget_line_is_short_enough_for_the_panels_column() -> None:
+    """Issue #36, item 8: the widget's line (beside its bar and its time) fits one line of the panel's column."""
+    from g4f_magic.notebook.html import batch_meter
+
+    assert batch_meter(18, 1, 50, 41.0) == "18/50 done · 1 failed · ETA 01:06"
+    assert batch_meter(0, 0, 12, 0.0) == "0/12 done · ETA ?"
+    assert len("flux · " + batch_meter(18, 1, 50, 41.0) + " · 41.0s") <= 48  # the panel column: about 48 characters
+
+
 def test_a_batch_stopped_at_the_quota_says_why_and_how_to_finish() -> None:
     from g4f_magic.engine.batch import BatchItem, BatchSet
     from g4f_magic.errors import QuotaExceeded
@@ -218,3 +227,18 @@ def test_a_batch_stopped_at_the_quota_says_why_and_how_to_finish() -> None:
     html = batch_bundle(line, "done", batch)["text/html"]
     assert "&lt;b&gt;(60s requested" in html and "<b>(60s" not in html  # the Space's words, escaped
     assert "1 not sent: <code>.failed</code> runs them" in html
+
+
+def test_the_panels_live_row_says_a_queue_position_briefly() -> None:
+    """Issue #36, item 8: "flux · In queue: position 4 of 4, ETA 2.8s · 0.5s" took two lines of the panel's column
+    beside the file browser; there it reads "In queue 4/4, ETA 2.8s". The magic's wide output keeps the words."""
+    wide, narrow = WidgetView("flux"), WidgetView("flux")
+    narrow.brief = True
+    for view in (wide, narrow):
+        view.status(0, Reasoning("In queue: position 4 of 4, ETA 2.8s", "queue", rank=4, queue_size=4, eta=2.8))
+    assert wide._line_text() == "In queue: position 4 of 4, ETA 2.8s"
+    assert narrow._line_text() == "In queue 4/4, ETA 2.8s"
+    narrow.status(0, Reasoning("Sampling 3/28", "progress", progress_index=3, progress_length=28))
+    assert narrow._line_text() == "Sampling 3/28"
+    for view in (wide, narrow):
+        view.finish([])
