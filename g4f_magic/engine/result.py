@@ -14,6 +14,7 @@ from ..media import EXTENSIONS, decoded, image_mime
 
 __all__ = ["GeneratedImage", "Result", "ResultSet", "to_png", "check_target"]
 
+
 def to_png(data: bytes, text: dict[str, str] | None = None) -> bytes:
     """PNG bytes (with ``text`` chunks) from PNG, JPEG, GIF or WebP bytes."""
     from PIL import PngImagePlugin
