@@ -186,8 +186,9 @@ def _small(image: bytes) -> bytes | None:
 
 
 async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: bytes | None = None,
-                prefer: str | None = None) -> Result:
-    """``job``'s question (about ``image``) with ``chat``'s transcript; ``prefer``: a Space to ask first."""
+                prefer: str | None = None, shown: bool = True) -> Result:
+    """``job``'s question (about ``image``) with ``chat``'s transcript; ``prefer``: a Space to ask first.
+    ``shown``: the answer carries the image small (a batch's table has its own thumbnail of it)."""
     messages = [*chat.messages, {"role": "user", "content": job.prompt}]
 
     def asking(model: str) -> Request:
@@ -199,7 +200,7 @@ async def _chat(job: Job, chat: ChatState, view: View, index: int = 0, image: by
     replayed = None
     if store is not None and not job.policy.refresh:
         replayed = await asyncio.to_thread(store.get, key, _replayed)
-    asked_about = await asyncio.to_thread(_small, image) if image is not None else None
+    asked_about = await asyncio.to_thread(_small, image) if image is not None and shown else None
     if replayed is not None:
         [result] = replayed
         result.asked_about = asked_about
@@ -338,7 +339,7 @@ async def _item_result(job: Job, item: BatchItem, index: int, view: View, prefer
             raise InvalidOption(f"{item.source} is not a PNG, JPEG, GIF or WebP image")
         item.thumb = await asyncio.to_thread(thumbnail, image, BATCH_THUMB, "WEBP")
     if job.spec.chats:  # each image its own conversation: no question sees another's answer
-        return await _chat(job, ChatState(), view, index, image, prefer)
+        return await _chat(job, ChatState(), view, index, image, prefer, shown=False)  # item.thumb shows it
     return (await _image_one(job, index, job.seed, view, prefer))[0]
 
 
