@@ -1,7 +1,7 @@
 """20 chats at once on one's own Gradio server, with no setting (issue #36, item 1): a real Gradio app whose chat
 takes 300 ms and runs 4 at once (``concurrency_limit=4``), and one that runs 1 at a time (Gradio's default, as a
 ZeroGPU Space), at 0 and 50 ms of round trip. The floor is raw aiohttp sending all 20 at once; g4f_magic learns
-what the server runs at once from its ``process_starts`` and keeps one more in flight; "held to 2" is the fixed
+what the server runs at once from its ``process_starts`` and keeps as many queued behind them; "held to 2" is the fixed
 two-in-flight limit this replaced (``space_concurrency = 2``). "First burst" starts each burst from a fresh client
 state; "learned" runs it after an earlier burst in the same loop, as a notebook's next cell does.
 

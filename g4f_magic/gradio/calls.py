@@ -15,7 +15,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Mapping
+from typing import Any, AsyncGenerator, Callable, Mapping
 
 import aiohttp
 
@@ -46,10 +46,13 @@ class RunSlots:
     """A server's run slots, each run holding one from its join to its result. A server that runs one event at a
     time (a ZeroGPU Space; Gradio's default ``concurrency_limit`` is 1) gets two in flight: one running and the
     next queued behind it, so it never idles, while the rest wait here, where a Stop or a quota refusal costs
-    no request. Each time it is seen running more of this loop's events at once than before (their
-    ``process_starts``), it gets more: what it runs at once, plus what keeps it fed while a freed slot's next
-    join is on its way (one, or more when runs end faster than a join's round trip), up to ``ceiling`` (the
-    ``space_concurrency`` setting). The user's own server that runs four at once is learned, not configured."""
+    no request. A server seen running every run in flight at once (their ``process_starts``) may take more: it
+    is given twice as many, as TCP's slow start does, so a server that runs four at once is found in one round
+    trip rather than one slot per round trip. Once runs of ours wait at the server, its capacity is known: what
+    it runs at once, and as many queued behind them, since runs that started together end together and each
+    freed worker must find the next run there while the freed slot's join is on its way (more when runs end
+    faster than a join's round trip), up to ``ceiling`` (the ``space_concurrency`` setting). The user's own
+    server that runs four at once is learned, not configured."""
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = ceiling
@@ -87,26 +90,41 @@ class RunSlots:
         self.pinned = True
         self.limit = min(FIRST_SLOTS, self.ceiling)
 
-    def saw_running(self, now: int) -> None:
-        """``now`` of this loop's events run on the server at once."""
-        if now > self.most_running:
-            self.most_running = now
-            self._fit()
+    def probing(self) -> bool:
+        """Runs wait for a slot while what the server runs at once may still be learned: the sooner its
+        ``process_starts`` are heard, the sooner they are sent."""
+        return bool(self._waiting) and not self.pinned
+
+    def saw_running(self, now: int, waiting: int = 0) -> None:
+        """``now`` of this loop's events run on the server at once (one of them just started), ``waiting`` more
+        were accepted by it and have not started: they wait in its queue, or their start is on its way."""
+        self.most_running = max(self.most_running, now)
+        if self.pinned or self.most_running < 2:  # one at a time (a ZeroGPU Space): one queued, whatever the times
+            return
+        if waiting:  # the server holds runs of ours back: what it runs at once is its capacity
+            self._fit(settle=True)
+        elif now >= self.held:  # every run in flight runs: it may take more than it was given
+            self.limit = max(self.limit, min(self.ceiling, 2 * now))
+            self._wake()
 
     def saw_join(self, seconds: float) -> None:
         self.join_time = _averaged(self.join_time, seconds)
 
     def saw_run(self, seconds: float) -> None:
         self.run_time = _averaged(self.run_time, seconds)
-        self._fit()
+        self._fit(settle=False)
 
-    def _fit(self) -> None:
+    def _fit(self, settle: bool) -> None:
+        """What the server runs at once plus what keeps it fed; ``settle``: also less than a probe gave (the slots
+        held over it are kept until their runs end)."""
         running = self.most_running
-        if running < 2 or self.pinned:  # one at a time (a ZeroGPU Space): one queued, whatever the times
+        if running < 2 or self.pinned:
             return
-        # runs end every run_time / running s; a freed slot's next run arrives a join's round trip later
-        behind = max(1, math.ceil(running * self.join_time / self.run_time)) if self.run_time > 0 else 1
-        self.limit = max(self.limit, min(self.ceiling, running + behind))
+        # runs that started together end together: as many queued as run, so no freed worker waits for a join;
+        # more when every run ends before a freed slot's next join has arrived
+        behind = max(running, math.ceil(running * self.join_time / self.run_time)) if self.run_time > 0 else running
+        fit = max(min(FIRST_SLOTS, self.ceiling), min(self.ceiling, running + behind))
+        self.limit = fit if settle else max(self.limit, fit)
         self._wake()
 
     def _wake(self) -> None:
@@ -141,7 +159,7 @@ class Servers:
 
     def slots(self, base: str, ceiling: int) -> RunSlots:
         """The run slots of the server at ``base``: every run on this loop holds one from its join to its
-        result; what the server runs at once plus one are in flight, never more than ``ceiling``."""
+        result; see :class:`RunSlots` for how many, never more than ``ceiling``."""
         slots = self._slots.get((base, ceiling))
         if slots is None:
             slots = self._slots[(base, ceiling)] = RunSlots(ceiling)
@@ -184,10 +202,10 @@ class GradioCall:
         return event_id if isinstance(event_id, str) and event_id else None
 
     async def join_shared(self, stream: SharedStream, body: dict[str, Any], headers: Mapping[str, str],
-                          fn: Fn) -> str:
+                          fn: Fn, probing: Callable[[], bool] | None = None) -> str:
         """Join on the shared stream. A run stopped while its join is in flight still leaves the event on
         the Space: the join then finishes in the background and the stream cancels what it names."""
-        stream.joining()
+        stream.joining(probing)
         join = asyncio.ensure_future(self.join(stream.base, body, headers))
         try:
             event_id = await asyncio.wait_for(asyncio.shield(join), self.answer_within)
@@ -216,7 +234,7 @@ class GradioCall:
             stream = self.stream(base, stream_headers)  # the same one, unless a stop retired it meanwhile
             body = queue_body(data, fn.index, fn.trigger, stream.session_hash)
             sent = time.monotonic()
-            event_id = await self.join_shared(stream, body, headers, fn)
+            event_id = await self.join_shared(stream, body, headers, fn, slots.probing)
             slots.saw_join(time.monotonic() - sent)
             began = 0.0
             messages = stream.listen(event_id, fn.index, joined=True)
@@ -236,7 +254,7 @@ class GradioCall:
                     for item in decoder.handle(msg):
                         if isinstance(item, Reasoning) and item.kind == "start":  # what the server runs at once
                             began = time.monotonic()
-                            slots.saw_running(len(stream.started))
+                            slots.saw_running(len(stream.started), stream.unstarted)
                         if isinstance(item, Completed):
                             if began:
                                 slots.saw_run(time.monotonic() - began)

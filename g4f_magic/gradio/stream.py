@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import G4FError, StreamError, one_line
 from ..http.deadline import Deadline
@@ -91,17 +91,38 @@ class SharedStream:
         self._pump: asyncio.Task[None] | None = None
         self._cancels: set[asyncio.Task[Any]] = set()  # /cancel requests, joins of stopped runs
 
+    @property
+    def unstarted(self) -> int:
+        """Events the Space accepted (their join replies read) whose start has not been heard."""
+        return len(self.listeners) - len(self.started)
+
     # -- listeners -----------------------------------------------------------------------------
-    def joining(self) -> None:
+    def joining(self, probing: Callable[[], bool] | None = None) -> None:
         """A join is about to be sent. If the Space knows this session, the stream is opened now, beside
         the join: Gradio keeps a known session's stream waiting and puts the new event on it (seen on
         5.50 and 6.31), so the result comes one round trip sooner. A session it does not know yet gets
-        "session not found", so a first join is sent alone and the stream opened after it."""
+        "session not found", so a first join is sent alone and the stream opened after it, unless
+        ``probing`` says that runs wait to learn what the server runs at once (its first
+        ``process_starts`` are the signal): then the stream is tried beside the first join all the same, a
+        turn of the loop after it. Heard before the join, it is refused and opened again after the join's
+        reply (one more request); heard after, the starts come one round trip sooner."""
         self.expecting += 1
         self.joins += 1
-        if self.known and not self.retired and not self._closed and (self._pump is None or self._pump.done()):
-            self.early_opens += 1
-            self._pump = asyncio.get_running_loop().create_task(self._run())
+        if self._closed or self.retired or (self._pump is not None and not self._pump.done()):
+            return
+        if self.known:
+            self._open_early()
+        elif probing is not None and self.joins == 1:
+            def probe() -> None:
+                if probing():
+                    self._open_early()
+            asyncio.get_running_loop().call_soon(probe)
+
+    def _open_early(self) -> None:
+        if self._closed or self.retired or (self._pump is not None and not self._pump.done()):
+            return
+        self.early_opens += 1
+        self._pump = asyncio.get_running_loop().create_task(self._run())
 
     def joined(self) -> None:
         """A join sent after :meth:`joining` failed, or its run was stopped: nobody will listen for it."""
@@ -250,7 +271,7 @@ class SharedStream:
                     end = self._dispatch(sse.data)
                     if end:
                         break
-                if end == "closed":
+                if end in ("closed", "forgotten"):  # Gradio ends the body after either
                     await _to_end(events, DRAIN_GRACE)
             except G4FError as exc:
                 self._fail_all(exc)
@@ -268,7 +289,7 @@ class SharedStream:
             lost = StreamError("stream ended before the result")
             for eid in [e for e in self.listeners if e in self.heard or end is None]:
                 self.listeners[eid].put_nowait(lost)
-            idle = 0 if got else idle + 1
+            idle = 0 if got and end != "forgotten" else idle + 1
             if idle >= MAX_IDLE_REOPENS:
                 self._fail_all(StreamError("the Space ended the stream without the result"))
                 return
@@ -292,8 +313,8 @@ class SharedStream:
             return "closed"
         if kind == "process_completed":
             self.known = True
-        elif msg.get("session_not_found") and self.known:  # forgotten (Gradio keeps 2,000 sessions), or
-            self.known = False  # opened before the join got there: end this stream, open it after the join
+        elif msg.get("session_not_found"):  # forgotten (Gradio keeps 2,000 sessions), or opened before the
+            self.known = False  # join got there: not the runs' error; this stream ends, opened again after the join
             return "forgotten"
         if eid is None:  # heartbeats and the session's own errors concern every run
             for queue in self.listeners.values():

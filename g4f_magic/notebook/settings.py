@@ -80,7 +80,7 @@ class Settings(Configurable):
     space_concurrency = Int(SPACE_CONCURRENCY, min=1, max=64, help="The most runs in flight on one Space at once "
                             "(-n, sweeps, batches, the panel). Below it, what each Space takes is learned: one that "
                             "runs one at a time gets 2 (one running, one queued), a server seen running N at once "
-                            "N + 1.").tag(config=True)
+                            "2N (N running, N queued).").tag(config=True)
     send_hf_token_to = Unicode("", help="Your own Gradio servers (comma list of base URLs) that may have your "
                                "Hugging Face token; the hub's Spaces always get it, other hosts never."
                                ).tag(config=True)

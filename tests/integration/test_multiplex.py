@@ -204,6 +204,26 @@ async def test_runs_in_flight_on_one_space_stay_within_its_slots(space: LocalSpa
         assert space.peak[FLUX_DEV] == peak, limit
 
 
+async def test_a_burst_on_ones_own_server_tries_the_stream_beside_the_first_join(space: LocalSpace,
+                                                                                  endpoint: str) -> None:
+    """Runs waiting to learn what one's own server runs at once: its stream is tried beside a new session's
+    first join (the starts it brings are the signal). Heard before the join, the Space answers "session not
+    found" and the stream is opened again after the join's reply; either way, every run gets its own result,
+    and a server that runs one at a time still has one running and one queued, no more."""
+    space.slow_delay = 0.0005
+    own = f"{endpoint}/{FLUX_DEV}"
+    runs = await asyncio.gather(*(collect("flux", f"fox {i} [fault:slow]", seed=i, flux_dev_url=own)
+                                  for i in range(6)))
+    assert [next(e for e in r if isinstance(e, ImageResponse)).seed for r in runs] == list(range(6))
+    stream = await flux_stream()
+    assert stream.early_opens == 1 and space.peak[FLUX_DEV] == 2
+    joins = space.requests(FLUX_DEV, "/gradio_api/queue/join")
+    assert len(joins) == 6 and len({j.body["session_hash"] for j in joins}) == 1
+    assert len(streams(space)) == stream.opened <= 2  # tried early; again after the join if it came first
+    single = await collect("flux", "alone", seed=9, flux_dev_url=own)  # nothing waits: the stream after the join
+    assert next(e for e in single if isinstance(e, ImageResponse)).seed == 9
+
+
 async def test_a_run_stopped_while_waiting_for_a_slot_sends_nothing(space: LocalSpace, endpoint: str) -> None:
     space.slow_delay = 0.01
     running = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(2)]

@@ -80,6 +80,52 @@ async def test_an_event_the_stream_spoke_of_and_lost_fails_and_early_messages_wa
     await stream.aclose()
 
 
+NOT_FOUND = {"msg": "unexpected_error", "message": "404: Not Found", "session_not_found": True}
+
+
+async def test_a_stream_tried_before_the_first_join_got_there_is_opened_again_not_failed() -> None:
+    """A burst on a server still being learned tries the stream beside a new session's first join. When the
+    Space hears the stream first it says "session not found", even if the join's reply is read before that:
+    not the run's error; the stream is opened again and brings the result."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = ScriptedSession(
+        [NOT_FOUND], [msg("process_starts", "a"), msg("process_completed", "a", success=True), msg("close_stream", None)])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    stream.joining(probing=lambda: True)
+    await asyncio.sleep(0)  # a turn of the loop after the join: the stream is tried
+    assert stream.early_opens == 1 and stream._pump is not None
+    a = stream.listen("a", 2, joined=True)  # the join's reply, read before the stream's refusal
+    assert await drain(a) == ["process_starts", "process_completed"]
+    stream.leave("a", True)
+    assert stream.opened == 2 and stream.known
+
+
+async def test_a_new_sessions_stream_waits_for_the_join_unless_runs_wait_to_learn_the_server() -> None:
+    from g4f_magic.gradio.stream import SharedStream
+
+    for probing, opened in ((None, 0), (lambda: False, 0), (lambda: True, 1)):
+        session = ScriptedSession([NOT_FOUND])
+        stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+        stream.joining(probing)
+        stream.joining(probing)  # a second join of the same burst: one stream is tried, at most
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert stream.early_opens == opened and stream.opened == opened, probing
+        await stream.aclose()
+
+
+async def test_a_space_that_keeps_saying_session_not_found_fails_its_runs_in_three_tries() -> None:
+    from g4f_magic.errors import StreamError
+    from g4f_magic.gradio.stream import MAX_IDLE_REOPENS, SharedStream
+
+    session = ScriptedSession(*[[NOT_FOUND]] * 10)  # a replica that never saw the join (no sticky sessions)
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    got = await drain(stream.listen("a", 2))
+    assert isinstance(got[0], StreamError) and "without the result" in str(got[0])
+    assert stream.opened == MAX_IDLE_REOPENS
+
+
 class EndlessSession(ScriptedSession):
     """A stream that brings its script, then stays open."""
 
