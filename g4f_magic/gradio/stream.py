@@ -10,7 +10,9 @@ closing the stream cancels every event of the session, and ``POST /gradio_api/ca
 *running* task of the session's function whichever event it is (then leaves the stream waiting for a
 completion that never comes). So a stopped run is cancelled:
 
-- when it is the stream's last listener: by closing the stream (nothing else is lost);
+- when it is the stream's last listener: by closing the stream (nothing else is lost); a stream whose request
+  the Space has not answered yet is let through and ended once it does, since events whose stream never
+  came run all the same (seen on 6.31);
 - when it has started (its ``process_starts`` came): by ``/cancel`` now, as the running one it is;
 - when it is still queued: by ``/cancel`` at the moment it starts, so the run before it is not hit;
 - when it was stopped before its join's reply came: as above, once that reply names the event;
@@ -43,6 +45,7 @@ MAX_EARLY = 2000
 # Space started at the same moment, short beside any generation
 CANCEL_QUIET = 0.3
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
+END_WITHIN = 10.0  # seconds a stream closed before the Space answered it may take to be answered, then ended
 
 
 async def _to_end(events: AsyncIterator[Any], grace: float) -> None:
@@ -89,6 +92,8 @@ class SharedStream:
         self.retired = False  # closed on purpose: new runs go to a new stream
         self._closed = False  # the session is closing: nothing new is sent
         self._pump: asyncio.Task[None] | None = None
+        self._answered = False  # the Space answered the pump's current stream (a message came on it)
+        self._end_when_answered = False  # closed before that: ended as soon as the Space answers it
         self._cancels: set[asyncio.Task[Any]] = set()  # /cancel requests, joins of stopped runs
 
     @property
@@ -236,8 +241,14 @@ class SharedStream:
         a run that joins afterwards gets a new stream with a new hash, since the Space may notice the
         disconnect only after that join, and would drop it too."""
         self.retired = True
-        if self._pump is not None and not self._pump.done():
-            self._pump.cancel()
+        pump = self._pump
+        if pump is not None and not pump.done():
+            if self._answered or self._closed:
+                pump.cancel()
+            else:  # its request may not have reached the Space: cancelled now, the Space would never see the stream
+                # go, and would run the session's events all the same (seen on Gradio 6.31): ended once it answers
+                self._end_when_answered = True
+                asyncio.get_running_loop().call_later(END_WITHIN, pump.cancel)
         self.abandoned.clear()
         self.deferred.clear()
         self._alone_since.clear()
@@ -264,10 +275,14 @@ class SharedStream:
         while self.listeners or self.abandoned or self.expecting or self.deferred:
             self.opened += 1
             got, end = False, None
+            self._answered = False
             events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
             try:
                 async for sse in events:
-                    got = True
+                    got = self._answered = True
+                    if self._end_when_answered:  # closed while on its way: the Space sees it go now
+                        self._end_when_answered = False
+                        break
                     end = self._dispatch(sse.data)
                     if end:
                         break

@@ -326,6 +326,68 @@ async def test_a_run_stopped_while_joining_is_cancelled_once_it_starts(gradio: d
     assert heard[-1]["msg"] == "close_stream"
 
 
+async def _what_the_space_ran(base: str, session_hash: str) -> list[dict[str, Any]]:
+    """The messages a Space kept for a session, read on a stream of our own: "session not found" once it has
+    dropped the session, else every event's, up to its close."""
+    import json
+
+    import aiohttp
+
+    heard: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as raw, \
+            raw.get(f"{base}/gradio_api/queue/data?session_hash={session_hash}") as resp:
+        async for line in resp.content:
+            if line.startswith(b"data:"):
+                heard.append(json.loads(line[5:]))
+                if heard[-1].get("msg") in ("close_stream", "unexpected_error"):
+                    break
+    return heard
+
+
+@queue
+async def test_a_stop_while_the_streams_request_is_on_its_way_still_drops_the_runs(
+        gradio: dict[str, Server], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen on Gradio 6.31: events joined under a session whose stream never came run all the same, and a
+    stream's close drops them. So a Stop that lands while the stream's request is still on its way (a slow
+    network, a busy proxy) must let it reach the Space and end it there, not cancel it unsent: else the two
+    stopped runs below both run to their end (on ZeroGPU, on the user's quota)."""
+    from g4f_magic.http.session import HttpSession, get_session
+
+    sse, on_its_way = HttpSession.sse, asyncio.Event()
+
+    async def slow_network(self: HttpSession, url: str, **kw: Any) -> Any:
+        await on_its_way.wait()  # the request has not left yet
+        async for event in sse(self, url, **kw):
+            yield event
+
+    monkeypatch.setattr(HttpSession, "sse", slow_network)
+    server = gradio["flux_dev"]  # runs one at a time: "slow" takes 1.5 s, the second waits behind it
+    base = urls(server, "flux_dev")["flux_dev_url"]
+    tasks = [asyncio.ensure_future(run("flux", f"slow {i}", server, "flux_dev", seed=50 + i, num_inference_steps=2))
+             for i in range(2)]
+    session = await get_session()
+    for _ in range(500):
+        streams = [s for (b, _), s in servers_of(session).streams.items() if b == base]
+        if streams and len(streams[0].listeners) == 2:
+            break
+        await asyncio.sleep(0.01)
+    [stream] = streams
+    assert len(stream.listeners) == 2 and stream.opened == 1  # both joined; the stream's request not sent yet
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert stream.retired
+    on_its_way.set()  # the request goes out now; the Space answers it, and the client ends it
+    for _ in range(200):
+        if stream.idle:
+            break
+        await asyncio.sleep(0.05)
+    assert stream.idle
+    await asyncio.sleep(0.5)
+    kept = await _what_the_space_ran(base, stream.session_hash)
+    assert [m.get("session_not_found") for m in kept] == [True], kept  # dropped: neither ran to its end
+
+
 @queue
 async def test_a_known_session_gets_its_next_result_on_a_stream_opened_beside_the_join(
         gradio: dict[str, Server]) -> None:

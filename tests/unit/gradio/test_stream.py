@@ -126,6 +126,62 @@ async def test_a_space_that_keeps_saying_session_not_found_fails_its_runs_in_thr
     assert stream.opened == MAX_IDLE_REOPENS
 
 
+class SlowToAnswerSession(ScriptedSession):
+    """A stream whose request takes until ``answer`` is set to reach the Space; it records how it ended."""
+
+    def __init__(self, *scripts: list[dict[str, Any]]) -> None:
+        super().__init__(*scripts)
+        self.answer = asyncio.Event()
+        self.ended: list[str] = []
+
+    async def sse(self, url: str, **kw: Any) -> Any:
+        try:
+            await self.answer.wait()
+        except asyncio.CancelledError:
+            self.ended.append("cancelled before the Space saw it")
+            raise
+        try:
+            async for event in super().sse(url, **kw):
+                yield event
+            await asyncio.Event().wait()
+        finally:
+            self.ended.append("closed after the Space answered")
+
+
+async def test_a_stream_stopped_before_the_space_answered_it_is_ended_once_it_does() -> None:
+    """Gradio drops a session's events when its stream goes, and runs them all the same when no stream ever came
+    (seen on 6.31). A Stop while the stream's request is on its way must not cancel that request, or the stopped
+    runs go on at the Space (on ZeroGPU, on the user's quota): it is ended as soon as the Space answers."""
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = SlowToAnswerSession([msg("estimation", "a"), msg("estimation", "b")])
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    stream.listen("a", 2), stream.listen("b", 2)
+    await asyncio.sleep(0)
+    stream.leave("a", False)
+    stream.leave("b", False)  # every run stopped: the stream is closed, with no answer yet
+    await asyncio.sleep(0)
+    assert stream.retired and session.ended == []  # still on its way, not cancelled
+    session.answer.set()
+    await asyncio.wait({stream._pump}, timeout=5)  # type: ignore[arg-type]
+    assert session.ended == ["closed after the Space answered"] and stream.opened == 1
+    await stream.aclose()
+
+
+async def test_a_stream_closed_after_the_space_answered_is_ended_at_once() -> None:
+    from g4f_magic.gradio.stream import SharedStream
+
+    session = SlowToAnswerSession([msg("estimation", "a")])
+    session.answer.set()
+    stream = SharedStream(session, "http://space", "hash", {}, None)  # type: ignore[arg-type]
+    queue = stream.listen("a", 2)
+    assert (await asyncio.wait_for(queue.get(), 5))["msg"] == "estimation"
+    stream.leave("a", False)
+    await asyncio.wait({stream._pump}, timeout=5)  # type: ignore[arg-type]
+    assert stream._pump.cancelled() and session.ended == ["closed after the Space answered"]  # type: ignore[union-attr]
+    await stream.aclose()
+
+
 class EndlessSession(ScriptedSession):
     """A stream that brings its script, then stays open."""
 
