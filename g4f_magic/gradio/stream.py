@@ -113,15 +113,14 @@ class SharedStream:
         reply (one more request); heard after, the starts come one round trip sooner."""
         self.expecting += 1
         self.joins += 1
-        if self._closed or self.retired or (self._pump is not None and not self._pump.done()):
-            return
         if self.known:
             self._open_early()
         elif probing is not None and self.joins == 1:
-            def probe() -> None:
-                if probing():
-                    self._open_early()
-            asyncio.get_running_loop().call_soon(probe)
+            asyncio.get_running_loop().call_soon(self._probe, probing)
+
+    def _probe(self, probing: Callable[[], bool]) -> None:
+        if probing():
+            self._open_early()
 
     def _open_early(self) -> None:
         if self._closed or self.retired or (self._pump is not None and not self._pump.done()):
