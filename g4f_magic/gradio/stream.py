@@ -45,7 +45,7 @@ MAX_EARLY = 2000
 # Space started at the same moment, short beside any generation
 CANCEL_QUIET = 0.3
 MAX_IDLE_REOPENS = 3  # streams in a row that brought nothing: the Space is not serving this session
-END_WITHIN = 10.0  # seconds a stream closed before the Space answered it may take to be answered, then ended
+END_WITHIN = 10.0  # seconds a stream closed before the Space answered its request may take to be answered
 
 
 async def _to_end(events: AsyncIterator[Any], grace: float) -> None:
@@ -92,7 +92,7 @@ class SharedStream:
         self.retired = False  # closed on purpose: new runs go to a new stream
         self._closed = False  # the session is closing: nothing new is sent
         self._pump: asyncio.Task[None] | None = None
-        self._answered = False  # the Space answered the pump's current stream (a message came on it)
+        self._answered = False  # the Space answered the pump's current stream request (it has it)
         self._end_when_answered = False  # closed before that: ended as soon as the Space answers it
         self._cancels: set[asyncio.Task[Any]] = set()  # /cancel requests, joins of stopped runs
 
@@ -254,6 +254,13 @@ class SharedStream:
         self.early.clear()
         self._early_count = 0
 
+    def _on_answer(self) -> None:
+        self._answered = True
+        if self._end_when_answered:  # closed while its request was on its way: the Space sees it go now
+            self._end_when_answered = False
+            if self._pump is not None:
+                self._pump.cancel()
+
     @property
     def idle(self) -> bool:
         """Nothing left running: a retired stream in this state can be forgotten."""
@@ -275,13 +282,11 @@ class SharedStream:
             self.opened += 1
             got, end = False, None
             self._answered = False
-            events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy)
+            events = self.session.sse(self.url, deadline=Deadline(None), headers=self.headers, proxy=self.proxy,
+                                      answered=self._on_answer)
             try:
                 async for sse in events:
-                    got = self._answered = True
-                    if self._end_when_answered:  # closed while on its way: the Space sees it go now
-                        self._end_when_answered = False
-                        break
+                    got = True
                     end = self._dispatch(sse.data)
                     if end:
                         break

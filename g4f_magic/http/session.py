@@ -264,11 +264,15 @@ class HttpSession:
         return raw, mime
 
     async def sse(
-        self, url: str, *, deadline: Deadline, headers: Mapping[str, str], proxy: str | None
+        self, url: str, *, deadline: Deadline, headers: Mapping[str, str], proxy: str | None,
+        answered: Callable[[], None] | None = None,
     ) -> AsyncGenerator[SSEEvent, None]:
-        """The one SSE loop: events as they complete, bounded by the deadline per read."""
+        """The one SSE loop: events as they complete, bounded by the deadline per read. ``answered`` is called
+        once the server has answered the request (its status line and headers read): it has the request."""
         decoder = SSEDecoder()
         async with self.open("GET", url, deadline=deadline, headers=dict(headers), proxy=proxy) as resp:
+            if answered is not None:
+                answered()
             while True:
                 async with deadline.guard(url):
                     chunk = await resp.content.readany()

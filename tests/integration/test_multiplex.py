@@ -95,10 +95,11 @@ async def test_stopping_every_run_closes_the_stream(space: LocalSpace, endpoint:
     tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN,
                                            space_concurrency=3)) for i in range(3)]
     await listening(2)  # one running, one queued: the third waits for a slot here
+    [stream] = await flux_streams()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    assert await space.wait_disconnect()  # the Space drops the session's events with the stream
+    assert await space.wait_disconnect(), state(stream)  # the Space drops the session's events with the stream
     assert not space.cancels
 
 
@@ -145,11 +146,22 @@ async def test_a_run_stopped_while_joining_beside_a_running_one_is_cancelled_whe
     assert space.cancels == [orphan] and not space.disconnects
 
 
-async def flux_stream() -> Any:
+async def flux_streams() -> list[Any]:
     from g4f_magic.gradio.calls import servers_of
     from g4f_magic.http.session import get_session
 
-    [stream] = [s for (base, _), s in servers_of(await get_session()).streams.items() if base.endswith(FLUX_DEV)]
+    return [s for (base, _), s in servers_of(await get_session()).streams.items() if base.endswith(FLUX_DEV)]
+
+
+def state(stream: Any) -> str:
+    """What a stream holds, for a failing test's message."""
+    return (f"retired={stream.retired} listeners={len(stream.listeners)} expecting={stream.expecting} "
+            f"stopping={len(stream.stopping)} abandoned={len(stream.abandoned)} deferred={len(stream.deferred)} "
+            f"opened={stream.opened} answered={stream._answered} pump={stream._pump!r:.60}")
+
+
+async def flux_stream() -> Any:
+    [stream] = await flux_streams()
     return stream
 
 
@@ -245,9 +257,11 @@ async def test_a_run_after_stopping_them_all_gets_a_new_session(space: LocalSpac
     space.slow_delay = 0.01
     tasks = [asyncio.ensure_future(collect("flux", f"run {i} [fault:slow]", seed=i, api_key=TOKEN)) for i in range(2)]
     await listening(2)  # both join replies read: stopped as runs on the stream, not mid-join
+    [stream] = await flux_streams()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    assert stream.retired, state(stream)
     events = await collect("flux", "after the stop", seed=9, api_key=TOKEN)  # at once, not after the close
     assert any(isinstance(e, ImageResponse) for e in events)
     hashes = [j.body["session_hash"] for j in space.requests(FLUX_DEV, "/gradio_api/queue/join")]

@@ -17,11 +17,13 @@ class ScriptedSession:
         self.scripts = list(scripts)
         self.posts: list[dict[str, Any]] = []
 
-    async def sse(self, url: str, **_: Any) -> Any:
+    async def sse(self, url: str, answered: Any = None, **_: Any) -> Any:
         import json
 
         from g4f_magic.http.sse import SSEEvent
 
+        if answered is not None:
+            answered()  # the Space has the request: its status line and headers came
         for msg in self.scripts.pop(0) if self.scripts else []:
             await asyncio.sleep(0)
             yield SSEEvent(json.dumps(msg))
@@ -127,20 +129,23 @@ async def test_a_space_that_keeps_saying_session_not_found_fails_its_runs_in_thr
 
 
 class SlowToAnswerSession(ScriptedSession):
-    """A stream whose request takes until ``answer`` is set to reach the Space; it records how it ended."""
+    """A stream whose request takes until ``answer`` is set to reach the Space (then answered at once, its
+    messages later); it records how it ended."""
 
     def __init__(self, *scripts: list[dict[str, Any]]) -> None:
         super().__init__(*scripts)
         self.answer = asyncio.Event()
         self.ended: list[str] = []
 
-    async def sse(self, url: str, **kw: Any) -> Any:
+    async def sse(self, url: str, answered: Any = None, **kw: Any) -> Any:
         try:
             await self.answer.wait()
         except asyncio.CancelledError:
             self.ended.append("cancelled before the Space saw it")
             raise
         try:
+            answered()
+            await asyncio.sleep(0.1)  # its first message takes a while
             async for event in super().sse(url, **kw):
                 yield event
             await asyncio.Event().wait()
@@ -165,6 +170,7 @@ async def test_a_stream_stopped_before_the_space_answered_it_is_ended_once_it_do
     session.answer.set()
     await asyncio.wait({stream._pump}, timeout=5)  # type: ignore[arg-type]
     assert session.ended == ["closed after the Space answered"] and stream.opened == 1
+    assert session.scripts == [[msg("estimation", "a"), msg("estimation", "b")]]  # ended before any message
     await stream.aclose()
 
 
