@@ -232,7 +232,7 @@ async def test_a_burst_on_ones_own_server_tries_the_stream_beside_the_first_join
     joins = space.requests(FLUX_DEV, "/gradio_api/queue/join")
     assert len(joins) == 6 and len({j.body["session_hash"] for j in joins}) == 1
     assert len(streams(space)) == stream.opened <= 2  # tried early; again after the join if it came first
-    single = await collect("flux", "alone", seed=9, flux_dev_url=own)  # nothing waits: the stream after the join
+    single = await collect("flux", "alone", seed=9, flux_dev_url=own)  # a later run alone on the same session
     assert next(e for e in single if isinstance(e, ImageResponse)).seed == 9
 
 
