@@ -214,8 +214,7 @@ def batch_meter(done: int, failed: int, total: int, elapsed: float) -> str:
     the file browser) on one line; its bar shows the fraction and the line's end the time spent."""
     from tqdm import tqdm
 
-    ended = done + failed
-    eta = tqdm.format_interval(elapsed / ended * (total - ended)) if ended and elapsed > 0 else "?"
+    eta = tqdm.format_meter(done + failed, total, elapsed, bar_format="{remaining}")  # as batch_progress's
     return " · ".join([f"{done}/{total} done", *([f"{failed} failed"] if failed else []), f"ETA {eta}"])
 
 
